@@ -1,0 +1,38 @@
+"""firenets: stable and accurate neural networks for inverse problems, and the tests that tell
+whether a reconstruction network can be trusted.
+
+``import firenets as fn`` gives the operators, masks, problems and the inexact-input model;
+``fn.reference`` (CVXPY) and ``fn.barriers`` load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from . import inexact, masks, operators, problems
+from .problems import QCBP, Lasso, SRLasso
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "QCBP",
+    "Lasso",
+    "SRLasso",
+    "barriers",
+    "inexact",
+    "masks",
+    "operators",
+    "problems",
+    "reference",
+]
+
+_LAZY = {"reference", "barriers"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'firenets' has no attribute {name!r}")

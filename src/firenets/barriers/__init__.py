@@ -1,0 +1,5 @@
+"""The barriers of deep learning: the class Omega_K and the impossibility experiment."""
+
+from . import omega
+
+__all__ = ["omega"]

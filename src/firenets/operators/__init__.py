@@ -1,0 +1,11 @@
+"""Linear operators: matrices, transforms and sampling, with adjoints, composition and norms."""
+
+from .base import LinearOperator, dottest
+from .dct import DCT
+from .matrix import Identity, Matrix
+
+__all__ = ["LinearOperator", "dottest", "DCT", "Identity", "Matrix"]
+from .fourier import Fourier2D  # noqa: E402
+from .wavelet import Wavelet2D  # noqa: E402
+
+__all__ += ["Fourier2D", "Wavelet2D"]

@@ -1,0 +1,98 @@
+"""Subsampled centred orthonormal 2-D Fourier transform: the single-coil MRI measurement model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .._validation import check_float_dtype, complex_dtype
+from .base import LinearOperator
+
+
+def _as_mask(mask: Any) -> torch.Tensor:
+    if isinstance(mask, tuple) and hasattr(mask, "mask"):  # a masks.SamplingMask
+        mask = mask.mask
+    if not isinstance(mask, torch.Tensor):
+        try:
+            import numpy as np
+        except ImportError:  # pragma: no cover
+            np = None
+        if np is not None and isinstance(mask, np.ndarray):
+            mask = torch.from_numpy(np.ascontiguousarray(mask))
+        else:
+            raise TypeError(f"mask must be a boolean torch.Tensor or numpy array; got {type(mask).__name__}")
+    if mask.dtype != torch.bool:
+        raise TypeError(f"mask must be boolean; got dtype {mask.dtype} (use mask != 0 explicitly)")
+    if mask.ndim != 2:
+        raise ValueError(f"mask must be 2-D (H, W); got shape {tuple(mask.shape)}")
+    if not bool(mask.any()):
+        raise ValueError("mask is empty: it selects no k-space sample")
+    return mask
+
+
+class Fourier2D(LinearOperator):
+    """A = P_M F_c: centred orthonormal 2-D DFT, then the samples where ``mask`` is True.
+
+    F_c x = fftshift(fft2(ifftshift(x), norm="ortho")), so the k-space centre sits at index
+    (H//2, W//2) as in fastMRI. A maps (*, H, W) images to (*, m) sample vectors, m = mask.sum(),
+    in row-major order of the mask; A^* zero-fills the other frequencies and inverts. A A^* = I,
+    so ||A|| = 1.
+    """
+
+    def __init__(
+        self,
+        mask: Any,
+        *,
+        dtype: torch.dtype = torch.complex128,
+        device: torch.device | str | None = None,
+    ):
+        mask = _as_mask(mask)
+        dtype = complex_dtype(check_float_dtype("dtype", dtype))
+        self.device = torch.device(device) if device is not None else mask.device
+        self.mask = mask.to(self.device)
+        self.index = torch.nonzero(self.mask.reshape(-1), as_tuple=False).reshape(-1)
+        self.in_shape = tuple(mask.shape)
+        self.out_shape = (int(self.index.numel()),)
+        self.dtype = dtype
+
+    @property
+    def rate(self) -> float:
+        """Fraction of k-space sampled, m / (H W)."""
+        return self.out_shape[0] / (self.in_shape[0] * self.in_shape[1])
+
+    def kspace(self, x: torch.Tensor) -> torch.Tensor:
+        """The full centred k-space F_c x of images x (*, H, W)."""
+        x = self._check("x", x, self.in_shape)
+        return self._fft(x)
+
+    @staticmethod
+    def _fft(x: torch.Tensor) -> torch.Tensor:
+        dims = (-2, -1)
+        return torch.fft.fftshift(torch.fft.fft2(torch.fft.ifftshift(x, dim=dims), norm="ortho"), dim=dims)
+
+    @staticmethod
+    def _ifft(k: torch.Tensor) -> torch.Tensor:
+        dims = (-2, -1)
+        return torch.fft.fftshift(torch.fft.ifft2(torch.fft.ifftshift(k, dim=dims), norm="ortho"), dim=dims)
+
+    def _forward(self, x):
+        k = self._fft(x)
+        return k.reshape(*k.shape[:-2], -1).index_select(-1, self.index)
+
+    def zero_filled(self, y: torch.Tensor) -> torch.Tensor:
+        """k-space of shape (*, H, W) with y at the sampled frequencies and zeros elsewhere."""
+        y = self._check("y", y, self.out_shape)
+        return self._zero_fill(y)
+
+    def _zero_fill(self, y: torch.Tensor) -> torch.Tensor:
+        H, W = self.in_shape
+        full = torch.zeros(*y.shape[:-1], H * W, dtype=y.dtype, device=y.device)
+        full = full.index_copy(-1, self.index, y)
+        return full.reshape(*y.shape[:-1], H, W)
+
+    def _adjoint(self, y):
+        return self._ifft(self._zero_fill(y))
+
+    def _exact_norm(self) -> float:
+        return 1.0

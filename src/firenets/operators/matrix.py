@@ -1,0 +1,65 @@
+"""Dense matrices and the identity as operators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .._validation import as_tensor, check_float_dtype, check_shape
+from .base import LinearOperator
+
+
+class Matrix(LinearOperator):
+    """A dense matrix M in R^{m x N} or C^{m x N}: x -> M x, y -> M^* y, batched."""
+
+    def __init__(self, M: Any, *, device: torch.device | str | None = None):
+        M = as_tensor("M", M, device=device)
+        if M.ndim != 2:
+            raise ValueError(f"M must be a 2-D matrix (m, N); got shape {tuple(M.shape)}")
+        if M.numel() == 0:
+            raise ValueError(f"M must not be empty; got shape {tuple(M.shape)}")
+        self.M = M
+        self.in_shape, self.out_shape = (M.shape[1],), (M.shape[0],)
+        self.dtype, self.device = M.dtype, M.device
+
+    def _cast(self, t: torch.Tensor) -> torch.Tensor:
+        return self.M if t.dtype == self.M.dtype else self.M.to(t.dtype)
+
+    def _forward(self, x):
+        return x @ self._cast(x).mT
+
+    def _adjoint(self, y):
+        M = self._cast(y)
+        return y @ (M.conj() if M.is_complex() else M)
+
+    def to_dense(self, *, max_entries: int = 50_000_000) -> torch.Tensor:
+        """The matrix M itself."""
+        return self.M
+
+    def _exact_norm(self) -> float:
+        return torch.linalg.matrix_norm(self.M, ord=2).item()
+
+
+class Identity(LinearOperator):
+    """The identity on tensors of trailing shape ``shape``."""
+
+    def __init__(
+        self,
+        shape: Any,
+        *,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str = "cpu",
+    ):
+        self.in_shape = self.out_shape = check_shape("shape", shape)
+        self.dtype = check_float_dtype("dtype", dtype)
+        self.device = torch.device(device)
+
+    def _forward(self, x):
+        return x
+
+    def _adjoint(self, y):
+        return y
+
+    def _exact_norm(self) -> float:
+        return 1.0

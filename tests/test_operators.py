@@ -1,0 +1,283 @@
+"""Operators against independent references: scipy, numpy's FFT, PyWavelets, closed forms."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import pywt
+import scipy.fft
+import torch
+
+import firenets as fn
+from firenets.operators import DCT, Fourier2D, Identity, Matrix, Wavelet2D, dottest
+
+
+def _mask(shape, seed=0, rate=0.3):
+    return fn.masks.gaussian(shape, rate, seed=seed).mask
+
+
+def _operators():
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(7, 11, generator=g, dtype=torch.float64)
+    cplx = torch.complex(torch.randn(9, 5, generator=g, dtype=torch.float64),
+                         torch.randn(9, 5, generator=g, dtype=torch.float64))
+    W = Wavelet2D((32, 32), wavelet="db4", levels=3)
+    F = Fourier2D(_mask((32, 32)))
+    return {
+        "matrix-real": Matrix(real),
+        "matrix-complex": Matrix(cplx),
+        "identity": Identity((3, 4)),
+        "dct-21": DCT(21),
+        "dct-64": DCT(64),
+        "fourier-even": F,
+        "fourier-odd": Fourier2D(_mask((15, 17))),
+        "wavelet-haar": Wavelet2D((16, 8), wavelet="haar", levels=3),
+        "wavelet-db4": W,
+        "wavelet-sym8": Wavelet2D((64, 32), wavelet="sym8", levels=2),
+        "wavelet-coif2-0-levels": Wavelet2D((8, 8), wavelet="coif2", levels=0),
+        "fourier@waveletH": F @ W.H,
+        "adjoint": (F @ W.H).H,
+        "scaled-complex": (2 - 3j) * Matrix(real),
+        "sum": Matrix(real) + 0.5 * Matrix(real),
+        "difference": DCT(10) - Identity(10),
+        "dct-matrix-chain": DCT(7) @ Matrix(torch.randn(7, 3, generator=g, dtype=torch.float64)),
+    }
+
+
+OPS = _operators()
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+@pytest.mark.parametrize("batch", [(), (3,), (2, 2)])
+def test_dottest(name, batch):
+    assert dottest(OPS[name], batch=batch, seed=len(batch)) < 1e-12
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_batched_equals_one_by_one(name):
+    op = OPS[name]
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(4, *op.in_shape, generator=g, dtype=torch.float64).to(op.dtype)
+    y = torch.randn(4, *op.out_shape, generator=g, dtype=torch.float64).to(op.dtype)
+    fx, ay = op(x), op.adjoint(y)
+    for i in range(4):
+        torch.testing.assert_close(fx[i], op(x[i]), rtol=0, atol=1e-13)
+        torch.testing.assert_close(ay[i], op.adjoint(y[i]), rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_to_dense_matches_application(name):
+    op = OPS[name]
+    D = op.to_dense()
+    x = torch.randn(*op.in_shape, dtype=torch.float64).to(op.dtype)
+    y = torch.randn(*op.out_shape, dtype=torch.float64).to(op.dtype)
+    torch.testing.assert_close(op(x).reshape(-1), D.to(op(x).dtype) @ x.reshape(-1).to(op(x).dtype),
+                               rtol=0, atol=1e-12)
+    torch.testing.assert_close(op.adjoint(y).reshape(-1).to(D.dtype), D.conj().T @ y.reshape(-1).to(D.dtype),
+                               rtol=0, atol=1e-12)
+
+
+# ------------------------------------------------------------------------------ DCT
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 8, 19, 21, 64, 127, 1000])
+def test_dct_matches_scipy(n, rng):
+    x = rng.standard_normal((3, n))
+    D = DCT(n)
+    out = D(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(out, scipy.fft.dct(x, type=2, norm="ortho"), rtol=0, atol=1e-13 * np.sqrt(n))
+    back = D.adjoint(torch.from_numpy(out)).numpy()
+    np.testing.assert_allclose(back, scipy.fft.idct(out, type=2, norm="ortho"), rtol=0, atol=1e-13 * np.sqrt(n))
+    np.testing.assert_allclose(D.matrix().numpy(), scipy.fft.dct(np.eye(n), type=2, norm="ortho", axis=0),
+                               rtol=0, atol=1e-13)
+
+
+def test_dct_complex_acts_on_real_and_imaginary_parts(rng):
+    z = rng.standard_normal(21) + 1j * rng.standard_normal(21)
+    out = DCT(21)(torch.from_numpy(z)).numpy()
+    ref = scipy.fft.dct(z.real, norm="ortho") + 1j * scipy.fft.dct(z.imag, norm="ortho")
+    np.testing.assert_allclose(out, ref, atol=1e-14)
+
+
+# ------------------------------------------------------------------------------ Fourier2D
+@pytest.mark.parametrize("shape", [(16, 16), (15, 17), (8, 13)])
+def test_fourier_matches_numpy_centred_fft(shape, rng):
+    mask = _mask(shape, seed=3, rate=0.4)
+    F = Fourier2D(mask)
+    x = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    k = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(x), norm="ortho"))
+    np.testing.assert_allclose(F.kspace(torch.from_numpy(x)).numpy(), k, atol=1e-13)
+    np.testing.assert_allclose(F(torch.from_numpy(x)).numpy(), k[mask.numpy()], atol=1e-13)
+    y = rng.standard_normal(F.out_shape) + 1j * rng.standard_normal(F.out_shape)
+    zf = np.zeros(shape, dtype=complex)
+    zf[mask.numpy()] = y
+    ref = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(zf), norm="ortho"))
+    np.testing.assert_allclose(F.adjoint(torch.from_numpy(y)).numpy(), ref, atol=1e-13)
+
+
+def test_fourier_rows_orthonormal_and_centre_convention():
+    mask = _mask((12, 10), seed=1)
+    F = Fourier2D(mask)
+    D = F.to_dense()
+    torch.testing.assert_close(D @ D.conj().T, torch.eye(D.shape[0], dtype=D.dtype), rtol=0, atol=1e-13)
+    assert F.norm() == 1.0
+    # a constant image has all its energy at the centre (H//2, W//2)
+    k = F.kspace(torch.ones(12, 10, dtype=torch.float64))
+    assert abs(k[6, 5].item() - np.sqrt(120)) < 1e-12
+    assert k.abs().sum().item() == pytest.approx(np.sqrt(120), abs=1e-10)
+    assert F.rate == pytest.approx(mask.float().mean().item())
+
+
+def test_fourier_real_input_promoted_and_full_mask_is_unitary(rng):
+    F = Fourier2D(torch.ones(8, 8, dtype=torch.bool))
+    x = torch.from_numpy(rng.standard_normal((8, 8)))
+    torch.testing.assert_close(F.adjoint(F(x)).real, x, atol=1e-14, rtol=0)
+
+
+# ------------------------------------------------------------------------------ Wavelet2D
+def _pywt_array(x, wavelet, levels):
+    # PyWavelets warns when filters are longer than the coarsest band; periodization stays exact
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return _pywt_stack(x, wavelet, levels)
+
+
+def _pywt_stack(x, wavelet, levels):
+    return np.stack([pywt.coeffs_to_array(pywt.wavedec2(xi, wavelet, mode="periodization", level=levels))[0]
+                     for xi in x])
+
+
+@pytest.mark.parametrize("wavelet", ["haar", "db2", "db4", "db8"])
+@pytest.mark.parametrize("shape,levels", [((16, 16), 2), ((32, 64), 3), ((64, 32), 5), ((8, 8), 3), ((256, 256), 4)])
+def test_wavelet_matches_pywavelets(wavelet, shape, levels, rng):
+    x = rng.standard_normal((2, *shape))
+    W = Wavelet2D(shape, wavelet=wavelet, levels=levels)
+    np.testing.assert_allclose(W(torch.from_numpy(x)).numpy(), _pywt_array(x, wavelet, levels), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("wavelet", ["sym4", "sym8", "coif3", "sym20"])
+def test_wavelet_symlets_match_pywavelets_to_its_stored_precision(wavelet, rng):
+    # PyWavelets stores these filters orthonormal to only ~1e-12; ours are corrected to 1e-16
+    x = rng.standard_normal((1, 64, 64))
+    W = Wavelet2D((64, 64), wavelet=wavelet, levels=2)
+    np.testing.assert_allclose(W(torch.from_numpy(x)).numpy(), _pywt_array(x, wavelet, 2), rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("wavelet", ["haar", "db4", "sym8", "coif3", "db20"])
+def test_wavelet_is_orthonormal(wavelet):
+    W = Wavelet2D((16, 32), wavelet=wavelet, levels=2)
+    D = W.to_dense()
+    torch.testing.assert_close(D.T @ D, torch.eye(512, dtype=torch.float64), rtol=0, atol=1e-13)
+    torch.testing.assert_close(D @ D.T, torch.eye(512, dtype=torch.float64), rtol=0, atol=1e-13)
+
+
+def test_wavelet_perfect_reconstruction_complex_batched(rng):
+    W = Wavelet2D((64, 48), wavelet="db4", levels=3)
+    x = torch.from_numpy(rng.standard_normal((2, 3, 64, 48)) + 1j * rng.standard_normal((2, 3, 64, 48)))
+    torch.testing.assert_close(W.adjoint(W(x)), x, rtol=0, atol=1e-13)
+    c = W(x)
+    torch.testing.assert_close(c.real, W(x.real), rtol=0, atol=1e-15)
+    torch.testing.assert_close(c.imag, W(x.imag), rtol=0, atol=1e-15)
+
+
+def test_wavelet_level_index_matches_pywavelets_layout():
+    W = Wavelet2D((32, 64), wavelet="db2", levels=3)
+    _, slices = pywt.coeffs_to_array(pywt.wavedec2(np.zeros((32, 64)), "db2", mode="periodization", level=3))
+    idx = W.level_index.numpy()
+    assert np.all(idx[slices[0]] == 0)
+    for level, bands in enumerate(slices[1:], start=1):  # coarsest details first
+        for key in ("ad", "da", "dd"):
+            assert np.all(idx[bands[key]] == level)
+    assert sorted(np.unique(idx).tolist()) == [0, 1, 2, 3]
+
+
+def test_wavelet_float32_and_gradients():
+    W32 = Wavelet2D((16, 16), wavelet="db2", levels=2, dtype=torch.float32)
+    x = torch.randn(16, 16)
+    assert W32(x).dtype == torch.float32
+    assert dottest(W32) < 1e-5
+    W = Wavelet2D((8, 8), wavelet="db2", levels=2)
+    F = Fourier2D(_mask((8, 8)))
+    x = torch.randn(8, 8, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: W(t), (x,))
+    assert torch.autograd.gradcheck(lambda t: torch.view_as_real(F(t)), (x,))
+    assert torch.autograd.gradcheck(lambda t: DCT(8)(t), (x,))
+
+
+# ------------------------------------------------------------------------------ norms
+def test_norm_power_iteration_matches_svd(rng):
+    M = rng.standard_normal((30, 50)) + 1j * rng.standard_normal((30, 50))
+    A = Matrix(M) @ DCT(50)
+    exact = np.linalg.norm(M, 2)
+    assert A.norm(tol=1e-12) == pytest.approx(exact, rel=1e-8)
+    assert Matrix(M).norm() == pytest.approx(exact, rel=1e-14)
+    assert (3.0 * Matrix(M)).norm() == pytest.approx(3 * exact, rel=1e-14)
+    assert Matrix(M).H.norm() == pytest.approx(exact, rel=1e-14)
+
+
+def test_norm_of_subsampled_fourier_wavelet_synthesis():
+    F = Fourier2D(_mask((32, 32)))
+    W = Wavelet2D((32, 32), wavelet="db4", levels=3)
+    # ||F W^*|| = ||F|| = 1 since W^* is unitary; power iteration approaches it from below
+    assert (F @ W.H).norm(tol=1e-10) == pytest.approx(1.0, abs=1e-6)
+
+
+# ------------------------------------------------------------------------------ bad input
+def test_bad_input_errors_name_the_argument():
+    A = Matrix(torch.randn(3, 4, dtype=torch.float64))
+    with pytest.raises(ValueError, match="x must have trailing shape"):
+        A(torch.randn(5, dtype=torch.float64))
+    with pytest.raises(ValueError, match="y must have trailing shape"):
+        A.adjoint(torch.randn(4, dtype=torch.float64))
+    with pytest.raises(TypeError, match="float64 precision"):
+        A(torch.randn(4, dtype=torch.float32))
+    with pytest.raises(TypeError, match="floating-point or complex"):
+        A(torch.ones(4, dtype=torch.int64))
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        A(np.ones(4))
+    with pytest.raises(ValueError, match="M must be finite"):
+        Matrix(torch.tensor([[1.0, float("nan")]], dtype=torch.float64))
+    with pytest.raises(TypeError, match="M must be a floating-point"):
+        Matrix(np.ones((2, 2), dtype=int))
+    with pytest.raises(ValueError, match="M must be a 2-D"):
+        Matrix(torch.ones(3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="cannot compose"):
+        A @ Matrix(torch.randn(3, 3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="cannot add"):
+        A + Matrix(torch.randn(4, 3, dtype=torch.float64))
+    with pytest.raises(TypeError, match="compose"):
+        A * A
+
+
+def test_bad_wavelet_and_mask_arguments():
+    with pytest.raises(ValueError, match="wavelet 'db99' is unknown"):
+        Wavelet2D((16, 16), wavelet="db99")
+    with pytest.raises(ValueError, match="biorthogonal"):
+        Wavelet2D((16, 16), wavelet="bior2.2")
+    with pytest.raises(ValueError, match="not orthonormal"):
+        Wavelet2D((16, 16), wavelet="dmey", levels=1)
+    with pytest.raises(ValueError, match="divisible by 2\\^levels"):
+        Wavelet2D((24, 24), levels=4)
+    with pytest.raises(ValueError, match="levels must be >= 0"):
+        Wavelet2D((16, 16), levels=-1)
+    with pytest.raises(ValueError, match="shape must have 2 entries"):
+        Wavelet2D((16, 16, 16))
+    with pytest.raises(ValueError, match="mask is empty"):
+        Fourier2D(torch.zeros(8, 8, dtype=torch.bool))
+    with pytest.raises(TypeError, match="mask must be boolean"):
+        Fourier2D(torch.ones(8, 8))
+    with pytest.raises(ValueError, match="mask must be 2-D"):
+        Fourier2D(torch.ones(8, dtype=torch.bool))
+    with pytest.raises(TypeError, match="dtype must be real"):
+        DCT(8, dtype=torch.complex128)
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        DCT(0)
+
+
+def test_dottest_detects_a_wrong_adjoint():
+    class Broken(Matrix):
+        def _adjoint(self, y):
+            return super()._adjoint(y) * 1.001
+
+    with pytest.raises(AssertionError, match="dottest failed"):
+        dottest(Broken(torch.randn(4, 6, dtype=torch.float64)))
