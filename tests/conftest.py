@@ -14,8 +14,9 @@ def sign(x: np.ndarray) -> np.ndarray:
 def known_minimiser(kind: str, *, m: int = 40, N: int = 80, s: int = 4, complex_: bool = False, seed: int = 0):
     """(A, y, x*, params) with x* the unique minimiser of the problem ``kind``.
 
-    Built from the optimality conditions: with S the support of x*, g = w_S sign(x*_S) and z the
-    minimum-norm solution of A_S^* z = g, strict dual feasibility |A^* z|_i < w_i off S (checked)
+    Built from the optimality conditions: with S the support of x*, g = w_S sign(x*_S) and z a
+    solution of A_S^* z = g (minimum-norm; for SRLasso plus a part orthogonal to range(A_S), so
+    that the residual leaves no flat direction), strict dual feasibility |A^* z|_i < w_i off S (checked)
     and an injective A_S make x* the unique minimiser when
       Lasso:   y = A x* + (lam / 2) z
       SRLasso: lam = 1 / ||z||, y = A x* + rho z / ||z||   (any rho > 0)
@@ -34,6 +35,12 @@ def known_minimiser(kind: str, *, m: int = 40, N: int = 80, s: int = 4, complex_
         x[S] = mag * (np.exp(2j * np.pi * rng.uniform(size=s)) if complex_ else rng.choice([-1.0, 1.0], s))
         g = w[S] * sign(x[S])
         z = np.linalg.pinv(A[:, S].conj().T) @ g
+        if kind == "srlasso":
+            # a residual inside range(A_S) would leave a flat direction: add a part orthogonal to it
+            v = rng.standard_normal(m) + (1j * rng.standard_normal(m) if complex_ else 0)
+            Q = np.linalg.qr(A[:, S])[0]
+            v -= Q @ (Q.conj().T @ v)
+            z = z + 0.5 * np.linalg.norm(z) * v / np.linalg.norm(v)
         off = np.setdiff1d(np.arange(N), S)
         if np.max(np.abs(A[:, off].conj().T @ z) / w[off]) < 0.9:
             break

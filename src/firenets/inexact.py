@@ -7,8 +7,9 @@ minimisers for the exact (A, y). Reference: Colbrook, Antun, Hansen, PNAS 2022, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 

@@ -251,7 +251,7 @@ def nested(kind: str, shape: Any, rates: Any, *, seed: int = 0, **options: Any) 
         sizes = [m.numel() for m in members]
         for r in rates:
             counts = _das_counts(sizes, max(round(r * H * W), 1), decay)
-            idx = torch.cat([m[:c] for m, c in zip(members, counts)])
+            idx = torch.cat([m[:c] for m, c in zip(members, counts, strict=True)])
             out.append(_result(_from_flat(shape, idx)))
     return out
 

@@ -20,8 +20,9 @@ Chambolle, Pock, "An introduction to continuous optimization for imaging", Acta 
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -57,7 +58,8 @@ class Certificate:
     """Optimality certificate of a candidate x: primal and dual values and their gap.
 
     gap = objective - dual_objective >= objective - min F (for P1 when infeasibility == 0).
-    All fields are tensors over the batch dimensions of y.
+    infeasibility = max(0, ||A x - y|| - eta) for P1 (0 for P2, P3); relative_infeasibility
+    divides it by max(eta, ||y||). All fields are tensors over the batch dimensions of y.
     """
 
     objective: torch.Tensor
@@ -65,11 +67,12 @@ class Certificate:
     gap: torch.Tensor
     relative_gap: torch.Tensor
     infeasibility: torch.Tensor
+    relative_infeasibility: torch.Tensor
     z: torch.Tensor
 
     def within(self, rtol: float) -> bool:
-        """True when every relative gap is <= rtol and every candidate is feasible."""
-        return bool((self.relative_gap <= rtol).all() and (self.infeasibility <= 0).all())
+        """True when every relative gap and every relative infeasibility is <= rtol."""
+        return bool((self.relative_gap <= rtol).all() and (self.relative_infeasibility <= rtol).all())
 
 
 def _as_operator(A: Any) -> LinearOperator:
@@ -163,6 +166,9 @@ class _Problem:
     def _lam(self) -> float:
         return 1.0
 
+    def _eta(self) -> float:
+        return 0.0
+
     def _best_scale(self, re_yz, norm_z, s_max):  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -222,12 +228,15 @@ class _Problem:
                 best_z = torch.where(better.reshape(*better.shape, *([1] * self._nout)), zz, best_z)
         gap = objective - best_val
         tiny = torch.finfo(objective.dtype).tiny
+        infeasibility = self._infeasibility(r)
+        y_norm = _norm(self.y, self._nout)
         return Certificate(
             objective=objective,
             dual_objective=best_val,
             gap=gap,
             relative_gap=gap / torch.clamp(objective.abs(), min=tiny),
-            infeasibility=self._infeasibility(r),
+            infeasibility=infeasibility,
+            relative_infeasibility=infeasibility / torch.clamp(y_norm, min=max(self._eta(), tiny)),
             z=best_z,
         )
 
@@ -256,7 +265,7 @@ class _Problem:
             outs.append(torch.stack(zs).reshape(*self.batch_shape, *self.A.out_shape))
         return outs
 
-    def _with_data(self, y: torch.Tensor) -> "_Problem":
+    def _with_data(self, y: torch.Tensor) -> _Problem:
         """The same problem with other data y (checked like the original)."""
         new = copy.copy(self)
         new.y = as_tensor("y", y, device=self.A.device)
@@ -325,6 +334,9 @@ class QCBP(_Problem):
     def __init__(self, A: Any, y: Any, eta: float = 0.0, weights: Any = None):
         super().__init__(A, y, weights)
         self.eta = check_scalar("eta", eta, nonnegative=True)
+
+    def _eta(self) -> float:
+        return self.eta
 
     def _objective(self, x, r):
         return self.l1(x)

@@ -7,6 +7,7 @@ batched, differentiable and runs on any device. Coefficients equal
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -78,6 +79,27 @@ def _orthogonal_filters(wavelet: str) -> tuple[list[float], list[float]]:
     return lo, hi
 
 
+def _level_matrix(lo: list[float], hi: list[float], n: int, dtype: torch.dtype) -> torch.Tensor:
+    """One periodized analysis level as a sparse n x n matrix: rows [low-pass; high-pass].
+
+    a_k = sum_j lo_j x_{(2k + L/2 - j) mod n} and d_k = sum_j hi_j x_{(2k + L/2 - j) mod n}, the
+    convention of PyWavelets' "periodization" mode; entries that wrap onto the same column
+    (filters longer than n) are added.
+    """
+    L = len(lo)
+    k = torch.arange(n // 2).repeat_interleave(L)
+    j = torch.arange(L).repeat(n // 2)
+    cols = (2 * k + L // 2 - j).remainder(n)
+    rows = torch.cat([k, k + n // 2])
+    vals = torch.cat([torch.tensor(lo, dtype=dtype)[j], torch.tensor(hi, dtype=dtype)[j]])
+    coo = torch.sparse_coo_tensor(
+        torch.stack([rows, torch.cat([cols, cols])]), vals, (n, n), check_invariants=True
+    ).coalesce()
+    with warnings.catch_warnings():  # torch flags sparse CSR as beta; products with it are exact
+        warnings.simplefilter("ignore", UserWarning)
+        return coo.to_sparse_csr()
+
+
 class Wavelet2D(LinearOperator):
     """Orthonormal 2-D DWT W (analysis): images (*, H, W) -> coefficients (*, H, W), W^* W = I.
 
@@ -113,67 +135,58 @@ class Wavelet2D(LinearOperator):
         self.wavelet, self.levels = wavelet, levels
         self.in_shape = self.out_shape = shape
         self.dtype, self.device = dtype, torch.device(device)
-        L = len(lo)
-        self.filter_length = L
-        # a[k] = sum_j h[j] x[(2k + L/2 - j) mod n]: windows of length L starting at 2k + 1 - L/2,
-        # taken against the reversed filters (columns: low-pass, high-pass).
-        self.filters = torch.tensor([lo[::-1], hi[::-1]], dtype=dtype).T.contiguous().to(self.device)
-        lengths = {H >> j for j in range(levels)} | {W >> j for j in range(levels)}
-        self.windows = {
-            n: (torch.arange(n + L - 2) + 1 - L // 2).remainder(n).to(self.device) for n in lengths
-        }
+        self.filter_length = len(lo)
+        lengths = sorted({H >> j for j in range(levels)} | {W >> j for j in range(levels)})
+        # one level along one axis is an orthogonal n x n matrix with 2L entries per column;
+        # kept as sparse CSR matrices (and their transposes) for the sparse-dense product
+        self.analysis = {n: _level_matrix(lo, hi, n, dtype).to(self.device) for n in lengths}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            self.synthesis = {n: m.t().to_sparse_csr() for n, m in self.analysis.items()}
         self.level_index = self._level_index()
 
-    # ---------------------------------------------------------------- one level, one axis
-    def _analysis(self, x: torch.Tensor, dim: int) -> torch.Tensor:
-        """One level along ``dim``: x -> [low-pass | high-pass], each half the length."""
-        dim = dim % x.ndim
-        n, L = x.shape[dim], self.filter_length
-        xp = x.index_select(dim, self.windows[n])
-        win = xp.unfold(dim, L, 2)  # (..., n/2 at dim, ..., L)
-        c = win @ self.filters  # (..., n/2 at dim, ..., 2)
-        return c.movedim(-1, dim).flatten(dim, dim + 1)
-
-    def _synthesis(self, c: torch.Tensor, dim: int) -> torch.Tensor:
-        """Adjoint (= inverse) of ``_analysis`` along ``dim``."""
-        dim = dim % c.ndim
-        n, L = c.shape[dim], self.filter_length
-        g = c.unflatten(dim, (2, n // 2)).movedim(dim, -1) @ self.filters.T  # (..., n/2, ..., L)
-        shape = list(c.shape)
-        shape[dim] = n + L - 2
-        xp = torch.zeros(shape, dtype=c.dtype, device=c.device)
-        lead = (slice(None),) * dim
-        for i in range(L):  # overlap-add: window k covers positions 2k .. 2k + L - 1
-            xp[lead + (slice(i, i + n - 1, 2),)] += g[..., i]
-        out = torch.zeros(c.shape, dtype=c.dtype, device=c.device)
-        return out.index_add(dim, self.windows[n], xp)
-
     # ---------------------------------------------------------------- pyramid
+    # The pyramid works on real tensors of shape (h, w, C): the C channels are the batch
+    # entries (and real and imaginary parts) side by side, so that each level costs two
+    # sparse-dense products however large the batch is.
+    @staticmethod
+    def _level(M_rows: torch.Tensor, M_cols: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Apply M_rows along axis 0 and M_cols along axis 1 of x (h, w, C)."""
+        h, w, C = x.shape
+        t = (M_rows @ x.reshape(h, w * C)).reshape(h, w, C).transpose(0, 1)
+        return (M_cols @ t.reshape(w, h * C)).reshape(w, h, C).transpose(0, 1)
+
     def _pyramid(self, x: torch.Tensor, level: int) -> torch.Tensor:
         if level == self.levels:
             return x
-        t = self._analysis(self._analysis(x, -1), -2)
-        h, w = t.shape[-2] // 2, t.shape[-1] // 2
-        top = torch.cat([self._pyramid(t[..., :h, :w], level + 1), t[..., :h, w:]], dim=-1)
-        return torch.cat([top, t[..., h:, :]], dim=-2)
+        h, w, _ = x.shape
+        t = self._level(self.analysis[h], self.analysis[w], x)
+        top = torch.cat([self._pyramid(t[: h // 2, : w // 2], level + 1), t[: h // 2, w // 2 :]], dim=1)
+        return torch.cat([top, t[h // 2 :]], dim=0)
 
     def _inverse_pyramid(self, c: torch.Tensor, level: int) -> torch.Tensor:
         if level == self.levels:
             return c
-        h, w = c.shape[-2] // 2, c.shape[-1] // 2
-        top = torch.cat([self._inverse_pyramid(c[..., :h, :w], level + 1), c[..., :h, w:]], dim=-1)
-        t = torch.cat([top, c[..., h:, :]], dim=-2)
-        return self._synthesis(self._synthesis(t, -2), -1)
+        h, w, _ = c.shape
+        top = torch.cat([self._inverse_pyramid(c[: h // 2, : w // 2], level + 1), c[: h // 2, w // 2 :]], dim=1)
+        return self._level(self.synthesis[h], self.synthesis[w], torch.cat([top, c[h // 2 :]], dim=0))
+
+    def _map(self, f, x: torch.Tensor) -> torch.Tensor:
+        """Apply f to x (*batch, H, W), real or complex, as one (H, W, C) real tensor."""
+        H, W = self.in_shape
+        batch = x.shape[:-2]
+        t = torch.view_as_real(x) if x.is_complex() else x.unsqueeze(-1)  # (*batch, H, W, 1 or 2)
+        t = t.reshape(-1, H, W, t.shape[-1]).permute(1, 2, 0, 3).reshape(H, W, -1)
+        out = f(t, 0).reshape(H, W, -1, 2 if x.is_complex() else 1).permute(2, 0, 1, 3)
+        if x.is_complex():
+            return torch.view_as_complex(out.contiguous()).reshape(*batch, H, W)
+        return out.reshape(*batch, H, W)
 
     def _forward(self, x):
-        if x.is_complex():
-            return torch.complex(self._pyramid(x.real, 0), self._pyramid(x.imag, 0))
-        return self._pyramid(x, 0)
+        return self._map(self._pyramid, x)
 
     def _adjoint(self, c):
-        if c.is_complex():
-            return torch.complex(self._inverse_pyramid(c.real, 0), self._inverse_pyramid(c.imag, 0))
-        return self._inverse_pyramid(c, 0)
+        return self._map(self._inverse_pyramid, c)
 
     def _exact_norm(self) -> float:
         return 1.0

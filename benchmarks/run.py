@@ -1,0 +1,85 @@
+"""firenets benchmarks: one runner, one table of ratios measured in the same run.
+
+    python benchmarks/run.py [--size 256] [--repeat 30] [--threads 2]
+
+Operators: forward + adjoint of Fourier2D, Wavelet2D and Fourier2D @ Wavelet2D.H on a
+size x size complex128 image, against the bare torch FFT pair (fft2 + ifft2) of the same image,
+and PyWavelets' wavedec2 + waverec2 (periodization) as an outside reference for the wavelet.
+Ratios are to the bare FFT pair. Timings are the median of ``repeat`` runs after a warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+
+def _time(fn: Callable[[], object], repeat: int) -> float:
+    for _ in range(3):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def operators(size: int, repeat: int, levels: int = 4, wavelet: str = "db4") -> list[tuple[str, float]]:
+    """Seconds per forward + adjoint pair of each operator, on one size x size image."""
+    import numpy as np
+    import pywt
+
+    import firenets as fn
+    from firenets.operators import Fourier2D, Wavelet2D
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.complex(torch.randn(size, size, generator=g, dtype=torch.float64),
+                      torch.randn(size, size, generator=g, dtype=torch.float64))
+    xr = x.real.contiguous()
+    F = Fourier2D(fn.masks.gaussian((size, size), 0.25, seed=0).mask)
+    W = Wavelet2D((size, size), wavelet=wavelet, levels=levels)
+    A = F @ W.H
+    y = F(x)
+    xn = xr.numpy()
+
+    rows = [
+        ("bare torch fft2 + ifft2 (complex128)", _time(lambda: torch.fft.ifft2(torch.fft.fft2(x)), repeat)),
+        ("Fourier2D forward + adjoint", _time(lambda: F.adjoint(F(x)), repeat)),
+        (f"Wavelet2D {wavelet} L={levels} forward + adjoint (real)", _time(lambda: W.adjoint(W(xr)), repeat)),
+        (f"Wavelet2D {wavelet} L={levels} forward + adjoint (complex)", _time(lambda: W.adjoint(W(x)), repeat)),
+        (
+            f"pywt wavedec2 + waverec2 {wavelet} L={levels} (real, NumPy)",
+            _time(lambda: pywt.waverec2(pywt.wavedec2(xn, wavelet, mode="periodization", level=levels),
+                                        wavelet, mode="periodization"), repeat),
+        ),
+        ("Fourier2D @ Wavelet2D.H forward + adjoint", _time(lambda: (A(xr), A.adjoint(y)), repeat)),
+    ]
+    del np
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    rows = operators(args.size, args.repeat)
+    floor = rows[0][1]
+    width = max(len(name) for name, _ in rows)
+    print(f"operators on a {args.size}x{args.size} image, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads")
+    print(f"{'what'.ljust(width)}  {'ms':>8}  {'ratio to bare FFT':>17}")
+    for name, seconds in rows:
+        print(f"{name.ljust(width)}  {seconds * 1e3:8.3f}  {seconds / floor:17.2f}")
+
+
+if __name__ == "__main__":
+    main()
