@@ -281,3 +281,21 @@ def test_dottest_detects_a_wrong_adjoint():
 
     with pytest.raises(AssertionError, match="dottest failed"):
         dottest(Broken(torch.randn(4, 6, dtype=torch.float64)))
+
+
+def test_fourier_accepts_sampling_mask_and_operators_move_devices():
+    sm = fn.masks.radial((16, 16), 0.3, seed=0)
+    F = Fourier2D(sm)
+    assert torch.equal(F.mask, sm.mask)
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    W = Wavelet2D((16, 16), wavelet="db2", levels=2)
+    x = torch.randn(2, 16, 16, dtype=torch.float64)
+    for device in devices:
+        A = (F @ W.H).to(device)
+        assert A.device == torch.device(device)
+        out = A(x.to(device))
+        assert out.device.type == torch.device(device).type
+        torch.testing.assert_close(out.cpu(), (F @ W.H)(x), rtol=0, atol=1e-13)
+        assert dottest(A) < 1e-12
+    with pytest.raises(ValueError, match="is on meta"):
+        F(torch.randn(16, 16, dtype=torch.float64, device="meta"))

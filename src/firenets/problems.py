@@ -78,7 +78,9 @@ class Certificate:
 def _as_operator(A: Any) -> LinearOperator:
     if isinstance(A, LinearOperator):
         return A
-    if isinstance(A, torch.Tensor) or type(A).__name__ == "ndarray":
+    import numpy as np
+
+    if isinstance(A, (torch.Tensor, np.ndarray)):
         return Matrix(A)
     raise TypeError(f"A must be a LinearOperator or a 2-D matrix; got {type(A).__name__}")
 
