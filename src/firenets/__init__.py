@@ -10,21 +10,25 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import inexact, masks, operators, problems
+from . import inexact, masks, nets, operators, problems, solvers
+from .nets import FIRENET
 from .problems import QCBP, Lasso, SRLasso
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "FIRENET",
     "QCBP",
     "Lasso",
     "SRLasso",
     "barriers",
     "inexact",
     "masks",
+    "nets",
     "operators",
     "problems",
     "reference",
+    "solvers",
 ]
 
 _LAZY = {"reference", "barriers"}

@@ -196,11 +196,12 @@ class _Problem:
     ) -> Certificate:
         """Duality-gap certificate for x, from the best of several dual points.
 
-        Candidates: the given z, or each of a list of them (e.g. a solver's dual iterate), the residual direction y - A x
-        (optimal for P2, and for P1/P3 when the residual is non-zero), and, when the operator
-        is small enough to hold densely, the minimum-norm z with (A^* z)_S = w_S sign(x_S) on the
-        support S of x (optimal when A x = y at the minimiser). Each is scaled into the dual
-        feasible set; the gap is a rigorous bound whatever the candidate.
+        Candidates: the given z, or each of a list of them (e.g. a solver's dual iterate); the
+        residual direction y - A x (optimal for P2, and for P1/P3 when the residual is
+        non-zero); and, when the operator is small enough to hold densely, each of these and
+        z = 0 corrected to satisfy (A^* z)_S = lam w_S sign(x_S) on supports S of x (which
+        certifies minimisers with A x = y). Each is scaled into the dual feasible set; the gap
+        is a rigorous bound whatever the candidate.
         """
         x = self.check_x(x)
         r = self.A(x) - self.y
@@ -217,7 +218,7 @@ class _Problem:
             m, n = self.A.shape
             support_dual = m * n <= 4_000_000 and m * n * max(1, _numel(self.batch_shape)) <= 5e7
         if support_dual:
-            candidates.extend(self._support_duals(x))
+            candidates.extend(self._support_duals(x, candidates))
         best_val, best_z = None, None
         for cand in candidates:
             cand = cand.to(torch.promote_types(cand.dtype, self.y.dtype))
@@ -245,26 +246,35 @@ class _Problem:
     def _infeasibility(self, r: torch.Tensor) -> torch.Tensor:
         return torch.zeros(r.shape[: r.ndim - self._nout], dtype=real_dtype(r.dtype), device=r.device)
 
-    def _support_duals(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def _support_duals(self, x: torch.Tensor, bases: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Dual points with (A^* z)_S = lam w_S sign(x_S) on supports S of x.
+
+        For each base point z0 (and z0 = 0): z = z0 + pinv(A_S^*)(lam w_S sign(x_S) - (A^* z0)_S),
+        the smallest change of z0 that satisfies the optimality conditions on S.
+        """
         D = self.A.to_dense()
+        m = D.shape[0]
         dt = torch.promote_types(D.dtype, self.y.dtype)
         D = D.to(dt)
         xf = x.reshape(-1, D.shape[1]).to(dt)
-        w = self.weights.reshape(-1)
+        zf = [torch.zeros_like(xf[:, :1].expand(-1, m))] + [b.reshape(-1, m).to(dt) for b in bases]
+        w = self.weights.reshape(-1) * self._lam()
         outs = []
         for rel in (1e-12, 1e-9, 1e-6, 1e-3):
-            zs = []
-            for xb in xf:
+            zs = [[] for _ in zf]
+            for b, xb in enumerate(xf):
                 scale = xb.abs().max()
                 support = torch.nonzero(xb.abs() > rel * scale).reshape(-1)
-                if scale == 0 or support.numel() == 0 or support.numel() > D.shape[0]:
-                    zs.append(torch.zeros(D.shape[0], dtype=dt, device=D.device))
+                if scale == 0 or support.numel() == 0 or support.numel() > m:
+                    for lst, base in zip(zs, zf, strict=True):
+                        lst.append(base[b])
                     continue
-                sign = xb[support] / xb[support].abs()
-                target = (w[support] * sign).to(dt)
-                # (A^* z)_S = target  <=>  D[:, S]^H z = target; minimum-norm least squares
-                zs.append(torch.linalg.pinv(D[:, support].conj().T) @ target)
-            outs.append(torch.stack(zs).reshape(*self.batch_shape, *self.A.out_shape))
+                AS_H = D[:, support].conj().T
+                pinv = torch.linalg.pinv(AS_H)
+                target = (w[support] * xb[support] / xb[support].abs()).to(dt)
+                for lst, base in zip(zs, zf, strict=True):
+                    lst.append(base[b] + pinv @ (target - AS_H @ base[b]))
+            outs.extend(torch.stack(z).reshape(*self.batch_shape, *self.A.out_shape) for z in zs)
         return outs
 
     def _with_data(self, y: torch.Tensor) -> _Problem:

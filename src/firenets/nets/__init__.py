@@ -1,0 +1,5 @@
+"""Networks: FIRENET (computed, stable and accurate)."""
+
+from .firenet import FIRENET
+
+__all__ = ["FIRENET"]

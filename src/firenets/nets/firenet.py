@@ -1,0 +1,347 @@
+"""FIRENET: the restarted primal-dual iteration for (P1), (P2), (P3) unrolled into a network.
+
+Each layer is one Chambolle-Pock step x+ = S_{tau lam w}(x - tau A^* z),
+z+ = prox_{sigma H*}(z + sigma A(2 x+ - x)); ``inner`` layers form a block whose output is
+the ergodic average of its x iterates; the dual variable is reset to 0 between blocks; and
+``restarts`` blocks follow the schedule eps_k = e^-1 (delta + eps_{k-1}) with step sizes
+tau = 1 / (L_A alpha), sigma = alpha / L_A, alpha = 2 L_A / (eps_k p) (``solvers.restart``).
+
+What is guaranteed (Colbrook, Antun, Hansen, PNAS 2022, Theorem 2 and its proof): when A
+satisfies the robust null space property in levels for the weights w and p is large enough
+for its constants, the output psi after n restarts satisfies
+||psi - x|| <= C (delta + e^-n eps_0 + noise level + best s-term error of x) for every x with
+||A x - y|| <= noise level. It is an error to the ground truth, of order delta plus the noise
+and the compressibility, not necessarily to the minimiser of the problem; with too few inner
+steps for the problem's sharpness the schedule outruns the iteration and the output freezes.
+Reference: Colbrook, Antun, Hansen, "The difficulty of computing stable and accurate neural
+networks", PNAS 119(12), 2022.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from .._validation import as_tensor, check_int, check_scalar, real_dtype, split_batch
+from ..operators import LinearOperator, Matrix
+from ..problems import QCBP, Certificate, Lasso, SRLasso
+from ..solvers.primal_dual import SaddlePoint
+from ..solvers.restart import next_eps
+
+_PROBLEMS = {"srlasso": SRLasso, "lasso": Lasso, "qcbp": QCBP}
+SCHEDULES = ("paper", "adaptive")
+PAPER = {"restarts": 30, "inner": 50, "delta": 1e-6}
+
+
+class FIRENET(torch.nn.Module):
+    """FIRENET for A: a stable, accurate unrolled network y -> x solving (P1), (P2) or (P3).
+
+    problem: "srlasso" (P3, the paper's case), "lasso" (P2) or "qcbp" (P1, with ``eta``).
+    Depth: explicit ``restarts``, ``inner`` and ``delta`` (the paper used 30, 50 and 1e-6), or
+    ``eps``: the target relative accuracy on noiseless sparse data, from which the depth is
+    chosen by calibration (see ``calibrate``). ``L_A`` defaults to ||A|| and ``eps0`` (the
+    first accuracy level) to ||y|| per sample, as in the paper.
+
+    schedule: "paper" (the default with explicit depth) is the paper's FIRENET: the dual is
+    reset at each restart and the step ratio alpha follows eps_k = e^-1 (delta + eps_{k-1}).
+    "adaptive" (the default with ``eps``) keeps the dual between restarts (as WARPd does) and
+    sets the step ratio from the last restart's movements, alpha <- sqrt(alpha ||dz|| / ||dx||)
+    with each change limited to a factor e (the primal weight of restarted PDHG, Applegate et
+    al., Math. Program. 2023). Its first ratio is the paper's. It does not freeze when the
+    schedule would outrun the iteration, so it reaches the minimiser also where the problem is
+    not sharp (noisy data, P1 and P2); the paper's schedule stays the one the theory covers.
+    """
+
+    def __init__(
+        self,
+        A: Any,
+        *,
+        lam: float | None = None,
+        weights: Any = None,
+        problem: str = "srlasso",
+        eta: float = 0.0,
+        restarts: int | None = None,
+        inner: int | None = None,
+        delta: float | None = None,
+        eps: float | None = None,
+        eps0: float | None = None,
+        L_A: float | None = None,
+        schedule: str | None = None,
+        calibration: torch.Tensor | None = None,
+        sparsity: int | None = None,
+        seed: int = 0,
+    ):
+        super().__init__()
+        if schedule is None:
+            schedule = "adaptive" if eps is not None else "paper"
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}; got {schedule!r}")
+        self.schedule = schedule
+        if problem not in _PROBLEMS:
+            raise ValueError(f"problem must be one of {sorted(_PROBLEMS)}; got {problem!r}")
+        if not isinstance(A, LinearOperator):
+            A = Matrix(A)
+        self.A = A
+        self.kind = problem
+        if problem == "qcbp":
+            if lam is not None:
+                raise ValueError("lam does not apply to problem='qcbp' (P1 has no lam; set eta)")
+            self.lam = 1.0
+        else:
+            self.lam = check_scalar("lam", 1.0 if lam is None else lam, positive=True)
+        self.eta = check_scalar("eta", eta, nonnegative=True)
+        rdt = real_dtype(A.dtype)
+        if weights is None:
+            w = torch.ones(A.in_shape, dtype=rdt, device=A.device)
+        else:
+            w = as_tensor("weights", weights, device=A.device)
+            if w.is_complex() or tuple(w.shape) != tuple(A.in_shape) or bool((w <= 0).any()):
+                raise ValueError(f"weights must be real, > 0 and of shape {tuple(A.in_shape)}")
+            w = w.to(rdt)
+        self.register_buffer("weights", w)
+        self.register_buffer("thresholds", self.lam * w)
+        self.L_A = check_scalar("L_A", L_A, positive=True) if L_A is not None else A.norm()
+        if not self.L_A > 0:
+            raise ValueError("A has zero norm: there is nothing to invert")
+        self.eps0 = None if eps0 is None else check_scalar("eps0", eps0, positive=True)
+        self.seed = check_int("seed", seed, minimum=0)
+
+        if eps is not None:
+            if restarts is not None or inner is not None:
+                raise ValueError("give either eps (automatic depth) or restarts and inner, not both")
+            eps = check_scalar("eps", eps)
+            if not 0 < eps < 1:
+                raise ValueError(f"eps must be in (0, 1); got {eps}")
+            self.target = eps
+            self.delta = check_scalar("delta", 0.0 if delta is None else delta, nonnegative=True)
+            self.restarts, self.inner = 1, 1
+            self.calibration_report = self.calibrate(eps, calibration=calibration, sparsity=sparsity)
+        else:
+            self.target = None
+            self.restarts = check_int("restarts", PAPER["restarts"] if restarts is None else restarts, minimum=1)
+            self.inner = check_int("inner", PAPER["inner"] if inner is None else inner, minimum=1)
+            self.delta = check_scalar("delta", PAPER["delta"] if delta is None else delta, nonnegative=True)
+            self.calibration_report = None
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def num_layers(self) -> int:
+        """Number of primal-dual layers: restarts x inner."""
+        return self.restarts * self.inner
+
+    @property
+    def width(self) -> int:
+        """Width of a layer: N + m (the primal and the dual variable)."""
+        m, n = self.A.shape
+        return n + m
+
+    def _apply(self, fn, recurse=True):
+        out = super()._apply(fn, recurse)
+        self.A = self.A.to(self.weights.device)
+        return out
+
+    def extra_repr(self) -> str:
+        return (
+            f"problem={self.kind!r}, lam={self.lam}, eta={self.eta}, restarts={self.restarts}, "
+            f"inner={self.inner}, delta={self.delta}, L_A={self.L_A:.6g}, A={self.A!r}"
+        )
+
+    # ------------------------------------------------------------------ evaluation
+    def _check_y(self, y: Any) -> torch.Tensor:
+        y = as_tensor("y", y, device=self.A.device)
+        if real_dtype(y.dtype) != real_dtype(self.A.dtype):
+            raise TypeError(f"y has dtype {y.dtype} but A works in {real_dtype(self.A.dtype)} precision")
+        split_batch("y", y, self.A.out_shape)
+        return y
+
+    def forward(
+        self, y: torch.Tensor, x0: torch.Tensor | None = None, *, return_certificate: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, Certificate]:
+        """x = Phi(y) for y of shape (*batch, *A.out_shape); x0: optional warm start.
+
+        With ``return_certificate`` also returns the duality-gap certificate of the output
+        (P2, P3), or its objective and constraint violation with a gap (P1), per sample.
+        """
+        y = self._check_y(y)
+        x, zbar = self._run(y, x0, self.restarts, self.inner)
+        if not return_certificate:
+            return x
+        with torch.no_grad():
+            # the saddle point's z maximises -H*(z): the dual problem's variable is -z
+            cert = self.problem(y).certificate(x.detach(), -zbar.detach())
+        return x, cert
+
+    def restart_outputs(self, y: torch.Tensor, x0: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """[psi_1, ..., psi_n]: the output of every restart block (for convergence studies)."""
+        y = self._check_y(y)
+        outs: list[torch.Tensor] = []
+        with torch.no_grad():
+            self._run(y, x0, self.restarts, self.inner, trace=lambda k, x: outs.append(x))
+        return outs
+
+    def problem(self, y: torch.Tensor) -> SRLasso | Lasso | QCBP:
+        """The optimisation problem this network solves for data y."""
+        cls = _PROBLEMS[self.kind]
+        if self.kind == "qcbp":
+            return cls(self.A, y, eta=self.eta, weights=self.weights)
+        return cls(self.A, y, lam=self.lam, weights=self.weights)
+
+    def _run(self, y, x0, restarts: int, inner: int, trace=None, schedule: str | None = None):
+        A = self.A
+        batch = y.shape[: y.ndim - len(A.out_shape)]
+        x_dtype = A.dtype if A.is_complex else y.dtype
+        if x0 is None:
+            x = torch.zeros(*batch, *A.in_shape, dtype=x_dtype, device=A.device)
+        else:
+            x = as_tensor("x0", x0, device=A.device)
+            if split_batch("x0", x, A.in_shape) != tuple(batch):
+                raise ValueError(f"x0 must have shape {(*batch, *A.in_shape)}; got {tuple(x.shape)}")
+            if x.is_complex() and not x_dtype.is_complex:
+                raise TypeError("x0 is complex but the problem is real")
+            x = x.to(x_dtype)
+        z_dtype = torch.promote_types(x_dtype, A.dtype)
+        sp = SaddlePoint(A, y, self.thresholds, self.kind, self.eta)
+        nout = len(A.out_shape)
+        if self.eps0 is None:
+            norm_y = torch.linalg.vector_norm(y, dim=tuple(range(-nout, 0)))
+            eps = torch.where(norm_y > 0, norm_y, torch.ones_like(norm_y))
+        else:
+            eps = torch.full(batch, self.eps0, dtype=real_dtype(x_dtype), device=A.device)
+        z = torch.zeros(*batch, *A.out_shape, dtype=z_dtype, device=A.device)
+        zbar = z
+        eps = next_eps(eps, self.delta)
+        alpha = 2 * self.L_A / (eps * inner)
+        for k in range(restarts):
+            if (schedule or self.schedule) == "paper":
+                if k:
+                    eps = next_eps(eps, self.delta)
+                    alpha = 2 * self.L_A / (eps * inner)
+                x, zbar = sp.inner(x, torch.zeros_like(z), 1.0 / (self.L_A * alpha), alpha / self.L_A, inner)
+            else:
+                x_new, zbar = sp.inner(x, z, 1.0 / (self.L_A * alpha), alpha / self.L_A, inner)
+                alpha = _primal_weight(alpha, x_new - x, zbar - z, len(A.in_shape), nout)
+                x, z = x_new, zbar
+            if trace is not None:
+                trace(k, x)
+        return x, zbar
+
+    # ------------------------------------------------------------------ automatic depth
+    def calibrate(
+        self,
+        eps: float,
+        *,
+        calibration: torch.Tensor | None = None,
+        sparsity: int | None = None,
+        samples: int = 4,
+        max_inner: int = 2048,
+    ) -> dict:
+        """Choose (restarts, inner) so that noiseless sparse data are recovered to relative error eps.
+
+        Calibration signals: ``calibration`` (K, *A.in_shape), or ``samples`` random vectors
+        with ``sparsity`` nonzeros (default m / (4 ln N)) drawn with ``seed``. For (P3), and
+        for (P1) with eta = 0, their minimisers are the signals themselves (exact recovery);
+        for (P2) and for (P1) with eta > 0 the reference is a long run of the same iteration.
+        For p = 4, 8, 16, ... inner steps, the restarted iteration runs until every sample is
+        within eps (success) or until it stops improving (the schedule has frozen it: p is
+        too small for the problem's sharpness). After the first success p keeps doubling while
+        that lowers the number of layers; the cheapest success is kept with a margin of 25% + 1
+        restarts. Returns a report of the search.
+        """
+        A = self.A
+        m, n = A.shape
+        if calibration is None:
+            gen = torch.Generator().manual_seed(self.seed)
+            s = sparsity if sparsity is not None else max(1, int(m / (4 * math.log(max(n, 2)))))
+            s = check_int("sparsity", s, minimum=1)
+            if s > n:
+                raise ValueError(f"sparsity must be <= N = {n}; got {s}")
+            rdt = real_dtype(A.dtype)
+            signals = torch.zeros(samples, n, dtype=A.dtype)
+            for i in range(samples):
+                idx = torch.randperm(n, generator=gen)[:s]
+                vals = torch.randn(s, generator=gen, dtype=rdt)
+                if A.is_complex:
+                    vals = torch.complex(vals, torch.randn(s, generator=gen, dtype=rdt))
+                signals[i, idx] = vals.to(A.dtype)
+            signals = signals.reshape(samples, *A.in_shape).to(A.device)
+        else:
+            signals = as_tensor("calibration", calibration, device=A.device)
+            split_batch("calibration", signals, A.in_shape)
+            signals = signals.reshape(-1, *A.in_shape)
+        with torch.no_grad():
+            y = A(signals)
+            exact = self.kind == "srlasso" or (self.kind == "qcbp" and self.eta == 0)
+            targets = signals if exact else self._long_run(y, eps)
+            tnorm = torch.linalg.vector_norm(targets.reshape(targets.shape[0], -1), dim=-1)
+            tried = []
+            p = 4
+            while p <= max_inner:
+                errors: list[float] = []
+
+                def trace(k, x, errors=errors):
+                    d = torch.linalg.vector_norm((x - targets).reshape(x.shape[0], -1), dim=-1)
+                    errors.append((d / tnorm).max().item())
+
+                restarts_max = max(math.ceil(math.log(1 / eps)) + 15, math.ceil(3000 / p))
+                self._run_until(y, p, restarts_max, eps, trace, errors)
+                success = bool(errors) and errors[-1] <= eps
+                tried.append({"inner": p, "restarts": len(errors), "error": errors[-1], "success": success,
+                              "layers": len(errors) * p})
+                wins = [t for t in tried if t["success"]]
+                # after the first success, go on while doubling p lowers the layer count
+                if wins and (not success or len(wins) >= 3 or (len(wins) > 1 and wins[-1]["layers"] >= wins[-2]["layers"])):
+                    break
+                p *= 2
+            wins = [t for t in tried if t["success"]]
+            if wins:
+                best = min(wins, key=lambda t: t["layers"])
+                # margins for signals other than the calibration ones
+                self.restarts, self.inner = math.ceil(1.25 * best["restarts"]) + 1, best["inner"]
+                return {"chosen": {"restarts": self.restarts, "inner": self.inner}, "tried": tried, "eps": eps}
+        raise ValueError(
+            f"no depth up to {max_inner} inner steps reached relative accuracy {eps} on the "
+            "calibration signals: lam may be too large for exact recovery, the signals not sparse "
+            "enough for A, or eps below what float64 resolves; give restarts and inner explicitly"
+        )
+
+    def _run_until(self, y, inner, restarts_max, eps, trace, errors) -> None:
+        """Restart blocks until the error is <= eps, or has not improved for 5 restarts (frozen)."""
+
+        class _Stop(Exception):
+            pass
+
+        best = [float("inf"), 0]
+
+        def watch(k, x):
+            trace(k, x)
+            if errors[-1] <= eps:
+                raise _Stop
+            if errors[-1] < 0.7 * best[0]:
+                best[:] = [errors[-1], 0]
+            else:
+                best[1] += 1
+                if best[1] >= 5:
+                    raise _Stop
+
+        try:
+            self._run(y, None, restarts_max, inner, trace=watch)
+        except _Stop:
+            pass
+
+    def _long_run(self, y: torch.Tensor, eps: float) -> torch.Tensor:
+        """A reference minimiser for calibration: many restarts with many inner steps."""
+        restarts = math.ceil(math.log(1 / eps)) + 40
+        x, _ = self._run(y, None, restarts, 256, schedule="adaptive")
+        return x
+
+
+def _primal_weight(alpha: torch.Tensor, dx: torch.Tensor, dz: torch.Tensor, nin: int, nout: int) -> torch.Tensor:
+    """alpha <- sqrt(alpha r), r = ||dz|| / ||dx|| limited to [alpha / e, alpha e]; kept where either is 0."""
+    nx = torch.linalg.vector_norm(dx, dim=tuple(range(-nin, 0)))
+    nz = torch.linalg.vector_norm(dz, dim=tuple(range(-nout, 0)))
+    ok = (nx > 0) & (nz > 0)
+    ratio = torch.where(ok, nz / torch.where(ok, nx, torch.ones_like(nx)), alpha)
+    ratio = torch.minimum(torch.maximum(ratio, alpha / math.e), alpha * math.e)
+    return torch.sqrt(alpha * ratio)

@@ -1,0 +1,56 @@
+"""Proximal maps of the weighted l1 norm and of the data terms of (P1), (P2), (P3).
+
+With H the data term as a function of u = A x (H(u) = ||u - y||_2 for P3, ||u - y||_2^2 for P2,
+the indicator of ||u - y||_2 <= eta for P1), the primal-dual methods need prox_{sigma H*}:
+
+- P3: H*(z) = Re<y, z> + indicator(||z||_2 <= 1)  ->  prox(v) = P_{B(1)}(v - sigma y)
+- P2: H*(z) = Re<y, z> + ||z||_2^2 / 4             ->  prox(v) = (v - sigma y) / (1 + sigma / 2)
+- P1: H*(z) = Re<y, z> + eta ||z||_2               ->  prox(v) = shrink_{sigma eta}(v - sigma y)
+
+where shrink_r(u) = max(0, 1 - r / ||u||) u. Reference: Chambolle, Pock, "A first-order
+primal-dual algorithm for convex problems", J. Math. Imaging Vis. 2011; Colbrook, Antun,
+Hansen, PNAS 2022.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def soft_threshold(v: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
+    """S_t(v): v - clip(v, -t, t) for real v; v max(0, 1 - t / |v|) for complex v (phase kept)."""
+    if v.is_complex():
+        mag = v.abs()
+        return v * torch.clamp(1 - t / torch.clamp(mag, min=torch.finfo(mag.dtype).tiny), min=0)
+    if not isinstance(t, torch.Tensor):
+        t = torch.as_tensor(t, dtype=v.dtype, device=v.device)
+    return v - torch.clamp(v, -t, t)
+
+
+def _norm(u: torch.Tensor, dims: int) -> torch.Tensor:
+    return torch.linalg.vector_norm(u, dim=tuple(range(-dims, 0)), keepdim=True)
+
+
+def project_ball(u: torch.Tensor, radius: float, dims: int) -> torch.Tensor:
+    """Projection onto {||u||_2 <= radius} over the trailing ``dims`` dimensions."""
+    return u / torch.clamp(_norm(u, dims) / radius, min=1.0)
+
+
+def shrink_ball(u: torch.Tensor, r: torch.Tensor | float, dims: int) -> torch.Tensor:
+    """Block soft threshold max(0, 1 - r / ||u||) u over the trailing ``dims`` dimensions."""
+    n = _norm(u, dims)
+    return u * torch.clamp(1 - r / torch.clamp(n, min=torch.finfo(n.dtype).tiny), min=0)
+
+
+def dual_prox(
+    kind: str, v: torch.Tensor, sigma: torch.Tensor | float, y: torch.Tensor, eta: float, dims: int
+) -> torch.Tensor:
+    """prox_{sigma H*}(v) for the data term of problem ``kind`` ("srlasso", "lasso", "qcbp")."""
+    u = v - sigma * y
+    if kind == "srlasso":
+        return project_ball(u, 1.0, dims)
+    if kind == "lasso":
+        return u / (1 + sigma / 2)
+    if kind == "qcbp":
+        return shrink_ball(u, sigma * eta, dims)
+    raise ValueError(f"kind must be 'srlasso', 'lasso' or 'qcbp'; got {kind!r}")
