@@ -1,19 +1,26 @@
 """firenets benchmarks: one runner, one table of ratios measured in the same run.
 
-    python benchmarks/run.py [--size 256] [--repeat 30] [--threads 2]
+    python benchmarks/run.py [--only operators,solvers,memory] [--size 256] [--repeat 30] [--threads 2]
 
 Operators: forward + adjoint of Fourier2D, Wavelet2D and Fourier2D @ Wavelet2D.H on a
 size x size complex128 image, against the bare torch FFT pair (fft2 + ifft2) of the same image,
 and PyWavelets' wavedec2 + waverec2 (periodization) as an outside reference for the wavelet.
 Ratios are to the bare FFT pair. Timings are the median of ``repeat`` runs after a warm-up.
+
+Solvers (benchmarks/solvers.py): iterations and seconds for FIRENET, plain Chambolle-Pock, FISTA
+and CVXPY to reach relative errors 1e-4 ... 1e-10, as ratios to FIRENET, and FIRENET's time per
+iteration as a ratio to one forward + one adjoint application of the operator.
+Memory: peak resident memory of FIRENET inference at 50 and 500 layers.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -65,20 +72,37 @@ def operators(size: int, repeat: int, levels: int = 4, wavelet: str = "db4") -> 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="operators,solvers,memory")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    rows = operators(args.size, args.repeat)
-    floor = rows[0][1]
-    width = max(len(name) for name, _ in rows)
-    print(f"operators on a {args.size}x{args.size} image, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads")
-    print(f"{'what'.ljust(width)}  {'ms':>8}  {'ratio to bare FFT':>17}")
-    for name, seconds in rows:
-        print(f"{name.ljust(width)}  {seconds * 1e3:8.3f}  {seconds / floor:17.2f}")
+    sections = set(args.only.split(","))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
+    if "operators" in sections:
+        rows = operators(args.size, args.repeat)
+        floor = rows[0][1]
+        width = max(len(name) for name, _ in rows)
+        print(f"operators on a {args.size}x{args.size} image")
+        print(f"{'what'.ljust(width)}  {'ms':>8}  {'ratio to bare FFT':>17}")
+        for name, seconds in rows:
+            print(f"{name.ljust(width)}  {seconds * 1e3:8.3f}  {seconds / floor:17.2f}")
+        print()
+    if "solvers" in sections or "memory" in sections:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import solvers
+    if "solvers" in sections:
+        solvers.report(solvers.gaussian())
+        solvers.report(solvers.imaging(size=args.size))
+    if "memory" in sections:
+        mem = solvers.memory()
+        print("FIRENET inference memory (no_grad, 256x256, batch 8; one iterate is 8 MiB), peak RSS growth, MiB:")
+        for layers, mib in mem.items():
+            print(f"  {layers:4d} layers: {mib:7.1f}")
+        first, last = mem.values()
+        print(f"  ratio 500 / 50 layers: {last / max(first, 1e-9):.2f} (1 = independent of depth)")
 
 
 if __name__ == "__main__":

@@ -222,3 +222,25 @@ def test_firenet_bad_input():
         fn.FIRENET(M, restarts=0, inner=3)
     with pytest.raises(ValueError, match="weights must be real, > 0"):
         fn.FIRENET(M, weights=-torch.ones(20, dtype=torch.float64))
+
+
+def test_wavelet_fourier_image_with_weights_in_levels():
+    from firenets.operators import Fourier2D, Wavelet2D
+    from firenets.problems import sparsity_weights
+
+    W = Wavelet2D((16, 16), wavelet="db2", levels=2)
+    F = Fourier2D(fn.masks.gaussian((16, 16), 0.5, seed=1).mask)
+    A = F @ W.H
+    g = torch.Generator().manual_seed(3)
+    c = torch.zeros(16, 16, dtype=torch.float64)
+    c[:4, :4] = torch.randn(4, 4, generator=g, dtype=torch.float64)
+    c[5, 9], c[12, 3] = 1.0, -0.5
+    y = A(c) + 1e-3 * torch.complex(torch.randn(A.out_shape, generator=g, dtype=torch.float64),
+                                    torch.randn(A.out_shape, generator=g, dtype=torch.float64))
+    w = sparsity_weights(W.level_index, [16.0, 2.0, 2.0])
+    sol = reference.solve(fn.SRLasso(A, y, lam=0.02, weights=w))
+    net = fn.FIRENET(A, lam=0.02, weights=w, restarts=60, inner=40, schedule="adaptive")
+    x, cert = net(y, return_certificate=True)
+    assert x.shape == (16, 16) and x.dtype == torch.complex128
+    assert (torch.linalg.vector_norm(x - sol.x) / torch.linalg.vector_norm(sol.x)).item() < 1e-8
+    assert cert.relative_gap.item() < 1e-8

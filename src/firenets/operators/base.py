@@ -41,6 +41,7 @@ class LinearOperator:
     out_shape: tuple[int, ...]
     dtype: torch.dtype
     device: torch.device
+    unitary: bool = False  # A^* A = A A^* = I (so ||A @ B|| = ||B|| and ||B @ A|| = ||B||)
 
     # ----------------------------------------------------------------- interface
     def _forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
@@ -224,6 +225,7 @@ class _Adjoint(LinearOperator):
         self.op = op
         self.in_shape, self.out_shape = op.out_shape, op.in_shape
         self.dtype, self.device = op.dtype, op.device
+        self.unitary = op.unitary
 
     def _forward(self, x):
         return self.op._adjoint(x)
@@ -255,11 +257,20 @@ class _Composition(LinearOperator):
         self.in_shape, self.out_shape = b.in_shape, a.out_shape
         self.dtype, self.device = _promote(a.dtype, b.dtype), a.device
 
+        self.unitary = a.unitary and b.unitary
+
     def _forward(self, x):
         return self.a(self.b(x))
 
     def _adjoint(self, y):
         return self.b.adjoint(self.a.adjoint(y))
+
+    def _exact_norm(self):
+        if self.a.unitary:
+            return self.b.norm()
+        if self.b.unitary:
+            return self.a.norm()
+        return None
 
     def __repr__(self):
         return f"({self.a!r} @ {self.b!r})"

@@ -18,6 +18,8 @@ class DCT(LinearOperator):
     Reference: J. Makhoul, "A fast cosine transform in one and two dimensions", IEEE TASSP 1980.
     """
 
+    unitary = True
+
     def __init__(self, n: int, *, dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu"):
         n = check_int("n", n, minimum=1)
         dtype = check_float_dtype("dtype", dtype)

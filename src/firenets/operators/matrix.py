@@ -44,6 +44,8 @@ class Matrix(LinearOperator):
 class Identity(LinearOperator):
     """The identity on tensors of trailing shape ``shape``."""
 
+    unitary = True
+
     def __init__(
         self,
         shape: Any,

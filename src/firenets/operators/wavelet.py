@@ -111,6 +111,8 @@ class Wavelet2D(LinearOperator):
     Reference: S. Mallat, "A Wavelet Tour of Signal Processing", ch. 7.
     """
 
+    unitary = True
+
     def __init__(
         self,
         shape: Any,
