@@ -110,14 +110,15 @@ def test_batched_equals_one_by_one():
         torch.testing.assert_close(xb[b], net(Y[b]), rtol=0, atol=1e-13)
 
 
-def test_stability_to_data_perturbations():
+@pytest.mark.parametrize("schedule", ["paper", "adaptive"])
+def test_stability_to_data_perturbations(schedule):
     M, X = gaussian_instance(batch=1, seed=5)
-    net = fn.FIRENET(M, lam=0.05, restarts=25, inner=40, delta=1e-12)
+    net = fn.FIRENET(M, lam=0.05, restarts=25, inner=40, delta=1e-12, schedule=schedule)
     y = (X @ M.T)[0]
     x = net(y)
     g = torch.Generator().manual_seed(1)
     ratios = []
-    for size in (1e-6, 1e-4, 1e-2):
+    for size in (1e-8, 1e-6, 1e-4, 1e-2):
         e = torch.randn(y.shape, generator=g, dtype=torch.float64)
         e *= size / e.norm()
         ratios.append((torch.linalg.vector_norm(net(y + e) - x) / size).item())
