@@ -1,5 +1,5 @@
 """The barriers of deep learning: the class Omega_K and the impossibility experiment."""
 
-from . import omega
+from . import approximation, omega
 
-__all__ = ["omega"]
+__all__ = ["approximation", "omega"]

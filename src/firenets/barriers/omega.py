@@ -79,13 +79,20 @@ def _matrix(a: torch.Tensor, N2: int) -> torch.Tensor:
     return M
 
 
-def instance(K: int, n: int, *, dims: str = "code", mix: bool = True) -> OmegaInstance:
-    """The Omega_K instance for K digits and input precision 2^-n (dims 'code' or 'caption')."""
+def instance(
+    K: int, n: int, *, dims: str = "code", N1: int | None = None, N2: int | None = None, mix: bool = True
+) -> OmegaInstance:
+    """The Omega_K instance for K digits and input precision 2^-n.
+
+    dims: "code" (N1 = 2, N2 = 20: m = 21, N = 22, as in the authors' script) or "caption"
+    (N2 = 18: m = 19, N = 20, as in the slide); N1 and N2 override them.
+    """
     K = check_int("K", K, minimum=1)
     n = check_int("n", n, minimum=1)
     if dims not in DIMS:
         raise ValueError(f"dims must be one of {sorted(DIMS)}; got {dims!r}")
-    N1, N2 = DIMS[dims]
+    N1 = DIMS[dims][0] if N1 is None else check_int("N1", N1, minimum=2)
+    N2 = DIMS[dims][1] if N2 is None else check_int("N2", N2, minimum=1)
     C = DCT(N2 + 1).matrix() if mix else torch.eye(N2 + 1, dtype=torch.float64)
     e1 = torch.zeros(N2 + 1, dtype=torch.float64)
     e1[0] = 1.0
@@ -103,3 +110,40 @@ def instance(K: int, n: int, *, dims: str = "code", mix: bool = True) -> OmegaIn
         A=Matrix(mats[0]), y=y, A_n=Matrix(mats[1]), y_n=y.clone(),
         minimiser=mins[0], inexact_minimiser=mins[1],
     )
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """Training and validation pairs (x, y = A_n x) of an Omega_K instance."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+
+
+def training_set(
+    inst: OmegaInstance, *, size: int = 8000, validation: int = 100, sparsity: int = 5, seed: int = 0
+) -> TrainingSet:
+    """Seeded (sparsity + 1)-sparse training vectors for the inexact matrix A_n.
+
+    Each x is e_2 / a_2 (the minimiser's entry for A_n) plus ``sparsity`` entries at random
+    positions among the last N2 coordinates with values N(0, 1) / ||a||; its data is
+    y = A_n x = C [1; ||a|| x_tail]. The first ``size`` are for training, the next
+    ``validation`` for choosing the best epoch.
+    """
+    size = check_int("size", size, minimum=1)
+    validation = check_int("validation", validation, minimum=1)
+    sparsity = check_int("sparsity", sparsity, minimum=0)
+    if sparsity > inst.N2:
+        raise ValueError(f"sparsity must be <= N2 = {inst.N2}; got {sparsity}")
+    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    total = size + validation
+    na = torch.linalg.vector_norm(first_row(inst.K, inst.n, inst.N1, 2)).item()
+    x = inst.inexact_minimiser.expand(total, -1).clone()
+    # `sparsity` distinct positions per vector among the last N2 coordinates
+    positions = torch.argsort(torch.rand(total, inst.N2, generator=gen), dim=1)[:, :sparsity] + inst.N1
+    values = torch.randn(total, sparsity, generator=gen, dtype=torch.float64) / na
+    x.scatter_(1, positions, values)
+    y = inst.A_n(x)
+    return TrainingSet(x=x[:size], y=y[:size], x_val=x[size:], y_val=y[size:])

@@ -1,0 +1,250 @@
+"""LISTA, as trained in the impossibility experiment, for several networks at once.
+
+Layer k of network g: x_{k+1} = S_{theta_k}(x_k + W_k^T (y - A x_k / (10 ||A||_2))), x_0 = 0,
+S_theta(u) = ReLU(u - theta) - ReLU(-u - theta), with trainable W_k (the shape of A) and
+theta_k >= 0. Initialisation W ~ N(0, 0.05^2) / (10 ||A||), theta ~ U[0, 1e-7]; Adam with
+lr = 2e-4 10^(-K/3), batches of 1000, MSE loss, float64, and the epoch with the best validation
+relative error kept (Colbrook, Antun, Hansen, PNAS 2022, and the project reference). The
+networks of one experiment (one per (K, n)) are trained together as one batched computation,
+each with its own matrix and learning rate. Reference for LISTA: Gregor, LeCun, ICML 2010.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .._validation import as_tensor, check_int, check_scalar
+
+
+class LISTA(torch.nn.Module):
+    """G LISTA networks of ``layers`` layers for matrices A (G, m, N) (or one matrix (m, N))."""
+
+    def __init__(self, A: torch.Tensor, *, layers: int = 10, seed: int = 0):
+        super().__init__()
+        A = as_tensor("A", A)
+        if A.is_complex():
+            raise TypeError("LISTA here is real: A must be real")
+        if A.ndim == 2:
+            A = A[None]
+        if A.ndim != 3:
+            raise ValueError(f"A must have shape (m, N) or (G, m, N); got {tuple(A.shape)}")
+        A = A.to(torch.float64)
+        layers = check_int("layers", layers, minimum=1)
+        G, m, N = A.shape
+        norms = torch.linalg.matrix_norm(A, ord=2)
+        if bool((norms == 0).any()):
+            raise ValueError("A has zero norm")
+        self.register_buffer("A", A)
+        self.register_buffer("scale", 1.0 / (10 * norms))  # 1 / (10 ||A||_2) per network
+        gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+        W = torch.randn(G, layers, m, N, generator=gen, dtype=torch.float64) * 0.05
+        self.W = torch.nn.Parameter(W * self.scale.reshape(G, 1, 1, 1))
+        self.theta = torch.nn.Parameter(torch.rand(G, layers, N, generator=gen, dtype=torch.float64) * 1e-7)
+
+    @property
+    def networks(self) -> int:
+        return self.A.shape[0]
+
+    @property
+    def layers(self) -> int:
+        return self.W.shape[1]
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        """x for y (G, B, m), or (B, m) / (m,) when there is one network."""
+        G, L, m, N = self.W.shape
+        squeeze = None
+        if y.ndim == 1 and G == 1:
+            y, squeeze = y[None, None], (0, 0)
+        elif y.ndim == 2 and G == 1:
+            y, squeeze = y[None], (0,)
+        if y.ndim != 3 or y.shape[0] != G or y.shape[-1] != m:
+            raise ValueError(f"y must have shape ({G}, B, {m}); got {tuple(y.shape)}")
+        # W_k^T (y - c A x) = W_k^T y - c (W_k^T A) x: all W_k^T y in one product
+        Wy = (y @ self.W.permute(0, 2, 1, 3).reshape(G, m, L * N)).reshape(G, -1, L, N)
+        WA = self.W.transpose(-1, -2) @ self.A[:, None]  # (G, L, N, N) = W_k^T A
+        c = self.scale.reshape(G, 1, 1)
+        x = torch.zeros(G, y.shape[1], N, dtype=y.dtype, device=y.device)
+        for k in range(L):
+            u = x + Wy[:, :, k] - c * (x @ WA[:, k].transpose(-1, -2))
+            t = self.theta[:, k][:, None]
+            x = torch.relu(u - t) - torch.relu(-u - t)
+        if squeeze is not None:
+            for d in squeeze:
+                x = x.squeeze(d)
+        return x
+
+    def reference_forward(self, y: torch.Tensor) -> torch.Tensor:
+        """The layer formula written out literally (for tests)."""
+        G, L, m, N = self.W.shape
+        x = torch.zeros(G, y.shape[1], N, dtype=y.dtype)
+        for k in range(L):
+            r = y - (x @ self.A.transpose(-1, -2)) * self.scale.reshape(G, 1, 1)
+            u = x + r @ self.W[:, k]
+            t = self.theta[:, k][:, None]
+            x = torch.relu(u - t) - torch.relu(-u - t)
+        return x
+
+
+@dataclass
+class TrainingResult:
+    """Validation relative errors per epoch (G, epochs), the best epoch and error per network."""
+
+    validation: torch.Tensor
+    best_epoch: torch.Tensor
+    best_error: torch.Tensor
+    epochs_run: int
+    history: list = field(default_factory=list)
+
+
+def relative_error(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Mean over samples of ||x_hat - x|| / ||x||, per network: (G,)."""
+    return (torch.linalg.vector_norm(x_hat - x, dim=-1) / torch.linalg.vector_norm(x, dim=-1)).mean(dim=-1)
+
+
+def train(
+    net: LISTA,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    x_val: torch.Tensor,
+    y_val: torch.Tensor,
+    *,
+    lr: torch.Tensor | float,
+    epochs: int = 4000,
+    batch: int = 1000,
+    seed: int = 0,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 100,
+    progress: bool = True,
+    betas: tuple[float, float] = (0.9, 0.999),
+    adam_eps: float = 1e-8,
+) -> TrainingResult:
+    """Train the G networks together: Adam with one learning rate per network, MSE loss.
+
+    x, y: (G, R, N), (G, R, m) training pairs; x_val, y_val: validation pairs. After every
+    epoch each network's validation relative error is measured and its best parameters kept;
+    at the end the best ones are loaded. theta is projected onto theta >= 0 after each step.
+    With ``checkpoint`` the state is saved atomically every ``checkpoint_every`` epochs and at
+    the end, and training resumes from it when the file exists (loaded with weights_only=True).
+    """
+    G = net.networks
+    for name, t, last in (("x", x, net.A.shape[2]), ("y", y, net.A.shape[1]),
+                          ("x_val", x_val, net.A.shape[2]), ("y_val", y_val, net.A.shape[1])):
+        as_tensor(name, t)
+        if t.ndim != 3 or t.shape[0] != G or t.shape[-1] != last:
+            raise ValueError(f"{name} must have shape ({G}, R, {last}); got {tuple(t.shape)}")
+    if x.shape[1] != y.shape[1] or x_val.shape[1] != y_val.shape[1]:
+        raise ValueError("x and y (and x_val and y_val) must hold the same number of samples")
+    epochs = check_int("epochs", epochs, minimum=1)
+    batch = check_int("batch", batch, minimum=1)
+    lr = torch.as_tensor(lr, dtype=torch.float64).expand(G).clone()
+    if bool((lr <= 0).any()) or not bool(torch.isfinite(lr).all()):
+        raise ValueError(f"lr must be finite and > 0; got {lr.tolist()}")
+    b1, b2 = (check_scalar("betas[0]", betas[0]), check_scalar("betas[1]", betas[1]))
+    params = [net.W, net.theta]
+    state = {
+        "epoch": 0, "step": 0,
+        "m": [torch.zeros_like(p) for p in params], "v": [torch.zeros_like(p) for p in params],
+        "best": [p.detach().clone() for p in params],
+        "best_error": torch.full((G,), math.inf, dtype=torch.float64),
+        "best_epoch": torch.zeros(G, dtype=torch.long),
+        "validation": torch.zeros(G, 0, dtype=torch.float64),
+        "rng": torch.Generator().manual_seed(check_int("seed", seed, minimum=0)).get_state(),
+    }
+    path = Path(checkpoint) if checkpoint is not None else None
+    if path is not None and path.exists():
+        state = _load(path, net, state)
+    gen = torch.Generator()
+    gen.set_state(state["rng"])
+    R = x.shape[1]
+    lr_shapes = [lr.reshape(G, *([1] * (p.ndim - 1))) for p in params]
+    bar = _progress(epochs, state["epoch"], progress)
+    for epoch in range(state["epoch"], epochs):
+        perm = torch.randperm(R, generator=gen)
+        for start in range(0, R, batch):
+            idx = perm[start : start + batch]
+            loss = ((net(y[:, idx]) - x[:, idx]) ** 2).mean(dim=(1, 2)).sum()
+            grads = torch.autograd.grad(loss, params)
+            state["step"] += 1
+            t = state["step"]
+            with torch.no_grad():
+                for p, g, m, v, lr_p in zip(params, grads, state["m"], state["v"], lr_shapes, strict=True):
+                    m.mul_(b1).add_(g, alpha=1 - b1)
+                    v.mul_(b2).addcmul_(g, g, value=1 - b2)
+                    step = (m / (1 - b1**t)) / (torch.sqrt(v / (1 - b2**t)) + adam_eps)
+                    p.sub_(lr_p * step)
+                net.theta.clamp_(min=0.0)
+        with torch.no_grad():
+            err = relative_error(net(y_val), x_val)
+            better = err < state["best_error"]
+            for p, best in zip(params, state["best"], strict=True):
+                sel = better.reshape(G, *([1] * (p.ndim - 1)))
+                best.copy_(torch.where(sel, p, best))
+            state["best_error"] = torch.where(better, err, state["best_error"])
+            state["best_epoch"] = torch.where(better, torch.full_like(state["best_epoch"], epoch), state["best_epoch"])
+            state["validation"] = torch.cat([state["validation"], err[:, None]], dim=1)
+        state["epoch"] = epoch + 1
+        state["rng"] = gen.get_state()
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(best=f"{state['best_error'].max().item():.2e}")
+        if path is not None and (state["epoch"] % checkpoint_every == 0 or state["epoch"] == epochs):
+            _save(path, net, state)
+    if bar is not None:
+        bar.close()
+    with torch.no_grad():
+        for p, best in zip(params, state["best"], strict=True):
+            p.copy_(best)
+    return TrainingResult(state["validation"], state["best_epoch"], state["best_error"], state["epoch"])
+
+
+def _progress(total: int, initial: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc="training LISTA", unit="epoch", leave=False)
+
+
+def _save(path: Path, net: LISTA, state: dict) -> None:
+    payload = {
+        "W": net.W.detach(), "theta": net.theta.detach(), "A": net.A,
+        "epoch": torch.tensor(state["epoch"]), "step": torch.tensor(state["step"]),
+        "m": state["m"], "v": state["v"], "best": state["best"],
+        "best_error": state["best_error"], "best_epoch": state["best_epoch"],
+        "validation": state["validation"], "rng": state["rng"],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _load(path: Path, net: LISTA, state: dict) -> dict:
+    try:
+        payload = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as exc:  # a corrupt or foreign file
+        raise ValueError(f"checkpoint {path} cannot be read: {exc}") from exc
+    if not isinstance(payload, dict) or not {"W", "theta", "A", "epoch"} <= set(payload):
+        raise ValueError(f"checkpoint {path} is not a LISTA training checkpoint")
+    if payload["W"].shape != net.W.shape or not torch.equal(payload["A"], net.A):
+        raise ValueError(f"checkpoint {path} belongs to other networks (shape or matrix differs)")
+    with torch.no_grad():
+        net.W.copy_(payload["W"])
+        net.theta.copy_(payload["theta"])
+    return {
+        "epoch": int(payload["epoch"]), "step": int(payload["step"]),
+        "m": list(payload["m"]), "v": list(payload["v"]), "best": list(payload["best"]),
+        "best_error": payload["best_error"], "best_epoch": payload["best_epoch"],
+        "validation": payload["validation"], "rng": payload["rng"],
+    }

@@ -1,0 +1,112 @@
+"""LISTA and its batched training: the literal formula, Adam, best epochs, checkpoints."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from firenets.barriers import omega
+from firenets.nets import LISTA
+from firenets.nets.lista import relative_error, train
+
+
+def _data(G=2, seed=0):
+    insts = [omega.instance(1, 10), omega.instance(3, 20)][:G]
+    sets = [omega.training_set(i, size=64, validation=16, seed=seed) for i in insts]
+    A = torch.stack([i.A_n.M for i in insts])
+    stack = lambda name: torch.stack([getattr(s, name) for s in sets])  # noqa: E731
+    return A, stack("x"), stack("y"), stack("x_val"), stack("y_val")
+
+
+def test_forward_equals_the_layer_formula():
+    A, x, y, *_ = _data()
+    net = LISTA(A, seed=1)
+    with torch.no_grad():
+        net.theta.uniform_(0, 0.05)
+    torch.testing.assert_close(net(y), net.reference_forward(y), rtol=0, atol=1e-14)
+    assert net.layers == 10 and net.networks == 2
+    # initialisation as specified: W ~ N(0, 0.05^2) / (10 ||A||), theta in [0, 1e-7]
+    norms = torch.linalg.matrix_norm(A, ord=2)
+    std = (net.W.std(dim=(1, 2, 3)) * 10 * norms)
+    assert torch.allclose(std, torch.full_like(std, 0.05), rtol=0.05)
+    assert float(LISTA(A).theta.detach().max()) <= 1e-7
+
+
+def test_batched_adam_equals_torch_adam_for_one_network():
+    A, x, y, xv, yv = _data(G=1)
+    net = LISTA(A, seed=2)
+    ref = LISTA(A, seed=2)
+    train(net, x, y, xv, yv, lr=1e-3, epochs=3, batch=16, seed=5, progress=False)
+    # the same steps with torch.optim.Adam, the same batches, and theta projected onto >= 0
+    opt = torch.optim.Adam([ref.W, ref.theta], lr=1e-3)
+    gen = torch.Generator().manual_seed(5)
+    best, best_err = None, math.inf
+    for _ in range(3):
+        perm = torch.randperm(x.shape[1], generator=gen)
+        for start in range(0, x.shape[1], 16):
+            idx = perm[start : start + 16]
+            opt.zero_grad()
+            ((ref(y[:, idx]) - x[:, idx]) ** 2).mean(dim=(1, 2)).sum().backward()
+            opt.step()
+            with torch.no_grad():
+                ref.theta.clamp_(min=0)
+        with torch.no_grad():
+            err = relative_error(ref(yv), xv).item()
+        if err < best_err:
+            best_err, best = err, (ref.W.detach().clone(), ref.theta.detach().clone())
+    torch.testing.assert_close(net.W, best[0], rtol=0, atol=1e-12)
+    torch.testing.assert_close(net.theta, best[1], rtol=0, atol=1e-12)
+
+
+def test_training_lowers_validation_error_and_keeps_best_epoch():
+    A, x, y, xv, yv = _data()
+    net = LISTA(A, seed=0)
+    with torch.no_grad():
+        before = relative_error(net(yv), xv)
+    lr = torch.tensor([2e-4 * 10 ** (-1 / 3), 2e-4 * 10 ** (-3 / 3)])  # 2e-4 10^(-K/3)
+    res = train(net, x, y, xv, yv, lr=lr, epochs=60, batch=32, progress=False)
+    with torch.no_grad():
+        after = relative_error(net(yv), xv)
+    assert (after < 0.5 * before).all()
+    assert res.validation.shape == (2, 60)
+    torch.testing.assert_close(after, res.validation.min(dim=1).values, rtol=0, atol=1e-12)
+    assert torch.equal(res.best_epoch, res.validation.argmin(dim=1))
+    assert float(net.theta.detach().min()) >= 0
+
+
+def test_checkpoint_resume_equals_uninterrupted(tmp_path):
+    A, x, y, xv, yv = _data()
+    full = LISTA(A, seed=3)
+    train(full, x, y, xv, yv, lr=1e-3, epochs=6, batch=32, seed=1, progress=False)
+    ckpt = tmp_path / "lista.pt"
+    part = LISTA(A, seed=3)
+    train(part, x, y, xv, yv, lr=1e-3, epochs=3, batch=32, seed=1, progress=False, checkpoint=ckpt,
+          checkpoint_every=1)
+    resumed = LISTA(A, seed=3)
+    res = train(resumed, x, y, xv, yv, lr=1e-3, epochs=6, batch=32, seed=1, progress=False, checkpoint=ckpt)
+    assert res.epochs_run == 6 and res.validation.shape == (2, 6)
+    torch.testing.assert_close(resumed.W, full.W, rtol=0, atol=0)
+    torch.testing.assert_close(resumed.theta, full.theta, rtol=0, atol=0)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_bad_checkpoint_and_arguments(tmp_path):
+    A, x, y, xv, yv = _data()
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="cannot be read"):
+        train(LISTA(A), x, y, xv, yv, lr=1e-3, epochs=1, checkpoint=bad, progress=False)
+    other = tmp_path / "other.pt"
+    train(LISTA(A[:1]), x[:1], y[:1], xv[:1], yv[:1], lr=1e-3, epochs=1, checkpoint=other, progress=False)
+    with pytest.raises(ValueError, match="other networks"):
+        train(LISTA(A), x, y, xv, yv, lr=1e-3, epochs=1, checkpoint=other, progress=False)
+    with pytest.raises(ValueError, match="lr must be finite and > 0"):
+        train(LISTA(A), x, y, xv, yv, lr=-1.0, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="x must have shape"):
+        train(LISTA(A), x[:1], y, xv, yv, lr=1e-3, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="y must have shape"):
+        LISTA(A)(torch.ones(3, 5, dtype=torch.float64))
+    with pytest.raises(TypeError, match="LISTA here is real"):
+        LISTA(A.to(torch.complex128))
