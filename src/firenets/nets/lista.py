@@ -66,14 +66,18 @@ class LISTA(torch.nn.Module):
         if y.ndim != 3 or y.shape[0] != G or y.shape[-1] != m:
             raise ValueError(f"y must have shape ({G}, B, {m}); got {tuple(y.shape)}")
         # W_k^T (y - c A x) = W_k^T y - c (W_k^T A) x: all W_k^T y in one product
-        Wy = (y @ self.W.permute(0, 2, 1, 3).reshape(G, m, L * N)).reshape(G, -1, L, N)
-        WA = self.W.transpose(-1, -2) @ self.A[:, None]  # (G, L, N, N) = W_k^T A
-        c = self.scale.reshape(G, 1, 1)
+        # x + W_k^T (y - c A x) = W_k^T y + (I - c W_k^T A) x; as row vectors,
+        # u = Wy_k + x M_k with M_k = I - c A^T W_k, one fused product per layer.
+        # (unbind rather than indexing per layer: its backward is one stack, not L zero fills)
+        Wy = (y @ self.W.permute(0, 2, 1, 3).reshape(G, m, L * N)).reshape(G, -1, L, N).unbind(2)
+        eye = torch.eye(N, dtype=self.A.dtype, device=self.A.device)
+        M = (eye - self.scale.reshape(G, 1, 1, 1) * (self.A.transpose(-1, -2)[:, None] @ self.W)).unbind(1)
+        thetas = self.theta[:, :, None].unbind(1)
         x = torch.zeros(G, y.shape[1], N, dtype=y.dtype, device=y.device)
         for k in range(L):
-            u = x + Wy[:, :, k] - c * (x @ WA[:, k].transpose(-1, -2))
-            t = self.theta[:, k][:, None]
-            x = torch.relu(u - t) - torch.relu(-u - t)
+            u = torch.baddbmm(Wy[k], x, M[k])
+            # S_theta(u) = ReLU(u - theta) - ReLU(-u - theta) = u - clip(u, -theta, theta)
+            x = u - torch.clamp(u, -thetas[k], thetas[k])
         if squeeze is not None:
             for d in squeeze:
                 x = x.squeeze(d)
