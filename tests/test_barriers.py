@@ -44,9 +44,9 @@ def test_interpolation_network_within_eps(eps):
     with torch.no_grad():
         err = (a.network(x) - f(x)).abs().max().item()
     assert err < eps and a.bound < eps
-    # the width is the smallest power of two meeting the bound max|f''| / (8 n^2) < eps
+    # the width is the smallest n meeting the bound max|f''| / (8 n^2) < eps
     n = a.width
-    assert (4 * math.pi**2 + 0.6) / (8 * (n / 2) ** 2) >= eps or n == 1
+    assert (4 * math.pi**2 + 0.6) / (8 * (n - 1) ** 2) >= eps or n == 1
     assert a.num_parameters == 3 * n + 1
 
 
@@ -54,7 +54,7 @@ def test_interpolation_network_is_the_interpolant_and_widths_grow():
     f = lambda x: torch.abs(x - 0.3)  # noqa: E731  (Lipschitz 1, kink off the knots)
     rows = approximation.size_table(f, [1e-1, 1e-2, 1e-3], lipschitz=1.0)
     widths = [r["width"] for r in rows]
-    assert widths == sorted(widths) and widths[-1] >= 500
+    assert widths == [6, 51, 501]  # L / (2 n) < eps: n = floor(1 / (2 eps)) + 1
     a = approximation.approximate(f, 1e-2, lipschitz=1.0)
     knots = torch.linspace(0, 1, a.width + 1, dtype=torch.float64)
     with torch.no_grad():
@@ -64,3 +64,8 @@ def test_interpolation_network_is_the_interpolant_and_widths_grow():
         approximation.approximate(f, 0.0)
     with pytest.raises(ValueError, match="no interpolation network"):
         approximation.approximate(f, 1e-9, max_width=64)
+    with pytest.raises(ValueError, match="no interpolation network"):
+        approximation.approximate(f, 1e-9, lipschitz=1.0, max_width=64)
+    # without a bound: doubling until the measured error is below eps
+    b = approximation.approximate(f, 1e-3)
+    assert b.bound is None and b.measured_error < 1e-3 and b.width & (b.width - 1) == 0

@@ -21,7 +21,7 @@ def test_version_and_info(capsys):
 
 
 def test_pending_commands_fail_clearly(capsys):
-    assert main(["table"]) == 2
+    assert main(["demo"]) == 2
     assert "not available" in capsys.readouterr().err
 
 

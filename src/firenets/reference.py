@@ -45,12 +45,14 @@ def solve(
     max_entries: int = 4_000_000,
     warn_gap: float = 1e-8,
     max_iter: int = 500,
+    polish: bool = True,
     verbose: bool = False,
 ) -> ReferenceSolution:
     """Solve (P1), (P2) or (P3) to high accuracy (CVXPY + Clarabel), with a certificate.
 
     tol: Clarabel's gap and feasibility tolerances (on the rescaled problem). A
     ``ReferenceAccuracyWarning`` is issued when the certified relative gap exceeds warn_gap.
+    polish=False returns the interior-point answer as it is (still certified).
     """
     if not isinstance(problem, (SRLasso, Lasso, QCBP)):
         raise TypeError(f"problem must be an SRLasso, Lasso or QCBP; got {type(problem).__name__}")
@@ -111,7 +113,8 @@ def solve(
     # the solver's dual direction, with either sign convention; the certificate scales it
     z = torch.as_tensor(np.stack(zs)).reshape(*problem.batch_shape, *problem.A.out_shape).to(device)
     z = z.to(torch.promote_types(z.dtype, problem.y.dtype))
-    x = _polish(problem, torch.as_tensor(A).to(device), x, [z, -z])
+    if polish:
+        x = _polish(problem, torch.as_tensor(A).to(device), x, [z, -z])
     cert = problem.certificate(x, [z, -z])
     seconds = time.perf_counter() - start
     worst = cert.relative_gap.max().item()

@@ -12,13 +12,12 @@ each with its own matrix and learning rate. Reference for LISTA: Gregor, LeCun, 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from .._io import atomic_write
 from .._validation import as_tensor, check_int, check_scalar
 
 
@@ -223,15 +222,7 @@ def _save(path: Path, net: LISTA, state: dict) -> None:
         "best_error": state["best_error"], "best_epoch": state["best_epoch"],
         "validation": state["validation"], "rng": state["rng"],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
 def _load(path: Path, net: LISTA, state: dict) -> dict:
