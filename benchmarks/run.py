@@ -11,6 +11,7 @@ Solvers (benchmarks/solvers.py): iterations and seconds for FIRENET, plain Chamb
 and CVXPY to reach relative errors 1e-4 ... 1e-10, as ratios to FIRENET, and FIRENET's time per
 iteration as a ratio to one forward + one adjoint application of the operator.
 Memory: peak resident memory of FIRENET inference at 50 and 500 layers.
+Table (benchmarks/impossibility.py): `firenets table --quick`, and the LISTA training of the full table.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def operators(size: int, repeat: int, levels: int = 4, wavelet: str = "db4") -> 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="operators,solvers,memory")
+    parser.add_argument("--only", default="operators,solvers,memory,table")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2)
@@ -90,8 +91,12 @@ def main(argv: list[str] | None = None) -> None:
         for name, seconds in rows:
             print(f"{name.ljust(width)}  {seconds * 1e3:8.3f}  {seconds / floor:17.2f}")
         print()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    if "table" in sections:
+        import impossibility
+
+        impossibility.report()
     if "solvers" in sections or "memory" in sections:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
         import solvers
     if "solvers" in sections:
         solvers.report(solvers.gaussian())
