@@ -20,6 +20,7 @@ Chambolle, Pock, "An introduction to continuous optimization for imaging", Acta 
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -216,7 +217,7 @@ class _Problem:
             candidates.append(zk)
         if support_dual is None:
             m, n = self.A.shape
-            support_dual = m * n <= 4_000_000 and m * n * max(1, _numel(self.batch_shape)) <= 5e7
+            support_dual = m * n <= 4_000_000 and m * n * max(1, math.prod(self.batch_shape)) <= 5e7
         if support_dual:
             candidates.extend(self._support_duals(x, candidates))
         best_val, best_z = None, None
@@ -288,17 +289,8 @@ class _Problem:
         return f"{type(self).__name__}(A={self.A!r}, batch_shape={self.batch_shape})"
 
 
-def _numel(shape: tuple[int, ...]) -> int:
-    out = 1
-    for s in shape:
-        out *= s
-    return out
-
-
-class SRLasso(_Problem):
-    """(P3) square-root LASSO: min lam ||x||_{1,w} + ||A x - y||_2 (Colbrook, Antun, Hansen 2022)."""
-
-    name = "srlasso"
+class _Penalised(_Problem):
+    """A problem with a penalty parameter lam > 0 on the weighted l1 norm (P2, P3)."""
 
     def __init__(self, A: Any, y: Any, lam: float = 1.0, weights: Any = None):
         super().__init__(A, y, weights)
@@ -306,6 +298,12 @@ class SRLasso(_Problem):
 
     def _lam(self) -> float:
         return self.lam
+
+
+class SRLasso(_Penalised):
+    """(P3) square-root LASSO: min lam ||x||_{1,w} + ||A x - y||_2 (Colbrook, Antun, Hansen 2022)."""
+
+    name = "srlasso"
 
     def _objective(self, x, r):
         return self.lam * self.l1(x) + _norm(r, self._nout)
@@ -316,17 +314,10 @@ class SRLasso(_Problem):
         return s, s * re_yz
 
 
-class Lasso(_Problem):
+class Lasso(_Penalised):
     """(P2) LASSO: min lam ||x||_{1,w} + ||A x - y||_2^2 (Tibshirani 1996)."""
 
     name = "lasso"
-
-    def __init__(self, A: Any, y: Any, lam: float = 1.0, weights: Any = None):
-        super().__init__(A, y, weights)
-        self.lam = check_scalar("lam", lam, positive=True)
-
-    def _lam(self) -> float:
-        return self.lam
 
     def _objective(self, x, r):
         return self.lam * self.l1(x) + _norm(r, self._nout) ** 2

@@ -161,8 +161,11 @@ class FIRENET(torch.nn.Module):
     ) -> torch.Tensor | tuple[torch.Tensor, Certificate]:
         """x = Phi(y) for y of shape (*batch, *A.out_shape); x0: optional warm start.
 
-        With ``return_certificate`` also returns the duality-gap certificate of the output
-        (P2, P3), or its objective and constraint violation with a gap (P1), per sample.
+        A warm start (another network's output, say) is only kept if the first restarts work at
+        its accuracy: build the network with ``eps0`` of the order of x0's error, else the first
+        blocks, sized for an error ||y||, move far from it. With ``return_certificate`` also
+        returns the duality-gap certificate of the output (P2, P3), or its objective and
+        constraint violation with a gap (P1), per sample.
         """
         y = self._check_y(y)
         x, zbar = self._run(y, x0, self.restarts, self.inner)
