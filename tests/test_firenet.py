@@ -221,7 +221,7 @@ def test_firenet_bad_input():
         fn.FIRENET(M, problem="qcbp", lam=0.5)
     with pytest.raises(ValueError, match="restarts must be >= 1"):
         fn.FIRENET(M, restarts=0, inner=3)
-    with pytest.raises(ValueError, match="weights must be real, > 0"):
+    with pytest.raises(ValueError, match="weights must be > 0"):
         fn.FIRENET(M, weights=-torch.ones(20, dtype=torch.float64))
 
 

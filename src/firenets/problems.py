@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from ._validation import as_tensor, check_scalar, real_dtype, split_batch
-from .operators import LinearOperator, Matrix
+from .operators import LinearOperator, as_operator
 
 
 def weights_in_levels(level_index: torch.Tensor, values: Sequence[float] | torch.Tensor) -> torch.Tensor:
@@ -54,6 +54,23 @@ def sparsity_weights(level_index: torch.Tensor, sparsities: Sequence[float]) -> 
     return weights_in_levels(level_index, torch.sqrt(s.sum() / s))
 
 
+def check_weights(weights: Any, A: LinearOperator) -> torch.Tensor:
+    """Weights of ||x||_{1,w} for the unknown of A: ones, or a real tensor > 0 of shape A.in_shape."""
+    if weights is None:
+        return torch.ones(A.in_shape, dtype=real_dtype(A.dtype), device=A.device)
+    w = as_tensor("weights", weights, device=A.device)
+    if w.is_complex():
+        raise TypeError(f"weights must be real; got {w.dtype}")
+    if tuple(w.shape) != tuple(A.in_shape):
+        raise ValueError(
+            f"weights must have shape {tuple(A.in_shape)} (one per entry of x; see "
+            f"weights_in_levels for weights per level); got {tuple(w.shape)}"
+        )
+    if bool((w <= 0).any()):
+        raise ValueError("weights must be > 0 everywhere")
+    return w.to(real_dtype(A.dtype))
+
+
 @dataclass(frozen=True)
 class Certificate:
     """Optimality certificate of a candidate x: primal and dual values and their gap.
@@ -76,16 +93,6 @@ class Certificate:
         return bool((self.relative_gap <= rtol).all() and (self.relative_infeasibility <= rtol).all())
 
 
-def _as_operator(A: Any) -> LinearOperator:
-    if isinstance(A, LinearOperator):
-        return A
-    import numpy as np
-
-    if isinstance(A, (torch.Tensor, np.ndarray)):
-        return Matrix(A)
-    raise TypeError(f"A must be a LinearOperator or a 2-D matrix; got {type(A).__name__}")
-
-
 def _re_inner(u: torch.Tensor, v: torch.Tensor, dims: int) -> torch.Tensor:
     prod = torch.real(torch.conj(u) * v) if (u.is_complex() or v.is_complex()) else u * v
     return prod.sum(dim=tuple(range(-dims, 0))) if dims else prod
@@ -101,7 +108,7 @@ class _Problem:
     name = ""
 
     def __init__(self, A: Any, y: Any, weights: Any):
-        self.A = _as_operator(A)
+        self.A = as_operator(A)
         A = self.A
         self.y = as_tensor("y", y, device=A.device)
         if real_dtype(self.y.dtype) != real_dtype(A.dtype):
@@ -110,20 +117,7 @@ class _Problem:
                 "convert y explicitly"
             )
         self.batch_shape = split_batch("y", self.y, A.out_shape)
-        if weights is None:
-            self.weights = torch.ones(A.in_shape, dtype=real_dtype(A.dtype), device=A.device)
-        else:
-            w = as_tensor("weights", weights, device=A.device)
-            if w.is_complex():
-                raise TypeError(f"weights must be real; got {w.dtype}")
-            if tuple(w.shape) != tuple(A.in_shape):
-                raise ValueError(
-                    f"weights must have shape {tuple(A.in_shape)} (one per entry of x; see "
-                    f"weights_in_levels for weights per level); got {tuple(w.shape)}"
-                )
-            if bool((w <= 0).any()):
-                raise ValueError("weights must be > 0 everywhere")
-            self.weights = w.to(real_dtype(A.dtype))
+        self.weights = check_weights(weights, A)
         self._nin, self._nout = len(A.in_shape), len(A.out_shape)
 
     # --------------------------------------------------------------- basic quantities

@@ -25,8 +25,8 @@ from typing import Any
 import torch
 
 from .._validation import as_tensor, check_int, check_scalar, real_dtype, split_batch
-from ..operators import LinearOperator, Matrix
-from ..problems import QCBP, Certificate, Lasso, SRLasso
+from ..operators import as_operator
+from ..problems import QCBP, Certificate, Lasso, SRLasso, check_weights
 from ..solvers.primal_dual import SaddlePoint
 from ..solvers.restart import next_eps
 
@@ -81,9 +81,7 @@ class FIRENET(torch.nn.Module):
         self.schedule = schedule
         if problem not in _PROBLEMS:
             raise ValueError(f"problem must be one of {sorted(_PROBLEMS)}; got {problem!r}")
-        if not isinstance(A, LinearOperator):
-            A = Matrix(A)
-        self.A = A
+        self.A = A = as_operator(A)
         self.kind = problem
         if problem == "qcbp":
             if lam is not None:
@@ -92,14 +90,7 @@ class FIRENET(torch.nn.Module):
         else:
             self.lam = check_scalar("lam", 1.0 if lam is None else lam, positive=True)
         self.eta = check_scalar("eta", eta, nonnegative=True)
-        rdt = real_dtype(A.dtype)
-        if weights is None:
-            w = torch.ones(A.in_shape, dtype=rdt, device=A.device)
-        else:
-            w = as_tensor("weights", weights, device=A.device)
-            if w.is_complex() or tuple(w.shape) != tuple(A.in_shape) or bool((w <= 0).any()):
-                raise ValueError(f"weights must be real, > 0 and of shape {tuple(A.in_shape)}")
-            w = w.to(rdt)
+        w = check_weights(weights, A)
         self.register_buffer("weights", w)
         self.register_buffer("thresholds", self.lam * w)
         self.L_A = check_scalar("L_A", L_A, positive=True) if L_A is not None else A.norm()

@@ -2,9 +2,9 @@
 
 from .base import LinearOperator, dottest
 from .dct import DCT
-from .matrix import Identity, Matrix
+from .matrix import Identity, Matrix, as_operator
 
-__all__ = ["LinearOperator", "dottest", "DCT", "Identity", "Matrix"]
+__all__ = ["LinearOperator", "as_operator", "dottest", "DCT", "Identity", "Matrix"]
 from .fourier import Fourier2D  # noqa: E402
 from .wavelet import Wavelet2D  # noqa: E402
 

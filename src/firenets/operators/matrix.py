@@ -65,3 +65,14 @@ class Identity(LinearOperator):
 
     def _exact_norm(self) -> float:
         return 1.0
+
+
+def as_operator(A: Any) -> LinearOperator:
+    """A itself if it is a LinearOperator; a Matrix for a 2-D tensor or NumPy array."""
+    if isinstance(A, LinearOperator):
+        return A
+    import numpy as np
+
+    if isinstance(A, (torch.Tensor, np.ndarray)):
+        return Matrix(A)
+    raise TypeError(f"A must be a LinearOperator or a 2-D matrix; got {type(A).__name__}")
