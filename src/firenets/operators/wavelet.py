@@ -97,7 +97,12 @@ def _level_matrix(lo: list[float], hi: list[float], n: int, dtype: torch.dtype) 
     ).coalesce()
     with warnings.catch_warnings():  # torch flags sparse CSR as beta; products with it are exact
         warnings.simplefilter("ignore", UserWarning)
-        return coo.to_sparse_csr()
+        return _int32_csr(coo.to_sparse_csr())
+
+
+def _int32_csr(m: torch.Tensor) -> torch.Tensor:
+    """The same CSR matrix with int32 indices, which the sparse product would convert every call."""
+    return torch.sparse_csr_tensor(m.crow_indices().int(), m.col_indices().int(), m.values(), m.shape)
 
 
 class Wavelet2D(LinearOperator):
@@ -144,7 +149,7 @@ class Wavelet2D(LinearOperator):
         self.analysis = {n: _level_matrix(lo, hi, n, dtype).to(self.device) for n in lengths}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            self.synthesis = {n: m.t().to_sparse_csr() for n, m in self.analysis.items()}
+            self.synthesis = {n: _int32_csr(m.t().to_sparse_csr()) for n, m in self.analysis.items()}
         self.level_index = self._level_index()
 
     # ---------------------------------------------------------------- pyramid

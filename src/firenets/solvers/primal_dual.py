@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from ..operators import LinearOperator
-from .prox import dual_prox, soft_threshold
+from .prox import dual_prox_shifted, soft_threshold
 
 
 @dataclass
@@ -43,26 +43,43 @@ class SaddlePoint:
             return t.reshape(*t.shape, *([1] * dims))
         return t
 
+    def _constants(self, tau, sigma) -> tuple:
+        """What the steps of one block share: tau, tau lam w, sigma and sigma y, broadcast."""
+        tau_x = self.expand(tau, self.nin)
+        sigma_z = self.expand(sigma, self.nout)
+        return tau_x, tau_x * self.thresholds, sigma_z, sigma_z * self.y
+
+    def _step(self, x, z, tau_x, t, sigma_z, sigma_y):
+        # x - tau A^* z, 2 x+ - x and z + sigma A(.) each in one pass (addcmul, lerp)
+        if isinstance(tau_x, torch.Tensor):
+            v = torch.addcmul(x, tau_x, self.A.adjoint(z), value=-1)
+        else:
+            v = torch.add(x, self.A.adjoint(z), alpha=-tau_x)
+        x_new = soft_threshold(v, t)
+        Ax = self.A(torch.lerp(x, x_new, 2.0))
+        if isinstance(sigma_z, torch.Tensor):
+            w = torch.addcmul(z - sigma_y, sigma_z, Ax)
+        else:
+            w = torch.add(z - sigma_y, Ax, alpha=sigma_z)
+        return x_new, dual_prox_shifted(self.kind, w, sigma_z, self.eta, self.nout)
+
     def step(
         self, x: torch.Tensor, z: torch.Tensor, tau: torch.Tensor | float, sigma: torch.Tensor | float
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One Chambolle-Pock step (x, z) -> (x+, z+)."""
-        tau_x = self.expand(tau, self.nin)
-        x_new = soft_threshold(x - tau_x * self.A.adjoint(z), tau_x * self.thresholds)
-        sigma_z = self.expand(sigma, self.nout)
-        z_new = dual_prox(self.kind, z + sigma_z * self.A(2 * x_new - x), sigma_z, self.y, self.eta, self.nout)
-        return x_new, z_new
+        return self._step(x, z, *self._constants(tau, sigma))
 
     def inner(
         self, x: torch.Tensor, z: torch.Tensor, tau, sigma, p: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """p steps from (x, z); returns the ergodic averages (mean of x_1..x_p, of z_1..z_p)."""
+        consts = self._constants(tau, sigma)
         x_sum = torch.zeros_like(x)
         z_sum = torch.zeros_like(z)
         for _ in range(p):
-            x, z = self.step(x, z, tau, sigma)
-            x_sum = x_sum + x
-            z_sum = z_sum + z
+            x, z = self._step(x, z, *consts)
+            x_sum.add_(x)  # in place: addition needs none of its inputs for the backward pass
+            z_sum.add_(z)
         return x_sum / p, z_sum / p
 
 

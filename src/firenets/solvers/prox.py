@@ -49,7 +49,13 @@ def dual_prox(
     kind: str, v: torch.Tensor, sigma: torch.Tensor | float, y: torch.Tensor, eta: float, dims: int
 ) -> torch.Tensor:
     """prox_{sigma H*}(v) for the data term of problem ``kind`` ("srlasso", "lasso", "qcbp")."""
-    u = v - sigma * y
+    return dual_prox_shifted(kind, v - sigma * y, sigma, eta, dims)
+
+
+def dual_prox_shifted(
+    kind: str, u: torch.Tensor, sigma: torch.Tensor | float, eta: float, dims: int
+) -> torch.Tensor:
+    """prox_{sigma H*}(v) given u = v - sigma y (to reuse sigma y across steps)."""
     if kind == "srlasso":
         return project_ball(u, 1.0, dims)
     if kind == "lasso":
