@@ -44,18 +44,19 @@ class SaddlePoint:
         return t
 
     def _constants(self, tau, sigma) -> tuple:
-        """What the steps of one block share: tau, tau lam w, sigma and sigma y, broadcast."""
+        """What the steps of one block share: tau, +-tau lam w, sigma and sigma y, broadcast."""
         tau_x = self.expand(tau, self.nin)
         sigma_z = self.expand(sigma, self.nout)
-        return tau_x, tau_x * self.thresholds, sigma_z, sigma_z * self.y
+        t = tau_x * self.thresholds
+        return tau_x, t, -t, sigma_z, sigma_z * self.y
 
-    def _step(self, x, z, tau_x, t, sigma_z, sigma_y):
+    def _step(self, x, z, tau_x, t, neg_t, sigma_z, sigma_y):
         # x - tau A^* z, 2 x+ - x and z + sigma A(.) each in one pass (addcmul, lerp)
         if isinstance(tau_x, torch.Tensor):
             v = torch.addcmul(x, tau_x, self.A.adjoint(z), value=-1)
         else:
             v = torch.add(x, self.A.adjoint(z), alpha=-tau_x)
-        x_new = soft_threshold(v, t)
+        x_new = soft_threshold(v, t, neg_t)
         Ax = self.A(torch.lerp(x, x_new, 2.0))
         if isinstance(sigma_z, torch.Tensor):
             w = torch.addcmul(z - sigma_y, sigma_z, Ax)

@@ -17,8 +17,13 @@ from __future__ import annotations
 import torch
 
 
-def soft_threshold(v: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
-    """S_t(v): v - clip(v, -t, t) for real v; v max(0, 1 - t / |v|) for complex v (phase kept)."""
+def soft_threshold(
+    v: torch.Tensor, t: torch.Tensor | float, neg_t: torch.Tensor | float | None = None
+) -> torch.Tensor:
+    """S_t(v): v - clip(v, -t, t) for real v; v max(0, 1 - t / |v|) for complex v (phase kept).
+
+    neg_t: -t, when the caller has it already (a loop with fixed thresholds).
+    """
     if v.is_complex():
         # on the (re, im) pairs: a real norm and a real product, 3x faster than complex abs/mul
         r = torch.view_as_real(v)
@@ -27,7 +32,7 @@ def soft_threshold(v: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
         return torch.view_as_complex(r * scale[..., None])
     if not isinstance(t, torch.Tensor):
         t = torch.as_tensor(t, dtype=v.dtype, device=v.device)
-    return v - torch.clamp(v, -t, t)
+    return v - torch.clamp(v, -t if neg_t is None else neg_t, t)
 
 
 def _norm(u: torch.Tensor, dims: int) -> torch.Tensor:
