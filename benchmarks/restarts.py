@@ -11,19 +11,20 @@ noise, lam = 0.01 (against the CVXPY minimisers).
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import torch
 
 import firenets as fn
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from solvers import sparse_gaussian  # noqa: E402
+
 
 def main() -> None:
-    g = torch.Generator().manual_seed(0)
     m, N, s, B = 256, 1024, 10, 4
-    M = torch.randn(m, N, generator=g, dtype=torch.float64) / math.sqrt(m)
-    X = torch.zeros(B, N, dtype=torch.float64)
-    for b in range(B):
-        X[b, torch.randperm(N, generator=g)[:s]] = torch.randn(s, generator=g, dtype=torch.float64)
+    M, X, g = sparse_gaussian(m, N, s, B)
     Y = X @ M.T
     Yn = Y + 1e-3 * Y.norm(dim=1, keepdim=True) * torch.randn(B, m, generator=g, dtype=torch.float64) / math.sqrt(m)
     lasso_ref = fn.reference.solve(fn.Lasso(M, Yn, lam=0.01)).x

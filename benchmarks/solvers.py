@@ -91,13 +91,19 @@ def _lasso_minimisers(M: torch.Tensor, X: torch.Tensor, Y: torch.Tensor, lam: fl
     return out
 
 
-def gaussian(max_iter: int = 4000) -> dict:
-    g = torch.Generator().manual_seed(0)
-    m, N, s, B = 256, 1024, 10, 64
+def sparse_gaussian(m: int, N: int, s: int, B: int, seed: int = 0):
+    """(M, X, generator): M with N(0, 1/m) entries and B signals with s N(0, 1) nonzeros."""
+    g = torch.Generator().manual_seed(seed)
     M = torch.randn(m, N, generator=g, dtype=torch.float64) / math.sqrt(m)
     X = torch.zeros(B, N, dtype=torch.float64)
     for b in range(B):
         X[b, torch.randperm(N, generator=g)[:s]] = torch.randn(s, generator=g, dtype=torch.float64)
+    return M, X, g
+
+
+def gaussian(max_iter: int = 4000) -> dict:
+    m, N, s, B = 256, 1024, 10, 64
+    M, X, _ = sparse_gaussian(m, N, s, B)
     Y = X @ M.T
     A = Matrix(M)
     lam = 0.05
