@@ -72,6 +72,7 @@ def solve(
     is_complex = problem.is_complex
     w = problem.weights.detach().cpu().numpy().reshape(-1)
     Y = problem.y.detach().cpu().numpy().reshape(-1, m)
+    settings = dict(tol_gap_abs=tol, tol_gap_rel=tol, tol_feas=tol, tol_ktratio=math.sqrt(tol), max_iter=max_iter)
     xs, zs, status = [], [], []
     for y in Y:
         b = float(np.linalg.norm(y))
@@ -92,9 +93,6 @@ def solve(
         else:
             objective = l1
             constraints.append(cp.norm(r, 2) <= problem.eta / b)
-        settings = dict(
-            tol_gap_abs=tol, tol_gap_rel=tol, tol_feas=tol, tol_ktratio=math.sqrt(tol), max_iter=max_iter
-        )
         prob = _clarabel(cp.Problem(cp.Minimize(objective), constraints), verbose, settings)
         # Clarabel's relative gap is relative to max(1, |objective|): a second solve with the
         # objective normalised to 1 keeps small optimal values (Omega_K at large K) accurate.
