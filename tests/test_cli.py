@@ -1,11 +1,14 @@
-"""The command line: version, info, and the commands still to come."""
+"""The command line: version, info, reconstruct, train, and the commands still to come."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import torch
 
 import firenets
 from firenets.cli import main
@@ -34,3 +37,84 @@ def test_import_is_lazy():
     code = "import sys, firenets; print('cvxpy' in sys.modules, 'pywt' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+# ---------------------------------------------------------------- reconstruct and train
+def _npy_image(tmp_path, shape=(64, 64)):
+    path = tmp_path / "img.npy"
+    np.save(path, firenets.data.ellipses(shape, seed=4).numpy())
+    return path
+
+
+def test_reconstruct_writes_metrics_and_images(tmp_path, capsys):
+    out = tmp_path / "rec"
+    code = main(["reconstruct", str(_npy_image(tmp_path)), "--method", "firenet", "--mask", "radial",
+                 "--rate", "0.3", "--noise", "0.001", "--out", str(out)])
+    assert code == 0
+    record = json.loads((out / "metrics.json").read_text())
+    for key in ("psnr", "ssim", "nmse", "seconds", "certificate", "num_layers", "zero_filled"):
+        assert key in record
+    assert record["mask"] == "radial" and record["noise"] == 0.001 and record["num_layers"] == 200
+    recon = np.load(out / "recon.npy", allow_pickle=False)
+    assert recon.shape == (64, 64) and np.iscomplexobj(recon)
+    # the reported metrics are those of the saved reconstruction
+    x = firenets.data.ellipses(64, seed=4).numpy()
+    assert record["nmse"] == pytest.approx(np.sum((x - np.abs(recon)) ** 2) / np.sum(x**2), rel=1e-9)
+    from PIL import Image
+
+    with Image.open(out / "recon.png") as im:
+        assert im.size == (64, 64) and im.mode == "L"
+    with Image.open(out / "comparison.png") as im:
+        assert im.size[0] > 3 * im.size[1]
+    assert "PSNR" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rate", "1.5"], "rate"),
+        (["--rate", "nan"], "rate"),
+        (["--mask", "spiral"], "mask"),
+        (["--noise", "-1"], "noise"),
+    ],
+)
+def test_reconstruct_refuses_bad_options(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exc:
+        main(["reconstruct", "shepp-logan", "--out", str(tmp_path / "o"), *args])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_reconstruct_bad_files_write_nothing(tmp_path, capsys):
+    corrupt = tmp_path / "broken.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    volume = tmp_path / "volume4d.npy"
+    np.save(volume, np.ones((2, 2, 8, 8)))
+    for source, message in [(corrupt, "broken.png"), (volume, "volume4d.npy"), (tmp_path / "none.npy", "none.npy")]:
+        out = tmp_path / f"out-{source.stem}"
+        assert main(["reconstruct", str(source), "--out", str(out)]) == 2
+        assert message in capsys.readouterr().err
+        assert not (out / "metrics.json").exists()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["reconstruct", "shepp-logan", "--out", str(blocker)]) == 2
+    assert "not a directory" in capsys.readouterr().err
+
+
+def test_reconstruct_learned_network_on_other_size_fails_clearly(tmp_path, capsys):
+    path = _npy_image(tmp_path, (72, 64))
+    assert main(["reconstruct", str(path), "--method", "unet", "--out", str(tmp_path / "o")]) == 2
+    assert "multiples of 16" in capsys.readouterr().err
+
+
+def test_train_command(tmp_path, capsys):
+    out = tmp_path / "c.pt"
+    args = ["train", "cascade", "--size", "32", "--n-train", "6", "--n-val", "2", "--epochs", "1",
+            "--features", "4", "--no-progress", "--out", str(out)]
+    assert main(args) == 0
+    assert "validation PSNR" in capsys.readouterr().out
+    record = torch.load(out, weights_only=True)["training"]
+    assert record["size"] == 32 and record["command"].startswith("firenets train")
+    assert main(args) == 2  # exists: refused without --force
+    assert "--force" in capsys.readouterr().err
+    assert main([*args, "--force"]) == 0

@@ -2,7 +2,8 @@
 whether a reconstruction network can be trusted.
 
 ``import firenets as fn`` gives the operators, masks, problems and the inexact-input model;
-``fn.reference`` (CVXPY) and ``fn.barriers`` load on first use.
+``fn.reference`` (CVXPY), ``fn.barriers``, ``fn.data``, ``fn.metrics`` and ``fn.reconstruction``
+(with ``fn.reconstruct``) load on first use.
 """
 
 from __future__ import annotations
@@ -22,19 +23,27 @@ __all__ = [
     "Lasso",
     "SRLasso",
     "barriers",
+    "data",
     "inexact",
     "masks",
+    "metrics",
     "nets",
     "operators",
     "problems",
+    "reconstruct",
+    "reconstruction",
     "reference",
     "solvers",
 ]
 
-_LAZY = {"reference", "barriers"}
+_LAZY = {"reference", "barriers", "data", "metrics", "reconstruction"}
 
 
 def __getattr__(name: str) -> Any:
+    if name == "reconstruct":
+        from .reconstruction import reconstruct
+
+        return reconstruct
     if name in _LAZY:
         module = importlib.import_module(f".{name}", __name__)
         globals()[name] = module

@@ -8,9 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 _PENDING = {
-    "reconstruct": "reconstruct an image from simulated or real k-space",
     "attack": "worst-case perturbations of a reconstruction network",
-    "train": "train a U-Net or deep-cascade reconstruction network",
     "demo": "the whole story on one page",
 }
 
@@ -54,6 +52,95 @@ def _table(args: argparse.Namespace) -> int:
     print(table.text(result))
     print(f"\nwrote {', '.join(str(p) for p in paths)}")
     return 0 if all(result.claims().values()) else 1
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def _rate(text: str) -> float:
+    value = _positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"expected a sampling rate in (0, 1], got {text!r}")
+    return value
+
+
+def _nonnegative_float(text: str) -> float:
+    if text.strip() in ("0", "0.0"):
+        return 0.0
+    return _positive_float(text)
+
+
+def _reconstruct(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    import firenets
+    from firenets import report
+    from firenets._io import atomic_write
+
+    out = Path(args.out)
+    problem = _unwritable(out)
+    if problem:
+        print(f"firenets reconstruct: --out {out}: {problem}", file=sys.stderr)
+        return 2
+    image = firenets.data.load(args.image, slice=args.slice)
+    options = {}
+    if args.method == "firenet":
+        options = {k: v for k, v in (("restarts", args.restarts), ("inner", args.inner), ("lam", args.lam),
+                                     ("wavelet", args.wavelet), ("schedule", args.schedule)) if v is not None}
+    result = firenets.reconstruct(image, args.method, mask=args.mask, rate=args.rate, seed=args.seed,
+                                  noise=args.noise, weights=args.weights, **options)
+    summary = {"image": image.source, **result.summary()}
+    recon = result.image.numpy()
+    atomic_write(out / "recon.npy", lambda tmp: np.save(open(tmp, "wb"), recon, allow_pickle=False))
+    report.save_image(out / "recon.png", result.magnitude, vmax=float(result.acquisition.target.max()))
+    report.reconstruction_figure(out / "comparison.png", result.acquisition.target, result.magnitude,
+                                 zero_filled=result.acquisition.zero_filled, title=args.method,
+                                 metrics=result.metrics, zero_filled_metrics=result.zero_filled_metrics)
+    report.write_json(out / "metrics.json", summary)  # last: its presence means the run completed
+    m = result.metrics
+    zf = result.zero_filled_metrics
+    print(f"{args.method} on {image.source} ({result.acquisition.mask_kind} mask, rate "
+          f"{result.acquisition.rate:.3f}): PSNR {m['psnr']:.2f} dB (zero-filled {zf['psnr']:.2f}), "
+          f"SSIM {m['ssim']:.3f} (zero-filled {zf['ssim']:.3f}), NMSE {m['nmse']:.2e}, {result.seconds:.2f} s")
+    if result.certificate is not None:
+        c = result.certificate
+        print(f"FIRENET: {result.num_layers} layers; certificate: objective {c['objective']:.6g}, "
+              f"duality gap {c['gap']:.3g} (relative {c['relative_gap']:.3g})")
+    print(f"wrote {out / 'metrics.json'}, recon.npy, recon.png, comparison.png")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    import shlex
+
+    from firenets import reconstruction
+
+    out = Path(args.out) if args.out else Path(f"{args.kind}-{args.size}-{args.mask}-{round(args.rate * 100)}.pt")
+    problem = _unwritable(out.parent if str(out.parent) else Path("."))
+    if problem:
+        print(f"firenets train: --out {out}: the directory is {problem}", file=sys.stderr)
+        return 2
+    if out.exists() and not args.resume and not args.force:
+        print(f"firenets train: {out} exists; use --force to overwrite it", file=sys.stderr)
+        return 2
+    command = "firenets train " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if args.record_argv else ""
+    net, record = reconstruction.train(
+        args.kind, out, size=args.size, mask=args.mask, rate=args.rate, seed=args.seed, epochs=args.epochs,
+        n_train=args.n_train, n_val=args.n_val, batch=args.batch, lr=args.lr, features=args.features,
+        resume=args.resume, progress=not args.no_progress, command=command or args.command_text,
+    )
+    print(f"trained {args.kind} ({record['epochs']} epochs, best {record['best_epoch'] + 1}, "
+          f"{record['seconds']:.0f} s): validation PSNR {record['val_psnr']:.2f} dB "
+          f"(zero-filled {record['val_psnr_zero_filled']:.2f} dB)")
+    print(f"wrote {out}")
+    return 0
 
 
 def _unwritable(out: Path) -> str | None:
@@ -105,6 +192,40 @@ def build_parser() -> argparse.ArgumentParser:
     tab.add_argument("--checkpoint", default=None, help="LISTA training checkpoint file (resumed if present)")
     tab.add_argument("--no-progress", action="store_true", help="no progress bar")
     tab.set_defaults(run=_table)
+    rec = sub.add_parser("reconstruct", help="reconstruct an image from simulated (or measured) k-space samples")
+    rec.add_argument("image", help="a file (.npy .png .dcm .nii .nii.gz .h5) or shepp-logan, camera, ellipses:SEED")
+    rec.add_argument("--method", choices=["firenet", "unet", "cascade", "zero-filled"], default="firenet")
+    rec.add_argument("--mask", choices=["gaussian", "cartesian", "radial", "das"], default="gaussian")
+    rec.add_argument("--rate", type=_rate, default=0.25, help="fraction of k-space sampled (default 0.25)")
+    rec.add_argument("--seed", type=int, default=0, help="seed of the mask and the noise")
+    rec.add_argument("--noise", type=_nonnegative_float, default=0.0,
+                     help="standard deviation of complex Gaussian noise per k-space sample (image max = 1)")
+    rec.add_argument("--slice", type=int, default=None, help="slice of a 3-D file (default the middle one)")
+    rec.add_argument("--weights", default=None, help="unet/cascade checkpoint (default: the shipped weights)")
+    rec.add_argument("--restarts", type=int, default=None, help="FIRENET restarts (default 10)")
+    rec.add_argument("--inner", type=int, default=None, help="FIRENET steps per restart (default 20)")
+    rec.add_argument("--lam", type=_positive_float, default=None, help="FIRENET lam (default 2.5e-4)")
+    rec.add_argument("--wavelet", default=None, help="FIRENET wavelet (default haar)")
+    rec.add_argument("--schedule", choices=["paper", "adaptive"], default=None, help="FIRENET restart schedule")
+    rec.add_argument("--out", default="firenets-reconstruction", help="output directory")
+    rec.set_defaults(run=_reconstruct)
+    tr = sub.add_parser("train", help="train a U-Net or deep cascade on ellipse phantoms")
+    tr.add_argument("kind", choices=["unet", "cascade"])
+    tr.add_argument("--size", type=int, default=128)
+    tr.add_argument("--mask", choices=["gaussian", "cartesian", "radial", "das"], default="gaussian")
+    tr.add_argument("--rate", type=_rate, default=0.25)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--epochs", type=int, default=None, help="default: 6 (unet), 4 (cascade)")
+    tr.add_argument("--n-train", type=int, default=1500, help="training phantoms (default 1500)")
+    tr.add_argument("--n-val", type=int, default=100, help="validation phantoms (default 100)")
+    tr.add_argument("--batch", type=int, default=16)
+    tr.add_argument("--lr", type=_positive_float, default=1e-3)
+    tr.add_argument("--features", type=int, default=None, help="default: 12 (unet), 16 (cascade)")
+    tr.add_argument("--out", default=None, help="weights file (default KIND-SIZE-MASK-RATE.pt)")
+    tr.add_argument("--resume", action="store_true", help="continue from OUT.state")
+    tr.add_argument("--force", action="store_true", help="overwrite an existing OUT")
+    tr.add_argument("--no-progress", action="store_true")
+    tr.set_defaults(run=_train, record_argv=True, command_text="")
     for name, text in _PENDING.items():
         p = sub.add_parser(name, help=f"{text} (not available yet)")
         p.set_defaults(run=_pending(name))
@@ -120,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(args.run(args))
-    except ValueError as exc:  # bad values the parser could not see: a message, not a traceback
+    except (ValueError, FileNotFoundError, PermissionError) as exc:  # bad input: a message, not a traceback
         print(f"firenets {args.command}: {exc}", file=sys.stderr)
         return 2
 

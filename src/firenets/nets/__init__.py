@@ -1,7 +1,8 @@
-"""Networks: FIRENET (computed, stable and accurate) and LISTA (trained)."""
+"""Networks: FIRENET (computed, stable and accurate), LISTA, UNet and DeepCascade (trained)."""
 
-from . import lista
+from . import learned, lista
 from .firenet import FIRENET
+from .learned import DeepCascade, UNet
 from .lista import LISTA
 
-__all__ = ["FIRENET", "LISTA", "lista"]
+__all__ = ["FIRENET", "LISTA", "UNet", "DeepCascade", "learned", "lista"]

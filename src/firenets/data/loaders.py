@@ -1,0 +1,417 @@
+"""Load one 2-D image (and its k-space, when the file holds it) from a file or a built-in phantom.
+
+Formats by suffix: .npy (NumPy), .png/.jpg/.jpeg/.tif/.tiff (Pillow), .dcm (pydicom),
+.nii/.nii.gz (nibabel), .h5/.hdf5 (fastMRI HDF5, h5py). Built-ins: "shepp-logan" and
+"ellipses:SEED". Every image comes back as a float64 magnitude normalised to max 1; k-space, when
+present, is scaled by the same factor, so ``Fourier2D`` of the (complex) image reproduces it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._validation import check_int
+from .phantoms import _phantom_shape, camera, ellipses, shepp_logan
+
+FORMATS = (".npy", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dcm", ".nii", ".nii.gz", ".h5", ".hdf5")
+BUILTINS = ("shepp-logan", "camera", "ellipses:SEED")
+DEFAULT_BUILTIN_SHAPE = (256, 256)
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """An image from ``load``.
+
+    image: float64 (H, W), magnitude, max 1. kspace: complex128 (H, W), the centred orthonormal
+    k-space of the complex image on the same scale (single-coil fastMRI only), else None.
+    reference: a stored reconstruction on the same scale (fastMRI ``reconstruction_esc`` /
+    ``reconstruction_rss``, usually 320 x 320), else None. source: what was asked for.
+    meta: format, original dtype and shape, slice, ``scale`` (the factor divided out: the
+    original magnitude is image * scale), and format-specific entries.
+    """
+
+    image: torch.Tensor
+    kspace: torch.Tensor | None
+    source: str
+    meta: dict = field(default_factory=dict)
+    reference: torch.Tensor | None = None
+
+
+class _Refused(ValueError):
+    """A ValueError raised by these readers themselves (passed through, not wrapped)."""
+
+
+def centred_ifft2(k: np.ndarray) -> np.ndarray:
+    """x = fftshift(ifft2(ifftshift(k), norm="ortho")) over the last two axes (fastMRI, F_c^-1)."""
+    axes = (-2, -1)
+    return np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(k, axes=axes), axes=axes, norm="ortho"), axes=axes)
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith(".nii.gz"):
+        return ".nii.gz"
+    return path.suffix.lower()
+
+
+def _pick_slice(n: int, slice: int | None, what: str, name: str) -> int:
+    """Index in [0, n); the middle one, n // 2, by default."""
+    if slice is None:
+        return n // 2
+    s = check_int("slice", slice)
+    if not 0 <= s < n:
+        raise _Refused(f"slice {s} is out of range for {name}: it has {n} {what} (valid 0..{n - 1})")
+    return s
+
+
+def _no_slice(slice: int | None, name: str, shape: tuple[int, ...]) -> None:
+    if slice is not None:
+        raise _Refused(f"slice={slice} was given but {name} holds one 2-D image of shape {shape}")
+
+
+def _as_float(arr: np.ndarray, name: str) -> np.ndarray:
+    if arr.dtype.kind == "b":
+        return arr.astype(np.float64)
+    if arr.dtype.kind in "iuf":
+        return arr.astype(np.float64)
+    if arr.dtype.kind == "c":
+        return arr.astype(np.complex128)
+    raise _Refused(f"{name} holds data of dtype {arr.dtype}; expected numbers (integer, float or complex)")
+
+
+def _check_values(arr: np.ndarray, name: str, what: str = "the image") -> None:
+    finite = np.isfinite(arr)
+    if not finite.all():
+        raise _Refused(f"{what} in {name} holds {int((~finite).sum())} NaN/Inf values")
+
+
+def _finish(
+    arr: np.ndarray,
+    name: str,
+    meta: dict,
+    *,
+    kspace: np.ndarray | None = None,
+    reference: np.ndarray | None = None,
+    shape: Any = None,
+) -> LoadedImage:
+    """Check a 2-D array, take its magnitude, divide image, k-space and reference by its maximum."""
+    if arr.ndim != 2:
+        raise ValueError(f"{name} gives an array of shape {arr.shape} after slicing; expected a 2-D image")
+    if min(arr.shape) < 2:
+        raise ValueError(f"{name} gives an image of shape {arr.shape}; expected at least 2 x 2 pixels")
+    arr = _as_float(arr, name)
+    _check_values(arr, name)
+    mag = np.abs(arr)
+    scale = float(mag.max())
+    if scale == 0.0:
+        raise ValueError(f"the image in {name} is all zero; it cannot be normalised to max 1")
+    meta = {**meta, "shape": tuple(int(s) for s in arr.shape), "scale": scale}
+    if np.iscomplexobj(arr):
+        meta["complex"] = True
+    image = torch.from_numpy(mag / scale)
+    k = None if kspace is None else torch.from_numpy(kspace.astype(np.complex128) / scale)
+    ref = None if reference is None else torch.from_numpy(np.asarray(reference, dtype=np.float64) / scale)
+    if shape is not None:
+        target = _phantom_shape(shape)
+        if target != tuple(image.shape):
+            from skimage.transform import resize
+
+            meta["resized_from"] = tuple(image.shape)
+            resized = resize(image.numpy(), target, anti_aliasing=True)
+            peak = float(resized.max())
+            image = torch.from_numpy(resized / peak)
+            meta["scale"] = scale * peak
+            if ref is not None:
+                ref = ref / peak
+            if k is not None:
+                meta["kspace_dropped"] = "the image was resized, so the file's k-space no longer matches it"
+            k = None
+    return LoadedImage(image=image, kspace=k, source=name, meta=meta, reference=ref)
+
+
+def _load_npy(path: Path, slice: int | None) -> tuple[np.ndarray, dict]:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise ValueError(f"cannot read {path} as a .npy file: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(arr, np.ndarray):  # pragma: no cover - np.load of .npy gives an array
+        raise _Refused(f"{path} does not hold a single array")
+    meta = {"format": "npy", "dtype": str(arr.dtype), "original_shape": tuple(arr.shape)}
+    arr = _as_float(arr, str(path))
+    if arr.ndim == 3:
+        s = _pick_slice(arr.shape[0], slice, "slices along axis 0", str(path))
+        arr, meta["slice"] = arr[s], s
+    elif arr.ndim == 2:
+        _no_slice(slice, str(path), arr.shape)
+    else:
+        raise _Refused(
+            f"{path} holds an array of shape {arr.shape}; expected 2-D (H, W) or 3-D (slices, H, W)"
+        )
+    return arr, meta
+
+
+_LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma weights
+
+
+def _load_raster(path: Path, slice: int | None) -> tuple[np.ndarray, dict]:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            n = int(getattr(img, "n_frames", 1))
+            meta = {"format": (img.format or path.suffix.lstrip(".")).lower(), "mode": img.mode}
+            if n > 1:
+                s = _pick_slice(n, slice, "frames", str(path))
+                img.seek(s)
+                meta["slice"] = s
+            else:
+                _no_slice(slice, str(path), (img.height, img.width))
+            img.load()
+            mode = img.mode
+            if mode == "P":
+                img = img.convert("RGBA")
+                mode = "RGBA"
+            arr = np.asarray(img)
+    except _Refused:
+        raise
+    except Exception as exc:
+        raise ValueError(f"cannot read {path} as an image: {type(exc).__name__}: {exc}") from exc
+    meta["dtype"] = str(arr.dtype)
+    arr = arr.astype(np.float64)
+    if mode in ("RGB", "RGBA", "RGBX", "YCbCr"):
+        if mode == "YCbCr":  # pragma: no cover - JPEG decodes to RGB
+            arr = arr[..., 0]
+        else:
+            arr = arr[..., 0] * _LUMA[0] + arr[..., 1] * _LUMA[1] + arr[..., 2] * _LUMA[2]
+        meta["luminance"] = "0.299 R + 0.587 G + 0.114 B"
+    elif mode in ("LA", "La"):
+        arr = arr[..., 0]
+    elif arr.ndim != 2:
+        raise _Refused(f"{path} has image mode {mode!r}, which is not supported (expected grayscale or RGB)")
+    return arr, meta
+
+
+def _load_dicom(path: Path, slice: int | None) -> tuple[np.ndarray, dict]:
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path)
+        pixels = ds.pixel_array
+    except Exception as exc:
+        raise ValueError(f"cannot read {path} as DICOM: {type(exc).__name__}: {exc}") from exc
+    photometric = str(getattr(ds, "PhotometricInterpretation", "MONOCHROME2"))
+    if not photometric.startswith("MONOCHROME"):
+        raise _Refused(f"{path} has PhotometricInterpretation {photometric}; expected MONOCHROME1/2")
+    slope = float(getattr(ds, "RescaleSlope", 1.0) or 1.0)
+    intercept = float(getattr(ds, "RescaleIntercept", 0.0) or 0.0)
+    meta = {
+        "format": "dicom",
+        "dtype": str(pixels.dtype),
+        "original_shape": tuple(pixels.shape),
+        "rescale_slope": slope,
+        "rescale_intercept": intercept,
+        "photometric": photometric,
+    }
+    arr = pixels.astype(np.float64) * slope + intercept
+    if arr.ndim == 3:  # multi-frame
+        s = _pick_slice(arr.shape[0], slice, "frames", str(path))
+        arr, meta["slice"] = arr[s], s
+    else:
+        _no_slice(slice, str(path), arr.shape)
+    return arr, meta
+
+
+def _load_nifti(path: Path, slice: int | None) -> tuple[np.ndarray, dict]:
+    import nibabel
+
+    try:
+        img = nibabel.load(path)
+        if np.dtype(img.get_data_dtype()).kind == "c":
+            arr = np.asarray(img.dataobj)
+        else:
+            arr = img.get_fdata()
+    except Exception as exc:
+        raise ValueError(f"cannot read {path} as NIfTI: {type(exc).__name__}: {exc}") from exc
+    meta = {"format": "nifti", "dtype": str(img.get_data_dtype()), "original_shape": tuple(arr.shape)}
+    if arr.ndim > 3:  # squeeze trailing singleton axes (e.g. a one-volume time series)
+        while arr.ndim > 3 and arr.shape[-1] == 1:
+            arr = arr[..., 0]
+        if arr.ndim > 3:
+            raise _Refused(
+                f"{path} holds a {len(meta['original_shape'])}-D volume of shape {meta['original_shape']}; "
+                "expected 2-D or 3-D (x, y, slices)"
+            )
+    if arr.ndim == 3:
+        s = _pick_slice(arr.shape[-1], slice, "slices along the last axis", str(path))
+        arr, meta["slice"] = arr[..., s], s
+    elif arr.ndim == 2:
+        _no_slice(slice, str(path), arr.shape)
+    return arr, meta
+
+
+_RECONSTRUCTIONS = ("reconstruction_esc", "reconstruction_rss")
+
+
+def _h5_attrs(f: Any) -> dict:
+    out = {}
+    for key, value in f.attrs.items():
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        elif isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, (str, int, float, bool)):
+            out[key] = value
+    return out
+
+
+def _load_h5(path: Path, slice: int | None) -> tuple[np.ndarray, dict, np.ndarray | None, np.ndarray | None]:
+    """(image, meta, kspace, reference) from a fastMRI-style HDF5 file."""
+    import h5py
+
+    name = str(path)
+    try:
+        f = h5py.File(path, "r")
+    except Exception as exc:
+        raise ValueError(f"cannot read {path} as HDF5: {type(exc).__name__}: {exc}") from exc
+    try:
+        with f:
+            keys = sorted(f.keys())
+            meta: dict = {"format": "fastmri-h5", "datasets": keys, "attrs": _h5_attrs(f)}
+            recon_key = next((k for k in _RECONSTRUCTIONS if k in f), None)
+            if "kspace" in f:
+                ds = f["kspace"]
+                meta.update(dtype=str(ds.dtype), original_shape=tuple(ds.shape))
+                if ds.dtype.kind != "c":
+                    raise _Refused(f"dataset 'kspace' in {name} has dtype {ds.dtype}; expected complex")
+                if ds.ndim == 2:
+                    _no_slice(slice, name, ds.shape)
+                    s, k = None, ds[()]
+                elif ds.ndim in (3, 4):
+                    s = _pick_slice(ds.shape[0], slice, "slices", name)
+                    k = ds[s]
+                else:
+                    raise _Refused(
+                        f"dataset 'kspace' in {name} has shape {ds.shape}; expected (slices, H, W) "
+                        "single-coil or (slices, coils, H, W) multi-coil"
+                    )
+                meta["slice"] = s
+                if recon_key is not None and ds.ndim == 4 and "reconstruction_rss" in f:
+                    recon_key = "reconstruction_rss"  # multi-coil: the RSS reference matches
+                reference = None
+                if recon_key is not None:
+                    r = f[recon_key]
+                    reference = r[s] if (s is not None and r.ndim == 3) else r[()]
+                    meta["reference"] = recon_key
+            elif recon_key is not None:
+                r = f[recon_key]
+                meta.update(dtype=str(r.dtype), original_shape=tuple(r.shape), reconstruction=recon_key)
+                if r.ndim == 3:
+                    s = _pick_slice(r.shape[0], slice, "slices", name)
+                    image = r[s]
+                else:
+                    _no_slice(slice, name, r.shape)
+                    s, image = None, r[()]
+                meta["slice"] = s
+                return np.asarray(image), meta, None, None
+            else:
+                raise _Refused(
+                    f"{name} has neither a 'kspace' nor a reconstruction dataset "
+                    f"({', '.join(_RECONSTRUCTIONS)}); it holds {keys}"
+                )
+    except _Refused:
+        raise
+    except Exception as exc:
+        raise ValueError(f"cannot read the data in {path}: {type(exc).__name__}: {exc}") from exc
+    k = np.asarray(k, dtype=np.complex128)
+    _check_values(k, name, "the k-space")
+    if reference is not None:
+        reference = np.asarray(reference, dtype=np.float64)
+        _check_values(reference, name, f"dataset {meta['reference']!r}")
+    if k.ndim == 2:  # single-coil: the complex image, k-space kept
+        meta["coils"] = 1
+        return centred_ifft2(k), meta, k, reference
+    meta["coils"] = int(k.shape[0])
+    rss = np.sqrt(np.sum(np.abs(centred_ifft2(k)) ** 2, axis=0))
+    return rss, meta, None, reference
+
+
+def _builtin(source: str, shape: Any) -> LoadedImage | None:
+    shape = DEFAULT_BUILTIN_SHAPE if shape is None else shape
+    if source == "shepp-logan":
+        image = shepp_logan(shape)
+        meta = {"format": "builtin", "shape": tuple(image.shape), "scale": 1.0}
+        return LoadedImage(image, None, source, meta)
+    if source == "camera":  # a natural photograph (scikit-image's cameraman), for non-phantom tests
+        image = camera(shape)
+        meta = {"format": "builtin", "shape": tuple(image.shape), "scale": 1.0}
+        return LoadedImage(image, None, source, meta)
+    m = re.fullmatch(r"ellipses:(\d+)", source)
+    if m:
+        seed = int(m.group(1))
+        image = ellipses(shape, seed=seed)
+        meta = {"format": "builtin", "seed": seed, "shape": tuple(image.shape), "scale": 1.0}
+        return LoadedImage(image, None, source, meta)
+    return None
+
+
+def load(source: str | Path, *, slice: int | None = None, shape: Any = None) -> LoadedImage:
+    """Load one 2-D image from a file or a built-in phantom, normalised to max 1.
+
+    source: a path with a suffix in ``FORMATS``, or "shepp-logan" / "ellipses:SEED" (256 x 256
+    unless ``shape`` is given). slice: for 3-D data, the index along the slice axis (axis 0 for
+    .npy, DICOM frames, TIFF frames and fastMRI; the last axis for NIfTI); default the middle
+    one, n // 2. shape: for files, resize the image to (H, W) (anti-aliased; the k-space is
+    then dropped, since it no longer matches).
+
+    Complex data give their magnitude. fastMRI HDF5: single-coil ``kspace`` (slices, H, W) gives
+    image = |F_c^-1 k| and kspace = k, both divided by max |F_c^-1 k|, with
+    F_c^-1 k = fftshift(ifft2(ifftshift(k), norm="ortho")); multi-coil (slices, coils, H, W)
+    gives the root-sum-of-squares of the coil images, kspace None; a stored reconstruction goes
+    to ``reference`` on the same scale, or is the image when there is no k-space.
+    """
+    if not isinstance(source, (str, Path)):
+        raise TypeError(
+            f"source must be a path (str or pathlib.Path) or a built-in name; got {type(source).__name__}"
+        )
+    if slice is not None:
+        check_int("slice", slice)
+    if isinstance(source, str) and not Path(source).exists():
+        loaded = _builtin(source, shape)
+        if loaded is not None:
+            if slice is not None:
+                raise ValueError(f"slice={slice} was given but built-in {source!r} is a single 2-D image")
+            return loaded
+        if source.startswith(("ellipses", "shepp")) or Path(source).suffix == "":
+            raise ValueError(
+                f"source {source!r} is neither an existing file nor a built-in phantom; built-ins: "
+                f"{', '.join(BUILTINS)} (SEED a non-negative integer); file formats: {', '.join(FORMATS)}"
+            )
+    path = Path(source)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; expected a file with suffix in {', '.join(FORMATS)}")
+    suffix = _suffix(path)
+    if suffix not in FORMATS:
+        raise ValueError(f"{path} has unsupported suffix {suffix!r}; supported formats: {', '.join(FORMATS)}")
+    kspace = reference = None
+    try:
+        if suffix == ".npy":
+            arr, meta = _load_npy(path, slice)
+        elif suffix == ".dcm":
+            arr, meta = _load_dicom(path, slice)
+        elif suffix in (".nii", ".nii.gz"):
+            arr, meta = _load_nifti(path, slice)
+        elif suffix in (".h5", ".hdf5"):
+            arr, meta, kspace, reference = _load_h5(path, slice)
+        else:
+            arr, meta = _load_raster(path, slice)
+    except _Refused as exc:
+        raise ValueError(str(exc)) from None
+    return _finish(arr, str(path), meta, kspace=kspace, reference=reference, shape=shape)

@@ -1,0 +1,97 @@
+"""PNG images and figures (matplotlib, Agg), written atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._io import atomic_write
+
+
+def _array(name: str, image: Any) -> np.ndarray:
+    """A 2-D float64 NumPy array of |image| (complex images show their magnitude)."""
+    if hasattr(image, "detach"):
+        image = image.detach().cpu().numpy()
+    a = np.asarray(image)
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D image; got shape {a.shape}")
+    a = np.abs(a) if np.iscomplexobj(a) else a.astype(np.float64)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} holds NaN or Inf values")
+    return a
+
+
+def save_image(path: str | Path, image: Any, *, vmin: float = 0.0, vmax: float | None = None) -> Path:
+    """8-bit grayscale PNG of |image| on [vmin, vmax] (default [0, max]) with values clipped."""
+    from PIL import Image
+
+    a = _array("image", image)
+    top = float(a.max()) if vmax is None else float(vmax)
+    scale = top - vmin if top > vmin else 1.0
+    pixels = np.clip(np.rint((a - vmin) / scale * 255), 0, 255).astype(np.uint8)
+
+    def write(tmp: str) -> None:
+        Image.fromarray(pixels, mode="L").save(tmp, format="PNG")
+
+    return atomic_write(path, write)
+
+
+def _figure(ncols: int, nrows: int = 1, size: float = 3.2):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False)
+    return fig, axes
+
+
+def _save_figure(path: str | Path, fig) -> Path:
+    import matplotlib.pyplot as plt
+
+    def write(tmp: str) -> None:
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+
+    try:
+        return atomic_write(path, write)
+    finally:
+        plt.close(fig)
+
+
+def reconstruction_figure(
+    path: str | Path,
+    target: Any,
+    recon: Any,
+    *,
+    zero_filled: Any = None,
+    title: str = "reconstruction",
+    metrics: dict[str, float] | None = None,
+    zero_filled_metrics: dict[str, float] | None = None,
+) -> Path:
+    """[ground truth | zero-filled | reconstruction | error map |recon - truth|], one row."""
+    t = _array("target", target)
+    r = _array("recon", recon)
+    if r.shape != t.shape:
+        raise ValueError(f"recon has shape {r.shape} but target has {t.shape}")
+    panels: list[tuple[str, np.ndarray, dict]] = [("ground truth", t, {"cmap": "gray", "vmin": 0, "vmax": t.max()})]
+    if zero_filled is not None:
+        z = _array("zero_filled", zero_filled)
+        panels.append((_label("zero-filled", zero_filled_metrics), z, {"cmap": "gray", "vmin": 0, "vmax": t.max()}))
+    panels.append((_label(title, metrics), r, {"cmap": "gray", "vmin": 0, "vmax": t.max()}))
+    err = np.abs(r - t)
+    panels.append((f"error |x^ - x| (max {err.max():.3f})", err, {"cmap": "inferno", "vmin": 0}))
+    fig, axes = _figure(len(panels))
+    for ax, (label, img, opts) in zip(axes[0], panels, strict=True):
+        im = ax.imshow(img, **opts)
+        ax.set_title(label, fontsize=9)
+        ax.axis("off")
+    fig.colorbar(im, ax=axes[0][-1], fraction=0.046, pad=0.02)
+    return _save_figure(path, fig)
+
+
+def _label(name: str, metrics: dict[str, float] | None) -> str:
+    if not metrics:
+        return name
+    return f"{name}\nPSNR {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.3f}"

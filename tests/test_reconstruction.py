@@ -1,0 +1,257 @@
+"""Image reconstruction: the acquisition model, FIRENET for MRI against the reference solver,
+the learned networks' checkpoints, and training."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import firenets as fn
+from firenets import reconstruction as rc
+from firenets.nets import training
+from firenets.operators import Fourier2D, Wavelet2D
+
+
+def _blocks(n: int = 32) -> torch.Tensor:
+    """A piecewise-constant image on dyadic blocks: sparse in Haar wavelets."""
+    x = torch.zeros(n, n, dtype=torch.float64)
+    x[4:12, 8:24] = 1.0
+    x[16:28, 4:12] = 0.5
+    x[20:24, 16:28] = 0.75
+    return x
+
+
+# ---------------------------------------------------------------- acquisition
+def test_acquire_samples_the_centred_fft():
+    x = fn.data.ellipses(64, seed=3)
+    acq = rc.acquire(x, mask="gaussian", rate=0.3, seed=2)
+    full = torch.fft.fftshift(torch.fft.fft2(torch.fft.ifftshift(x.to(torch.complex128)), norm="ortho"))
+    assert torch.allclose(acq.y, full[acq.mask], atol=1e-12)
+    assert acq.rate == pytest.approx(acq.mask.double().mean().item())
+    assert torch.equal(acq.mask, fn.masks.make("gaussian", (64, 64), 0.3, seed=2).mask)
+    assert torch.equal(acq.target, x)
+    assert torch.allclose(acq.zero_filled, acq.operator.adjoint(acq.y))
+
+
+def test_acquire_noise_has_the_stated_level():
+    x = fn.data.ellipses(128, seed=1)
+    clean = rc.acquire(x, rate=0.5, seed=4)
+    noisy = rc.acquire(x, rate=0.5, seed=4, noise=0.01)
+    e = noisy.y - clean.y
+    m = e.numel()
+    # E|e_j|^2 = sigma^2, real and imaginary parts each sigma^2 / 2; 8192 samples: 5 sigma bands
+    assert e.abs().pow(2).mean().item() == pytest.approx(1e-4, rel=5 * math.sqrt(1 / m))
+    assert e.real.pow(2).mean().item() == pytest.approx(0.5e-4, rel=5 * math.sqrt(2 / m))
+    again = rc.acquire(x, rate=0.5, seed=4, noise=0.01)
+    assert torch.equal(again.y, noisy.y)
+
+
+def test_acquire_from_measured_kspace():
+    x = fn.data.ellipses(32, seed=0).to(torch.complex128) * torch.exp(1j * torch.linspace(0, 1, 32))
+    k = Fourier2D(torch.ones(32, 32, dtype=torch.bool)).kspace(x)
+    acq = rc.acquire(x.abs(), rate=0.4, kspace=k)
+    assert not acq.simulated
+    assert torch.allclose(acq.y, k[acq.mask])
+    # the loaded-image route: the target is |F_c^* k|
+    loaded = fn.data.LoadedImage(x.abs(), k, "test", {})
+    res = rc.reconstruct(loaded, "zero-filled", rate=0.4)
+    assert torch.allclose(res.acquisition.target, x.abs(), atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"rate": 1.5}, ValueError, "rate"),
+        ({"rate": 0.0}, ValueError, "rate"),
+        ({"mask": "spiral"}, ValueError, "mask"),
+        ({"noise": -1.0}, ValueError, "noise"),
+        ({"mask": torch.ones(16, 16, dtype=torch.bool)}, ValueError, "mask has shape"),
+        ({"mask": torch.ones(32, 32)}, TypeError, "boolean"),
+        ({"kspace": torch.ones(16, 16, dtype=torch.complex128)}, ValueError, "kspace"),
+    ],
+)
+def test_acquire_bad_input(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        rc.acquire(torch.ones(32, 32, dtype=torch.float64), **kwargs)
+
+
+def test_acquire_refuses_bad_images():
+    with pytest.raises(ValueError, match="2-D"):
+        rc.acquire(torch.ones(2, 32, 32, dtype=torch.float64))
+    bad = torch.ones(32, 32, dtype=torch.float64)
+    bad[3, 3] = float("nan")
+    with pytest.raises(ValueError, match="image"):
+        rc.acquire(bad)
+    with pytest.raises(TypeError, match="image"):
+        rc.acquire(torch.ones(32, 32, dtype=torch.int64))
+
+
+# ---------------------------------------------------------------- FIRENET for MRI
+@pytest.fixture(scope="module")
+def small_problem():
+    """A 32x32 Haar-sparse image at 40% gaussian sampling with a little noise, and its minimiser."""
+    acq = rc.acquire(_blocks(), mask="gaussian", rate=0.4, seed=1, noise=1e-3)
+    W = Wavelet2D((32, 32), wavelet="haar", levels=3)
+    A = acq.operator @ W.H
+    lam = 1e-3
+    ref = fn.reference.solve(fn.SRLasso(A, acq.y, lam=lam), warn_gap=1e-6)
+    return acq, W, lam, ref
+
+
+def test_mri_firenet_reaches_the_reference_minimiser(small_problem):
+    acq, W, lam, ref = small_problem
+    f = rc.MRIFirenet(acq.operator, wavelet="haar", levels=3, lam=lam, restarts=40, inner=40, schedule="adaptive")
+    with torch.no_grad():
+        x, cert = f(acq.y, return_certificate=True)
+    assert torch.linalg.vector_norm(x - W.H(ref.x)) <= 1e-6 * torch.linalg.vector_norm(W.H(ref.x))
+    assert float(cert.objective) == pytest.approx(float(ref.objective), rel=1e-9)
+    assert f.num_layers == 1600
+
+
+def test_mri_firenet_certificate_bounds_its_suboptimality(small_problem):
+    acq, W, lam, ref = small_problem
+    f = rc.MRIFirenet(acq.operator, wavelet="haar", levels=3, lam=lam)  # the imaging defaults: paper, 10 x 20
+    with torch.no_grad():
+        x, cert = f(acq.y, return_certificate=True)
+    excess = float(cert.objective) - float(ref.objective)
+    assert -1e-9 <= excess <= float(cert.gap) + 1e-12
+    assert float(cert.objective) <= 1.01 * float(ref.objective)
+    # and the image is the wavelet synthesis of the network's coefficients
+    assert torch.allclose(x, W.H(f.firenet(acq.y)), atol=1e-12)
+
+
+def test_mri_firenet_level_weights_enter_the_problem():
+    acq = rc.acquire(_blocks(), rate=0.4, seed=1)
+    f = rc.MRIFirenet(acq.operator, levels=3, level_weights=[1.0, 2.0, 3.0, 4.0])
+    W = Wavelet2D((32, 32), wavelet="haar", levels=3)
+    expected = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64)[W.level_index]
+    assert torch.equal(f.firenet.weights, expected)
+    with pytest.raises(ValueError, match="4 weights"):
+        rc.MRIFirenet(acq.operator, levels=3, level_weights=[1.0, 2.0])
+
+
+def test_firenet_beats_zero_filling_on_shepp_logan():
+    res = fn.reconstruct("shepp-logan", "firenet", rate=0.25, seed=0)
+    assert res.metrics["psnr"] >= res.zero_filled_metrics["psnr"] + 5.0
+    assert res.metrics["ssim"] >= res.zero_filled_metrics["ssim"] + 0.3
+    assert res.num_layers == 200 and res.certificate["gap"] >= 0
+    summary = res.summary()
+    for key in ("psnr", "ssim", "nmse", "seconds", "certificate", "num_layers", "zero_filled"):
+        assert key in summary
+
+
+def test_zero_filled_metrics_are_the_baseline():
+    res = fn.reconstruct("ellipses:2", "zero-filled", mask="cartesian", rate=0.3)
+    assert res.metrics == res.zero_filled_metrics
+    assert res.certificate is None
+    x = res.acquisition.target
+    assert res.metrics["nmse"] == pytest.approx(
+        float(((x - res.acquisition.zero_filled.abs()) ** 2).sum() / (x**2).sum()), rel=1e-12
+    )
+
+
+def test_reconstruction_map_arguments():
+    F = Fourier2D(torch.ones(32, 32, dtype=torch.bool))
+    with pytest.raises(ValueError, match="method"):
+        rc.reconstruction_map("ista", F)
+    with pytest.raises(ValueError, match="weights"):
+        rc.reconstruction_map("firenet", F, weights="x.pt")
+    with pytest.raises(ValueError, match="firenet' only"):
+        rc.reconstruction_map("zero-filled", F, lam=1.0)
+    with pytest.raises(TypeError, match="Fourier2D"):
+        rc.MRIFirenet(F @ Wavelet2D((32, 32), levels=2).H)
+
+
+# ---------------------------------------------------------------- learned networks
+@pytest.mark.parametrize("kind", ["unet", "cascade"])
+def test_shipped_weights_load_safely_and_apply_to_larger_images(kind):
+    path = training.shipped(kind)
+    payload = torch.load(path, weights_only=True)
+    record = payload["training"]
+    assert record["size"] == 128 and record["mask"] == "gaussian" and record["rate"] == 0.25
+    assert record["command"].startswith(f"firenets train {kind}")
+    assert record["val_psnr"] > record["val_psnr_zero_filled"] + 2.0  # it learned something
+    assert path.stat().st_size < 8 * 2**20
+    res = fn.reconstruct("shepp-logan", kind)  # trained at 128x128, applied at 256x256
+    assert res.image.shape == (256, 256)
+    assert np.isfinite(res.metrics["psnr"])
+
+
+@pytest.mark.parametrize("kind", ["unet", "cascade"])
+def test_learned_networks_refuse_other_sizes(kind):
+    with pytest.raises(ValueError, match="multiples of 16"):
+        fn.reconstruct(fn.data.ellipses((100, 128), seed=1), kind)
+
+
+def _tiny_training(tmp_path, kind, epochs, **kw):
+    mask = fn.masks.make("gaussian", (32, 32), 0.3, seed=0).mask
+    config = {"unet": {"levels": 2, "features": 4, "seed": 0}, "cascade": {"cascades": 2, "layers": 3,
+                                                                           "features": 4, "seed": 0}}[kind]
+    net = training.build(kind, config, mask)
+    images = torch.stack([fn.data.ellipses(32, seed=i, dtype=torch.float32) for i in range(12)])
+    val = torch.stack([fn.data.ellipses(32, seed=100 + i, dtype=torch.float32) for i in range(4)])
+    result = training.train(net, images, val, mask, epochs=epochs, batch=4, lr=1e-2, seed=3, progress=False, **kw)
+    return net, result, mask
+
+
+@pytest.mark.parametrize("kind", ["unet", "cascade"])
+def test_training_resumes_exactly(tmp_path, kind):
+    state = tmp_path / "state.pt"
+    straight, r_straight, mask = _tiny_training(tmp_path, kind, 3)
+    _tiny_training(tmp_path, kind, 1, state_path=state)
+    resumed, r_resumed, _ = _tiny_training(tmp_path, kind, 3, state_path=state, resume=True)
+    assert r_resumed.val_loss == pytest.approx(r_straight.val_loss, rel=1e-5)
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.allclose(a.double(), b.double(), rtol=1e-5, atol=1e-6)
+    assert r_straight.best_epoch == int(np.argmin(r_straight.val_loss))
+
+
+def test_training_lowers_the_loss_and_checkpoints_round_trip(tmp_path):
+    net, result, mask = _tiny_training(tmp_path, "cascade", 4)
+    assert min(result.val_loss) < result.val_loss[0]
+    path = training.save(tmp_path / "c.pt", net, {"size": 32, "note": "test"})
+    again, record = training.load(path, kind="cascade", mask=torch.ones(64, 64, dtype=torch.bool))
+    assert record == {"size": 32, "note": "test"}
+    assert tuple(again.mask.shape) == (64, 64)
+    for a, b in zip(net.state_dict().values(), again.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="not a unet"):
+        training.load(path, kind="unet")
+    with pytest.raises(ValueError, match="needs the sampling mask"):
+        training.load(path)
+
+
+def test_corrupt_and_foreign_checkpoints_are_refused(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x00not a torch file")
+    with pytest.raises(ValueError, match="cannot be read"):
+        training.load(bad)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(ValueError, match="not a firenets checkpoint"):
+        training.load(foreign)
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        training.load(tmp_path / "missing.pt")
+    with pytest.raises(ValueError, match="resume needs state_path"):
+        _tiny_training(tmp_path, "unet", 1, resume=True)
+    with pytest.raises(FileNotFoundError, match="no training state"):
+        _tiny_training(tmp_path, "unet", 1, resume=True, state_path=tmp_path / "none.state")
+
+
+def test_train_writes_a_complete_record(tmp_path):
+    out = tmp_path / "u.pt"
+    net, record = rc.train("unet", out, size=32, n_train=8, n_val=4, epochs=1, features=4, progress=False,
+                           command="firenets train unet --size 32")
+    assert out.is_file() and not (tmp_path / "u.pt.state").exists()
+    loaded, rec = training.load(out, kind="unet")
+    assert rec == record
+    for key in ("size", "mask", "rate", "seed", "epochs", "lr", "train_loss", "val_loss", "best_epoch",
+                "val_psnr", "val_psnr_zero_filled", "command", "torch"):
+        assert key in rec
+    with pytest.raises(ValueError, match="multiple of 16"):
+        rc.train("unet", out, size=40)
+    with pytest.raises(ValueError, match="kind"):
+        rc.train("resnet", out)
