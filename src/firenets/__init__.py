@@ -33,10 +33,12 @@ __all__ = [
     "reconstruct",
     "reconstruction",
     "reference",
+    "report",
     "solvers",
+    "stability",
 ]
 
-_LAZY = {"reference", "barriers", "data", "metrics", "reconstruction"}
+_LAZY = {"reference", "barriers", "data", "metrics", "reconstruction", "report", "stability"}
 
 
 def __getattr__(name: str) -> Any:

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 _PENDING = {
-    "attack": "worst-case perturbations of a reconstruction network",
     "demo": "the whole story on one page",
 }
 
@@ -143,6 +142,102 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _float_list(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not values or any(not v > 0 or v == float("inf") for v in values):
+        raise argparse.ArgumentTypeError(f"expected finite numbers > 0, got {text!r}")
+    return values
+
+
+def _attack(args: argparse.Namespace) -> int:
+    import time
+
+    import firenets
+    from firenets import report, stability
+    from firenets.reconstruction import acquire, reconstruction_map
+
+    out = Path(args.out)
+    problem = _unwritable(out)
+    if problem:
+        print(f"firenets attack: --out {out}: {problem}", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    image = firenets.data.load(args.image, slice=args.slice)
+    acq = acquire(image.image, mask=args.mask, rate=args.rate, seed=args.seed)
+    A, x = acq.operator, acq.target
+    f = reconstruction_map(args.method, A, weights=args.weights)
+    bar = _bar(not args.no_progress, f"attacking {args.method}")
+    xn = float(x.norm())
+    if args.norms:
+        wc = stability.worst_case(f, A, x, norms=[r * xn for r in args.norms], steps=args.steps, lr=args.lr,
+                                  momentum=args.momentum, seed=args.seed, progress=bar)
+    else:
+        wc = stability.worst_case(f, A, x, lam=args.lam, lr=args.lr, momentum=args.momentum,
+                                  records=args.records, seed=args.seed, progress=bar)
+    norms = [s.r_norm for s in wc.stages]
+    control = stability.noise_control(f, A, x, norms, seed=args.seed)
+    maps = stability.hallucination_maps(f, A, x)
+    worst = max(wc.stages, key=lambda s: s.ratio)
+    maps_r = stability.hallucination_maps(f, A, x + worst.r)
+    record = {
+        "image": image.source, "method": args.method, "shape": list(x.shape), "mask": acq.mask_kind,
+        "rate": acq.rate, "seed": args.seed, "x_norm": xn,
+        "weights": "shipped" if args.weights is None and args.method in ("unet", "cascade") else args.weights,
+        **wc.summary(),
+        "noise_control": control.summary(),
+        "max_ratio": wc.max_ratio,
+        "max_noise_ratio": max(s.ratio for s in control.stages),
+        "hallucination": {"unperturbed": maps.summary(), "worst_perturbation": maps_r.summary()},
+    }
+    if args.compare_firenet and args.method != "firenet":
+        fire = reconstruction_map("firenet", A)
+        fw = stability.worst_case(fire, A, x, norms=norms, steps=args.compare_steps, lr=args.lr,
+                                  momentum=args.momentum, seed=args.seed, progress=bar)
+        record["firenet_at_same_norms"] = [s.summary() for s in fw.stages]
+        record["ratio_to_firenet"] = wc.max_ratio / fw.max_ratio
+    if bar is not None:
+        bar.close()
+    record["seconds"] = time.perf_counter() - start
+    report.attack_figure(out / "attack.png", x, wc.recon,
+                         [(x + s.r, s.recon, s.r, s.summary()) for s in wc.stages], method=args.method)
+    report.maps_figure(out / "hallucination.png", {
+        "error |f(Ax) - x|": maps.error, "measurement space": maps.measurement, "null space": maps.null,
+        f"error under r_{wc.stages.index(worst) + 1}": maps_r.error,
+    }, title=f"{args.method}: hallucination maps (Bhadra et al. 2021)")
+    report.write_json(out / "attack.json", record)  # last: its presence means the run completed
+    print(f"{args.method} on {image.source} ({acq.mask_kind}, rate {acq.rate:.3f}), {record['seconds']:.0f} s")
+    print(f"{'stage':>5} {'||r||/||x||':>12} {'||f(A(x+r))-f(Ax)||':>21} {'ratio':>8} {'noise ratio':>12} {'PSNR':>7}")
+    for j, (s, c) in enumerate(zip(wc.stages, control.stages, strict=True), start=1):
+        print(f"{j:5d} {s.r_rel:12.4g} {s.out_diff:21.4g} {s.ratio:8.3f} {c.ratio:12.3f} {s.psnr:7.2f}")
+    if "ratio_to_firenet" in record:
+        print(f"worst-case ratio {wc.max_ratio:.3f} = {record['ratio_to_firenet']:.1f} x FIRENET's at the same norms")
+    print(f"wrote {out / 'attack.json'}, attack.png, hallucination.png")
+    return 0
+
+
+def _bar(enabled: bool, desc: str):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    state: dict = {}
+
+    def update(done: int, total: int) -> None:
+        bar = state.get("bar")
+        if bar is None or bar.total != total:
+            if bar is not None:
+                bar.close()
+            bar = state["bar"] = tqdm(total=total, desc=desc, unit="step", leave=False)
+        bar.n = done
+        bar.refresh()
+
+    update.close = lambda: state.get("bar") and state["bar"].close()  # type: ignore[attr-defined]
+    return update
+
+
 def _unwritable(out: Path) -> str | None:
     """Why results cannot be written to the directory ``out`` (None when they can): checked by
     creating it and a probe file before any long computation."""
@@ -215,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--mask", choices=["gaussian", "cartesian", "radial", "das"], default="gaussian")
     tr.add_argument("--rate", type=_rate, default=0.25)
     tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--epochs", type=int, default=None, help="default: 6 (unet), 4 (cascade)")
+    tr.add_argument("--epochs", type=int, default=None, help="default: 14 (unet), 2 (cascade)")
     tr.add_argument("--n-train", type=int, default=1500, help="training phantoms (default 1500)")
     tr.add_argument("--n-val", type=int, default=100, help="validation phantoms (default 100)")
     tr.add_argument("--batch", type=int, default=16)
@@ -226,6 +321,29 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--force", action="store_true", help="overwrite an existing OUT")
     tr.add_argument("--no-progress", action="store_true")
     tr.set_defaults(run=_train, record_argv=True, command_text="")
+    att = sub.add_parser("attack", help="worst-case perturbations, noise control and hallucination maps")
+    att.add_argument("image", help="a file or a built-in image (shepp-logan, camera, ellipses:SEED)")
+    att.add_argument("--method", choices=["firenet", "unet", "cascade", "zero-filled"], required=True)
+    att.add_argument("--mask", choices=["gaussian", "cartesian", "radial", "das"], default="gaussian",
+                     help="default gaussian: the shipped weights' mask")
+    att.add_argument("--rate", type=_rate, default=0.25, help="default 0.25: the shipped weights' rate")
+    att.add_argument("--seed", type=int, default=0)
+    att.add_argument("--slice", type=int, default=None)
+    att.add_argument("--weights", default=None, help="unet/cascade checkpoint (default: shipped)")
+    att.add_argument("--lam", type=_nonnegative_float, default=0.01, help="penalty of ||r||^2 in Q (default 0.01)")
+    att.add_argument("--lr", type=_positive_float, default=0.01)
+    att.add_argument("--momentum", type=float, default=0.9)
+    att.add_argument("--records", type=_int_list, default=[20, 40, 60],
+                     help="iterations after which perturbations 1, 2, ... are recorded (default 20,40,60)")
+    att.add_argument("--norms", type=_float_list, default=None,
+                     help="instead: perturbations of these relative norms ||r||/||x|| (fixed-norm ascent)")
+    att.add_argument("--steps", type=int, default=20, help="steps per norm with --norms")
+    att.add_argument("--compare-firenet", action="store_true",
+                     help="also attack FIRENET at the same perturbation norms")
+    att.add_argument("--compare-steps", type=int, default=10)
+    att.add_argument("--no-progress", action="store_true")
+    att.add_argument("--out", default="firenets-attack", help="output directory")
+    att.set_defaults(run=_attack)
     for name, text in _PENDING.items():
         p = sub.add_parser(name, help=f"{text} (not available yet)")
         p.set_defaults(run=_pending(name))

@@ -334,7 +334,7 @@ def _image_from_kspace(kspace: torch.Tensor) -> torch.Tensor:
 TRAINING_DEFAULTS = {"size": 128, "mask": "gaussian", "rate": 0.25, "seed": 0, "n_train": 1500, "n_val": 100,
                      "batch": 16, "lr": 1e-3}
 NETWORK_DEFAULTS = {"unet": {"levels": 4, "features": 12}, "cascade": {"cascades": 5, "layers": 5, "features": 16}}
-EPOCHS = {"unet": 6, "cascade": 4}
+EPOCHS = {"unet": 14, "cascade": 2}
 
 
 def train(

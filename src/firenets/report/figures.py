@@ -95,3 +95,59 @@ def _label(name: str, metrics: dict[str, float] | None) -> str:
     if not metrics:
         return name
     return f"{name}\nPSNR {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.3f}"
+
+
+def attack_figure(
+    path: str | Path,
+    x: Any,
+    recon: Any,
+    perturbed: list[tuple[Any, Any, Any, dict[str, float]]],
+    *,
+    method: str = "network",
+) -> Path:
+    """The layout of Antun et al. (PNAS 2020): [x | x + r_1 | ... ; f(Ax) | f(A(x + r_1)) | ...].
+
+    ``perturbed`` holds (x + r_j, f(A(x + r_j)), r_j, numbers of stage j) for each stage; a third
+    row shows |r_j| on its own scale.
+    """
+    t = _array("x", x)
+    top = float(t.max())
+    cols = 1 + len(perturbed)
+    fig, axes = _figure(cols, 3, size=2.8)
+    gray = {"cmap": "gray", "vmin": 0, "vmax": top}
+    axes[0][0].imshow(t, **gray)
+    axes[0][0].set_title("original x", fontsize=8)
+    axes[1][0].imshow(_array("recon", recon), **gray)
+    axes[1][0].set_title(f"{method}: f(Ax)", fontsize=8)
+    axes[2][0].axis("off")
+    axes[2][0].text(0.5, 0.5, "|r_j|\n(own scale)", ha="center", va="center", fontsize=9)
+    for j, (xr, fr, r, numbers) in enumerate(perturbed, start=1):
+        xr_a = _array(f"perturbed[{j}]", xr)
+        axes[0][j].imshow(xr_a, **gray)
+        axes[0][j].set_title(f"x + r_{j}  (||r||/||x|| = {numbers['r_rel']:.3g})", fontsize=8)
+        axes[1][j].imshow(_array(f"reconstruction[{j}]", fr), **gray)
+        axes[1][j].set_title(f"f(A(x + r_{j}))  ratio {numbers['ratio']:.3g}", fontsize=8)
+        r_a = _array(f"r[{j}]", r)
+        axes[2][j].imshow(r_a, cmap="magma", vmin=0)
+        axes[2][j].set_title(f"|r_{j}| (max {r_a.max():.3g})", fontsize=8)
+    for row in axes:
+        for ax in row:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    return _save_figure(path, fig)
+
+
+def maps_figure(path: str | Path, maps: dict[str, Any], *, title: str = "") -> Path:
+    """One panel per named map (error, measurement-space, null-space ...), each on its own scale."""
+    if not maps:
+        raise ValueError("maps is empty")
+    fig, axes = _figure(len(maps))
+    for ax, (name, m) in zip(axes[0], maps.items(), strict=True):
+        a = _array(name, m)
+        im = ax.imshow(a, cmap="inferno", vmin=0)
+        ax.set_title(f"{name}\n(max {a.max():.3g})", fontsize=9)
+        ax.axis("off")
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return _save_figure(path, fig)

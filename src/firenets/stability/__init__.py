@@ -1,0 +1,52 @@
+"""Stability of reconstruction maps: worst-case perturbations (image and measurement domain) with a
+noise control, hallucinations, small details, more samples, generalisation.
+
+A reconstruction map f takes k-space samples y, (m,) or (B, m), to a complex image; the operator
+A is an ``operators.Fourier2D``. Antun et al., PNAS 2020; Bhadra et al., IEEE TMI 2021
+(REFERENCE sections 5 and 6).
+"""
+
+from __future__ import annotations
+
+from .constrained import BudgetResult, MeasurementAttack, measurement_attack
+from .generalisation import Generalisation, generalisation
+from .hallucination import (
+    HallucinationMaps,
+    KernelPair,
+    accuracy_stability_bound,
+    check_orthonormal_rows,
+    hallucination_maps,
+    kernel_pair,
+    measurement_component,
+    near_kernel_pair,
+    null_component,
+)
+from .perturbation import NoiseControl, Stage, WorstCase, noise_control, worst_case
+from .sampling import MoreSamples, more_samples
+from .structural import StructuralChange, structural_change
+
+__all__ = [
+    "BudgetResult",
+    "Generalisation",
+    "HallucinationMaps",
+    "KernelPair",
+    "MeasurementAttack",
+    "MoreSamples",
+    "NoiseControl",
+    "Stage",
+    "StructuralChange",
+    "WorstCase",
+    "accuracy_stability_bound",
+    "check_orthonormal_rows",
+    "generalisation",
+    "hallucination_maps",
+    "kernel_pair",
+    "measurement_attack",
+    "measurement_component",
+    "more_samples",
+    "near_kernel_pair",
+    "noise_control",
+    "null_component",
+    "structural_change",
+    "worst_case",
+]

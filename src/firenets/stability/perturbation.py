@@ -1,0 +1,237 @@
+"""Worst-case perturbations in the image domain, and the Gaussian-noise control of the same size.
+
+For a reconstruction map f (k-space samples y -> complex image), sampling operator A and image x,
+maximise Q(r) = 1/2 ||f(A(x + r)) - f(A x)||^2 - lam/2 ||r||^2 by gradient ascent with heavy-ball
+momentum, v <- m v + lr grad Q(r), r <- r + v, from a tiny random r; the iterate is recorded at a
+schedule of iteration counts, giving "perturbation 1, 2, 3, ..." of growing norm. Each record
+reports ||r||, ||r|| / ||x||, ||f(A(x + r)) - f(A x)|| and their ratio, a lower bound on the local
+Lipschitz constant of y -> f(y) composed with A at x. With ``norms`` the ascent instead runs on the
+sphere ||r|| = rho for each rho (normalised projected ascent), so that several maps can be compared
+at the same perturbation sizes.
+Reference: Antun, Renna, Poon, Adcock, Hansen, "On instabilities of deep learning in image
+reconstruction and the potential costs of AI", PNAS 117(48), 2020.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .._validation import as_tensor, check_int, check_scalar
+
+ReconstructionMap = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True, eq=False)
+class Stage:
+    """One recorded perturbation r and what it does to the reconstruction."""
+
+    r: torch.Tensor
+    recon: torch.Tensor
+    r_norm: float
+    r_rel: float
+    out_diff: float
+    ratio: float
+    psnr: float
+    iteration: int
+
+    def summary(self) -> dict[str, float]:
+        """JSON-ready numbers (no images)."""
+        return {"r_norm": self.r_norm, "r_rel": self.r_rel, "out_diff": self.out_diff, "ratio": self.ratio,
+                "psnr": self.psnr, "iteration": self.iteration}
+
+
+@dataclass(frozen=True, eq=False)
+class WorstCase:
+    """Perturbations found for f at x: the unperturbed reconstruction and one Stage per record."""
+
+    x: torch.Tensor
+    recon: torch.Tensor
+    stages: list[Stage]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def max_ratio(self) -> float:
+        """max_j ||f(A(x + r_j)) - f(A x)|| / ||r_j||."""
+        return max(s.ratio for s in self.stages)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready record: settings and the numbers of every stage."""
+        return {"settings": self.settings, "stages": [s.summary() for s in self.stages]}
+
+
+def _check(f: Any, A: Any, x: Any) -> torch.Tensor:
+    if not callable(f):
+        raise TypeError(f"f must be a reconstruction map (a callable y -> image); got {type(f).__name__}")
+    x = as_tensor("x", x)
+    if x.ndim != 2:
+        raise ValueError(f"x must be a 2-D image (H, W); got shape {tuple(x.shape)}")
+    if tuple(x.shape) != tuple(A.in_shape):
+        raise ValueError(f"x has shape {tuple(x.shape)} but the operator samples images of shape {tuple(A.in_shape)}")
+    return x.to(A.dtype)
+
+
+def _psnr(truth: torch.Tensor, recon: torch.Tensor) -> float:
+    from ..metrics import psnr
+
+    return float(psnr(truth.abs().detach(), recon.abs().detach()))
+
+
+def _differentiable(f: ReconstructionMap, y: torch.Tensor) -> torch.Tensor:
+    out = f(y)
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"f must return a torch.Tensor; got {type(out).__name__}")
+    if not out.requires_grad:
+        raise ValueError(
+            "f is not differentiable: its output does not depend on its input through autograd "
+            "(a map that detaches, calls NumPy, or runs under torch.no_grad cannot be attacked by gradients)"
+        )
+    return out
+
+
+def _record(f, A, x, fx, r, iteration) -> Stage:
+    with torch.no_grad():
+        out = f(A(x + r))
+        diff = float(torch.linalg.vector_norm(out - fx))
+        rn = float(torch.linalg.vector_norm(r))
+        return Stage(
+            r=r.detach().clone(), recon=out.detach().clone(), r_norm=rn,
+            r_rel=rn / float(torch.linalg.vector_norm(x)), out_diff=diff,
+            ratio=diff / rn if rn > 0 else math.nan, psnr=_psnr(x + r, out), iteration=iteration,
+        )
+
+
+def worst_case(
+    f: ReconstructionMap,
+    A: Any,
+    x: Any,
+    *,
+    lam: float = 0.01,
+    lr: float = 0.01,
+    momentum: float = 0.9,
+    records: Sequence[int] = (50, 100, 150),
+    norms: Sequence[float] | None = None,
+    steps: int = 50,
+    seed: int = 0,
+    init: float = 1e-4,
+    progress: Callable[[int, int], None] | None = None,
+) -> WorstCase:
+    """Perturbations r of x that maximise the change of f(A(x + r)) (heavy-ball ascent on Q).
+
+    Default mode: ascent on Q(r) = 1/2 ||f(A(x+r)) - f(Ax)||^2 - lam/2 ||r||^2 from a random r of
+    norm ``init`` ||x||, recorded after each iteration count in ``records`` (increasing).
+    ``norms`` mode: for each rho in ``norms`` (absolute norms, increasing), ``steps`` iterations
+    of v <- m v + lr rho g / ||g||, r <- rho (r + v) / ||r + v||, maximising the output change on
+    the sphere ||r|| = rho; each stage starts from the previous stage's direction.
+    """
+    x = _check(f, A, x)
+    lam = check_scalar("lam", lam, nonnegative=True)
+    lr = check_scalar("lr", lr, positive=True)
+    momentum = check_scalar("momentum", momentum, nonnegative=True)
+    if momentum >= 1:
+        raise ValueError(f"momentum must be in [0, 1); got {momentum}")
+    init = check_scalar("init", init, positive=True)
+    seed = check_int("seed", seed, minimum=0)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    r = torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)
+    xn = float(torch.linalg.vector_norm(x))
+    if xn == 0:
+        raise ValueError("x is zero: there is nothing to perturb relative to")
+    with torch.no_grad():
+        fx = f(A(x)).detach()
+    v = torch.zeros_like(r)
+    stages: list[Stage] = []
+
+    def grad_of(r: torch.Tensor) -> torch.Tensor:
+        r = r.detach().requires_grad_(True)
+        out = _differentiable(f, A(x + r))
+        q = 0.5 * torch.linalg.vector_norm(out - fx) ** 2 - 0.5 * lam * torch.linalg.vector_norm(r) ** 2
+        (g,) = torch.autograd.grad(q, r)
+        return g
+
+    if norms is None:
+        checkpoints = [check_int("records", k, minimum=1) for k in records]
+        if not checkpoints or any(b <= a for a, b in zip(checkpoints, checkpoints[1:], strict=False)):
+            raise ValueError(f"records must be increasing iteration counts; got {list(records)}")
+        r = r * (init * xn / float(torch.linalg.vector_norm(r)))
+        total = checkpoints[-1]
+        for it in range(1, total + 1):
+            g = grad_of(r)
+            v = momentum * v + lr * g
+            r = (r + v).detach()
+            if not bool(torch.isfinite(torch.view_as_real(r) if r.is_complex() else r).all()):
+                raise FloatingPointError(f"the ascent diverged at iteration {it}; lower lr (got {lr})")
+            if it in checkpoints:
+                stages.append(_record(f, A, x, fx, r, it))
+            if progress is not None:
+                progress(it, total)
+        settings = {"mode": "penalised", "lam": lam, "lr": lr, "momentum": momentum, "records": checkpoints,
+                    "init": init, "seed": seed}
+    else:
+        rhos = [check_scalar("norms", rho, positive=True) for rho in norms]
+        if not rhos or any(b <= a for a, b in zip(rhos, rhos[1:], strict=False)):
+            raise ValueError(f"norms must be increasing positive numbers; got {list(norms)}")
+        steps = check_int("steps", steps, minimum=1)
+        direction = r / torch.linalg.vector_norm(r)
+        total = steps * len(rhos)
+        done = 0
+        for rho in rhos:
+            r = rho * direction
+            v = torch.zeros_like(r)
+            for _ in range(steps):
+                g = grad_of(r)
+                gn = torch.linalg.vector_norm(g)
+                if float(gn) == 0:
+                    break
+                v = momentum * v + lr * rho * g / gn
+                r = (r + v).detach()
+                r = rho * r / torch.linalg.vector_norm(r)
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+            direction = r / torch.linalg.vector_norm(r)
+            stages.append(_record(f, A, x, fx, r, steps))
+        settings = {"mode": "fixed norms", "norms": rhos, "steps": steps, "lr": lr, "momentum": momentum,
+                    "seed": seed}
+    return WorstCase(x=x.detach(), recon=fx, stages=stages, settings=settings)
+
+
+@dataclass(frozen=True, eq=False)
+class NoiseControl:
+    """Gaussian perturbations of given norms and their effect (the control for worst-case ones)."""
+
+    stages: list[Stage]
+
+    def summary(self) -> list[dict[str, float]]:
+        """JSON-ready numbers, one dict per norm."""
+        return [s.summary() for s in self.stages]
+
+
+def noise_control(
+    f: ReconstructionMap, A: Any, x: Any, norms: Sequence[float], *, seed: int = 0, trials: int = 1
+) -> NoiseControl:
+    """For each rho in ``norms``: r = rho g / ||g||, g complex Gaussian, and ||f(A(x+r)) - f(Ax)|| / rho.
+
+    With ``trials`` > 1 the largest ratio over the draws is kept (still random, not optimised).
+    """
+    x = _check(f, A, x)
+    seed = check_int("seed", seed, minimum=0)
+    trials = check_int("trials", trials, minimum=1)
+    gen = torch.Generator(device="cpu").manual_seed(seed + 104_729)
+    with torch.no_grad():
+        fx = f(A(x)).detach()
+    stages = []
+    for rho in norms:
+        rho = check_scalar("norms", rho, positive=True)
+        best = None
+        for _ in range(trials):
+            g = torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)
+            stage = _record(f, A, x, fx, rho * g / torch.linalg.vector_norm(g), 0)
+            if best is None or stage.ratio > best.ratio:
+                best = stage
+        stages.append(best)
+    return NoiseControl(stages)

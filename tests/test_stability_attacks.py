@@ -1,0 +1,134 @@
+"""Worst-case perturbations (image and measurement domain) and the noise control, checked on maps
+whose worst case is known in closed form."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import firenets as fn
+from firenets.operators import Fourier2D
+from firenets.stability.constrained import measurement_attack
+from firenets.stability.perturbation import noise_control, worst_case
+
+SHAPE = (32, 32)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    mask = fn.masks.make("gaussian", SHAPE, 0.3, seed=1).mask
+    A = Fourier2D(mask)
+    x = fn.data.ellipses(SHAPE, seed=2)
+    return A, x
+
+
+class Gains(torch.nn.Module):
+    """f(y) = A^* (d * y): a linear map whose Lipschitz constant is max |d_j| (A A^* = I)."""
+
+    def __init__(self, A, d):
+        super().__init__()
+        self.A, self.d = A, d
+
+    def forward(self, y):
+        return self.A.adjoint(self.d * y)
+
+
+def test_fixed_norm_ascent_finds_the_lipschitz_constant_of_a_linear_map(setup):
+    A, x = setup
+    g = torch.Generator().manual_seed(0)
+    d = (0.5 + torch.rand(A.shape[0], generator=g, dtype=torch.float64)).to(torch.complex128)
+    d[7] = 4.0  # one sample amplified: the worst perturbation lives on that frequency
+    f = Gains(A, d)
+    res = worst_case(f, A, x, norms=[0.01, 0.1], steps=60, lr=0.5, momentum=0.5)
+    for stage, rho in zip(res.stages, [0.01, 0.1], strict=True):
+        assert stage.ratio <= 4.0 * (1 + 1e-9)  # never above the true constant
+        assert stage.ratio >= 0.99 * 4.0  # and the ascent finds it
+        assert stage.r_norm == pytest.approx(rho, rel=1e-12)
+    assert res.max_ratio == max(s.ratio for s in res.stages)
+
+
+def test_penalised_ascent_grows_along_the_unstable_direction(setup):
+    A, x = setup
+    c = 3.0
+    f = Gains(A, torch.full((A.shape[0],), c, dtype=torch.complex128))
+    res = worst_case(f, A, x, lam=1.0, lr=0.05, momentum=0.9, records=(20, 40, 60), seed=3)
+    norms = [s.r_norm for s in res.stages]
+    assert norms[0] < norms[1] < norms[2]  # "perturbation 1, 2, 3" of growing norm
+    # Q grows only on range(A^*): the other component decays, so the ratio tends to c
+    assert res.stages[-1].ratio == pytest.approx(c, rel=1e-3)
+    assert all(s.ratio <= c * (1 + 1e-12) for s in res.stages)
+    assert res.summary()["stages"][0].keys() >= {"r_norm", "r_rel", "out_diff", "ratio", "psnr"}
+
+
+def test_penalised_ascent_shrinks_when_the_map_is_stable_enough(setup):
+    A, x = setup
+    f = Gains(A, torch.full((A.shape[0],), 0.5, dtype=torch.complex128))
+    res = worst_case(f, A, x, lam=1.0, lr=0.05, records=(10, 80), init=1e-3)
+    assert res.stages[1].r_norm < res.stages[0].r_norm < 1e-3 * float(torch.linalg.vector_norm(x))
+
+
+def test_noise_control_of_a_projection_has_ratio_sqrt_rate(setup):
+    A, x = setup
+    zero_filled = fn.reconstruction.ZeroFilled(A)
+    ctrl = noise_control(zero_filled, A, x, [0.05, 0.5], seed=1)
+    rate = A.shape[0] / (SHAPE[0] * SHAPE[1])
+    for stage in ctrl.stages:
+        # E ||P r||^2 = rate ||r||^2 for isotropic r; 1024 entries: a 6-sigma band of ~ 0.1
+        assert stage.ratio == pytest.approx(math.sqrt(rate), abs=0.1)
+        assert stage.ratio <= 1 + 1e-12
+    assert [s["r_norm"] for s in ctrl.summary()] == pytest.approx([0.05, 0.5], rel=1e-12)
+
+
+def test_measurement_attack_on_zero_filling_matches_the_closed_form(setup):
+    A, x = setup
+    f = fn.reconstruction.ZeroFilled(A)
+    res = measurement_attack(f, A, x, rels=(0.0, 0.02, 0.08), steps=10, restarts=2)
+    b = torch.linalg.vector_norm(A.adjoint(A(x.to(torch.complex128))) - x)  # lies in ker(A)
+    y0n = torch.linalg.vector_norm(A(x.to(torch.complex128)))
+    assert res.results[0].error == pytest.approx(float(b), rel=1e-12)
+    for r in res.results[1:]:
+        d = r.rel * y0n
+        # A^* e is orthogonal to b, so ||b + A^* e||^2 = ||b||^2 + ||e||^2 <= ||b||^2 + d^2
+        assert r.error <= float(torch.sqrt(b**2 + d**2)) * (1 + 1e-12)
+        assert r.error >= float(torch.sqrt(b**2 + (0.999 * d) ** 2))
+        assert r.e_rel <= r.rel * (1 + 1e-12)
+
+
+def test_attacks_run_through_firenet(setup):
+    A, x = setup
+    f = fn.reconstruction.MRIFirenet(A, levels=3, restarts=3, inner=5)
+    res = worst_case(f, A, x, norms=[0.05], steps=3)
+    assert res.stages[0].ratio > 0 and math.isfinite(res.stages[0].psnr)
+    m = measurement_attack(f, A, x, rels=(0.0, 0.05), steps=3, restarts=1)
+    assert m.results[1].error >= m.results[0].error * 0.999
+
+
+def test_bad_input(setup):
+    A, x = setup
+    f = fn.reconstruction.ZeroFilled(A)
+    with pytest.raises(TypeError, match="callable"):
+        worst_case("unet", A, x)
+    with pytest.raises(ValueError, match="shape"):
+        worst_case(f, A, torch.ones(16, 16, dtype=torch.float64))
+    bad = x.clone()
+    bad[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="x"):
+        worst_case(f, A, bad)
+
+    def detached(y):
+        return A.adjoint(y).detach()
+
+    with pytest.raises(ValueError, match="not differentiable"):
+        worst_case(detached, A, x, records=(1,))
+    with pytest.raises(ValueError, match="not differentiable"):
+        measurement_attack(detached, A, x, rels=(0.01,), steps=1)
+    with pytest.raises(ValueError, match="records"):
+        worst_case(f, A, x, records=(5, 3))
+    with pytest.raises(ValueError, match="norms"):
+        worst_case(f, A, x, norms=[0.1, 0.05])
+    with pytest.raises(ValueError, match="momentum"):
+        worst_case(f, A, x, momentum=1.0)
+    with pytest.raises(ValueError, match="rels"):
+        measurement_attack(f, A, x, rels=(0.04, 0.02))
