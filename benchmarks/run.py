@@ -14,6 +14,8 @@ Memory: peak resident memory of FIRENET inference at 50 and 500 layers.
 Table (benchmarks/impossibility.py): `firenets table --quick`, and the LISTA training of the full table.
 Imaging (benchmarks/imaging.py): PSNR/SSIM/NMSE of zero-filling, FIRENET, U-Net and cascade at 15%
 and 25%, and FIRENET's wall time at 256x256 against the 10 s goal.
+Attack (benchmarks/attack.py): one attack iteration against one forward + backward pass of the
+map (goal 1.3x), and the default `firenets attack` time on 256x256 (goal 2 minutes).
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def operators(size: int, repeat: int, levels: int = 4, wavelet: str = "db4") -> 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="operators,solvers,memory,table,imaging")
+    parser.add_argument("--only", default="operators,solvers,memory,table,imaging,attack")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2)
@@ -102,6 +104,11 @@ def main(argv: list[str] | None = None) -> None:
         import imaging
 
         imaging.report()
+        print()
+    if "attack" in sections:
+        import attack
+
+        attack.report()
         print()
     if "solvers" in sections or "memory" in sections:
         import solvers

@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+from skimage.data import camera as sk_camera
 from skimage.data import shepp_logan_phantom
 from skimage.measure import label
 from skimage.transform import resize
@@ -22,6 +23,7 @@ from skimage.transform import resize
 from firenets.data import (
     LoadedImage,
     PhantomDataset,
+    camera,
     ellipses,
     ellipses_with_details,
     insert_detail,
@@ -488,5 +490,12 @@ def test_bad_h5_contents(tmp_path):
 
 @pytest.mark.parametrize("name", ["ellipses:x", "ellipses", "ellipses:-1", "sheplogan", "brain"])
 def test_unknown_builtin(name):
-    with pytest.raises(ValueError, match=f"{re.escape(repr(name))} is neither .*shepp-logan, ellipses:SEED"):
+    with pytest.raises(ValueError, match=f"{re.escape(repr(name))} is neither .*shepp-logan, camera, ellipses:SEED"):
         load(name)
+
+
+def test_camera_is_scikit_images_photograph():
+    img = camera((64, 48))
+    ref = resize(sk_camera().astype(float), (64, 48), anti_aliasing=True)
+    assert torch.allclose(img, torch.from_numpy(ref / ref.max()), atol=1e-15)
+    assert load("camera", shape=(32, 32)).image.shape == (32, 32)

@@ -1,0 +1,89 @@
+"""Cost of one worst-case-perturbation iteration against one forward + backward pass of the map,
+and the wall time of the default `firenets attack` on a 256x256 image.
+
+    python benchmarks/attack.py [--size 256] [--repeat 5]
+
+The floor: y = A x requiring grad, out = f(y), ||out||^2 backward (one forward and one backward
+pass of f). One attack iteration: ``stability.worst_case`` with records=(k,) timed for k and
+2k iterations, the difference divided by k (set-up excluded). Goal: ratio <= 1.3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+
+
+def _median(fn, repeat: int) -> float:
+    fn()
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return statistics.median(out)
+
+
+def iteration_ratio(method: str, size: int, repeat: int, k: int = 4) -> tuple[float, float]:
+    """(seconds of one forward + backward of f, seconds of one attack iteration)."""
+    import firenets as fn
+    from firenets.reconstruction import acquire, reconstruction_map
+
+    x = fn.data.shepp_logan(size)
+    acq = acquire(x, rate=0.25)
+    A = acq.operator
+    f = reconstruction_map(method, A)
+
+    def floor() -> None:
+        y = A(x.to(torch.complex128)).requires_grad_(True)
+        out = f(y)
+        (out.abs() ** 2).sum().backward()
+
+    def attack(n: int):
+        return lambda: fn.stability.worst_case(f, A, x, records=(n,), lr=1e-3)
+
+    base = _median(floor, repeat)
+    per_iter = (_median(attack(2 * k), repeat) - _median(attack(k), repeat)) / k
+    return base, per_iter
+
+
+def default_attack_seconds(method: str) -> float:
+    """Wall time of `firenets attack shepp-logan --method METHOD` (256x256, defaults)."""
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "firenets", "attack", "shepp-logan", "--method", method,
+                        "--out", out, "--no-progress"], check=True, capture_output=True)
+        return time.perf_counter() - t0
+
+
+def report(size: int = 256, repeat: int = 3) -> None:
+    print(f"attack iteration vs one forward + backward pass of the map ({size}x{size})")
+    print(f"{'map':10} {'f+b ms':>9} {'iteration ms':>13} {'ratio':>6}")
+    for method in ("unet", "cascade", "firenet"):
+        s = size if method != "firenet" else min(size, 128)
+        base, it = iteration_ratio(method, s, repeat)
+        print(f"{method + ('' if s == size else f' {s}'):10} {base * 1e3:9.1f} {it * 1e3:13.1f} {it / base:6.2f}")
+    print("\ndefault `firenets attack shepp-logan` (256x256), goal < 120 s:")
+    for method in ("unet", "cascade"):
+        sec = default_attack_seconds(method)
+        print(f"  {method:8} {sec:6.1f} s   ratio to goal {sec / 120:.2f}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    report(args.size, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
