@@ -118,3 +118,51 @@ def test_train_command(tmp_path, capsys):
     assert main(args) == 2  # exists: refused without --force
     assert "--force" in capsys.readouterr().err
     assert main([*args, "--force"]) == 0
+
+
+# ---------------------------------------------------------------- attack
+def test_attack_writes_stages_controls_and_figures(tmp_path, capsys):
+    out = tmp_path / "att"
+    code = main(["attack", str(_npy_image(tmp_path)), "--method", "cascade", "--records", "3,6", "--lr", "0.01",
+                 "--no-progress", "--out", str(out)])
+    assert code == 0
+    record = json.loads((out / "attack.json").read_text())
+    assert len(record["stages"]) == 2 and len(record["noise_control"]) == 2
+    for stage in record["stages"]:
+        assert stage.keys() >= {"r_norm", "r_rel", "out_diff", "ratio", "psnr"}
+        assert stage["ratio"] == pytest.approx(stage["out_diff"] / stage["r_norm"], rel=1e-9)
+    # the control has the same norms as the perturbations it controls
+    assert [c["r_norm"] for c in record["noise_control"]] == pytest.approx([s["r_norm"] for s in record["stages"]])
+    assert record["hallucination"]["unperturbed"]["measurement_norm"] >= 0
+    from PIL import Image
+
+    for name in ("attack.png", "hallucination.png"):
+        with Image.open(out / name) as im:
+            assert im.size[0] > 100
+    assert "ratio" in capsys.readouterr().out
+
+
+def test_attack_norms_mode_and_firenet_comparison(tmp_path):
+    out = tmp_path / "att"
+    code = main(["attack", str(_npy_image(tmp_path, (32, 32))), "--method", "unet", "--norms", "0.01",
+                 "--steps", "2", "--compare-firenet", "--compare-steps", "1", "--no-progress", "--out", str(out)])
+    assert code == 0
+    record = json.loads((out / "attack.json").read_text())
+    assert record["stages"][0]["r_rel"] == pytest.approx(0.01, rel=1e-9)
+    assert record["ratio_to_firenet"] == pytest.approx(
+        record["stages"][0]["ratio"] / record["firenet_at_same_norms"][0]["ratio"], rel=1e-9)
+
+
+def test_attack_bad_input(tmp_path, capsys):
+    bad = tmp_path / "nan.npy"
+    img = np.ones((32, 32))
+    img[3, 3] = np.nan
+    np.save(bad, img)
+    assert main(["attack", str(bad), "--method", "unet", "--out", str(tmp_path / "a")]) == 2
+    assert "nan.npy" in capsys.readouterr().err
+    odd = _npy_image(tmp_path, (40, 32))
+    assert main(["attack", str(odd), "--method", "unet", "--out", str(tmp_path / "b")]) == 2
+    assert "multiples of 16" in capsys.readouterr().err
+    assert not (tmp_path / "b" / "attack.json").exists()
+    with pytest.raises(SystemExit):
+        main(["attack", "shepp-logan", "--out", str(tmp_path / "c")])  # --method is required
