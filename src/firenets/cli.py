@@ -7,9 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-_PENDING = {
-    "demo": "the whole story on one page",
-}
+_PENDING: dict[str, str] = {}
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -238,6 +236,55 @@ def _bar(enabled: bool, desc: str):
     return update
 
 
+def _demo(args: argparse.Namespace) -> int:
+    import time
+
+    from firenets.report import story
+
+    out = Path(args.out)
+    if out.is_dir() and any(out.iterdir()) and not args.force:
+        print(f"firenets demo: --out {out} exists and holds other files; use --force to write into it",
+              file=sys.stderr)
+        return 2
+    problem = _unwritable(out)
+    if problem:
+        print(f"firenets demo: --out {out}: {problem}", file=sys.stderr)
+        return 2
+    stale = out / "index.html"
+    if stale.exists():  # a page from an earlier run must not claim this one is complete
+        stale.unlink()
+    start = time.perf_counter()
+    results = story.demo(out, progress=not args.no_progress, log=lambda t: print(t, file=sys.stderr))
+    print()
+    for line in results["summary"]:
+        print(line)
+    print(f"\nwrote {out / 'index.html'} ({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from firenets.report import story
+
+    out = Path(args.out)
+    if out.is_dir() and any(out.iterdir()) and not args.force:
+        print(f"firenets audit: --out {out} exists and holds other files; use --force to write into it",
+              file=sys.stderr)
+        return 2
+    problem = _unwritable(out)
+    if problem:
+        print(f"firenets audit: --out {out}: {problem}", file=sys.stderr)
+        return 2
+    (out / "index.html").unlink(missing_ok=True)
+    sys.path.insert(0, str(Path.cwd()))
+    net = story.load_model(args.model, args.weights)
+    results = story.audit(net, out, images=args.images or None, input=args.input, mask=args.mask, rate=args.rate,
+                          name=args.model, log=lambda t: print(t, file=sys.stderr))
+    for line in results["summary"]:
+        print(line)
+    print(f"wrote {out / 'index.html'}")
+    return 0
+
+
 def _unwritable(out: Path) -> str | None:
     """Why results cannot be written to the directory ``out`` (None when they can): checked by
     creating it and a probe file before any long computation."""
@@ -344,6 +391,22 @@ def build_parser() -> argparse.ArgumentParser:
     att.add_argument("--no-progress", action="store_true")
     att.add_argument("--out", default="firenets-attack", help="output directory")
     att.set_defaults(run=_attack)
+    demo = sub.add_parser("demo", help="the whole story on one page: table, reconstructions, attacks, maps")
+    demo.add_argument("--out", default="firenets-demo", help="output directory (default firenets-demo)")
+    demo.add_argument("--force", action="store_true", help="write into an --out that holds other files")
+    demo.add_argument("--no-progress", action="store_true")
+    demo.set_defaults(run=_demo)
+    aud = sub.add_parser("audit", help="the stability battery on your own torch network, FIRENET beside it")
+    aud.add_argument("images", nargs="*", help="image files or built-ins (default: ellipses:20000 shepp-logan)")
+    aud.add_argument("--model", required=True, help="PKG.MODULE:FACTORY returning a torch.nn.Module")
+    aud.add_argument("--weights", default=None, help="a state_dict file (read with weights_only=True)")
+    aud.add_argument("--input", choices=["adjoint", "kspace"], default="adjoint",
+                     help="the model takes A^* y (complex image) or the k-space samples y")
+    aud.add_argument("--mask", choices=["gaussian", "cartesian", "radial", "das"], default="gaussian")
+    aud.add_argument("--rate", type=_rate, default=0.25)
+    aud.add_argument("--out", default="firenets-audit")
+    aud.add_argument("--force", action="store_true")
+    aud.set_defaults(run=_audit)
     for name, text in _PENDING.items():
         p = sub.add_parser(name, help=f"{text} (not available yet)")
         p.set_defaults(run=_pending(name))

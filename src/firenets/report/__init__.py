@@ -1,11 +1,21 @@
-"""Results on disk: JSON records, PNG images and figures, each written atomically.
+"""Results on disk: JSON records, PNG images and figures, and the HTML page, each written atomically.
 
 matplotlib loads inside the functions that draw (Agg backend, no display needed).
 """
 
 from __future__ import annotations
 
-from .figures import attack_figure, maps_figure, reconstruction_figure, save_image
+from .figures import attack_figure, grid_figure, maps_figure, reconstruction_figure, save_image
+from .page import render, write
 from .records import write_json
 
-__all__ = ["attack_figure", "maps_figure", "reconstruction_figure", "save_image", "write_json"]
+__all__ = [
+    "attack_figure",
+    "grid_figure",
+    "maps_figure",
+    "reconstruction_figure",
+    "render",
+    "save_image",
+    "write",
+    "write_json",
+]

@@ -151,3 +151,36 @@ def maps_figure(path: str | Path, maps: dict[str, Any], *, title: str = "") -> P
     if title:
         fig.suptitle(title, fontsize=10)
     return _save_figure(path, fig)
+
+
+def grid_figure(
+    path: str | Path,
+    rows: list[tuple[str, list[tuple[str, Any]]]],
+    *,
+    shared_scale: bool = True,
+    cmap: str = "gray",
+) -> Path:
+    """Panels in rows: rows = [(row label, [(panel title, image), ...]), ...], magnitudes shown.
+
+    With ``shared_scale`` every panel of a row uses [0, max of the row's first panel].
+    """
+    if not rows or not all(panels for _, panels in rows):
+        raise ValueError("rows must hold at least one non-empty row of panels")
+    ncols = max(len(panels) for _, panels in rows)
+    fig, axes = _figure(ncols, len(rows), size=2.6)
+    for r, (label, panels) in enumerate(rows):
+        top = float(_array(panels[0][0], panels[0][1]).max()) if shared_scale else None
+        for c in range(ncols):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c >= len(panels):
+                ax.axis("off")
+                continue
+            title, img = panels[c]
+            a = _array(title, img)
+            ax.imshow(a, cmap=cmap, vmin=0, vmax=top if shared_scale else float(a.max()) or 1.0)
+            ax.set_title(title, fontsize=8)
+            if c == 0:
+                ax.set_ylabel(label, fontsize=9)
+    return _save_figure(path, fig)

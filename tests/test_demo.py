@@ -1,0 +1,182 @@
+"""`firenets demo` end to end: the page, its figures and JSON, its claims, and the page rendered in
+headless Chromium (every image loads, no console errors, a screenshot)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from firenets import report
+from firenets.cli import main
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    assert main(["demo", "--out", str(out), "--force", "--no-progress"]) == 0
+    return out
+
+
+def test_demo_page_is_complete_and_self_contained(demo_dir):
+    page = (demo_dir / "index.html").read_text()
+    images = re.findall(r'<img src="([^"]+)"', page)
+    assert len(images) >= 6
+    for name in images:
+        assert (demo_dir / name).is_file() and (demo_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        data = json.loads((demo_dir / name).with_suffix(".json").read_text())
+        assert data["figure"] == name
+    # nothing external: no scripts, no remote addresses
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+    results = json.loads((demo_dir / "results.json").read_text())
+    assert all(results["record"]["table"]["claims"].values())
+    assert len(results["sections"]) == 5
+    assert (demo_dir / "table" / "table.json").is_file()
+
+
+def test_demo_numbers_are_the_runs(demo_dir):
+    results = json.loads((demo_dir / "results.json").read_text())
+    rec = results["record"]["reconstruction"]["Shepp-Logan"]
+    page = (demo_dir / "index.html").read_text()
+    for method in ("firenet", "unet", "cascade"):
+        assert rec[method]["psnr"] > rec["zero-filled"]["psnr"] - 5  # sane, and shown on the page:
+    assert f"{rec['firenet']['psnr']:.4g}" in page
+    pert = results["record"]["perturbation"]
+    for m in ("unet", "cascade", "firenet"):
+        for s in pert[m]["stages"]:
+            assert s["ratio"] == pytest.approx(s["out_diff"] / s["r_norm"], rel=1e-9)
+
+
+def test_demo_refuses_a_directory_with_other_files(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["demo", "--out", str(tmp_path), "--no-progress"]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert (tmp_path / "notes.txt").read_text() == "mine" and not (tmp_path / "index.html").exists()
+
+
+def test_report_write_on_its_own(tmp_path):
+    report.save_image(tmp_path / "a.png", np.outer(np.arange(8.0), np.ones(8)))
+    results = {"title": "T <1>", "summary": ["s & t"], "sections": [
+        {"title": "one", "text": ["x < y"], "tables": [{"caption": "c", "columns": ["a", "b"], "rows": [[1, 2.5]]}],
+         "figures": [{"file": "a.png", "caption": "an image", "data": {"v": 1.0}}]}]}
+    path = report.write(results, tmp_path)
+    page = path.read_text()
+    assert "T &lt;1&gt;" in page and "x &lt; y" in page and '<img src="a.png"' in page
+    assert json.loads((tmp_path / "a.json").read_text())["data"] == {"v": 1.0}
+    bad = {"sections": [{"title": "x", "figures": [{"file": "../a.png"}]}]}
+    with pytest.raises(ValueError, match="plain file name"):
+        report.write(bad, tmp_path)
+    with pytest.raises(ValueError, match="not in"):
+        report.write({"sections": [{"title": "x", "figures": [{"file": "none.png"}]}]}, tmp_path)
+    with pytest.raises(ValueError, match="cells"):
+        report.write({"sections": [{"title": "x", "tables": [{"columns": ["a"], "rows": [[1, 2]]}]}]}, tmp_path)
+
+
+_PROBE = """<script>
+window.__errors = [];
+window.addEventListener('error', e => window.__errors.push(String(e.message || e.target && e.target.src)), true);
+const _ce = console.error; console.error = (...a) => { window.__errors.push(a.join(' ')); _ce(...a); };
+window.addEventListener('load', () => {
+  const imgs = Array.from(document.images);
+  const bad = imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute('src'));
+  const out = document.createElement('pre'); out.id = '__probe';
+  out.textContent = JSON.stringify({images: imgs.length, broken: bad, errors: window.__errors});
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def _chromium(*args: str) -> subprocess.CompletedProcess:
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--allow-file-access-from-files"]
+    return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package 'chromium'; .ci/run installs it)")
+def test_page_renders_in_chromium(demo_dir, tmp_path):
+    # the probe goes in a copy, so the page itself stays script-free
+    probe = demo_dir / "probe.html"
+    probe.write_text((demo_dir / "index.html").read_text().replace("</head>", _PROBE + "</head>"))
+    try:
+        dom = _chromium(f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000",
+                        "--dump-dom", probe.as_uri())
+    finally:
+        probe.unlink()
+    found = re.search(r'<pre id="__probe">(.*?)</pre>', dom.stdout, flags=re.S)
+    assert found, f"the page did not finish loading: {dom.stderr[-500:]}"
+    state = json.loads(found.group(1).replace("&quot;", '"'))
+    assert state["images"] >= 6 and state["broken"] == [] and state["errors"] == []
+    shot = Path(__file__).resolve().parents[1] / "out" / "demo-screenshot.png"
+    shot.parent.mkdir(exist_ok=True)
+    _chromium(f"--user-data-dir={tmp_path / 'profile2'}", "--window-size=1200,2400",
+              f"--screenshot={shot}", (demo_dir / "index.html").as_uri())
+    assert shot.is_file() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+_MODEL = '''
+import torch
+
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(2, 2, 3, padding=1, dtype=torch.float64)
+
+    def forward(self, x):
+        z = torch.view_as_real(x).permute(0, 3, 1, 2)
+        z = z + self.conv(z)
+        return torch.complex(z[:, 0], z[:, 1])
+
+
+def build():
+    torch.manual_seed(0)
+    return Net()
+
+
+def not_a_module():
+    return 3
+'''
+
+
+def test_audit_command(tmp_path, monkeypatch, capsys):
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "auditmodel.py").write_text(_MODEL)
+    image = tmp_path / "img.npy"
+    from firenets.data import ellipses
+
+    np.save(image, ellipses(64, seed=2).numpy())
+    import auditmodel
+
+    weights = tmp_path / "w.pt"
+    torch.save(auditmodel.build().state_dict(), weights)
+    out = tmp_path / "audit"
+    assert main(["audit", "--model", "auditmodel:build", "--weights", str(weights), str(image),
+                 "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert len(results["sections"]) == 5
+    assert any(k.startswith("perturbation/auditmodel:build") for k in results["record"])
+    page = (out / "index.html").read_text()
+    for name in re.findall(r'<img src="([^"]+)"', page):
+        assert (out / name).is_file()
+    # bad specifications and files: messages, no page
+    for args, message in [
+        (["--model", "auditmodel"], "PKG.MODULE:FACTORY"),
+        (["--model", "nosuchmodule:build"], "cannot import"),
+        (["--model", "auditmodel:not_a_module"], "not a torch.nn.Module"),
+        (["--model", "auditmodel:build", "--weights", str(image)], "cannot be read"),
+    ]:
+        target = tmp_path / f"bad{len(message)}"
+        assert main(["audit", *args, str(image), "--out", str(target)]) == 2
+        assert message in capsys.readouterr().err
+        assert not (target / "index.html").exists()
