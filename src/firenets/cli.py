@@ -7,8 +7,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-_PENDING: dict[str, str] = {}
-
 
 def _info(args: argparse.Namespace) -> int:
     import platform
@@ -301,14 +299,6 @@ def _unwritable(out: Path) -> str | None:
     return None
 
 
-def _pending(name: str):
-    def run(args: argparse.Namespace) -> int:
-        print(f"firenets {name}: not available in this version yet", file=sys.stderr)
-        return 2
-
-    return run
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``firenets`` command."""
     from firenets import __version__
@@ -407,9 +397,6 @@ def build_parser() -> argparse.ArgumentParser:
     aud.add_argument("--out", default="firenets-audit")
     aud.add_argument("--force", action="store_true")
     aud.set_defaults(run=_audit)
-    for name, text in _PENDING.items():
-        p = sub.add_parser(name, help=f"{text} (not available yet)")
-        p.set_defaults(run=_pending(name))
     return parser
 
 
