@@ -279,8 +279,7 @@ class UserMap(torch.nn.Module):
         if tuple(out.shape[-2:]) != tuple(self.A.in_shape):
             raise ValueError(f"the model returned shape {tuple(out.shape)}; expected (B, {self.A.in_shape[0]}, "
                              f"{self.A.in_shape[1]})")
-        out = out if out.is_complex() else out.to(torch.complex128)
-        out = out.to(torch.complex128)
+        out = out.to(torch.complex128)  # a real output is an image with zero imaginary part
         return out[0] if single else out
 
 
