@@ -119,7 +119,7 @@ def test_train_command(tmp_path, capsys):
 def test_attack_writes_stages_controls_and_figures(tmp_path, capsys):
     out = tmp_path / "att"
     code = main(["attack", str(_npy_image(tmp_path)), "--method", "cascade", "--records", "3,6", "--lr", "0.01",
-                 "--no-progress", "--out", str(out)])
+                 "--measurement", "0.02,0.05", "--measurement-steps", "3", "--no-progress", "--out", str(out)])
     assert code == 0
     record = json.loads((out / "attack.json").read_text())
     assert len(record["stages"]) == 2 and len(record["noise_control"]) == 2
@@ -129,6 +129,10 @@ def test_attack_writes_stages_controls_and_figures(tmp_path, capsys):
     # the control has the same norms as the perturbations it controls
     assert [c["r_norm"] for c in record["noise_control"]] == pytest.approx([s["r_norm"] for s in record["stages"]])
     assert record["hallucination"]["unperturbed"]["measurement_norm"] >= 0
+    budgets = record["measurement"]["budgets"]
+    assert [b["rel"] for b in budgets] == [0.0, 0.02, 0.05]
+    assert all(b["e_rel"] <= b["rel"] * (1 + 1e-12) for b in budgets)
+    assert budgets[2]["error"] >= budgets[0]["error"]
     from PIL import Image
 
     for name in ("attack.png", "hallucination.png"):

@@ -188,6 +188,10 @@ def _attack(args: argparse.Namespace) -> int:
         "max_noise_ratio": max(s.ratio for s in control.stages),
         "hallucination": {"unperturbed": maps.summary(), "worst_perturbation": maps_r.summary()},
     }
+    if args.measurement:
+        ma = stability.measurement_attack(f, A, x, rels=[0.0, *args.measurement], steps=args.measurement_steps,
+                                          seed=args.seed, progress=bar)
+        record["measurement"] = ma.summary()
     if args.compare_firenet and args.method != "firenet":
         fire = reconstruction_map("firenet", A)
         fw = stability.worst_case(fire, A, x, norms=norms, steps=args.compare_steps, lr=args.lr,
@@ -208,6 +212,9 @@ def _attack(args: argparse.Namespace) -> int:
     print(f"{'stage':>5} {'||r||/||x||':>12} {'||f(A(x+r))-f(Ax)||':>21} {'ratio':>8} {'noise ratio':>12} {'PSNR':>7}")
     for j, (s, c) in enumerate(zip(wc.stages, control.stages, strict=True), start=1):
         print(f"{j:5d} {s.r_rel:12.4g} {s.out_diff:21.4g} {s.ratio:8.3f} {c.ratio:12.3f} {s.psnr:7.2f}")
+    for b in record.get("measurement", {}).get("budgets", []):
+        print(f"measurement budget {b['rel']:.3g} ||y||: worst error {b['relative_error']:.4g} ||x|| "
+              f"(PSNR {b['psnr']:.2f})")
     if "ratio_to_firenet" in record:
         print(f"worst-case ratio {wc.max_ratio:.3f} = {record['ratio_to_firenet']:.1f} x FIRENET's at the same norms")
     print(f"wrote {out / 'attack.json'}, attack.png, hallucination.png")
@@ -375,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     att.add_argument("--norms", type=_float_list, default=None,
                      help="instead: perturbations of these relative norms ||r||/||x|| (fixed-norm ascent)")
     att.add_argument("--steps", type=int, default=20, help="steps per norm with --norms")
+    att.add_argument("--measurement", type=_float_list, default=None,
+                     help="also the measurement-domain attack for these budgets ||e||/||y|| (e.g. 0.02,0.04,0.08)")
+    att.add_argument("--measurement-steps", type=int, default=20, help="projected Adam steps per budget")
     att.add_argument("--compare-firenet", action="store_true",
                      help="also attack FIRENET at the same perturbation norms")
     att.add_argument("--compare-steps", type=int, default=10)
