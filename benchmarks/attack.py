@@ -11,7 +11,6 @@ pass of f). One attack iteration: ``stability.worst_case`` with records=(k,) tim
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -19,15 +18,7 @@ import time
 
 import torch
 
-
-def _median(fn, repeat: int) -> float:
-    fn()
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return statistics.median(out)
+from timing import median_seconds
 
 
 def iteration_ratio(method: str, size: int, repeat: int, k: int = 4) -> tuple[float, float]:
@@ -48,8 +39,8 @@ def iteration_ratio(method: str, size: int, repeat: int, k: int = 4) -> tuple[fl
     def attack(n: int):
         return lambda: fn.stability.worst_case(f, A, x, records=(n,), lr=1e-3)
 
-    base = _median(floor, repeat)
-    per_iter = (_median(attack(2 * k), repeat) - _median(attack(k), repeat)) / k
+    base = median_seconds(floor, repeat, warmup=1)
+    per_iter = (median_seconds(attack(2 * k), repeat, warmup=1) - median_seconds(attack(k), repeat, warmup=1)) / k
     return base, per_iter
 
 

@@ -21,24 +21,12 @@ map (goal 1.3x), and the default `firenets attack` time on 256x256 (goal 2 minut
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-
-def _time(fn: Callable[[], object], repeat: int) -> float:
-    for _ in range(3):
-        fn()
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
+from timing import median_seconds
 
 
 def operators(size: int, repeat: int, levels: int = 4, wavelet: str = "db4") -> list[tuple[str, float]]:
@@ -60,16 +48,16 @@ def operators(size: int, repeat: int, levels: int = 4, wavelet: str = "db4") -> 
     xn = xr.numpy()
 
     rows = [
-        ("bare torch fft2 + ifft2 (complex128)", _time(lambda: torch.fft.ifft2(torch.fft.fft2(x)), repeat)),
-        ("Fourier2D forward + adjoint", _time(lambda: F.adjoint(F(x)), repeat)),
-        (f"Wavelet2D {wavelet} L={levels} forward + adjoint (real)", _time(lambda: W.adjoint(W(xr)), repeat)),
-        (f"Wavelet2D {wavelet} L={levels} forward + adjoint (complex)", _time(lambda: W.adjoint(W(x)), repeat)),
+        ("bare torch fft2 + ifft2 (complex128)", median_seconds(lambda: torch.fft.ifft2(torch.fft.fft2(x)), repeat)),
+        ("Fourier2D forward + adjoint", median_seconds(lambda: F.adjoint(F(x)), repeat)),
+        (f"Wavelet2D {wavelet} L={levels} forward + adjoint (real)", median_seconds(lambda: W.adjoint(W(xr)), repeat)),
+        (f"Wavelet2D {wavelet} L={levels} forward + adjoint (complex)", median_seconds(lambda: W.adjoint(W(x)), repeat)),
         (
             f"pywt wavedec2 + waverec2 {wavelet} L={levels} (real, NumPy)",
-            _time(lambda: pywt.waverec2(pywt.wavedec2(xn, wavelet, mode="periodization", level=levels),
+            median_seconds(lambda: pywt.waverec2(pywt.wavedec2(xn, wavelet, mode="periodization", level=levels),
                                         wavelet, mode="periodization"), repeat),
         ),
-        ("Fourier2D @ Wavelet2D.H forward + adjoint", _time(lambda: (A(xr), A.adjoint(y)), repeat)),
+        ("Fourier2D @ Wavelet2D.H forward + adjoint", median_seconds(lambda: (A(xr), A.adjoint(y)), repeat)),
     ]
     del np
     return rows

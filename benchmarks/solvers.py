@@ -101,6 +101,18 @@ def sparse_gaussian(m: int, N: int, s: int, B: int, seed: int = 0):
     return M, X, g
 
 
+def _paper_and_plain_rows(rows, A, Y, truth, lam, per, max_iter, *, inner, delta, cp_steps) -> None:
+    """Add the rows of FIRENET with the paper's schedule and of plain Chambolle-Pock on (P3)."""
+    paper = fn.FIRENET(A, lam=lam, restarts=max_iter // inner, inner=inner, delta=delta)
+    errs = [_rel(o, truth) for o in paper.restart_outputs(Y)]
+    rows[f"FIRENET (paper schedule, p={inner})"] = {"hits": _first_hits(errs, inner), "per_iter": per, "note": ""}
+    P = fn.SRLasso(A, Y, lam=lam)
+    errs = []
+    chambolle_pock(P, max_iter, callback=lambda k, x, z: errs.append(_rel(x, truth)))
+    per_cp = _time_per_step(lambda n: chambolle_pock(P, n), cp_steps)
+    rows["Chambolle-Pock (plain)"] = {"hits": _first_hits(errs), "per_iter": per_cp, "note": ""}
+
+
 def gaussian(max_iter: int = 4000) -> dict:
     m, N, s, B = 256, 1024, 10, 64
     M, X, _ = sparse_gaussian(m, N, s, B)
@@ -117,15 +129,7 @@ def gaussian(max_iter: int = 4000) -> dict:
     per, floor, ratio = _overhead(A, X, Y, lam, net.inner, net.L_A, restarts=10)
     rows["FIRENET (adaptive, calibrated)"] = {"hits": _first_hits(errs, net.inner), "per_iter": per,
                                               "note": f"inner={net.inner}; calibration {calib:.1f} s"}
-    paper = fn.FIRENET(A, lam=lam, restarts=max_iter // 50, inner=50, delta=1e-12)
-    errs = [_rel(o, X) for o in paper.restart_outputs(Y)]
-    rows["FIRENET (paper schedule, p=50)"] = {"hits": _first_hits(errs, 50), "per_iter": per, "note": ""}
-
-    P = fn.SRLasso(A, Y, lam=lam)
-    errs = []
-    chambolle_pock(P, max_iter, callback=lambda k, x, z: errs.append(_rel(x, X)))
-    per_cp = _time_per_step(lambda n: chambolle_pock(P, n), 200)
-    rows["Chambolle-Pock (plain)"] = {"hits": _first_hits(errs), "per_iter": per_cp, "note": ""}
+    _paper_and_plain_rows(rows, A, Y, X, lam, per, max_iter, inner=50, delta=1e-12, cp_steps=200)
 
     lam_l = 0.01
     XL = _lasso_minimisers(M, X, Y, lam_l)
@@ -182,15 +186,7 @@ def imaging(max_iter: int = 1000, size: int = 256) -> dict:
         "note": f"reference: relative gap {cert.relative_gap.item():.1e}, {_rel(ref, c0[None]):.1e} from the "
                 "sparse image",
     }
-    paper = fn.FIRENET(A, lam=lam, restarts=max_iter // 10, inner=10, delta=1e-9)
-    errs = [_rel(o, ref) for o in paper.restart_outputs(y)]
-    rows["FIRENET (paper schedule, p=10)"] = {"hits": _first_hits(errs, 10), "per_iter": per, "note": ""}
-
-    P = fn.SRLasso(A, y, lam=lam)
-    errs = []
-    chambolle_pock(P, max_iter, callback=lambda k, x, z: errs.append(_rel(x, ref)))
-    per_cp = _time_per_step(lambda n: chambolle_pock(P, n), 50)
-    rows["Chambolle-Pock (plain)"] = {"hits": _first_hits(errs), "per_iter": per_cp, "note": ""}
+    _paper_and_plain_rows(rows, A, y, ref, lam, per, max_iter, inner=10, delta=1e-9, cp_steps=50)
 
     # noiseless and exactly sparse, the SRLasso minimiser fits the data (A x* = y), so no Lasso
     # shares it: FISTA solves Lasso(lam_l) against that problem's own minimiser (a long run)

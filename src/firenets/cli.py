@@ -247,17 +247,8 @@ def _demo(args: argparse.Namespace) -> int:
     from firenets.report import story
 
     out = Path(args.out)
-    if out.is_dir() and any(out.iterdir()) and not args.force:
-        print(f"firenets demo: --out {out} exists and holds other files; use --force to write into it",
-              file=sys.stderr)
+    if not _page_dir("demo", out, args.force):
         return 2
-    problem = _unwritable(out)
-    if problem:
-        print(f"firenets demo: --out {out}: {problem}", file=sys.stderr)
-        return 2
-    stale = out / "index.html"
-    if stale.exists():  # a page from an earlier run must not claim this one is complete
-        stale.unlink()
     start = time.perf_counter()
     results = story.demo(out, progress=not args.no_progress, log=lambda t: print(t, file=sys.stderr))
     print()
@@ -271,15 +262,8 @@ def _audit(args: argparse.Namespace) -> int:
     from firenets.report import story
 
     out = Path(args.out)
-    if out.is_dir() and any(out.iterdir()) and not args.force:
-        print(f"firenets audit: --out {out} exists and holds other files; use --force to write into it",
-              file=sys.stderr)
+    if not _page_dir("audit", out, args.force):
         return 2
-    problem = _unwritable(out)
-    if problem:
-        print(f"firenets audit: --out {out}: {problem}", file=sys.stderr)
-        return 2
-    (out / "index.html").unlink(missing_ok=True)
     sys.path.insert(0, str(Path.cwd()))
     net = story.load_model(args.model, args.weights)
     results = story.audit(net, out, images=args.images or None, input=args.input, mask=args.mask, rate=args.rate,
@@ -288,6 +272,22 @@ def _audit(args: argparse.Namespace) -> int:
         print(line)
     print(f"wrote {out / 'index.html'}")
     return 0
+
+
+def _page_dir(command: str, out: Path, force: bool) -> bool:
+    """Make ``out`` ready for a page (False, with a message, when it cannot be): a directory holding
+    other files needs ``force``; it must be writable; an index.html of an earlier run is removed
+    first, so that no page claims this run is complete before it is."""
+    if out.is_dir() and any(out.iterdir()) and not force:
+        print(f"firenets {command}: --out {out} exists and holds other files; use --force to write into it",
+              file=sys.stderr)
+        return False
+    problem = _unwritable(out)
+    if problem:
+        print(f"firenets {command}: --out {out}: {problem}", file=sys.stderr)
+        return False
+    (out / "index.html").unlink(missing_ok=True)
+    return True
 
 
 def _unwritable(out: Path) -> str | None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from .._io import atomic_write
+from .._progress import epoch_bar
 from .._validation import as_tensor, check_int, check_scalar
 
 
@@ -166,7 +167,7 @@ def train(
     gen.set_state(state["rng"])
     R = x.shape[1]
     lr_shapes = [lr.reshape(G, *([1] * (p.ndim - 1))) for p in params]
-    bar = _progress(epochs, state["epoch"], progress)
+    bar = epoch_bar(epochs, state["epoch"], progress, "training LISTA")
     for epoch in range(state["epoch"], epochs):
         perm = torch.randperm(R, generator=gen)
         for start in range(0, R, batch):
@@ -204,14 +205,6 @@ def train(
         for p, best in zip(params, state["best"], strict=True):
             p.copy_(best)
     return TrainingResult(state["validation"], state["best_epoch"], state["best_error"], state["epoch"])
-
-
-def _progress(total: int, initial: int, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc="training LISTA", unit="epoch", leave=False)
 
 
 def _save(path: Path, net: LISTA, state: dict) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from .._io import atomic_write
+from .._progress import epoch_bar
 from .._validation import check_int, check_scalar
 from ..operators import Fourier2D
 from .learned import DeepCascade, UNet
@@ -167,7 +168,7 @@ def train(
         if not state_path.is_file():
             raise FileNotFoundError(f"resume asked but no training state at {state_path}")
         state = _load_state(state_path, net, opt)
-    bar = _progress(epochs, state["epoch"], progress, type(net).__name__)
+    bar = epoch_bar(epochs, state["epoch"], progress, f"training {type(net).__name__}")
     for epoch in range(state["epoch"], epochs):
         start = time.perf_counter()
         net.train()
@@ -224,14 +225,6 @@ def evaluate_loss(net: torch.nn.Module, x0: torch.Tensor, target: torch.Tensor, 
             total += float((net(x0[i : i + batch]) - target[i : i + batch]).abs().pow(2).sum())
     net.train(was_training)
     return total / target.numel()
-
-
-def _progress(total: int, initial: int, enabled: bool, name: str):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc=f"training {name}", unit="epoch", leave=False)
 
 
 def _save_state(path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer, state: dict) -> None:
