@@ -21,7 +21,8 @@ from typing import Any
 
 import torch
 
-from .._validation import as_tensor, check_int, check_scalar
+from .._validation import check_int, check_scalar
+from .hallucination import _check_map, _check_operator, _image
 
 ReconstructionMap = Callable[[torch.Tensor], torch.Tensor]
 
@@ -65,14 +66,11 @@ class WorstCase:
 
 
 def _check(f: Any, A: Any, x: Any) -> torch.Tensor:
-    if not callable(f):
-        raise TypeError(f"f must be a reconstruction map (a callable y -> image); got {type(f).__name__}")
-    x = as_tensor("x", x)
-    if x.ndim != 2:
-        raise ValueError(f"x must be a 2-D image (H, W); got shape {tuple(x.shape)}")
-    if tuple(x.shape) != tuple(A.in_shape):
-        raise ValueError(f"x has shape {tuple(x.shape)} but the operator samples images of shape {tuple(A.in_shape)}")
-    return x.to(A.dtype)
+    """The boundary checks shared by the stability tests: f callable, A an image-to-samples operator,
+    x a finite image of A's shape, returned complex in A's precision."""
+    _check_map("f", f)
+    A = _check_operator(A)
+    return _image("x", x, A)
 
 
 def _psnr(truth: torch.Tensor, recon: torch.Tensor) -> float:
