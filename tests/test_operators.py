@@ -56,6 +56,20 @@ def test_dottest(name, batch):
 
 
 @pytest.mark.parametrize("name", sorted(OPS))
+@pytest.mark.parametrize("batch", [(), (3,), (2, 2)])
+def test_adjoint_subtract_is_x_minus_alpha_adjoint(name, batch):
+    op = OPS[name]
+    g = torch.Generator().manual_seed(len(batch))
+    x = torch.randn(*batch, *op.in_shape, generator=g, dtype=torch.float64).to(op.dtype)
+    y = torch.randn(*batch, *op.out_shape, generator=g, dtype=torch.float64).to(op.dtype)
+    for alpha in (0.7, torch.tensor(-1.3, dtype=torch.float64)):
+        expected = x - alpha * op.adjoint(y)
+        torch.testing.assert_close(op.adjoint_subtract(x, y, alpha), expected, rtol=0, atol=1e-13)
+    with pytest.raises(ValueError, match="batch shape"):
+        op.adjoint_subtract(torch.zeros(5, *op.in_shape, dtype=op.dtype), torch.zeros(4, *op.out_shape, dtype=op.dtype))
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
 def test_batched_equals_one_by_one(name):
     op = OPS[name]
     g = torch.Generator().manual_seed(5)

@@ -20,6 +20,15 @@ def test_soft_threshold_closed_forms():
     c = torch.tensor([3 + 4j, 0.3 - 0.4j], dtype=torch.complex128)
     out = soft_threshold(c, 1.0)
     torch.testing.assert_close(out, torch.tensor([(3 + 4j) * 0.8, 0], dtype=torch.complex128))
+    # complex: v max(0, 1 - t/|v|) against numpy, with zeros, zero thresholds and per-entry t
+    g = np.random.default_rng(3)
+    cv = g.standard_normal(50) + 1j * g.standard_normal(50)
+    cv[:3] = 0
+    ct = np.abs(g.standard_normal(50))
+    ct[3:6] = 0
+    expected = cv * np.maximum(0, 1 - ct / np.maximum(np.abs(cv), 1e-300))
+    got = soft_threshold(torch.from_numpy(cv), torch.from_numpy(ct)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-14, atol=1e-15)
     # the prox of t|.| minimises t|u| + |u - v|^2 / 2: compare with a fine grid search
     grid = torch.linspace(-4, 4, 80001, dtype=torch.float64)
     for val in (-2.3, -0.2, 0.7, 3.1):

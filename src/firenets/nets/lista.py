@@ -95,6 +95,51 @@ class LISTA(torch.nn.Module):
         return x
 
 
+def loss_and_gradients(
+    W: torch.Tensor, theta: torch.Tensor, A: torch.Tensor, scale: torch.Tensor, yT: torch.Tensor, xT: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-network MSE loss and its gradients in W and theta, by a hand-written backward pass.
+
+    The same numbers as autograd on ``LISTA.forward`` (tested), at a fraction of the cost: the
+    iterates are kept as columns, x_k of shape (G, N, B), so every layer is one batched product
+    M_k^T x_k with M_k^T = I - c W_k^T A; all W_k^T y come from one product; and since
+    x_{k+1} = S_theta(u_k) vanishes exactly where |u_k| <= theta, sign(x_{k+1}) gives both the
+    derivative mask and d x_{k+1} / d theta = -sign(u_k), so u_k is never stored.
+    W (G, L, m, N), theta (G, L, N), A (G, m, N), scale (G,) = 1 / (10 ||A||_2), yT (G, m, B),
+    xT (G, N, B). Returns loss (G,), dW (G, L, m, N), dtheta (G, L, N).
+    """
+    G, L, m, N = W.shape
+    B = yT.shape[-1]
+    c = scale.reshape(G, 1, 1, 1)
+    WT = W.transpose(2, 3)  # (G, L, N, m)
+    Wy = torch.bmm(WT.reshape(G, L * N, m), yT).reshape(G, L, N, B)
+    MT = torch.eye(N, dtype=W.dtype, device=W.device) - c * (WT @ A[:, None])  # (G, L, N, N)
+    th = theta[..., None]
+    xs = []  # x_1 .. x_L
+    x = None
+    for k in range(L):
+        u = Wy[:, k] if k == 0 else torch.baddbmm(Wy[:, k], MT[:, k], x)
+        x = u - torch.clamp(u, -th[:, k], th[:, k])
+        xs.append(x)
+    r = x - xT
+    loss = torch.linalg.vecdot(r, r, dim=-1).sum(-1) / (N * B)
+    g = r * (2.0 / (N * B))  # d loss / d x_L
+    dWy = torch.empty(G, L, N, B, dtype=W.dtype, device=W.device)
+    dMT = torch.zeros_like(MT)
+    dtheta = torch.empty_like(theta)
+    for k in range(L - 1, -1, -1):
+        s = torch.sign(xs[k])  # sign(u_k) where |u_k| > theta_k, 0 elsewhere
+        gs = g * s
+        dtheta[:, k] = -gs.sum(-1)
+        gu = torch.mul(gs, s, out=dWy[:, k])  # g * 1{|u_k| > theta_k}
+        if k:
+            dMT[:, k] = torch.bmm(gu, xs[k - 1].transpose(1, 2))
+            g = torch.bmm(MT[:, k].transpose(1, 2), gu)
+    dWT = torch.bmm(dWy.reshape(G, L * N, B), yT.transpose(1, 2)).reshape(G, L, N, m)
+    dWT -= c * (dMT @ A.transpose(1, 2)[:, None])
+    return loss, dWT.transpose(2, 3), dtheta
+
+
 @dataclass
 class TrainingResult:
     """Validation relative errors per epoch (G, epochs), the best epoch and error per network."""

@@ -100,6 +100,17 @@ class LinearOperator:
         """A^* y, for y of shape (*batch, *out_shape)."""
         return self._adjoint(self._check("y", y, self.out_shape))
 
+    def adjoint_subtract(self, x: torch.Tensor, y: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+        """x - alpha A^* y, in one fused product where the operator has one (a dense matrix)."""
+        x = self._check("x", x, self.in_shape)
+        y = self._check("y", y, self.out_shape)
+        if x.shape[: x.ndim - len(self.in_shape)] != y.shape[: y.ndim - len(self.out_shape)]:
+            raise ValueError(f"x and y must have the same batch shape; got {tuple(x.shape)} and {tuple(y.shape)}")
+        return self._adjoint_subtract(x, y, alpha)
+
+    def _adjoint_subtract(self, x: torch.Tensor, y: torch.Tensor, alpha: float) -> torch.Tensor:
+        return torch.add(x, self._adjoint(y), alpha=-alpha)
+
     @property
     def H(self) -> LinearOperator:
         """The adjoint operator A^*."""

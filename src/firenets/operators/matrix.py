@@ -33,6 +33,13 @@ class Matrix(LinearOperator):
         M = self._cast(y)
         return y @ (M.conj() if M.is_complex() else M)
 
+    def _adjoint_subtract(self, x, y, alpha):
+        M = self._cast(y)
+        M = M.conj() if M.is_complex() else M
+        if x.ndim == 2 and y.ndim == 2 and x.dtype == y.dtype and x.shape[0] == y.shape[0]:
+            return torch.addmm(x, y, M, alpha=-alpha)  # x - alpha y M^H-rows: one BLAS call
+        return torch.add(x, y @ M, alpha=-alpha)
+
     def to_dense(self, *, max_entries: int = 50_000_000) -> torch.Tensor:
         """The matrix M itself."""
         return self.M

@@ -6,6 +6,8 @@ one step with step sizes tau, sigma (tau sigma ||A||^2 <= 1) is
     x+ = S_{tau lam w}(x - tau A^* z)
     z+ = prox_{sigma H*}(z + sigma A(2 x+ - x))
 
+with A(2 x+ - x) formed as 2 A x+ - A x, so that each step applies A and A^* once.
+
 Reference: Chambolle, Pock, J. Math. Imaging Vis. 40, 2011; Colbrook, Antun, Hansen, PNAS 2022.
 """
 
@@ -44,44 +46,63 @@ class SaddlePoint:
         return t
 
     def _constants(self, tau, sigma) -> tuple:
-        """What the steps of one block share: tau, +-tau lam w, sigma and sigma y, broadcast."""
+        """What the steps of one block share: tau, tau lam w and its negative, sigma, sigma y.
+
+        A tensor tau (per sample, or carrying gradients) is applied to z in the data space
+        (``tau_z``), where it costs one pass over the (usually smaller) dual variable.
+        """
         tau_x = self.expand(tau, self.nin)
         sigma_z = self.expand(sigma, self.nout)
         t = tau_x * self.thresholds
-        return tau_x, t, -t, sigma_z, sigma_z * self.y
+        tau_z = self.expand(tau, self.nout) if isinstance(tau, torch.Tensor) else None
+        return tau_x, tau_z, t, -t, sigma_z, sigma_z * self.y
 
-    def _step(self, x, z, tau_x, t, neg_t, sigma_z, sigma_y):
-        # x - tau A^* z, 2 x+ - x and z + sigma A(.) each in one pass (addcmul, lerp)
-        if isinstance(tau_x, torch.Tensor):
-            v = torch.addcmul(x, tau_x, self.A.adjoint(z), value=-1)
+    def _step(self, x, Ax, z, tau_x, tau_z, t, neg_t, sigma_z, sigma_y):
+        # A(2 x+ - x) = 2 A x+ - A x: A x is carried from the previous step, so the extrapolation
+        # is one pass over the data space and every step applies A and A^* once each
+        if tau_z is None:
+            v = self.A.adjoint_subtract(x, z, tau_x)
         else:
-            v = torch.add(x, self.A.adjoint(z), alpha=-tau_x)
+            v = self.A.adjoint_subtract(x, tau_z * z)
         x_new = soft_threshold(v, t, neg_t)
-        Ax = self.A(torch.lerp(x, x_new, 2.0))
+        Ax_new = self.A(x_new)
+        extrapolated = torch.lerp(Ax, Ax_new, 2.0)
         if isinstance(sigma_z, torch.Tensor):
-            w = torch.addcmul(z - sigma_y, sigma_z, Ax)
+            w = torch.addcmul(z - sigma_y, sigma_z, extrapolated)
         else:
-            w = torch.add(z - sigma_y, Ax, alpha=sigma_z)
-        return x_new, dual_prox_shifted(self.kind, w, sigma_z, self.eta, self.nout)
+            w = torch.add(z - sigma_y, extrapolated, alpha=sigma_z)
+        return x_new, Ax_new, dual_prox_shifted(self.kind, w, sigma_z, self.eta, self.nout)
 
     def step(
-        self, x: torch.Tensor, z: torch.Tensor, tau: torch.Tensor | float, sigma: torch.Tensor | float
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One Chambolle-Pock step (x, z) -> (x+, z+)."""
-        return self._step(x, z, *self._constants(tau, sigma))
+        self, x: torch.Tensor, z: torch.Tensor, tau: torch.Tensor | float, sigma: torch.Tensor | float,
+        Ax: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One Chambolle-Pock step (x, z) -> (x+, z+); also returns A x+ (pass it back as Ax)."""
+        if Ax is None:
+            Ax = self.A(x)
+        x, Ax, z = self._step(x, Ax, z, *self._constants(tau, sigma))
+        return x, z, Ax
 
     def inner(
-        self, x: torch.Tensor, z: torch.Tensor, tau, sigma, p: int
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """p steps from (x, z); returns the ergodic averages (mean of x_1..x_p, of z_1..z_p)."""
+        self, x: torch.Tensor, z: torch.Tensor, tau, sigma, p: int, Ax: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """p steps from (x, z); returns the ergodic averages (mean of x_1..x_p, of z_1..z_p) and
+        A applied to the first (by linearity, the mean of the A x_i: no extra application).
+
+        Ax: A x, when the caller has it (the previous block's third output).
+        """
         consts = self._constants(tau, sigma)
+        if Ax is None:
+            Ax = self.A(x)
         x_sum = torch.zeros_like(x)
         z_sum = torch.zeros_like(z)
+        Ax_sum = torch.zeros_like(Ax)
         for _ in range(p):
-            x, z = self._step(x, z, *consts)
+            x, Ax, z = self._step(x, Ax, z, *consts)
             x_sum.add_(x)  # in place: addition needs none of its inputs for the backward pass
             z_sum.add_(z)
-        return x_sum / p, z_sum / p
+            Ax_sum.add_(Ax)
+        return x_sum / p, z_sum / p, Ax_sum / p
 
 
 def saddle_point(problem) -> SaddlePoint:
