@@ -9,7 +9,7 @@ import torch
 
 from firenets.barriers import omega
 from firenets.nets import LISTA
-from firenets.nets.lista import relative_error, train
+from firenets.nets.lista import loss_and_gradients, relative_error, train
 
 
 def _data(G=2, seed=0):
@@ -32,6 +32,28 @@ def test_forward_equals_the_layer_formula():
     std = (net.W.std(dim=(1, 2, 3)) * 10 * norms)
     assert torch.allclose(std, torch.full_like(std, 0.05), rtol=0.05)
     assert float(LISTA(A).theta.detach().max()) <= 1e-7
+
+
+def test_hand_written_gradients_equal_autograd_on_the_relu_formula():
+    A, x, y, *_ = _data()
+    net = LISTA(A, seed=3)
+    with torch.no_grad():
+        net.theta.zero_()
+        size = net(y).abs().mean(dim=(1, 2))  # each network's output scale
+        net.theta.uniform_(0, 2).mul_(size[:, None, None])
+        net.theta[..., ::3] = 0  # theta = 0 (the projection's boundary) included
+    loss = ((net.reference_forward(y) - x) ** 2).mean(dim=(1, 2))
+    gW, gt = torch.autograd.grad(loss.sum(), [net.W, net.theta])
+    value, dW, dt = loss_and_gradients(net.W.detach(), net.theta.detach(), net.A, net.scale,
+                                       y.transpose(1, 2), x.transpose(1, 2))
+    assert float((net.reference_forward(y) == 0).double().mean()) > 0.1  # thresholds active
+    torch.testing.assert_close(value, loss.detach(), rtol=1e-13, atol=0)
+    torch.testing.assert_close(dW, gW, rtol=0, atol=1e-13 * float(gW.abs().max()))
+    torch.testing.assert_close(dt, gt, rtol=0, atol=1e-13 * float(gt.abs().max()))
+    # and the fast forward's autograd agrees with the formula's, theta = 0 included
+    gW2, gt2 = torch.autograd.grad(((net(y) - x) ** 2).mean(dim=(1, 2)).sum(), [net.W, net.theta])
+    torch.testing.assert_close(gt2, gt, rtol=0, atol=1e-13 * float(gt.abs().max()))
+    torch.testing.assert_close(gW2, gW, rtol=0, atol=1e-13 * float(gW.abs().max()))
 
 
 def test_batched_adam_equals_torch_adam_for_one_network():
