@@ -26,6 +26,31 @@ from .._validation import (
 )
 
 
+class _Application(torch.autograd.Function):
+    """A x (or A^* x) as one autograd node whose backward applies the other map.
+
+    For a linear A the vector-Jacobian product is A^* g (PyTorch's convention for complex
+    tensors), so the backward pass stores nothing of A's own computation and costs one
+    application of the adjoint; it is itself an application, so higher derivatives work too.
+    """
+
+    @staticmethod
+    def forward(ctx, x, op, adjoint):
+        ctx.op, ctx.adjoint = op, adjoint
+        out = op._adjoint(x) if adjoint else op._forward(x)
+        return out.clone() if out is x else out
+
+    @staticmethod
+    def backward(ctx, g):
+        return _Application.apply(g, ctx.op, not ctx.adjoint), None, None
+
+
+def _apply(op: LinearOperator, x: torch.Tensor, adjoint: bool) -> torch.Tensor:
+    if torch.is_grad_enabled() and x.requires_grad:
+        return _Application.apply(x, op, adjoint)
+    return op._adjoint(x) if adjoint else op._forward(x)
+
+
 class LinearOperator:
     """A linear map A: C^{in_shape} -> C^{out_shape}, batched over leading dimensions.
 
@@ -90,7 +115,7 @@ class LinearOperator:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """A x, for x of shape (*batch, *in_shape)."""
-        return self._forward(self._check("x", x, self.in_shape))
+        return _apply(self, self._check("x", x, self.in_shape), False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """A x (same as calling the operator)."""
@@ -98,7 +123,7 @@ class LinearOperator:
 
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:
         """A^* y, for y of shape (*batch, *out_shape)."""
-        return self._adjoint(self._check("y", y, self.out_shape))
+        return _apply(self, self._check("y", y, self.out_shape), True)
 
     def adjoint_subtract(self, x: torch.Tensor, y: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
         """x - alpha A^* y, in one fused product where the operator has one (a dense matrix)."""
@@ -106,6 +131,8 @@ class LinearOperator:
         y = self._check("y", y, self.out_shape)
         if x.shape[: x.ndim - len(self.in_shape)] != y.shape[: y.ndim - len(self.out_shape)]:
             raise ValueError(f"x and y must have the same batch shape; got {tuple(x.shape)} and {tuple(y.shape)}")
+        if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad):
+            return x - alpha * _apply(self, y, True)
         return self._adjoint_subtract(x, y, alpha)
 
     def _adjoint_subtract(self, x: torch.Tensor, y: torch.Tensor, alpha: float) -> torch.Tensor:

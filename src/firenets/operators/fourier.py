@@ -57,8 +57,9 @@ class Fourier2D(LinearOperator):
         self.dtype = dtype
         H, W = self.in_shape
         if H % 2 == 0 and W % 2 == 0:
-            # even sides: the shifts are modulations, fftshift(fft2(ifftshift(x))) =
-            # s_out * fft2(s_in * x) with s_in = (-1)^(i+j), s_out = (-1)^(k1-H/2 + k2-W/2)
+            # even sides: the shifts are modulations and re-indexings, F_c x [k] =
+            # (-1)^(k1 - H/2 + k2 - W/2) fft2(x)[(k1 - H/2) mod H, (k2 - W/2) mod W], so A samples
+            # the plain fft2 at shifted indices with signs s_out, and A^* zero-fills and inverts it
             rdt = torch.float64 if dtype == torch.complex128 else torch.float32
             i = torch.arange(H).reshape(-1, 1)
             j = torch.arange(W).reshape(1, -1)
@@ -66,8 +67,10 @@ class Fourier2D(LinearOperator):
             sign_out = (1 - 2 * ((i - H // 2 + j - W // 2) % 2)).to(rdt).reshape(-1)
             self.sign_out = sign_out.to(self.device).index_select(0, self.index)
             self.sign_out_full = sign_out.reshape(H, W).to(self.device)
+            k1, k2 = self.index.cpu() // W, self.index.cpu() % W
+            self.fft_index = (((k1 - H // 2) % H) * W + (k2 - W // 2) % W).to(self.device)
         else:
-            self.sign_in = self.sign_out = self.sign_out_full = None
+            self.sign_in = self.sign_out = self.sign_out_full = self.fft_index = None
 
     @property
     def rate(self) -> float:
@@ -92,9 +95,9 @@ class Fourier2D(LinearOperator):
         return torch.fft.fftshift(torch.fft.ifft2(torch.fft.ifftshift(k, dim=dims), norm="ortho"), dim=dims)
 
     def _forward(self, x):
-        if self.sign_in is not None:
-            k = torch.fft.fft2(x * self.sign_in, norm="ortho")
-            return k.reshape(*k.shape[:-2], -1).index_select(-1, self.index) * self.sign_out
+        if self.fft_index is not None:
+            k = torch.fft.fft2(x, norm="ortho")
+            return k.reshape(*k.shape[:-2], -1).index_select(-1, self.fft_index) * self.sign_out
         k = self._fft(x)
         return k.reshape(*k.shape[:-2], -1).index_select(-1, self.index)
 
@@ -103,15 +106,15 @@ class Fourier2D(LinearOperator):
         y = self._check("y", y, self.out_shape)
         return self._zero_fill(y)
 
-    def _zero_fill(self, y: torch.Tensor) -> torch.Tensor:
+    def _zero_fill(self, y: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
         H, W = self.in_shape
         full = torch.zeros(*y.shape[:-1], H * W, dtype=y.dtype, device=y.device)
-        full = full.index_copy(-1, self.index, y)
+        full.index_copy_(-1, self.index if index is None else index, y)  # a fresh tensor: in place
         return full.reshape(*y.shape[:-1], H, W)
 
     def _adjoint(self, y):
-        if self.sign_in is not None:
-            return torch.fft.ifft2(self._zero_fill(y * self.sign_out), norm="ortho") * self.sign_in
+        if self.fft_index is not None:
+            return torch.fft.ifft2(self._zero_fill(y * self.sign_out, self.fft_index), norm="ortho")
         return self._ifft(self._zero_fill(y))
 
     def _exact_norm(self) -> float:
