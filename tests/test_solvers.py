@@ -36,6 +36,23 @@ def test_soft_threshold_closed_forms():
         assert abs(soft_threshold(torch.tensor(val, dtype=torch.float64), 0.8).item() - best.item()) < 2e-4
 
 
+def test_complex_soft_threshold_derivatives():
+    # the hand-written derivative against finite differences: in v (Wirtinger), in per-entry and
+    # broadcast thresholds t, and finite where v = 0 or t = 0
+    g = torch.Generator().manual_seed(0)
+    v = torch.randn(3, 5, generator=g, dtype=torch.complex128).requires_grad_(True)
+    t = torch.rand(3, 5, generator=g, dtype=torch.float64).requires_grad_(True)
+    t_row = torch.rand(3, 1, generator=g, dtype=torch.float64).requires_grad_(True)
+    assert torch.autograd.gradcheck(soft_threshold, (v, t))
+    assert torch.autograd.gradcheck(soft_threshold, (v, t_row))
+    assert torch.autograd.gradcheck(lambda u: soft_threshold(u, 0.7), (v,))
+    v0 = torch.zeros(4, dtype=torch.complex128, requires_grad=True)
+    t0 = torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=torch.float64, requires_grad=True)
+    torch.view_as_real(soft_threshold(v0, t0)).sum().backward()
+    assert torch.isfinite(torch.view_as_real(v0.grad)).all() and torch.isfinite(t0.grad).all()
+    torch.testing.assert_close(v0.grad, torch.tensor([1 + 1j, 1 + 1j, 0, 0], dtype=torch.complex128))
+
+
 def test_ball_maps():
     u = torch.tensor([[3.0, 4.0], [0.3, 0.4]], dtype=torch.float64)
     torch.testing.assert_close(project_ball(u, 1.0, 1), torch.tensor([[0.6, 0.8], [0.3, 0.4]], dtype=torch.float64))

@@ -155,6 +155,10 @@ class Wavelet2D(LinearOperator):
         # butterfly of sums and differences on neighbouring entries, done with strided views on
         # any batch and on complex tensors directly (several times faster than sparse products)
         self._haar_filters = len(lo) == 2 and lo[0] == lo[1] == hi[1] == -hi[0]
+        if self._haar_filters:
+            # each level halves: the finest details carry 1/2, the approximation 2^-levels
+            depth = torch.where(self.level_index == 0, levels, levels + 1 - self.level_index)
+            self._haar_scale = torch.pow(0.5, depth.to(dtype)).to(self.device)
 
     # ---------------------------------------------------------------- pyramid
     # The pyramid works on real tensors of shape (h, w, C): the C channels are the batch
@@ -193,36 +197,61 @@ class Wavelet2D(LinearOperator):
             return torch.view_as_complex(out.contiguous()).reshape(*batch, H, W)
         return out.reshape(*batch, H, W)
 
-    # Haar along one axis: a_k = s (x_2k + x_2k+1), d_k = s (x_2k - x_2k+1) (the periodized
-    # convention above with L = 2: nothing wraps); over both axes s^2 = 1/2 is applied once.
-    def _haar(self, x: torch.Tensor, level: int) -> torch.Tensor:
-        if level == self.levels:
-            return x
-        h, w = x.shape[-2:]
-        v = (x * 0.5).unflatten(-2, (h // 2, 2))
-        rows = [v[..., 0, :] + v[..., 1, :], v[..., 0, :] - v[..., 1, :]]  # (..., h/2, w) each
-        (aa, ad), (da, dd) = ((r[..., 0] + r[..., 1], r[..., 0] - r[..., 1])
-                              for r in (t.unflatten(-1, (w // 2, 2)) for t in rows))
-        top = torch.cat([self._haar(aa, level + 1), ad], dim=-1)
-        return torch.cat([top, torch.cat([da, dd], dim=-1)], dim=-2)
+    # Haar along one axis: a_k = s (x_2k + x_2k+1), d_k = s (x_2k - x_2k+1), s = 1/sqrt 2 (the
+    # periodized convention above with L = 2: nothing wraps). Over both axes, with x_pq the
+    # entry (2i + p, 2j + q): aa, ad, da, dd = (S0 + S1, S0 - S1, D0 + D1, D0 - D1) / 2 with
+    # S_q = x_0q + x_1q and D_q = x_0q - x_1q. The factors 1/2 of all levels are applied at the
+    # end as one product with ``_haar_scale`` (2^-l on a coefficient l levels deep). Written into
+    # a preallocated output (an application is one autograd node, so no graph is recorded here).
+    def _haar(self, x: torch.Tensor) -> torch.Tensor:
+        H, W = self.in_shape
+        out = torch.empty_like(x)
+        cur, h, w = x, H, W
+        for level in range(self.levels):
+            v = cur.unflatten(-2, (h // 2, 2)).unflatten(-1, (w // 2, 2))
+            x00, x01, x10, x11 = v[..., 0, :, 0], v[..., 0, :, 1], v[..., 1, :, 0], v[..., 1, :, 1]
+            S0, S1, D0, D1 = x00 + x10, x01 + x11, x00 - x10, x01 - x11
+            torch.sub(S0, S1, out=out[..., : h // 2, w // 2 : w])
+            torch.add(D0, D1, out=out[..., h // 2 : h, : w // 2])
+            torch.sub(D0, D1, out=out[..., h // 2 : h, w // 2 : w])
+            if level == self.levels - 1:
+                torch.add(S0, S1, out=out[..., : h // 2, : w // 2])
+            else:
+                cur = S0 + S1
+            h, w = h // 2, w // 2
+        if self.levels == 0:
+            return x.clone()
+        return out.mul_(self._haar_scale)
 
-    def _inverse_haar(self, c: torch.Tensor, level: int) -> torch.Tensor:
-        if level == self.levels:
-            return c
-        h, w = c.shape[-2:]
-        aa = self._inverse_haar(c[..., : h // 2, : w // 2], level + 1)
-        blocks = ((aa, c[..., : h // 2, w // 2 :]), (c[..., h // 2 :, : w // 2], c[..., h // 2 :, w // 2 :]))
-        a, d = (torch.stack([p + q, p - q], dim=-1).flatten(-2) for p, q in blocks)
-        return (torch.stack([a + d, a - d], dim=-2).flatten(-3, -2)) * 0.5
+    def _inverse_haar(self, c: torch.Tensor) -> torch.Tensor:
+        # the transpose of the above: scale first, then S0, S1, D0, D1 from aa, ad, da, dd, and
+        # x_0q = (S_q + D_q) / 2... with the 1/2 already in the scale
+        if self.levels == 0:
+            return c.clone()
+        c = c * self._haar_scale
+        H, W = self.in_shape
+        h, w = H >> self.levels, W >> self.levels
+        cur = c[..., :h, :w]
+        for _ in range(self.levels):
+            ad, da, dd = c[..., :h, w : 2 * w], c[..., h : 2 * h, :w], c[..., h : 2 * h, w : 2 * w]
+            S0, S1, D0, D1 = cur + ad, cur - ad, da + dd, da - dd
+            nxt = torch.empty(*c.shape[:-2], 2 * h, 2 * w, dtype=c.dtype, device=c.device)
+            v = nxt.view(*c.shape[:-2], h, 2, w, 2)
+            torch.add(S0, D0, out=v[..., 0, :, 0])
+            torch.sub(S0, D0, out=v[..., 1, :, 0])
+            torch.add(S1, D1, out=v[..., 0, :, 1])
+            torch.sub(S1, D1, out=v[..., 1, :, 1])
+            cur, h, w = nxt, 2 * h, 2 * w
+        return cur
 
     def _forward(self, x):
         if self._haar_filters:
-            return self._haar(x, 0)
+            return self._haar(x)
         return self._map(self._pyramid, x)
 
     def _adjoint(self, c):
         if self._haar_filters:
-            return self._inverse_haar(c, 0)
+            return self._inverse_haar(c)
         return self._map(self._inverse_pyramid, c)
 
     def _exact_norm(self) -> float:
