@@ -125,13 +125,13 @@ class LinearOperator:
         """A^* y, for y of shape (*batch, *out_shape)."""
         return _apply(self, self._check("y", y, self.out_shape), True)
 
-    def adjoint_subtract(self, x: torch.Tensor, y: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+    def adjoint_subtract(self, x: torch.Tensor, y: torch.Tensor, alpha: float | torch.Tensor = 1.0) -> torch.Tensor:
         """x - alpha A^* y, in one fused product where the operator has one (a dense matrix)."""
         x = self._check("x", x, self.in_shape)
         y = self._check("y", y, self.out_shape)
         if x.shape[: x.ndim - len(self.in_shape)] != y.shape[: y.ndim - len(self.out_shape)]:
             raise ValueError(f"x and y must have the same batch shape; got {tuple(x.shape)} and {tuple(y.shape)}")
-        if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad):
+        if isinstance(alpha, torch.Tensor) or (torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)):
             return x - alpha * _apply(self, y, True)
         return self._adjoint_subtract(x, y, alpha)
 
