@@ -241,6 +241,30 @@ def test_autograd_through_applications_matches_finite_differences(name):
         assert torch.autograd.gradcheck(lambda t: torch.view_as_real(op(t)), (xr,))
 
 
+def test_operator_tensors_that_require_grad_get_gradients():
+    # a learned matrix: its gradient is autograd's through the product, with x requiring grad or not
+    g = torch.Generator().manual_seed(1)
+    M = torch.randn(3, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(2, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    xd, Md = x.detach(), M.detach()
+    for c, op in ((1.0, Matrix(M)), (2.0, 2.0 * Matrix(M)), (1.0, Matrix(M) @ Identity(4))):
+        M.grad = None
+        (op(x) ** 2).sum().backward()  # d/dM sum ||c M x_b||^2 = 2 c^2 sum_b (M x_b) x_b^T
+        torch.testing.assert_close(M.grad, 2 * c**2 * (xd @ Md.T).T @ xd)
+    # and jacobians by torch.func, as for any torch function
+    J = torch.func.jacrev(Matrix(M.detach()))(x.detach()[0])
+    torch.testing.assert_close(J, M.detach())
+
+
+def test_outputs_sharing_the_input_memory_can_be_modified_in_place():
+    x = torch.randn(8, 8, dtype=torch.float64, requires_grad=True)
+    for op in (Identity((8, 8)), Wavelet2D((8, 8), wavelet="db4", levels=0), Wavelet2D((8, 8), wavelet="haar", levels=0)):
+        out = op(x)
+        out.mul_(2.0)  # no error, and x is untouched
+        torch.testing.assert_close(out, 2 * x.detach())
+    assert torch.autograd.gradcheck(lambda t: Identity((8, 8))(t) * 1.0, (x,))
+
+
 def test_haar_fast_path_matches_pywavelets_on_complex_batches():
     W = Wavelet2D((32, 16), wavelet="haar", levels=4)
     g = np.random.default_rng(4)

@@ -46,6 +46,7 @@ def test_complex_soft_threshold_derivatives():
     assert torch.autograd.gradcheck(soft_threshold, (v, t))
     assert torch.autograd.gradcheck(soft_threshold, (v, t_row))
     assert torch.autograd.gradcheck(lambda u: soft_threshold(u, 0.7), (v,))
+    assert torch.autograd.gradgradcheck(soft_threshold, (v, t_row))  # second derivatives too
     v0 = torch.zeros(4, dtype=torch.complex128, requires_grad=True)
     t0 = torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=torch.float64, requires_grad=True)
     torch.view_as_real(soft_threshold(v0, t0)).sum().backward()

@@ -32,21 +32,46 @@ class _Application(torch.autograd.Function):
     For a linear A the vector-Jacobian product is A^* g (PyTorch's convention for complex
     tensors), so the backward pass stores nothing of A's own computation and costs one
     application of the adjoint; it is itself an application, so higher derivatives work too.
+    Used only when the operator's own tensors need no gradient (see ``_apply``).
     """
 
+    generate_vmap_rule = True
+
     @staticmethod
-    def forward(ctx, x, op, adjoint):
-        ctx.op, ctx.adjoint = op, adjoint
+    def forward(x, op, adjoint):
         out = op._adjoint(x) if adjoint else op._forward(x)
-        return out.clone() if out is x else out
+        # an output sharing x's memory (the identity, a reshape) is copied: autograd would
+        # otherwise see a view of the input coming out of a custom function
+        if (out if out._base is None else out._base) is (x if x._base is None else x._base):
+            out = out.clone()
+        return out
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _, ctx.op, ctx.adjoint = inputs
 
     @staticmethod
     def backward(ctx, g):
         return _Application.apply(g, ctx.op, not ctx.adjoint), None, None
 
 
+def _has_trainable_tensors(value: Any) -> bool:
+    """Whether an operator (or a value inside one) holds a tensor that requires grad."""
+    if isinstance(value, torch.Tensor):
+        return value.requires_grad
+    if isinstance(value, LinearOperator):
+        return any(_has_trainable_tensors(v) for v in vars(value).values())
+    if isinstance(value, dict):
+        return any(_has_trainable_tensors(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_trainable_tensors(v) for v in value)
+    return False
+
+
 def _apply(op: LinearOperator, x: torch.Tensor, adjoint: bool) -> torch.Tensor:
-    if torch.is_grad_enabled() and x.requires_grad:
+    # one node with the adjoint as its backward; but when the operator's own tensors require
+    # grad (a learned matrix, say), plain autograd through the application also gives theirs
+    if torch.is_grad_enabled() and x.requires_grad and not _has_trainable_tensors(op):
         return _Application.apply(x, op, adjoint)
     return op._adjoint(x) if adjoint else op._forward(x)
 
@@ -131,7 +156,9 @@ class LinearOperator:
         y = self._check("y", y, self.out_shape)
         if x.shape[: x.ndim - len(self.in_shape)] != y.shape[: y.ndim - len(self.out_shape)]:
             raise ValueError(f"x and y must have the same batch shape; got {tuple(x.shape)} and {tuple(y.shape)}")
-        if isinstance(alpha, torch.Tensor) or (torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)):
+        if isinstance(alpha, torch.Tensor) or (
+            torch.is_grad_enabled() and (x.requires_grad or y.requires_grad or _has_trainable_tensors(self))
+        ):
             return x - alpha * _apply(self, y, True)
         return self._adjoint_subtract(x, y, alpha)
 

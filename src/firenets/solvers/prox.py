@@ -15,7 +15,6 @@ Hansen, PNAS 2022.
 from __future__ import annotations
 
 import torch
-from torch.autograd.function import once_differentiable
 
 
 def _complex_scale(v: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -37,14 +36,16 @@ class _ComplexSoftThreshold(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, v, t):
-        scale, inv = _complex_scale(v, t)
-        ctx.save_for_backward(v, t, scale, inv)
+        scale, _ = _complex_scale(v, t)
+        ctx.save_for_backward(v, t)
         return v * scale
 
     @staticmethod
-    @once_differentiable  # scale and inv carry no graph: a second derivative would be wrong
     def backward(ctx, g):
-        v, t, scale, inv = ctx.saved_tensors
+        # scale and 1/|v| are recomputed here from (v, t), so that under create_graph the
+        # backward pass is itself differentiable (second derivatives through the threshold)
+        v, t = ctx.saved_tensors
+        scale, inv = _complex_scale(v, t)
         proj = torch.addcmul(v.real * g.real, v.imag, g.imag)  # Re(conj(v) g)
         active = scale > 0
         grad_v = grad_t = None
