@@ -251,6 +251,24 @@ def test_operator_tensors_that_require_grad_get_gradients():
         M.grad = None
         (op(x) ** 2).sum().backward()  # d/dM sum ||c M x_b||^2 = 2 c^2 sum_b (M x_b) x_b^T
         torch.testing.assert_close(M.grad, 2 * c**2 * (xd @ Md.T).T @ xd)
+    # a trainable diagonal between Haar transforms: plain autograd through the composition (for
+    # the diagonal's gradient), the transforms each one node inside it
+    class Diagonal(fn.operators.LinearOperator):
+        def __init__(self, d):
+            self.d, self.in_shape, self.out_shape = d, tuple(d.shape), tuple(d.shape)
+            self.dtype, self.device = d.dtype, d.device
+
+        def _forward(self, x):
+            return x * self.d
+
+        def _adjoint(self, y):
+            return y * self.d
+
+    W = Wavelet2D((8, 8), wavelet="haar", levels=2)
+    d = torch.rand(8, 8, generator=g, dtype=torch.float64, requires_grad=True)
+    img = torch.randn(8, 8, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda dd, t: (W.H @ Diagonal(dd) @ W)(t), (d, img))
+    assert torch.autograd.gradcheck(lambda dd, t: (W.H @ Diagonal(dd) @ W).adjoint(t), (d, img))
     # and jacobians by torch.func, as for any torch function
     J = torch.func.jacrev(Matrix(M.detach()))(x.detach()[0])
     torch.testing.assert_close(J, M.detach())
