@@ -4,7 +4,9 @@ An operator A maps tensors of trailing shape ``in_shape`` to tensors of trailing
 ``out_shape``; any leading dimensions are a batch. ``A(x)`` applies it, ``A.adjoint(y)`` applies
 A^* (so that Re<A x, y> = Re<x, A^* y>), ``A.H`` is the adjoint operator, ``A @ B`` composes,
 ``c * A`` scales and ``A + B`` adds. All of it is plain torch, so it runs on any device and
-autograd differentiates through it.
+autograd differentiates through it: an application to a tensor that requires grad is one
+autograd node whose backward is the adjoint (unless the operator's own tensors require grad,
+when autograd records the application itself).
 """
 
 from __future__ import annotations
