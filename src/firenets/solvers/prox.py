@@ -36,16 +36,17 @@ class _ComplexSoftThreshold(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, v, t):
-        scale, _ = _complex_scale(v, t)
-        ctx.save_for_backward(v, t)
+        scale, inv = _complex_scale(v, t)
+        ctx.save_for_backward(v, t, scale, inv)
         return v * scale
 
     @staticmethod
     def backward(ctx, g):
-        # scale and 1/|v| are recomputed here from (v, t), so that under create_graph the
-        # backward pass is itself differentiable (second derivatives through the threshold)
-        v, t = ctx.saved_tensors
-        scale, inv = _complex_scale(v, t)
+        v, t, scale, inv = ctx.saved_tensors
+        if torch.is_grad_enabled():
+            # create_graph: recompute scale and 1/|v| from (v, t) so that the backward pass is
+            # itself differentiable (second derivatives through the threshold)
+            scale, inv = _complex_scale(v, t)
         proj = torch.addcmul(v.real * g.real, v.imag, g.imag)  # Re(conj(v) g)
         active = scale > 0
         grad_v = grad_t = None
