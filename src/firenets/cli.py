@@ -35,9 +35,7 @@ def _table(args: argparse.Namespace) -> int:
     from firenets.barriers import table
 
     out = Path(args.out)
-    problem = _unwritable(out)
-    if problem:
-        print(f"firenets table: --out {out}: {problem}", file=sys.stderr)
+    if not _out_dir_ready("table", out):
         return 2
     mode = "quick (reduced LISTA training)" if args.quick else "full (LISTA: 4000 epochs)"
     print(f"firenets table: K = {args.K}, n = {args.n}, dims = {args.dims}, {mode}", file=sys.stderr)
@@ -80,9 +78,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
     from firenets._io import atomic_write
 
     out = Path(args.out)
-    problem = _unwritable(out)
-    if problem:
-        print(f"firenets reconstruct: --out {out}: {problem}", file=sys.stderr)
+    if not _out_dir_ready("reconstruct", out):
         return 2
     image = firenets.data.load(args.image, slice=args.slice)
     options = {}
@@ -156,9 +152,7 @@ def _attack(args: argparse.Namespace) -> int:
     from firenets.reconstruction import acquire, reconstruction_map
 
     out = Path(args.out)
-    problem = _unwritable(out)
-    if problem:
-        print(f"firenets attack: --out {out}: {problem}", file=sys.stderr)
+    if not _out_dir_ready("attack", out):
         return 2
     start = time.perf_counter()
     image = firenets.data.load(args.image, slice=args.slice)
@@ -282,12 +276,18 @@ def _page_dir(command: str, out: Path, force: bool) -> bool:
         print(f"firenets {command}: --out {out} exists and holds other files; use --force to write into it",
               file=sys.stderr)
         return False
-    problem = _unwritable(out)
-    if problem:
-        print(f"firenets {command}: --out {out}: {problem}", file=sys.stderr)
+    if not _out_dir_ready(command, out):
         return False
     (out / "index.html").unlink(missing_ok=True)
     return True
+
+
+def _out_dir_ready(command: str, out: Path) -> bool:
+    """Whether results can be written to the directory ``--out``; if not, says why (on stderr)."""
+    problem = _unwritable(out)
+    if problem:
+        print(f"firenets {command}: --out {out}: {problem}", file=sys.stderr)
+    return problem is None
 
 
 def _unwritable(out: Path) -> str | None:
