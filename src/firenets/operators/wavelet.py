@@ -143,13 +143,6 @@ class Wavelet2D(LinearOperator):
         self.in_shape = self.out_shape = shape
         self.dtype, self.device = dtype, torch.device(device)
         self.filter_length = len(lo)
-        lengths = sorted({H >> j for j in range(levels)} | {W >> j for j in range(levels)})
-        # one level along one axis is an orthogonal n x n matrix with 2L entries per column;
-        # kept as sparse CSR matrices (and their transposes) for the sparse-dense product
-        self.analysis = {n: _level_matrix(lo, hi, n, dtype).to(self.device) for n in lengths}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            self.synthesis = {n: _int32_csr(m.t().to_sparse_csr()) for n, m in self.analysis.items()}
         self.level_index = self._level_index()
         # Haar (filter length 2, lo = (s, s), hi = (-s, s), s = 1/sqrt 2): each level is a 2 x 2
         # butterfly of sums and differences on neighbouring entries, done with strided views on
@@ -159,6 +152,14 @@ class Wavelet2D(LinearOperator):
             # each level halves: the finest details carry 1/2, the approximation 2^-levels
             depth = torch.where(self.level_index == 0, levels, levels + 1 - self.level_index)
             self._haar_scale = torch.pow(0.5, depth.to(dtype)).to(self.device)
+            return
+        lengths = sorted({H >> j for j in range(levels)} | {W >> j for j in range(levels)})
+        # one level along one axis is an orthogonal n x n matrix with 2L entries per column;
+        # kept as sparse CSR matrices (and their transposes) for the sparse-dense product
+        self.analysis = {n: _level_matrix(lo, hi, n, dtype).to(self.device) for n in lengths}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            self.synthesis = {n: _int32_csr(m.t().to_sparse_csr()) for n, m in self.analysis.items()}
 
     # ---------------------------------------------------------------- pyramid
     # The pyramid works on real tensors of shape (h, w, C): the C channels are the batch
