@@ -171,6 +171,26 @@ def test_srlasso_step_ratio_equals_the_papers_rescaling():
     torch.testing.assert_close(net(y), psi, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("maker", [gaussian_instance, dft_instance])
+@pytest.mark.parametrize("kind", ["srlasso", "lasso", "qcbp"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("schedule", ["paper", "adaptive"])
+def test_inference_path_equals_differentiable_path(maker, kind, weighted, schedule):
+    # without autograd the steps threshold in place and equal thresholds act as one number per
+    # sample; with y requiring grad every step is out of place: the outputs must agree
+    M, X = maker(m=40, N=90, s=4, batch=3, seed=11)
+    y = X @ M.T + 1e-3 * torch.randn(3, 40, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    w = torch.linspace(0.5, 2.0, 90, dtype=torch.float64) if weighted else None
+    opts = {"eta": 0.05} if kind == "qcbp" else {"lam": 0.05}
+    net = fn.FIRENET(M, problem=kind, weights=w, restarts=4, inner=15, schedule=schedule, **opts)
+    with torch.no_grad():
+        fast = net(y)
+    slow = net(y.clone().requires_grad_(True))
+    assert slow.requires_grad
+    torch.testing.assert_close(fast, slow.detach(), rtol=0, atol=1e-13)
+    assert torch.linalg.vector_norm(fast) > 0.5 * torch.linalg.vector_norm(X)  # not a trivial output
+
+
 def test_warm_start_and_gradients():
     M, X = gaussian_instance(batch=1, m=30, N=60, s=3, seed=8)
     y = (X @ M.T)[0]

@@ -9,6 +9,7 @@ import torch
 import firenets as fn
 from firenets import reference
 from firenets.solvers import chambolle_pock, fista, ista, project_ball, shrink_ball, soft_threshold
+from firenets.solvers.prox import _soft_threshold_
 
 from conftest import known_minimiser
 
@@ -29,6 +30,17 @@ def test_soft_threshold_closed_forms():
     expected = cv * np.maximum(0, 1 - ct / np.maximum(np.abs(cv), 1e-300))
     got = soft_threshold(torch.from_numpy(cv), torch.from_numpy(ct)).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-14, atol=1e-15)
+    # the same through the autograd node, and written in place (the solvers' no-grad path)
+    got = soft_threshold(torch.from_numpy(cv).requires_grad_(True), torch.from_numpy(ct)).detach().numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-14, atol=1e-15)
+    tt = torch.from_numpy(ct)
+    got = _soft_threshold_(torch.from_numpy(cv.copy()), tt, -tt).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-14, atol=1e-15)
+    rv = g.standard_normal((4, 50))
+    rt = np.abs(g.standard_normal((4, 1)))  # one threshold per row, broadcast
+    t_row = torch.from_numpy(rt)
+    got = _soft_threshold_(torch.from_numpy(rv.copy()), t_row, -t_row).numpy()
+    np.testing.assert_allclose(got, np.sign(rv) * np.maximum(np.abs(rv) - rt, 0), rtol=0, atol=1e-15)
     # the prox of t|.| minimises t|u| + |u - v|^2 / 2: compare with a fine grid search
     grid = torch.linspace(-4, 4, 80001, dtype=torch.float64)
     for val in (-2.3, -0.2, 0.7, 3.1):

@@ -207,15 +207,15 @@ class FIRENET(torch.nn.Module):
         zbar = z
         eps = next_eps(eps, self.delta)
         alpha = 2 * self.L_A / (eps * inner)
-        Ax = A(x)  # carried from block to block: A of a block's average is the average of its A x_i
+        r = sp.residual(x)  # A x - y, carried from block to block: a block's average's is the average of its r_i
         for k in range(restarts):
             if (schedule or self.schedule) == "paper":
                 if k:
                     eps = next_eps(eps, self.delta)
                     alpha = 2 * self.L_A / (eps * inner)
-                x, zbar, Ax = sp.inner(x, torch.zeros_like(z), 1.0 / (self.L_A * alpha), alpha / self.L_A, inner, Ax)
+                x, zbar, r = sp.inner(x, torch.zeros_like(z), 1.0 / (self.L_A * alpha), alpha / self.L_A, inner, r)
             else:
-                x_new, zbar, Ax = sp.inner(x, z, 1.0 / (self.L_A * alpha), alpha / self.L_A, inner, Ax)
+                x_new, zbar, r = sp.inner(x, z, 1.0 / (self.L_A * alpha), alpha / self.L_A, inner, r)
                 alpha = _primal_weight(alpha, x_new - x, zbar - z, len(A.in_shape), nout)
                 x, z = x_new, zbar
             if trace is not None:

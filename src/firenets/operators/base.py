@@ -158,14 +158,37 @@ class LinearOperator:
         y = self._check("y", y, self.out_shape)
         if x.shape[: x.ndim - len(self.in_shape)] != y.shape[: y.ndim - len(self.out_shape)]:
             raise ValueError(f"x and y must have the same batch shape; got {tuple(x.shape)} and {tuple(y.shape)}")
-        if isinstance(alpha, torch.Tensor) or (
-            torch.is_grad_enabled() and (x.requires_grad or y.requires_grad or _has_trainable_tensors(self))
-        ):
+        return self._fused_adjoint_subtract(x, y, alpha)
+
+    def residual(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """A x - y, in one fused product where the operator has one (a dense matrix)."""
+        x = self._check("x", x, self.in_shape)
+        y = self._check("y", y, self.out_shape)
+        if x.shape[: x.ndim - len(self.in_shape)] != y.shape[: y.ndim - len(self.out_shape)]:
+            raise ValueError(f"x and y must have the same batch shape; got {tuple(x.shape)} and {tuple(y.shape)}")
+        return self._fused_residual(x, y)
+
+    def _differentiated(self, *tensors: torch.Tensor) -> bool:
+        return torch.is_grad_enabled() and (
+            any(t.requires_grad for t in tensors) or _has_trainable_tensors(self)
+        )
+
+    # the solvers' inner loops call these two on tensors they have checked once, up front
+    def _fused_adjoint_subtract(self, x: torch.Tensor, y: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
+        if isinstance(alpha, torch.Tensor) or self._differentiated(x, y):
             return x - alpha * _apply(self, y, True)
         return self._adjoint_subtract(x, y, alpha)
 
+    def _fused_residual(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self._differentiated(x, y):
+            return _apply(self, x, False) - y
+        return self._residual(x, y)
+
     def _adjoint_subtract(self, x: torch.Tensor, y: torch.Tensor, alpha: float) -> torch.Tensor:
         return torch.add(x, self._adjoint(y), alpha=-alpha)
+
+    def _residual(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self._forward(x) - y
 
     @property
     def H(self) -> LinearOperator:

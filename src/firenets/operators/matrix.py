@@ -40,6 +40,12 @@ class Matrix(LinearOperator):
             return torch.addmm(x, y, M, alpha=-alpha)  # x - alpha y M^H-rows: one BLAS call
         return torch.add(x, y @ M, alpha=-alpha)
 
+    def _residual(self, x, y):
+        M = self._cast(x)
+        if x.ndim == 2 and y.ndim == 2 and x.dtype == y.dtype and x.shape[0] == y.shape[0]:
+            return torch.addmm(y, x, M.mT, beta=-1)  # x M^T - y: one BLAS call
+        return x @ M.mT - y
+
     def to_dense(self, *, max_entries: int = 50_000_000) -> torch.Tensor:
         """The matrix M itself."""
         return self.M

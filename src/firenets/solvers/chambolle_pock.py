@@ -38,9 +38,9 @@ def chambolle_pock(
     if x0 is not None:
         x = problem.check_x(x0, "x0").to(problem.dtype)
     z = torch.zeros_like(problem.y, dtype=torch.promote_types(problem.y.dtype, problem.A.dtype))
-    Ax = None
+    r = None  # A x - y, carried from step to step
     for k in range(iterations):
-        x, z, Ax = sp.step(x, z, tau, sigma, Ax)
+        x, z, r = sp.step(x, z, tau, sigma, r)
         if callback is not None:
             callback(k, x, z)
     return x, z

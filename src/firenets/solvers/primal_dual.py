@@ -6,7 +6,8 @@ one step with step sizes tau, sigma (tau sigma ||A||^2 <= 1) is
     x+ = S_{tau lam w}(x - tau A^* z)
     z+ = prox_{sigma H*}(z + sigma A(2 x+ - x))
 
-with A(2 x+ - x) formed as 2 A x+ - A x, so that each step applies A and A^* once.
+with the residual r = A x - y carried from step to step and A(2 x+ - x) - y formed as 2 r+ - r,
+so that each step applies A and A^* once.
 
 Reference: Chambolle, Pock, J. Math. Imaging Vis. 40, 2011; Colbrook, Antun, Hansen, PNAS 2022.
 """
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from ..operators import LinearOperator
-from .prox import dual_prox_shifted, soft_threshold
+from .prox import _soft_threshold_, dual_prox_shifted, soft_threshold
 
 
 @dataclass
@@ -30,6 +31,17 @@ class SaddlePoint:
     thresholds: torch.Tensor  # lam * w, shape A.in_shape
     kind: str
     eta: float = 0.0
+
+    def __post_init__(self):
+        if self.kind not in ("srlasso", "lasso", "qcbp"):
+            raise ValueError(f"kind must be 'srlasso', 'lasso' or 'qcbp'; got {self.kind!r}")
+        # equal thresholds (unweighted l1) act as one number per sample: a (B, 1, ...) threshold
+        # is read once per row instead of as a second array the size of x
+        thr = self.thresholds
+        flat = thr.reshape(-1)
+        if not thr.requires_grad and flat.numel() > 1 and bool((flat == flat[0]).all()):
+            thr = flat[:1].reshape((1,) * thr.ndim)
+        self._thresholds = thr
 
     @property
     def nin(self) -> int:
@@ -45,64 +57,74 @@ class SaddlePoint:
             return t.reshape(*t.shape, *([1] * dims))
         return t
 
-    def _constants(self, tau, sigma) -> tuple:
-        """What the steps of one block share: tau, tau lam w and its negative, sigma, sigma y.
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        """A x - y, for an x the caller has checked."""
+        return self.A._fused_residual(x, self.y)
 
-        A tensor tau (per sample, or carrying gradients) is applied to z in the data space
-        (``tau_z``), where it costs one pass over the (usually smaller) dual variable.
+    def _stepper(self, tau: torch.Tensor | float, sigma: torch.Tensor | float):
+        """The step (x, z, r) -> (x+, z+, r+), r = A x - y, with what a block's steps share bound once.
+
+        A tensor tau (per sample, or carrying gradients) multiplies z in the data space, where it
+        costs one pass over the (usually smaller) dual variable; the product with A^* and the
+        subtraction from x stay one fused call.
         """
-        tau_x = self.expand(tau, self.nin)
-        sigma_z = self.expand(sigma, self.nout)
-        t = tau_x * self.thresholds
-        tau_z = self.expand(tau, self.nout) if isinstance(tau, torch.Tensor) else None
-        return tau_x, tau_z, t, -t, sigma_z, sigma_z * self.y
+        A, y, nout = self.A, self.y, self.nout
+        t = self.expand(tau, self.nin) * self._thresholds
+        neg_t = -t
+        sigma_z = self.expand(sigma, nout)
+        tau_z = self.expand(tau, nout) if isinstance(tau, torch.Tensor) else None
+        kind, eta = self.kind, self.eta
 
-    def _step(self, x, Ax, z, tau_x, tau_z, t, neg_t, sigma_z, sigma_y):
-        # A(2 x+ - x) = 2 A x+ - A x: A x is carried from the previous step, so the extrapolation
-        # is one pass over the data space and every step applies A and A^* once each
-        if tau_z is None:
-            v = self.A.adjoint_subtract(x, z, tau_x)
-        else:
-            v = self.A.adjoint_subtract(x, tau_z * z)
-        x_new = soft_threshold(v, t, neg_t)
-        Ax_new = self.A(x_new)
-        extrapolated = torch.lerp(Ax, Ax_new, 2.0)
-        if isinstance(sigma_z, torch.Tensor):
-            w = torch.addcmul(z - sigma_y, sigma_z, extrapolated)
-        else:
-            w = torch.add(z - sigma_y, extrapolated, alpha=sigma_z)
-        return x_new, Ax_new, dual_prox_shifted(self.kind, w, sigma_z, self.eta, self.nout)
+        def step(x, z, r):
+            if tau_z is None:
+                v = A._fused_adjoint_subtract(x, z, tau)
+            else:
+                v = A._fused_adjoint_subtract(x, tau_z * z, 1.0)
+            # outside autograd, v (always a new tensor) is thresholded in place
+            x_new = soft_threshold(v, t, neg_t) if torch.is_grad_enabled() else _soft_threshold_(v, t, neg_t)
+            r_new = A._fused_residual(x_new, y)
+            # A(2 x+ - x) - y = 2 r+ - r: the residual is carried from the previous step, so
+            # the extrapolation is one pass over the data space and every step applies A and
+            # A^* once each
+            extrapolated = torch.lerp(r, r_new, 2.0)
+            if isinstance(sigma_z, torch.Tensor):
+                w = torch.addcmul(z, sigma_z, extrapolated)
+            else:
+                w = torch.add(z, extrapolated, alpha=sigma_z)
+            return x_new, dual_prox_shifted(kind, w, sigma_z, eta, nout), r_new
+
+        return step
 
     def step(
         self, x: torch.Tensor, z: torch.Tensor, tau: torch.Tensor | float, sigma: torch.Tensor | float,
-        Ax: torch.Tensor | None = None,
+        r: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One Chambolle-Pock step (x, z) -> (x+, z+); also returns A x+ (pass it back as Ax)."""
-        if Ax is None:
-            Ax = self.A(x)
-        x, Ax, z = self._step(x, Ax, z, *self._constants(tau, sigma))
-        return x, z, Ax
+        """One Chambolle-Pock step (x, z) -> (x+, z+); also returns r+ = A x+ - y (pass it back as r)."""
+        if r is None:
+            r = self.residual(x)
+        return self._stepper(tau, sigma)(x, z, r)
 
     def inner(
-        self, x: torch.Tensor, z: torch.Tensor, tau, sigma, p: int, Ax: torch.Tensor | None = None
+        self, x: torch.Tensor, z: torch.Tensor, tau, sigma, p: int, r: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """p steps from (x, z); returns the ergodic averages (mean of x_1..x_p, of z_1..z_p) and
-        A applied to the first (by linearity, the mean of the A x_i: no extra application).
+        the residual A xbar - y of the first (by linearity, the mean of the r_i: no extra
+        application of A).
 
-        Ax: A x, when the caller has it (the previous block's third output).
+        r: A x - y, when the caller has it (the previous block's third output).
         """
-        consts = self._constants(tau, sigma)
-        if Ax is None:
-            Ax = self.A(x)
+        step = self._stepper(tau, sigma)
+        if r is None:
+            r = self.residual(x)
         x_sum = torch.zeros_like(x)
         z_sum = torch.zeros_like(z)
-        Ax_sum = torch.zeros_like(Ax)
+        r_sum = torch.zeros_like(r)
         for _ in range(p):
-            x, Ax, z = self._step(x, Ax, z, *consts)
+            x, z, r = step(x, z, r)
             x_sum.add_(x)  # in place: addition needs none of its inputs for the backward pass
             z_sum.add_(z)
-            Ax_sum.add_(Ax)
-        return x_sum / p, z_sum / p, Ax_sum / p
+            r_sum.add_(r)
+        return x_sum / p, z_sum / p, r_sum / p
 
 
 def saddle_point(problem) -> SaddlePoint:

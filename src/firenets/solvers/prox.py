@@ -68,10 +68,19 @@ def soft_threshold(
     if v.is_complex():
         if not isinstance(t, torch.Tensor):
             t = torch.as_tensor(t, dtype=v.real.dtype, device=v.device)
-        return _ComplexSoftThreshold.apply(v, t)
+        if torch.is_grad_enabled() and (v.requires_grad or t.requires_grad):
+            return _ComplexSoftThreshold.apply(v, t)
+        return v * _complex_scale(v, t)[0]
     if not isinstance(t, torch.Tensor):
         t = torch.as_tensor(t, dtype=v.dtype, device=v.device)
     return v - torch.clamp(v, -t if neg_t is None else neg_t, t)
+
+
+def _soft_threshold_(v: torch.Tensor, t: torch.Tensor | float, neg_t: torch.Tensor | float) -> torch.Tensor:
+    """S_t(v) written into v (a fresh iterate, outside autograd): one array less per step."""
+    if v.is_complex():
+        return v.mul_(_complex_scale(v, torch.as_tensor(t, dtype=v.real.dtype, device=v.device))[0])
+    return v.sub_(torch.clamp(v, neg_t, t))
 
 
 def _norm(u: torch.Tensor, dims: int) -> torch.Tensor:
@@ -82,7 +91,8 @@ def _norm(u: torch.Tensor, dims: int) -> torch.Tensor:
 
 def project_ball(u: torch.Tensor, radius: float, dims: int) -> torch.Tensor:
     """Projection onto {||u||_2 <= radius} over the trailing ``dims`` dimensions."""
-    return u / torch.clamp(_norm(u, dims) / radius, min=1.0)
+    n = _norm(u, dims)
+    return u / torch.clamp(n if radius == 1 else n / radius, min=1.0)
 
 
 def shrink_ball(u: torch.Tensor, r: torch.Tensor | float, dims: int) -> torch.Tensor:
