@@ -176,8 +176,8 @@ def test_srlasso_step_ratio_equals_the_papers_rescaling():
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("schedule", ["paper", "adaptive"])
 def test_inference_path_equals_differentiable_path(maker, kind, weighted, schedule):
-    # without autograd the steps threshold in place and equal thresholds act as one number per
-    # sample; with y requiring grad every step is out of place: the outputs must agree
+    # without autograd the steps threshold in place (and an unweighted network's threshold is one
+    # number per sample); with y requiring grad every step is out of place: the outputs must agree
     M, X = maker(m=40, N=90, s=4, batch=3, seed=11)
     y = X @ M.T + 1e-3 * torch.randn(3, 40, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     w = torch.linspace(0.5, 2.0, 90, dtype=torch.float64) if weighted else None
@@ -203,6 +203,33 @@ def test_warm_start_and_gradients():
     tiny = fn.FIRENET(M, lam=0.05, restarts=2, inner=3)
     yy = y.clone().requires_grad_(True)
     assert torch.autograd.gradcheck(lambda t: tiny(t), (yy,), eps=1e-7, atol=1e-6)
+
+
+def test_complex_network_second_derivatives():
+    # iterations start from zero, where the complex threshold is not smooth in |v|: the graph
+    # of its backward pass must still give finite, correct second derivatives in y
+    M, X = dft_instance(m=6, N=12, s=2, batch=1, seed=3)
+    y = (X @ M.T)[0].clone().requires_grad_(True)
+    tiny = fn.FIRENET(M, lam=0.05, restarts=2, inner=3)
+    assert torch.autograd.gradgradcheck(lambda t: torch.view_as_real(tiny(t)), (y,), eps=1e-7, atol=1e-5)
+
+
+def test_saddle_point_step_converts_real_iterates_for_a_complex_operator():
+    from firenets.solvers.primal_dual import SaddlePoint
+
+    M, X = dft_instance(m=20, N=40, s=3, batch=2, seed=5)
+    sp = SaddlePoint(Matrix(M), X @ M.T, torch.full((40,), 0.05, dtype=torch.float64), "srlasso")
+    g = torch.Generator().manual_seed(0)
+    x0, z0 = torch.randn(2, 40, generator=g, dtype=torch.float64), torch.randn(2, 20, generator=g, dtype=torch.float64)
+    x, z = x0, z0
+    for _ in range(2):
+        x, z, r = sp.step(x, z, 0.5, 0.5)
+    xc, zc = x0.to(torch.complex128), z0.to(torch.complex128)
+    for _ in range(2):
+        xc, zc, rc = sp.step(xc, zc, 0.5, 0.5)
+    torch.testing.assert_close(x, xc, rtol=0, atol=1e-15)
+    torch.testing.assert_close(r, xc @ M.T - sp.y, rtol=0, atol=1e-14)
+    assert torch.linalg.vector_norm(x) > 0
 
 
 def test_real_operator_with_complex_data_and_device_move():

@@ -64,11 +64,23 @@ def test_complex_soft_threshold_derivatives():
     torch.view_as_real(soft_threshold(v0, t0)).sum().backward()
     assert torch.isfinite(torch.view_as_real(v0.grad)).all() and torch.isfinite(t0.grad).all()
     torch.testing.assert_close(v0.grad, torch.tensor([1 + 1j, 1 + 1j, 0, 0], dtype=torch.complex128))
+    # second derivatives where v = 0 (every iteration starting from zero has it): finite, and the
+    # backward built for them gives the same first derivative
+    tz = torch.tensor([0.0, 0.5, 0.0, 0.5, 0.3], dtype=torch.float64)
+    vz = torch.tensor([0, 0, 0.3 - 0.2j, 0.1j, -1 + 1j], dtype=torch.complex128, requires_grad=True)
+    assert torch.autograd.gradgradcheck(lambda u: soft_threshold(u, tz), (vz,))
+    (g1,) = torch.autograd.grad(torch.view_as_real(soft_threshold(vz, tz)).sum(), vz, create_graph=True)
+    (g0,) = torch.autograd.grad(torch.view_as_real(soft_threshold(vz, tz)).sum(), vz)
+    torch.testing.assert_close(g1.detach(), g0, rtol=0, atol=1e-15)
+    (h,) = torch.autograd.grad(torch.view_as_real(g1).pow(2).sum(), vz)
+    assert torch.isfinite(torch.view_as_real(h)).all()
 
 
 def test_ball_maps():
     u = torch.tensor([[3.0, 4.0], [0.3, 0.4]], dtype=torch.float64)
     torch.testing.assert_close(project_ball(u, 1.0, 1), torch.tensor([[0.6, 0.8], [0.3, 0.4]], dtype=torch.float64))
+    radius = torch.tensor([[2.5], [1.0]], dtype=torch.float64)  # one per row
+    torch.testing.assert_close(project_ball(u, radius, 1), torch.tensor([[1.5, 2.0], [0.3, 0.4]], dtype=torch.float64))
     torch.testing.assert_close(shrink_ball(u, 1.0, 1), torch.tensor([[2.4, 3.2], [0.0, 0.0]], dtype=torch.float64))
 
 

@@ -92,7 +92,10 @@ class FIRENET(torch.nn.Module):
         self.eta = check_scalar("eta", eta, nonnegative=True)
         w = check_weights(weights, A)
         self.register_buffer("weights", w)
-        self.register_buffer("thresholds", self.lam * w)
+        # lam w, broadcast against x; unweighted, one number (shape (1, ..., 1)), so that each
+        # step's soft threshold reads one value per sample instead of an array the size of x
+        thr = self.lam * w if weights is not None else torch.full((1,) * w.ndim, self.lam, dtype=w.dtype, device=w.device)
+        self.register_buffer("thresholds", thr)
         self.L_A = check_scalar("L_A", L_A, positive=True) if L_A is not None else A.norm()
         if not self.L_A > 0:
             raise ValueError("A has zero norm: there is nothing to invert")

@@ -28,20 +28,13 @@ class SaddlePoint:
 
     A: LinearOperator
     y: torch.Tensor
-    thresholds: torch.Tensor  # lam * w, shape A.in_shape
+    thresholds: torch.Tensor  # lam * w, of shape A.in_shape or broadcastable to it
     kind: str
     eta: float = 0.0
 
     def __post_init__(self):
         if self.kind not in ("srlasso", "lasso", "qcbp"):
             raise ValueError(f"kind must be 'srlasso', 'lasso' or 'qcbp'; got {self.kind!r}")
-        # equal thresholds (unweighted l1) act as one number per sample: a (B, 1, ...) threshold
-        # is read once per row instead of as a second array the size of x
-        thr = self.thresholds
-        flat = thr.reshape(-1)
-        if not thr.requires_grad and flat.numel() > 1 and bool((flat == flat[0]).all()):
-            thr = flat[:1].reshape((1,) * thr.ndim)
-        self._thresholds = thr
 
     @property
     def nin(self) -> int:
@@ -58,8 +51,13 @@ class SaddlePoint:
         return t
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
-        """A x - y, for an x the caller has checked."""
-        return self.A._fused_residual(x, self.y)
+        """A x - y."""
+        return self.A.residual(x, self.y)
+
+    def _checked(self, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # once per call, so that the steps can skip the operator's checks (and real x or z
+        # meet a complex operator already converted)
+        return self.A._check("x", x, self.A.in_shape), self.A._check("z", z, self.A.out_shape)
 
     def _stepper(self, tau: torch.Tensor | float, sigma: torch.Tensor | float):
         """The step (x, z, r) -> (x+, z+, r+), r = A x - y, with what a block's steps share bound once.
@@ -69,7 +67,7 @@ class SaddlePoint:
         subtraction from x stay one fused call.
         """
         A, y, nout = self.A, self.y, self.nout
-        t = self.expand(tau, self.nin) * self._thresholds
+        t = self.expand(tau, self.nin) * self.thresholds
         neg_t = -t
         sigma_z = self.expand(sigma, nout)
         tau_z = self.expand(tau, nout) if isinstance(tau, torch.Tensor) else None
@@ -100,6 +98,7 @@ class SaddlePoint:
         r: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One Chambolle-Pock step (x, z) -> (x+, z+); also returns r+ = A x+ - y (pass it back as r)."""
+        x, z = self._checked(x, z)
         if r is None:
             r = self.residual(x)
         return self._stepper(tau, sigma)(x, z, r)
@@ -113,6 +112,7 @@ class SaddlePoint:
 
         r: A x - y, when the caller has it (the previous block's third output).
         """
+        x, z = self._checked(x, z)
         step = self._stepper(tau, sigma)
         if r is None:
             r = self.residual(x)

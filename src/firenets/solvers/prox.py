@@ -25,6 +25,20 @@ def _complex_scale(v: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torc
     return scale, inv
 
 
+def _complex_scale_differentiable(v: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same pair, with 1/|v| set to 0 where |v| <= t and derivatives finite everywhere.
+
+    For the backward pass's own graph (second derivatives): 1/|v| is taken only where v != 0
+    and used only where |v| > t (or t = 0, where S_t is the identity), so that no infinite
+    factor meets a zero one (which would give NaN) at v = 0.
+    """
+    sq = torch.addcmul(v.real * v.real, v.imag, v.imag)
+    nonzero = sq > 0
+    inv = torch.where(nonzero, torch.rsqrt(torch.where(nonzero, sq, 1.0)), 0.0)
+    active = (sq > t * t) | (t == 0)
+    return torch.where(active, 1 - t * inv, 0.0), torch.where(active, inv, 0.0)
+
+
 class _ComplexSoftThreshold(torch.autograd.Function):
     """S_t(v) = v max(0, 1 - t / |v|) with its derivative written out (one node, few passes).
 
@@ -46,7 +60,7 @@ class _ComplexSoftThreshold(torch.autograd.Function):
         if torch.is_grad_enabled():
             # create_graph: recompute scale and 1/|v| from (v, t) so that the backward pass is
             # itself differentiable (second derivatives through the threshold)
-            scale, inv = _complex_scale(v, t)
+            scale, inv = _complex_scale_differentiable(v, t)
         proj = torch.addcmul(v.real * g.real, v.imag, g.imag)  # Re(conj(v) g)
         active = scale > 0
         grad_v = grad_t = None
@@ -92,7 +106,7 @@ def _norm(u: torch.Tensor, dims: int) -> torch.Tensor:
 def project_ball(u: torch.Tensor, radius: float, dims: int) -> torch.Tensor:
     """Projection onto {||u||_2 <= radius} over the trailing ``dims`` dimensions."""
     n = _norm(u, dims)
-    return u / torch.clamp(n if radius == 1 else n / radius, min=1.0)
+    return u / torch.clamp(n if isinstance(radius, (int, float)) and radius == 1 else n / radius, min=1.0)
 
 
 def shrink_ball(u: torch.Tensor, r: torch.Tensor | float, dims: int) -> torch.Tensor:
