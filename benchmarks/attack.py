@@ -4,8 +4,9 @@ and the wall time of the default `firenets attack` on a 256x256 image.
     python benchmarks/attack.py [--size 256] [--repeat 5]
 
 The floor: y = A x requiring grad, out = f(y), ||out||^2 backward (one forward and one backward
-pass of f). One attack iteration: ``stability.worst_case`` with records=(k,) timed for k and
-2k iterations, the difference divided by k (set-up excluded). Goal: ratio <= 1.3.
+pass of f). One attack iteration: ``stability.worst_case`` on the sphere ||r|| = 1% ||x|| (the
+default mode of `firenets attack`) timed for k and 2k steps, the difference divided by k (set-up
+excluded). Goal: ratio <= 1.3.
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ def iteration_ratio(method: str, size: int, repeat: int, k: int = 4) -> tuple[fl
         out = f(y)
         (out.abs() ** 2).sum().backward()
 
+    rho = 0.01 * float(torch.linalg.vector_norm(x))
+
     def attack(n: int):
-        return lambda: fn.stability.worst_case(f, A, x, records=(n,), lr=1e-3)
+        return lambda: fn.stability.worst_case(f, A, x, norms=[rho], steps=n)
 
     base = median_seconds(floor, repeat, warmup=1)
     per_iter = (median_seconds(attack(2 * k), repeat, warmup=1) - median_seconds(attack(k), repeat, warmup=1)) / k

@@ -152,6 +152,22 @@ def test_attack_norms_mode_and_firenet_comparison(tmp_path):
         record["stages"][0]["ratio"] / record["firenet_at_same_norms"][0]["ratio"], rel=1e-9)
 
 
+def test_attack_default_is_fixed_norm_and_modes_do_not_mix(tmp_path, capsys):
+    out = tmp_path / "att"
+    code = main(["attack", str(_npy_image(tmp_path, (32, 32))), "--method", "zero-filled", "--steps", "2",
+                 "--no-progress", "--out", str(out)])
+    assert code == 0
+    record = json.loads((out / "attack.json").read_text())
+    assert record["settings"]["mode"] == "fixed norms"
+    assert [s["r_rel"] for s in record["stages"]] == pytest.approx([0.01, 0.02, 0.04], rel=1e-9)
+    assert all(s["ratio"] <= 1 + 1e-9 for s in record["stages"])  # zero-filling is a projection
+    capsys.readouterr()
+    code = main(["attack", "shepp-logan", "--method", "unet", "--norms", "0.01", "--lam", "0.1",
+                 "--out", str(tmp_path / "mixed")])
+    assert code == 2 and "two different modes" in capsys.readouterr().err
+    assert not (tmp_path / "mixed").exists()
+
+
 def test_attack_bad_input(tmp_path, capsys):
     bad = tmp_path / "nan.npy"
     img = np.ones((32, 32))

@@ -166,6 +166,10 @@ def test_audit_command(tmp_path, monkeypatch, capsys):
     results = json.loads((out / "results.json").read_text())
     assert len(results["sections"]) == 5
     assert any(k.startswith("perturbation/auditmodel:build") for k in results["record"])
+    # perturbations of fixed relative sizes, FIRENET attacked at the same ones
+    for key in ("perturbation/auditmodel:build", "perturbation/FIRENET"):
+        stages = results["record"][key]["stages"]
+        assert [s["r_rel"] for s in stages] == pytest.approx([0.01, 0.02, 0.04], rel=1e-9)
     page = (out / "index.html").read_text()
     for name in re.findall(r'<img src="([^"]+)"', page):
         assert (out / name).is_file()

@@ -151,6 +151,11 @@ def _attack(args: argparse.Namespace) -> int:
     from firenets import report, stability
     from firenets.reconstruction import acquire, reconstruction_map
 
+    penalised = args.lam is not None or args.records is not None
+    if penalised and args.norms is not None:
+        print("firenets attack: --norms (fixed-norm ascent) and --lam/--records (penalised ascent) "
+              "are two different modes; give one", file=sys.stderr)
+        return 2
     out = Path(args.out)
     if not _out_dir_ready("attack", out):
         return 2
@@ -161,12 +166,13 @@ def _attack(args: argparse.Namespace) -> int:
     f = reconstruction_map(args.method, A, weights=args.weights)
     bar = _bar(not args.no_progress, f"attacking {args.method}")
     xn = float(x.norm())
-    if args.norms:
-        wc = stability.worst_case(f, A, x, norms=[r * xn for r in args.norms], steps=args.steps, lr=args.lr,
-                                  momentum=args.momentum, seed=args.seed, progress=bar)
+    if penalised:
+        wc = stability.worst_case(f, A, x, lam=0.01 if args.lam is None else args.lam, lr=args.lr,
+                                  momentum=args.momentum, records=args.records or [20, 40, 60], seed=args.seed,
+                                  progress=bar)
     else:
-        wc = stability.worst_case(f, A, x, lam=args.lam, lr=args.lr, momentum=args.momentum,
-                                  records=args.records, seed=args.seed, progress=bar)
+        wc = stability.worst_case(f, A, x, norms=[r * xn for r in args.norms or stability.RELATIVE_NORMS], steps=args.steps,
+                                  lr=args.lr, momentum=args.momentum, seed=args.seed, progress=bar)
     norms = [s.r_norm for s in wc.stages]
     control = stability.noise_control(f, A, x, norms, seed=args.seed)
     maps = stability.hallucination_maps(f, A, x)
@@ -374,14 +380,18 @@ def build_parser() -> argparse.ArgumentParser:
     att.add_argument("--seed", type=int, default=0)
     att.add_argument("--slice", type=int, default=None)
     att.add_argument("--weights", default=None, help="unet/cascade checkpoint (default: shipped)")
-    att.add_argument("--lam", type=_nonnegative_float, default=0.01, help="penalty of ||r||^2 in Q (default 0.01)")
+    att.add_argument("--norms", type=_float_list, default=None,
+                     help="relative norms ||r||/||x|| of the perturbations (fixed-norm ascent; default "
+                          "0.01,0.02,0.04: firenets.stability.RELATIVE_NORMS)")
+    att.add_argument("--steps", type=int, default=20, help="ascent steps per norm (default 20)")
+    att.add_argument("--lam", type=_nonnegative_float, default=None,
+                     help="instead, penalised ascent on Q(r) with this penalty of ||r||^2 (0.01 if only --records "
+                          "is given); r then grows while the map's local ratio exceeds sqrt(lam)")
+    att.add_argument("--records", type=_int_list, default=None,
+                     help="penalised ascent: iterations after which perturbations 1, 2, ... are recorded "
+                          "(20,40,60 if only --lam is given)")
     att.add_argument("--lr", type=_positive_float, default=0.01)
     att.add_argument("--momentum", type=float, default=0.9)
-    att.add_argument("--records", type=_int_list, default=[20, 40, 60],
-                     help="iterations after which perturbations 1, 2, ... are recorded (default 20,40,60)")
-    att.add_argument("--norms", type=_float_list, default=None,
-                     help="instead: perturbations of these relative norms ||r||/||x|| (fixed-norm ascent)")
-    att.add_argument("--steps", type=int, default=20, help="steps per norm with --norms")
     att.add_argument("--measurement", type=_float_list, default=None,
                      help="also the measurement-domain attack for these budgets ||e||/||y|| (e.g. 0.02,0.04,0.08)")
     att.add_argument("--measurement-steps", type=int, default=20, help="projected Adam steps per budget")

@@ -21,11 +21,12 @@ from .hallucination import (
     near_kernel_pair,
     null_component,
 )
-from .perturbation import NoiseControl, Stage, WorstCase, noise_control, worst_case
+from .perturbation import RELATIVE_NORMS, NoiseControl, Stage, WorstCase, noise_control, worst_case
 from .sampling import MoreSamples, more_samples
 from .structural import StructuralChange, structural_change
 
 __all__ = [
+    "RELATIVE_NORMS",
     "BudgetResult",
     "Generalisation",
     "HallucinationMaps",

@@ -15,6 +15,7 @@ reconstruction and the potential costs of AI", PNAS 117(48), 2020.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,10 @@ import torch
 
 from .._validation import check_int, check_scalar
 from .hallucination import _check_map, _check_operator, _image
+
+# the relative sizes ||r|| / ||x|| at which `firenets attack` and `firenets audit` seek worst-case
+# perturbations by default: fixed sizes, so that maps and images of any scale compare alike
+RELATIVE_NORMS = (0.01, 0.02, 0.04)
 
 ReconstructionMap = Callable[[torch.Tensor], torch.Tensor]
 
@@ -121,7 +126,10 @@ def worst_case(
     """Perturbations r of x that maximise the change of f(A(x + r)) (heavy-ball ascent on Q).
 
     Default mode: ascent on Q(r) = 1/2 ||f(A(x+r)) - f(Ax)||^2 - lam/2 ||r||^2 from a random r of
-    norm ``init`` ||x||, recorded after each iteration count in ``records`` (increasing).
+    norm ``init`` ||x||, recorded after each iteration count in ``records`` (increasing). Q is
+    unbounded while the map's ratio ||f(A(x+r)) - f(Ax)|| / ||r|| exceeds sqrt(lam): r then grows
+    geometrically and the records are snapshots of that growth (a RuntimeWarning says so when
+    the last exceeds ||x||).
     ``norms`` mode: for each rho in ``norms`` (absolute norms, increasing), ``steps`` iterations
     of v <- m v + lr rho g / ||g||, r <- rho (r + v) / ||r + v||, maximising the output change on
     the sphere ||r|| = rho; each stage starts from the previous stage's direction.
@@ -169,6 +177,14 @@ def worst_case(
                 progress(it, total)
         settings = {"mode": "penalised", "lam": lam, "lr": lr, "momentum": momentum, "records": checkpoints,
                     "init": init, "seed": seed}
+        if stages[-1].r_rel > 1:
+            warnings.warn(
+                f"the penalised ascent ran away: ||r|| = {stages[-1].r_rel:.3g} ||x|| at iteration "
+                f"{checkpoints[-1]}. Q is unbounded while the map's ratio ||f(A(x+r)) - f(Ax)|| / ||r|| "
+                f"exceeds sqrt(lam) = {math.sqrt(lam):.3g}; raise lam, lower lr or record earlier, or "
+                "give norms= for perturbations of chosen sizes",
+                RuntimeWarning, stacklevel=2,
+            )
     else:
         rhos = [check_scalar("norms", rho, positive=True) for rho in norms]
         if not rhos or any(b <= a for a, b in zip(rhos, rhos[1:], strict=False)):
