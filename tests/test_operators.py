@@ -65,6 +65,13 @@ def test_adjoint_subtract_is_x_minus_alpha_adjoint(name, batch):
     for alpha in (0.7, torch.tensor(-1.3, dtype=torch.float64)):
         expected = x - alpha * op.adjoint(y)
         torch.testing.assert_close(op.adjoint_subtract(x, y, alpha), expected, rtol=0, atol=1e-13)
+        # through autograd: same value, and d/dy Re<x - alpha A^* y, c> = -conj(alpha) A c
+        yg = y.clone().requires_grad_(True)
+        out = op.adjoint_subtract(x, yg, alpha)
+        torch.testing.assert_close(out.detach(), expected, rtol=0, atol=1e-13)
+        c = torch.randn(out.shape, generator=g, dtype=torch.float64).to(out.dtype)
+        (gy,) = torch.autograd.grad(torch.real((out * c.conj()).sum()), yg)
+        torch.testing.assert_close(gy, (-alpha * op(c)).to(gy.dtype), rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match="batch shape"):
         op.adjoint_subtract(torch.zeros(5, *op.in_shape, dtype=op.dtype), torch.zeros(4, *op.out_shape, dtype=op.dtype))
 

@@ -175,8 +175,10 @@ class LinearOperator:
 
     # the solvers' inner loops call these two on tensors they have checked once, up front
     def _fused_adjoint_subtract(self, x: torch.Tensor, y: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
-        if isinstance(alpha, torch.Tensor) or self._differentiated(x, y):
+        if isinstance(alpha, torch.Tensor):
             return x - alpha * _apply(self, y, True)
+        if self._differentiated(x, y):
+            return torch.sub(x, _apply(self, y, True), alpha=alpha)  # one node for x - alpha A^* y
         return self._adjoint_subtract(x, y, alpha)
 
     def _fused_residual(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
