@@ -210,7 +210,7 @@ class FIRENET(torch.nn.Module):
         zbar = z
         eps = next_eps(eps, self.delta)
         alpha = 2 * self.L_A / (eps * inner)
-        r = sp.residual(x)  # A x - y, carried from block to block: a block's average's is the average of its r_i
+        r = sp.residual(x)  # A x - y, carried from block to block (the residual of a block's average is the mean of its r_i)
         for k in range(restarts):
             if (schedule or self.schedule) == "paper":
                 if k:
