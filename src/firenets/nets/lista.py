@@ -20,6 +20,7 @@ import torch
 from .._io import atomic_write
 from .._progress import epoch_bar
 from .._validation import as_tensor, check_int, check_scalar
+from ..solvers.prox import soft_threshold
 
 
 class LISTA(torch.nn.Module):
@@ -121,7 +122,7 @@ def loss_and_gradients(
     x = None
     for k in range(L):
         u = Wy[:, k] if k == 0 else torch.baddbmm(Wy[:, k], MT[:, k], x)
-        x = u - torch.clamp(u, -th[:, k], th[:, k])
+        x = soft_threshold(u, th[:, k])
         xs.append(x)
     r = x - xT
     loss = torch.linalg.vecdot(r, r, dim=-1).sum(-1) / (N * B)

@@ -154,19 +154,19 @@ class LinearOperator:
 
     def adjoint_subtract(self, x: torch.Tensor, y: torch.Tensor, alpha: float | torch.Tensor = 1.0) -> torch.Tensor:
         """x - alpha A^* y, in one fused product where the operator has one (a dense matrix)."""
-        x = self._check("x", x, self.in_shape)
-        y = self._check("y", y, self.out_shape)
-        if x.shape[: x.ndim - len(self.in_shape)] != y.shape[: y.ndim - len(self.out_shape)]:
-            raise ValueError(f"x and y must have the same batch shape; got {tuple(x.shape)} and {tuple(y.shape)}")
-        return self._fused_adjoint_subtract(x, y, alpha)
+        return self._fused_adjoint_subtract(*self._check_pair(x, y), alpha)
 
     def residual(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """A x - y, in one fused product where the operator has one (a dense matrix)."""
+        return self._fused_residual(*self._check_pair(x, y))
+
+    def _check_pair(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x in the domain and y in the range, with the same batch shape."""
         x = self._check("x", x, self.in_shape)
         y = self._check("y", y, self.out_shape)
         if x.shape[: x.ndim - len(self.in_shape)] != y.shape[: y.ndim - len(self.out_shape)]:
             raise ValueError(f"x and y must have the same batch shape; got {tuple(x.shape)} and {tuple(y.shape)}")
-        return self._fused_residual(x, y)
+        return x, y
 
     def _differentiated(self, *tensors: torch.Tensor) -> bool:
         return torch.is_grad_enabled() and (

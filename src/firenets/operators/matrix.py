@@ -10,6 +10,11 @@ from .._validation import as_tensor, check_float_dtype, check_shape
 from .base import LinearOperator
 
 
+def _one_product(x: torch.Tensor, y: torch.Tensor) -> bool:
+    """Whether a batch x and a batch y fit one addmm: both (B, n), of one dtype."""
+    return x.ndim == 2 and y.ndim == 2 and x.dtype == y.dtype and x.shape[0] == y.shape[0]
+
+
 class Matrix(LinearOperator):
     """A dense matrix M in R^{m x N} or C^{m x N}: x -> M x, y -> M^* y, batched."""
 
@@ -36,13 +41,13 @@ class Matrix(LinearOperator):
     def _adjoint_subtract(self, x, y, alpha):
         M = self._cast(y)
         M = M.conj() if M.is_complex() else M
-        if x.ndim == 2 and y.ndim == 2 and x.dtype == y.dtype and x.shape[0] == y.shape[0]:
+        if _one_product(x, y):
             return torch.addmm(x, y, M, alpha=-alpha)  # x - alpha y M^H-rows: one BLAS call
         return torch.add(x, y @ M, alpha=-alpha)
 
     def _residual(self, x, y):
         M = self._cast(x)
-        if x.ndim == 2 and y.ndim == 2 and x.dtype == y.dtype and x.shape[0] == y.shape[0]:
+        if _one_product(x, y):
             return torch.addmm(y, x, M.mT, beta=-1)  # x M^T - y: one BLAS call
         return x @ M.mT - y
 

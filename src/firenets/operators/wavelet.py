@@ -205,6 +205,8 @@ class Wavelet2D(LinearOperator):
     # end as one product with ``_haar_scale`` (2^-l on a coefficient l levels deep). Written into
     # a preallocated output (an application is one autograd node, so no graph is recorded here).
     def _haar(self, x: torch.Tensor) -> torch.Tensor:
+        if self.levels == 0:
+            return x.clone()
         H, W = self.in_shape
         out = torch.empty_like(x)
         cur, h, w = x, H, W
@@ -220,8 +222,6 @@ class Wavelet2D(LinearOperator):
             else:
                 cur = S0 + S1
             h, w = h // 2, w // 2
-        if self.levels == 0:
-            return x.clone()
         return out.mul_(self._haar_scale)
 
     def _inverse_haar(self, c: torch.Tensor) -> torch.Tensor:
