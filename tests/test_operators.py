@@ -11,7 +11,17 @@ import scipy.fft
 import torch
 
 import firenets as fn
-from firenets.operators import DCT, Fourier2D, Identity, Matrix, Wavelet2D, dottest
+from firenets.operators import (
+    DCT,
+    Fourier2D,
+    Gradient2D,
+    Identity,
+    Matrix,
+    Stack,
+    UndecimatedWavelet2D,
+    Wavelet2D,
+    dottest,
+)
 
 
 def _mask(shape, seed=0, rate=0.3):
@@ -43,6 +53,13 @@ def _operators():
         "sum": Matrix(real) + 0.5 * Matrix(real),
         "difference": DCT(10) - Identity(10),
         "dct-matrix-chain": DCT(7) @ Matrix(torch.randn(7, 3, generator=g, dtype=torch.float64)),
+        "undecimated-haar": UndecimatedWavelet2D((16, 8), wavelet="haar", levels=3),
+        "undecimated-db4": UndecimatedWavelet2D((16, 16), wavelet="db4", levels=2),
+        "undecimated-odd": UndecimatedWavelet2D((9, 14), wavelet="db2", levels=2),
+        "gradient": Gradient2D((7, 10)),
+        "gradient-anisotropic": Gradient2D((8, 8), isotropic=False),
+        "stack": Stack([UndecimatedWavelet2D((8, 8), levels=2), 0.5 * Gradient2D((8, 8)), Wavelet2D((8, 8), levels=1)]),
+        "fourier@undecimatedH": Fourier2D(_mask((16, 16))) @ UndecimatedWavelet2D((16, 16), levels=2).H,
     }
 
 

@@ -13,8 +13,17 @@ Each has a concave dual D(z) <= F(x*) over dual points z in C^m (Re<u, v> = Re s
 - (P3) D(z) = Re<y, z>                           subject to |(A^* z)_i| <= lam w_i, ||z||_2 <= 1
 
 so F(x) - D(z) bounds the suboptimality of any candidate x (feasible, for P1): a certificate
-that needs no knowledge of the minimiser. Reference: Colbrook, Antun, Hansen, PNAS 2022, and
-Chambolle, Pock, "An introduction to continuous optimization for imaging", Acta Numer. 2016.
+that needs no knowledge of the minimiser.
+
+Analysis form (``analysis=B``): the same three problems with ||B x||_{1,w} = sum_g w_g ||(B x)_g||
+(groups g of B's output, ``LinearOperator.groups``: single entries, or the pairs of isotropic total
+variation). Their dual variables are pairs (z, v) with A^* z = B^* v and max_g ||v_g|| / w_g <= lam
+in place of the constraint on A^* z; a candidate (z, v0) is made feasible by
+v = v0 + B (B^* B)^+ (A^* z - B^* v0), after z is cleared of the directions A k, k in ker B
+(the synthesis form is B = I, where v = A^* z).
+Reference: Colbrook, Antun, Hansen, PNAS 2022; Chambolle, Pock, "An introduction to continuous
+optimization for imaging", Acta Numer. 2016; Elad, Milanfar, Rubinstein, Inverse Problems 23,
+2007 (analysis and synthesis priors).
 """
 
 from __future__ import annotations
@@ -54,21 +63,72 @@ def sparsity_weights(level_index: torch.Tensor, sparsities: Sequence[float]) -> 
     return weights_in_levels(level_index, torch.sqrt(s.sum() / s))
 
 
-def check_weights(weights: Any, A: LinearOperator) -> torch.Tensor:
-    """Weights of ||x||_{1,w} for the unknown of A: ones, or a real tensor > 0 of shape A.in_shape."""
+def check_weights(weights: Any, A: LinearOperator, analysis: LinearOperator | None = None) -> torch.Tensor:
+    """Weights of ||x||_{1,w} (or ||B x||_{1,w}): ones, or a real tensor > 0 of shape A.in_shape
+    (B.out_shape), equal on the entries of one group of B."""
+    shape = tuple(A.in_shape if analysis is None else analysis.out_shape)
+    dtype = real_dtype(A.dtype)
     if weights is None:
-        return torch.ones(A.in_shape, dtype=real_dtype(A.dtype), device=A.device)
+        return torch.ones(shape, dtype=dtype, device=A.device)
     w = as_tensor("weights", weights, device=A.device)
     if w.is_complex():
         raise TypeError(f"weights must be real; got {w.dtype}")
-    if tuple(w.shape) != tuple(A.in_shape):
+    if tuple(w.shape) != shape:
+        what = "one per entry of x" if analysis is None else "one per coefficient of B x"
         raise ValueError(
-            f"weights must have shape {tuple(A.in_shape)} (one per entry of x; see "
-            f"weights_in_levels for weights per level); got {tuple(w.shape)}"
+            f"weights must have shape {shape} ({what}; see weights_in_levels for weights per level); "
+            f"got {tuple(w.shape)}"
         )
     if bool((w <= 0).any()):
         raise ValueError("weights must be > 0 everywhere")
-    return w.to(real_dtype(A.dtype))
+    if analysis is not None:
+        for start, count, size in group_segments(analysis):
+            if size > 1:
+                block = w[start : start + count * size].reshape(count, size, *w.shape[1:])
+                if not bool((block == block[:, :1]).all()):
+                    raise ValueError(
+                        f"weights must be equal on the {size} channels of each group of B "
+                        f"(channels {start}..{start + count * size - 1})"
+                    )
+    return w.to(dtype)
+
+
+def group_segments(B: LinearOperator) -> list[tuple[int, int, int]]:
+    """(first channel, number of groups, channels per group) for each run of equal-sized groups of B."""
+    if B.groups is None:
+        return [(0, 1, 1)]
+    out: list[tuple[int, int, int]] = []
+    start = 0
+    for size in B.groups:
+        if out and out[-1][2] == size:
+            out[-1] = (out[-1][0], out[-1][1] + 1, size)
+        else:
+            out.append((start, 1, size))
+        start += size
+    return out
+
+
+def group_moduli(u: torch.Tensor, segments: list[tuple[int, int, int]], grouped: bool) -> list[torch.Tensor]:
+    """Per segment, ||u_g|| of every group (complex moduli): (*, groups, H, W), or |u| when ungrouped."""
+    if not grouped:
+        return [u.abs()]
+    out = []
+    for start, count, size in segments:
+        block = u[..., start : start + count * size, :, :]
+        if size == 1:
+            out.append(block.abs())
+        else:
+            block = block.unflatten(-3, (count, size))
+            sq = block.real**2 + block.imag**2 if block.is_complex() else block**2
+            out.append(torch.sqrt(sq.sum(-3)))
+    return out
+
+
+def segment_weights(w: torch.Tensor, segments: list[tuple[int, int, int]], grouped: bool) -> list[torch.Tensor]:
+    """Per segment, the weight of every group (its first channel's), matching ``group_moduli``."""
+    if not grouped:
+        return [w]
+    return [w[start : start + count * size].reshape(count, size, *w.shape[1:])[:, 0] for start, count, size in segments]
 
 
 @dataclass(frozen=True)
@@ -107,7 +167,7 @@ class _Problem:
 
     name = ""
 
-    def __init__(self, A: Any, y: Any, weights: Any):
+    def __init__(self, A: Any, y: Any, weights: Any, analysis: LinearOperator | None = None):
         self.A = as_operator(A)
         A = self.A
         self.y = as_tensor("y", y, device=A.device)
@@ -117,8 +177,14 @@ class _Problem:
                 "convert y explicitly"
             )
         self.batch_shape = split_batch("y", self.y, A.out_shape)
-        self.weights = check_weights(weights, A)
+        self.B = check_analysis(analysis, A)
+        self.weights = check_weights(weights, A, self.B)
         self._nin, self._nout = len(A.in_shape), len(A.out_shape)
+        if self.B is not None:
+            self._segments = group_segments(self.B)
+            self._grouped = self.B.groups is not None
+            self._nreg = len(self.B.out_shape)
+            self._gram = _GramInverse(self.B, A)
 
     # --------------------------------------------------------------- basic quantities
     @property
@@ -144,9 +210,36 @@ class _Problem:
             raise TypeError(f"{name} is complex but the problem is real (A and y are real)")
         return x
 
+    @property
+    def is_analysis(self) -> bool:
+        """True for the analysis form lam ||B x||_{1,w}."""
+        return self.B is not None
+
     def l1(self, x: torch.Tensor) -> torch.Tensor:
-        """||x||_{1,w} = sum_i w_i |x_i|, over the trailing in_shape dimensions."""
-        return (self.weights * x.abs()).sum(dim=tuple(range(-self._nin, 0)))
+        """||x||_{1,w} = sum_i w_i |x_i| (or ||B x||_{1,w} = sum_g w_g ||(B x)_g||), per sample."""
+        if self.B is None:
+            return (self.weights * x.abs()).sum(dim=tuple(range(-self._nin, 0)))
+        return self.regulariser_norm(self.B(x))
+
+    def regulariser_norm(self, v: torch.Tensor) -> torch.Tensor:
+        """sum_g w_g ||v_g|| for v in the range space of B (analysis form)."""
+        dims = tuple(range(-self._nreg, 0))
+        total = None
+        for mod, w in zip(group_moduli(v, self._segments, self._grouped),
+                          segment_weights(self.weights, self._segments, self._grouped), strict=True):
+            part = (w * mod).sum(dim=dims)
+            total = part if total is None else total + part
+        return total
+
+    def _dual_ratio(self, v: torch.Tensor) -> torch.Tensor:
+        """max_g ||v_g|| / (lam w_g): v / s is dual feasible for s >= this (analysis form)."""
+        dims = tuple(range(-self._nreg, 0))
+        ratio = None
+        for mod, w in zip(group_moduli(v, self._segments, self._grouped),
+                          segment_weights(self.weights, self._segments, self._grouped), strict=True):
+            part = (mod / w).amax(dim=dims)
+            ratio = part if ratio is None else torch.maximum(ratio, part)
+        return ratio / self._lam()
 
     def residual_norm(self, x: torch.Tensor) -> torch.Tensor:
         """||A x - y||_2."""
@@ -170,13 +263,19 @@ class _Problem:
         raise NotImplementedError
 
     # --------------------------------------------------------------- duality
-    def dual_value(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def dual_value(self, z: torch.Tensor | tuple) -> tuple[torch.Tensor, torch.Tensor | tuple]:
         """Best dual value along the ray {s z : s >= 0} within the dual feasible set.
 
-        Returns (D(s* z), s* z); every dual point gives a valid lower bound on min F.
+        Returns (D(s* z), s* z); every dual point gives a valid lower bound on min F. In the
+        analysis form z is a pair (z, v0), or z alone (v0 = 0), made feasible first (module
+        docstring) and returned as the pair (s* z, s* v).
         """
-        Atz = self.A.adjoint(z)
-        ratio = (Atz.abs() / self.weights).amax(dim=tuple(range(-self._nin, 0))) / self._lam()
+        if self.B is not None:
+            z, v = self._feasible_pair(z)
+            ratio = self._dual_ratio(v)
+        else:
+            Atz = self.A.adjoint(z)
+            ratio = (Atz.abs() / self.weights).amax(dim=tuple(range(-self._nin, 0))) / self._lam()
         norm_z = _norm(z, self._nout)
         re_yz = _re_inner(self.y, z, self._nout)
         inf = torch.full_like(ratio, float("inf"))
@@ -184,7 +283,20 @@ class _Problem:
         s, value = self._best_scale(re_yz, norm_z, s_max)
         s = torch.where(torch.isfinite(s), s, torch.zeros_like(s))
         value = torch.where(torch.isfinite(value), value, torch.zeros_like(value))
+        if self.B is not None:
+            return value, (z * s.reshape(*s.shape, *([1] * self._nout)), v * s.reshape(*s.shape, *([1] * self._nreg)))
         return value, z * s.reshape(*s.shape, *([1] * self._nout))
+
+    def _feasible_pair(self, cand: torch.Tensor | tuple) -> tuple[torch.Tensor, torch.Tensor]:
+        """(z, v) with A^* z = B^* v from a candidate (z, v0) or z: z cleared of A ker B, then
+        v = v0 + B (B^* B)^+ (A^* z - B^* v0)."""
+        z, v0 = cand if isinstance(cand, tuple) else (cand, None)
+        z = self._gram.clear_kernel(z)
+        rhs = self.A.adjoint(z)
+        if v0 is not None:
+            rhs = rhs - self.B.adjoint(v0)
+        v = self._gram.minimum_norm(rhs)
+        return z, v if v0 is None else v0 + v
 
     def certificate(
         self, x: Any, z: Any | None = None, *, support_dual: bool | None = None
@@ -202,13 +314,27 @@ class _Problem:
         r = self.A(x) - self.y
         objective = self._objective(x, r)
         candidates = [-r]
+        if self.B is not None and isinstance(z, tuple) and len(z) == 2 and all(isinstance(t, torch.Tensor) for t in z):
+            z = [z]  # one analysis pair (z, v)
         for k, zk in enumerate([] if z is None else z if isinstance(z, (list, tuple)) else [z]):
-            zk = as_tensor(f"z[{k}]" if isinstance(z, (list, tuple)) else "z", zk, device=self.A.device)
+            name = f"z[{k}]" if isinstance(z, (list, tuple)) else "z"
+            if self.B is not None and isinstance(zk, tuple):
+                zk, vk = zk
+                vk = as_tensor(f"{name}[1]", vk, device=self.A.device)
+                if split_batch(f"{name}[1]", vk, self.B.out_shape) != self.batch_shape:
+                    raise ValueError(
+                        f"{name}[1] must have shape {(*self.batch_shape, *self.B.out_shape)}; got {tuple(vk.shape)}"
+                    )
+            else:
+                vk = None
+            zk = as_tensor(name, zk, device=self.A.device)
             if split_batch("z", zk, self.A.out_shape) != self.batch_shape:
                 raise ValueError(
                     f"z must have shape {(*self.batch_shape, *self.A.out_shape)}; got {tuple(zk.shape)}"
                 )
-            candidates.append(zk)
+            candidates.append(zk if vk is None else (zk, vk))
+        if self.B is not None:
+            support_dual = False  # the support conditions are those of the synthesis form
         if support_dual is None:
             m, n = self.A.shape
             support_dual = m * n <= 4_000_000 and m * n * max(1, math.prod(self.batch_shape)) <= 5e7
@@ -216,14 +342,23 @@ class _Problem:
             candidates.extend(self._support_duals(x, candidates))
         best_val, best_z = None, None
         for cand in candidates:
-            cand = cand.to(torch.promote_types(cand.dtype, self.y.dtype))
+            if isinstance(cand, tuple):
+                cand = tuple(c.to(torch.promote_types(c.dtype, self.y.dtype)) for c in cand)
+            else:
+                cand = cand.to(torch.promote_types(cand.dtype, self.y.dtype))
             val, zz = self.dual_value(cand)
             if best_val is None:
                 best_val, best_z = val, zz
             else:
                 better = val > best_val
+                if isinstance(zz, tuple):
+                    best_z = tuple(
+                        torch.where(better.reshape(*better.shape, *([1] * (t.ndim - better.ndim))), t, b)
+                        for t, b in zip(zz, best_z, strict=True)
+                    )
+                else:
+                    best_z = torch.where(better.reshape(*better.shape, *([1] * self._nout)), zz, best_z)
                 best_val = torch.where(better, val, best_val)
-                best_z = torch.where(better.reshape(*better.shape, *([1] * self._nout)), zz, best_z)
         gap = objective - best_val
         tiny = torch.finfo(objective.dtype).tiny
         infeasibility = self._infeasibility(r)
@@ -286,8 +421,8 @@ class _Problem:
 class _Penalised(_Problem):
     """A problem with a penalty parameter lam > 0 on the weighted l1 norm (P2, P3)."""
 
-    def __init__(self, A: Any, y: Any, lam: float = 1.0, weights: Any = None):
-        super().__init__(A, y, weights)
+    def __init__(self, A: Any, y: Any, lam: float = 1.0, weights: Any = None, analysis: LinearOperator | None = None):
+        super().__init__(A, y, weights, analysis)
         self.lam = check_scalar("lam", lam, positive=True)
 
     def _lam(self) -> float:
@@ -295,7 +430,8 @@ class _Penalised(_Problem):
 
 
 class SRLasso(_Penalised):
-    """(P3) square-root LASSO: min lam ||x||_{1,w} + ||A x - y||_2 (Colbrook, Antun, Hansen 2022)."""
+    """(P3) square-root LASSO: min lam ||x||_{1,w} + ||A x - y||_2 (Colbrook, Antun, Hansen 2022);
+    with ``analysis=B``, min lam ||B x||_{1,w} + ||A x - y||_2."""
 
     name = "srlasso"
 
@@ -309,7 +445,8 @@ class SRLasso(_Penalised):
 
 
 class Lasso(_Penalised):
-    """(P2) LASSO: min lam ||x||_{1,w} + ||A x - y||_2^2 (Tibshirani 1996)."""
+    """(P2) LASSO: min lam ||x||_{1,w} + ||A x - y||_2^2 (Tibshirani 1996); with ``analysis=B``,
+    min lam ||B x||_{1,w} + ||A x - y||_2^2."""
 
     name = "lasso"
 
@@ -324,12 +461,13 @@ class Lasso(_Penalised):
 
 
 class QCBP(_Problem):
-    """(P1) quadratically constrained basis pursuit: min ||x||_{1,w} s.t. ||A x - y||_2 <= eta."""
+    """(P1) quadratically constrained basis pursuit: min ||x||_{1,w} s.t. ||A x - y||_2 <= eta;
+    with ``analysis=B``, min ||B x||_{1,w} s.t. ||A x - y||_2 <= eta."""
 
     name = "qcbp"
 
-    def __init__(self, A: Any, y: Any, eta: float = 0.0, weights: Any = None):
-        super().__init__(A, y, weights)
+    def __init__(self, A: Any, y: Any, eta: float = 0.0, weights: Any = None, analysis: LinearOperator | None = None):
+        super().__init__(A, y, weights, analysis)
         self.eta = check_scalar("eta", eta, nonnegative=True)
 
     def _eta(self) -> float:
@@ -345,3 +483,91 @@ class QCBP(_Problem):
 
     def _infeasibility(self, r):
         return torch.clamp(_norm(r, self._nout) - self.eta, min=0.0)
+
+
+def check_analysis(B: Any, A: LinearOperator) -> LinearOperator | None:
+    """B for the analysis form: a LinearOperator on A's unknowns (None: the synthesis form)."""
+    if B is None:
+        return None
+    if not isinstance(B, LinearOperator):
+        raise TypeError(f"analysis must be a LinearOperator (e.g. UndecimatedWavelet2D, Gradient2D, Stack); got {type(B).__name__}")
+    if tuple(B.in_shape) != tuple(A.in_shape):
+        raise ValueError(f"analysis acts on {tuple(B.in_shape)} but A on {tuple(A.in_shape)}: they must match")
+    if B.device != A.device:
+        raise ValueError(f"analysis is on {B.device} but A on {A.device}")
+    if real_dtype(B.dtype) != real_dtype(A.dtype):
+        raise TypeError(f"analysis works in {real_dtype(B.dtype)} but A in {real_dtype(A.dtype)}: use one precision")
+    if B.groups is not None:
+        if len(B.out_shape) != 3 or sum(B.groups) != B.out_shape[0]:
+            raise ValueError(f"analysis.groups {B.groups} must sum to the channels of out_shape {B.out_shape}")
+    return B
+
+
+class _GramInverse:
+    """The minimum-norm v with B^* v = u, and the projection of dual points z off A ker B.
+
+    When B^* B is a Fourier multiplier s (``gram_symbol``), v = B (B^* B)^+ u with (B^* B)^+
+    dividing by s in Fourier space (0 where s = 0), and ker B is spanned by the Fourier modes
+    where s = 0 (for total variation, the constants); otherwise B is made dense (small problems
+    only) and v = pinv(B^*) u.
+    """
+
+    def __init__(self, B: LinearOperator, A: LinearOperator, max_entries: int = 4_000_000):
+        self.B, self.A = B, A
+        symbol = B.gram_symbol()
+        self.pinv_adjoint = None
+        kernel = None
+        if symbol is not None:
+            symbol = symbol.to(torch.float64)
+            zero = symbol <= 1e-12 * float(symbol.max())
+            self.identity = bool(torch.all((symbol - 1).abs() <= 1e-12))
+            self.inverse = torch.where(zero, 0.0, 1.0 / torch.where(zero, 1.0, symbol)).to(real_dtype(B.dtype))
+            modes = torch.nonzero(zero)
+            if modes.shape[0] > 1 or (modes.shape[0] == 1 and int(modes[0].abs().sum()) != 0):
+                raise ValueError(
+                    "analysis: B^* B vanishes at Fourier modes other than the constant one; the certificate "
+                    "needs ker B to be at most the constants"
+                )
+            if modes.shape[0]:
+                n = math.prod(B.in_shape)
+                kernel = torch.full((1, *B.in_shape), 1.0 / math.sqrt(n), dtype=real_dtype(B.dtype), device=B.device)
+        else:
+            m, n = B.shape
+            if m * n > max_entries:
+                raise ValueError(
+                    f"analysis: B is {m} x {n} and B^* B is not a Fourier multiplier; its certificate needs B "
+                    f"densely, which is refused above {max_entries:,} entries"
+                )
+            D = B.to_dense()
+            Dh = D.conj().T if D.is_complex() else D.T
+            self.pinv_adjoint = torch.linalg.pinv(Dh)  # (m, n): v = pinv(B^*) u
+            _, S, Vh = torch.linalg.svd(D, full_matrices=True)
+            rank = int((S > 1e-12 * S.max()).sum())
+            if rank < n:
+                kernel = (Vh[rank:].conj() if Vh.is_complex() else Vh[rank:]).reshape(-1, *B.in_shape)
+        self.kernel_images = None  # A k for a basis k of ker B, flattened (k, m), and their pseudo-inverse Gram
+        if kernel is not None:
+            images = A(kernel.to(A.dtype) if A.is_complex else kernel).reshape(kernel.shape[0], -1)
+            self.kernel_images = images
+            self.kernel_gram_pinv = torch.linalg.pinv(torch.conj(images) @ images.T)
+
+    def minimum_norm(self, u: torch.Tensor) -> torch.Tensor:
+        """v with B^* v = u of least norm (u in the range of B^*: images (*, H, W))."""
+        if self.pinv_adjoint is not None:
+            P = self.pinv_adjoint.to(torch.promote_types(self.pinv_adjoint.dtype, u.dtype))
+            flat = u.reshape(*u.shape[: u.ndim - len(self.B.in_shape)], -1).to(P.dtype)
+            return (flat @ P.T).reshape(*flat.shape[:-1], *self.B.out_shape)
+        if self.identity:
+            return self.B(u)
+        w = torch.fft.ifft2(torch.fft.fft2(u) * self.inverse)
+        return self.B(w if u.is_complex() else w.real.contiguous())
+
+    def clear_kernel(self, z: torch.Tensor) -> torch.Tensor:
+        """z minus its projection on span{A k : k in ker B} (then A^* z is in the range of B^*)."""
+        if self.kernel_images is None:
+            return z
+        nout = len(self.A.out_shape)
+        K = self.kernel_images.to(torch.promote_types(self.kernel_images.dtype, z.dtype))
+        flat = z.reshape(*z.shape[: z.ndim - nout], -1)
+        coef = (flat @ torch.conj(K).T) @ self.kernel_gram_pinv.to(K.dtype).T  # (*, k)
+        return (flat - coef @ K).reshape(z.shape)

@@ -66,26 +66,44 @@ def solve(
             f"entries (max_entries={max_entries:,}); use a smaller instance (e.g. a 32x32 image "
             "has N = 1024) or an iterative solver with its certificate"
         )
+    if problem.is_analysis:
+        M, N = problem.B.shape
+        if M * N > max_entries:
+            raise ValueError(
+                f"problem too large for the dense reference solver: B is {M} x {N} = {M * N:,} entries "
+                f"(max_entries={max_entries:,}); use a smaller image"
+            )
     start = time.perf_counter()
     A = problem.A.to_dense(max_entries=max_entries).detach().cpu().numpy()
     c = float(np.linalg.norm(A, 2)) or 1.0
     is_complex = problem.is_complex
     w = problem.weights.detach().cpu().numpy().reshape(-1)
     Y = problem.y.detach().cpu().numpy().reshape(-1, m)
+    if problem.is_analysis:
+        Bd = problem.B.to_dense(max_entries=max_entries).detach().cpu().numpy()
+        groups = _group_indices(problem)
     settings = dict(tol_gap_abs=tol, tol_gap_rel=tol, tol_feas=tol, tol_ktratio=math.sqrt(tol), max_iter=max_iter)
-    xs, zs, status = [], [], []
+    xs, zs, vs, status = [], [], [], []
     for y in Y:
         b = float(np.linalg.norm(y))
         if b == 0.0:  # y = 0: x = 0 is optimal for all three problems
             xs.append(np.zeros(n, dtype=np.complex128 if is_complex else np.float64))
             zs.append(np.zeros(m, dtype=xs[-1].dtype))
+            if problem.is_analysis:
+                vs.append(np.zeros(Bd.shape[0], dtype=xs[-1].dtype))
             status.append("trivial (y = 0)")
             continue
         u = cp.Variable(n, complex=is_complex)
         r = cp.Variable(m, complex=is_complex)
         residual = r == (A / c) @ u - y / b
-        l1 = cp.sum(cp.multiply(w, cp.abs(u)))
         constraints = [residual]
+        if problem.is_analysis:
+            t = cp.Variable(Bd.shape[0], complex=is_complex)
+            coefficients = t == Bd @ u
+            constraints.append(coefficients)
+            l1 = _grouped_l1(cp, t, w, groups, is_complex)
+        else:
+            l1 = cp.sum(cp.multiply(w, cp.abs(u)))
         if isinstance(problem, SRLasso):
             objective = (problem.lam / c) * l1 + cp.norm(r, 2)
         elif isinstance(problem, Lasso):
@@ -104,6 +122,9 @@ def solve(
         xs.append(np.asarray(u.value) * (b / c))
         dual = residual.dual_value
         zs.append(np.zeros(m) if dual is None else np.asarray(dual).reshape(m))
+        if problem.is_analysis:
+            vdual = coefficients.dual_value
+            vs.append(np.zeros(Bd.shape[0]) if vdual is None else np.asarray(vdual).reshape(-1))
     dtype = problem.dtype
     device = problem.A.device
     shape = (*problem.batch_shape, *problem.A.in_shape)
@@ -111,9 +132,17 @@ def solve(
     # the solver's dual direction, with either sign convention; the certificate scales it
     z = torch.as_tensor(np.stack(zs)).reshape(*problem.batch_shape, *problem.A.out_shape).to(device)
     z = z.to(torch.promote_types(z.dtype, problem.y.dtype))
-    if polish:
-        x = _polish(problem, torch.as_tensor(A).to(device), x, [z, -z])
-    cert = problem.certificate(x, [z, -z])
+    if problem.is_analysis:
+        # the solver's duals (z, v) of the two equality constraints, in every sign convention;
+        # the certificate makes each feasible and keeps the best
+        # (on the rescaled problem (A / c)^* z = B^* v, so the pair of the original one is (z, c v))
+        v = c * torch.as_tensor(np.stack(vs)).reshape(*problem.batch_shape, *problem.B.out_shape).to(device)
+        v = v.to(torch.promote_types(v.dtype, problem.y.dtype))
+        cert = problem.certificate(x, [(z, v), (-z, -v), (z, -v), (-z, v)])
+    else:
+        if polish:
+            x = _polish(problem, torch.as_tensor(A).to(device), x, [z, -z])
+        cert = problem.certificate(x, [z, -z])
     seconds = time.perf_counter() - start
     worst = cert.relative_gap.max().item()
     if worst > warn_gap or cert.relative_infeasibility.max().item() > warn_gap:
@@ -125,6 +154,39 @@ def solve(
             stacklevel=2,
         )
     return ReferenceSolution(x=x, objective=cert.objective, certificate=cert, status=status, seconds=seconds)
+
+
+def _group_indices(problem: _Problem) -> list:
+    """Flat indices of B x per group: arrays of shape (size, pixels) for each run of equal groups."""
+    import numpy as np
+
+    from .problems import group_segments
+
+    shape = problem.B.out_shape
+    if problem.B.groups is None:
+        return [np.arange(int(np.prod(shape))).reshape(1, -1)]
+    pixels = int(np.prod(shape[1:]))
+    out = []
+    for start, count, size in group_segments(problem.B):
+        for g in range(count):
+            first = start + g * size
+            out.append(np.stack([np.arange((first + k) * pixels, (first + k + 1) * pixels) for k in range(size)]))
+    return out
+
+
+def _grouped_l1(cp, t, w, groups: list, is_complex: bool):
+    """sum_g w_g ||t_g|| in CVXPY, a group being the entries idx[:, p] of one column p."""
+    terms = []
+    for idx in groups:
+        wg = w[idx[0]]
+        if idx.shape[0] == 1:
+            terms.append(cp.sum(cp.multiply(wg, cp.abs(t[idx[0]]))))
+            continue
+        parts = []
+        for k in range(idx.shape[0]):
+            parts += [cp.real(t[idx[k]]), cp.imag(t[idx[k]])] if is_complex else [t[idx[k]]]
+        terms.append(cp.sum(cp.multiply(wg, cp.norm(cp.vstack(parts), 2, axis=0))))
+    return cp.sum(terms) if len(terms) > 1 else terms[0]
 
 
 def _clarabel(prob, verbose: bool, settings: dict):

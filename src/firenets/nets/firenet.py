@@ -26,8 +26,17 @@ import torch
 
 from .._validation import as_tensor, check_int, check_scalar, real_dtype, split_batch
 from ..operators import as_operator
-from ..problems import QCBP, Certificate, Lasso, SRLasso, check_weights
-from ..solvers.primal_dual import SaddlePoint
+from ..problems import (
+    QCBP,
+    Certificate,
+    Lasso,
+    SRLasso,
+    check_analysis,
+    check_weights,
+    group_segments,
+    segment_weights,
+)
+from ..solvers.primal_dual import AnalysisSaddlePoint, SaddlePoint
 from ..solvers.restart import next_eps
 
 _PROBLEMS = {"srlasso": SRLasso, "lasso": Lasso, "qcbp": QCBP}
@@ -52,6 +61,13 @@ class FIRENET(torch.nn.Module):
     al., Math. Program. 2023). Its first ratio is the paper's. It does not freeze when the
     schedule would outrun the iteration, so it reaches the minimiser also where the problem is
     not sharp (noisy data, P1 and P2); the paper's schedule stays the one the theory covers.
+
+    analysis: a LinearOperator B for the analysis form lam ||B x||_{1,w} + ||A x - y||_2 (and
+    its P1, P2 variants): an undecimated wavelet frame, total variation (``Gradient2D``) or a
+    ``Stack`` of them. The layers are then the steps of ``solvers.AnalysisSaddlePoint`` (dual
+    variables for A and for B), ``weights`` have B's output shape, L_A defaults to
+    ||[A; B]|| = ||A^* A + B^* B||^(1/2), and ``eps`` needs ``calibration`` images (their
+    references are long runs of the same iteration).
     """
 
     def __init__(
@@ -72,6 +88,7 @@ class FIRENET(torch.nn.Module):
         calibration: torch.Tensor | None = None,
         sparsity: int | None = None,
         seed: int = 0,
+        analysis: Any = None,
     ):
         super().__init__()
         if schedule is None:
@@ -90,13 +107,20 @@ class FIRENET(torch.nn.Module):
         else:
             self.lam = check_scalar("lam", 1.0 if lam is None else lam, positive=True)
         self.eta = check_scalar("eta", eta, nonnegative=True)
-        w = check_weights(weights, A)
+        self.B = check_analysis(analysis, A)
+        w = check_weights(weights, A, self.B)
         self.register_buffer("weights", w)
+        self.weighted = weights is not None
         # lam w, broadcast against x; unweighted, one number (shape (1, ..., 1)), so that each
         # step's soft threshold reads one value per sample instead of an array the size of x
         thr = self.lam * w if weights is not None else torch.full((1,) * w.ndim, self.lam, dtype=w.dtype, device=w.device)
         self.register_buffer("thresholds", thr)
-        self.L_A = check_scalar("L_A", L_A, positive=True) if L_A is not None else A.norm()
+        if self.B is not None and eps is not None and calibration is None:
+            raise ValueError("eps with analysis needs calibration images (the depth is calibrated on them)")
+        if L_A is not None:
+            self.L_A = check_scalar("L_A", L_A, positive=True)
+        else:
+            self.L_A = A.norm() if self.B is None else stacked_norm(A, self.B)
         if not self.L_A > 0:
             raise ValueError("A has zero norm: there is nothing to invert")
         self.eps0 = None if eps0 is None else check_scalar("eps0", eps0, positive=True)
@@ -127,13 +151,15 @@ class FIRENET(torch.nn.Module):
 
     @property
     def width(self) -> int:
-        """Width of a layer: N + m (the primal and the dual variable)."""
+        """Width of a layer: N + m (the primal and the dual variable), + the size of B x in the analysis form."""
         m, n = self.A.shape
-        return n + m
+        return n + m + (self.B.shape[0] if self.B is not None else 0)
 
     def _apply(self, fn, recurse=True):
         out = super()._apply(fn, recurse)
         self.A = self.A.to(self.weights.device)
+        if self.B is not None:
+            self.B = self.B.to(self.weights.device)
         return out
 
     def extra_repr(self) -> str:
@@ -167,7 +193,10 @@ class FIRENET(torch.nn.Module):
             return x
         with torch.no_grad():
             # the saddle point's z maximises -H*(z): the dual problem's variable is -z
-            cert = self.problem(y).certificate(x.detach(), -zbar.detach())
+            if self.B is not None:
+                cert = self.problem(y).certificate(x.detach(), (-zbar[0].detach(), zbar[1].detach()))
+            else:
+                cert = self.problem(y).certificate(x.detach(), -zbar.detach())
         return x, cert
 
     def restart_outputs(self, y: torch.Tensor, x0: torch.Tensor | None = None) -> list[torch.Tensor]:
@@ -182,8 +211,20 @@ class FIRENET(torch.nn.Module):
         """The optimisation problem this network solves for data y."""
         cls = _PROBLEMS[self.kind]
         if self.kind == "qcbp":
-            return cls(self.A, y, eta=self.eta, weights=self.weights)
-        return cls(self.A, y, lam=self.lam, weights=self.weights)
+            return cls(self.A, y, eta=self.eta, weights=self.weights, analysis=self.B)
+        return cls(self.A, y, lam=self.lam, weights=self.weights, analysis=self.B)
+
+    def saddle_point(self, y: torch.Tensor) -> SaddlePoint | AnalysisSaddlePoint:
+        """The primal-dual step of this network for data y."""
+        if self.B is None:
+            return SaddlePoint(self.A, y, self.thresholds, self.kind, self.eta)
+        segments = group_segments(self.B)
+        grouped = self.B.groups is not None
+        if self.weighted:
+            thresholds = [self.lam * w for w in segment_weights(self.weights, segments, grouped)]
+        else:  # one number per segment
+            thresholds = [self.thresholds.reshape(()).expand(()) for _ in segments]
+        return AnalysisSaddlePoint(self.A, self.B, y, thresholds, segments, self.kind, self.eta)
 
     def _run(self, y, x0, restarts: int, inner: int, trace=None, schedule: str | None = None):
         A = self.A
@@ -199,14 +240,17 @@ class FIRENET(torch.nn.Module):
                 raise TypeError("x0 is complex but the problem is real")
             x = x.to(x_dtype)
         z_dtype = torch.promote_types(x_dtype, A.dtype)
-        sp = SaddlePoint(A, y, self.thresholds, self.kind, self.eta)
+        sp = self.saddle_point(y)
         nout = len(A.out_shape)
         if self.eps0 is None:
             norm_y = torch.linalg.vector_norm(y, dim=tuple(range(-nout, 0)))
             eps = torch.where(norm_y > 0, norm_y, torch.ones_like(norm_y))
         else:
             eps = torch.full(batch, self.eps0, dtype=real_dtype(x_dtype), device=A.device)
-        z = torch.zeros(*batch, *A.out_shape, dtype=z_dtype, device=A.device)
+        if self.B is None:
+            z = torch.zeros(*batch, *A.out_shape, dtype=z_dtype, device=A.device)
+        else:
+            z = sp.zeros(x)
         zbar = z
         eps = next_eps(eps, self.delta)
         alpha = 2 * self.L_A / (eps * inner)
@@ -216,10 +260,10 @@ class FIRENET(torch.nn.Module):
                 if k:
                     eps = next_eps(eps, self.delta)
                     alpha = 2 * self.L_A / (eps * inner)
-                x, zbar, r = sp.inner(x, torch.zeros_like(z), 1.0 / (self.L_A * alpha), alpha / self.L_A, inner, r)
+                x, zbar, r = sp.inner(x, _zeros_like(z), 1.0 / (self.L_A * alpha), alpha / self.L_A, inner, r)
             else:
                 x_new, zbar, r = sp.inner(x, z, 1.0 / (self.L_A * alpha), alpha / self.L_A, inner, r)
-                alpha = _primal_weight(alpha, x_new - x, zbar - z, len(A.in_shape), nout)
+                alpha = _primal_weight(alpha, _norms(x_new - x, len(A.in_shape)), _dual_distance(zbar, z, sp))
                 x, z = x_new, zbar
             if trace is not None:
                 trace(k, x)
@@ -270,7 +314,7 @@ class FIRENET(torch.nn.Module):
             signals = signals.reshape(-1, *A.in_shape)
         with torch.no_grad():
             y = A(signals)
-            exact = self.kind == "srlasso" or (self.kind == "qcbp" and self.eta == 0)
+            exact = self.B is None and (self.kind == "srlasso" or (self.kind == "qcbp" and self.eta == 0))
             targets = signals if exact else self._long_run(y, eps)
             tnorm = torch.linalg.vector_norm(targets.reshape(targets.shape[0], -1), dim=-1)
             tried = []
@@ -335,10 +379,50 @@ class FIRENET(torch.nn.Module):
         return x
 
 
-def _primal_weight(alpha: torch.Tensor, dx: torch.Tensor, dz: torch.Tensor, nin: int, nout: int) -> torch.Tensor:
+def stacked_norm(A, B) -> float:
+    """||[A; B]|| = ||A^* A + B^* B||^(1/2): from the Fourier symbols when both grams have one, else
+    by power iteration on A^* A + B^* B."""
+    sa, sb = A.gram_symbol(), B.gram_symbol()
+    if sa is not None and sb is not None and tuple(sa.shape) == tuple(sb.shape):
+        return math.sqrt(float((sa.to(torch.float64) + sb.to(torch.float64)).max()))
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    rdt = real_dtype(A.dtype)
+    v = torch.randn(A.in_shape, generator=gen, dtype=rdt)
+    if A.is_complex or B.is_complex:
+        v = torch.complex(v, torch.randn(A.in_shape, generator=gen, dtype=rdt))
+    v = (v / torch.linalg.vector_norm(v)).to(A.device)
+    estimate = 0.0
+    with torch.no_grad():
+        for _ in range(10_000):
+            w = A.adjoint(A(v)) + B.adjoint(B(v))
+            lam = torch.linalg.vector_norm(w).item()
+            if lam == 0.0:
+                return 0.0
+            v = w / lam
+            new = math.sqrt(lam)
+            if abs(new - estimate) <= 1e-10 * new:
+                return new
+            estimate = new
+    return estimate
+
+
+def _zeros_like(z):
+    return tuple(torch.zeros_like(t) for t in z) if isinstance(z, tuple) else torch.zeros_like(z)
+
+
+def _norms(t: torch.Tensor, dims: int) -> torch.Tensor:
+    return torch.linalg.vector_norm(t, dim=tuple(range(-dims, 0)))
+
+
+def _dual_distance(z_new, z, sp) -> torch.Tensor:
+    """||z_new - z|| per sample, over both blocks (z, v) of the analysis form."""
+    if isinstance(z, tuple):
+        return torch.sqrt(_norms(z_new[0] - z[0], sp.nout) ** 2 + _norms(z_new[1] - z[1], sp.nreg) ** 2)
+    return _norms(z_new - z, sp.nout)
+
+
+def _primal_weight(alpha: torch.Tensor, nx: torch.Tensor, nz: torch.Tensor) -> torch.Tensor:
     """alpha <- sqrt(alpha r), r = ||dz|| / ||dx|| limited to [alpha / e, alpha e]; kept where either is 0."""
-    nx = torch.linalg.vector_norm(dx, dim=tuple(range(-nin, 0)))
-    nz = torch.linalg.vector_norm(dz, dim=tuple(range(-nout, 0)))
     ok = (nx > 0) & (nz > 0)
     ratio = torch.where(ok, nz / torch.where(ok, nx, torch.ones_like(nx)), alpha)
     ratio = torch.minimum(torch.maximum(ratio, alpha / math.e), alpha * math.e)

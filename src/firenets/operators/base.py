@@ -94,6 +94,10 @@ class LinearOperator:
     dtype: torch.dtype
     device: torch.device
     unitary: bool = False  # A^* A = A A^* = I (so ||A @ B|| = ||B|| and ||B @ A|| = ||B||)
+    # how an l1 norm of the output groups its entries (problems.py): None, every entry alone; for
+    # outputs (C, H, W), a tuple of channel counts summing to C, each run of channels one group
+    # per pixel (isotropic total variation: the 2 finite differences of a pixel form one group)
+    groups: tuple[int, ...] | None = None
 
     # ----------------------------------------------------------------- interface
     def _forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
@@ -104,6 +108,17 @@ class LinearOperator:
 
     def _exact_norm(self) -> float | None:
         """The operator norm when it is known in closed form, else None."""
+        symbol = self.gram_symbol()
+        return None if symbol is None else math.sqrt(float(symbol.max()))
+
+    def gram_symbol(self) -> torch.Tensor | None:
+        """s with A^* A = F^{-1} diag(s) F on images (F the 2-D DFT), when A^* A is circulant; else None.
+
+        For a tight frame s = 1; for periodic finite differences s = 4 sin^2(pi k / H) + 4 sin^2(pi l / W).
+        Then ||A||^2 = max s and (A^* A)^+ is a Fourier multiplier (used by the analysis certificate).
+        """
+        if self.unitary and len(self.in_shape) == 2:
+            return torch.ones(self.in_shape, dtype=real_dtype(self.dtype), device=self.device)
         return None
 
     # ----------------------------------------------------------------- application
@@ -380,6 +395,7 @@ class _Scaled(LinearOperator):
             c = check_scalar("scale", c)
         self.op, self.c = op, c
         self.in_shape, self.out_shape = op.in_shape, op.out_shape
+        self.groups = op.groups
         self.device = op.device
         self.dtype = complex_dtype(op.dtype) if isinstance(c, complex) else op.dtype
 
@@ -392,6 +408,10 @@ class _Scaled(LinearOperator):
 
     def _exact_norm(self):
         return abs(self.c) * self.op.norm()
+
+    def gram_symbol(self):
+        symbol = self.op.gram_symbol()
+        return None if symbol is None else abs(self.c) ** 2 * symbol
 
     def __repr__(self):
         return f"{self.c!r} * {self.op!r}"

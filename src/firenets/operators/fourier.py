@@ -119,3 +119,7 @@ class Fourier2D(LinearOperator):
 
     def _exact_norm(self) -> float:
         return 1.0
+
+    def gram_symbol(self) -> torch.Tensor:
+        """A^* A = F^{-1} diag(s) F with s the mask moved to fft2 order (ifftshift): a Fourier projection."""
+        return torch.fft.ifftshift(self.mask, dim=(-2, -1)).to(torch.float64 if self.dtype == torch.complex128 else torch.float32)

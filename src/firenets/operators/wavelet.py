@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from .._validation import check_float_dtype, check_int, check_shape
+from .._validation import check_float_dtype, check_int, check_shape, complex_dtype
 from .base import LinearOperator
 
 
@@ -270,3 +270,173 @@ class Wavelet2D(LinearOperator):
 
     def __repr__(self) -> str:
         return f"Wavelet2D(shape={self.in_shape}, wavelet={self.wavelet!r}, levels={self.levels})"
+
+
+def _atrous_responses(lo: list[float], hi: list[float], n: int, levels: int) -> tuple[list, list]:
+    """Per-axis DFTs (length n) of the cumulative a trous filters: approximations A_j, details D_j.
+
+    Level j (1 = finest) filters the previous approximation with h_k / sqrt 2 at offsets
+    k d - (L / 2) d, d = 2^(j-1), periodically: c[t] = sum_k h_k a[t + (L/2) d - k d] / sqrt 2,
+    the convention of ``pywt.swt`` with ``norm=True``. Returns [A_1..A_L], [D_1..D_L] (complex128).
+    """
+    f = torch.arange(n, dtype=torch.float64)
+    L = len(lo)
+    prev = torch.ones(n, dtype=torch.complex128)
+    approx, detail = [], []
+    for j in range(1, levels + 1):
+        d = 2 ** (j - 1)
+        offsets = torch.tensor([k * d - (L // 2) * d for k in range(L)], dtype=torch.float64)
+        phase = torch.exp(-2j * torch.pi * torch.outer(f, offsets) / n)  # (n, L)
+        g_lo = phase @ torch.tensor(lo, dtype=torch.complex128) / 2**0.5
+        g_hi = phase @ torch.tensor(hi, dtype=torch.complex128) / 2**0.5
+        detail.append(g_hi * prev)
+        prev = g_lo * prev
+        approx.append(prev)
+    return approx, detail
+
+
+class UndecimatedWavelet2D(LinearOperator):
+    """Undecimated 2-D wavelet frame B: images (*, H, W) -> coefficients (*, 3L + 1, H, W), B^* B = I.
+
+    Each level filters the previous approximation with the orthonormal filters upsampled by
+    2^(j-1) (the algorithme a trous) and divided by sqrt 2 per axis, periodically and without
+    subsampling: B commutes with circular shifts (a shift-invariant regulariser) and is a tight
+    frame, B^* B = I and ||B|| = 1, with 3L + 1 times as many coefficients as pixels. Channels
+    as in ``pywt.swt2(x, wavelet, levels, trim_approx=True, norm=True)`` flattened: channel 0 is
+    the approximation, then (da, ad, dd) details per level from the coarsest to the finest
+    ('da': detail along rows (axis -2), approximation along columns). ``level_index`` gives each
+    channel's level: 0 for the approximation, 1 for the coarsest details, ..., L for the finest.
+    Haar runs as sums and differences of shifted views; longer filters as Fourier multipliers.
+    Reference: M. Holschneider et al. 1989 (a trous); J.-L. Starck, F. Murtagh, J. Fadili,
+    "Sparse Image and Signal Processing", ch. 3; G. Nason, B. Silverman 1995 (stationary wavelets).
+    """
+
+    def __init__(
+        self,
+        shape: Any,
+        *,
+        wavelet: str = "haar",
+        levels: int = 4,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str = "cpu",
+    ):
+        shape = check_shape("shape", shape, ndim=2)
+        levels = check_int("levels", levels, minimum=1)
+        dtype = check_float_dtype("dtype", dtype)
+        if dtype.is_complex:
+            raise TypeError(f"dtype must be real (wavelet filters are real); got {dtype}")
+        H, W = shape
+        if 2 ** (levels - 1) >= min(H, W):
+            raise ValueError(
+                f"levels = {levels} is too many for an image of shape {shape}: the coarsest filter "
+                f"step 2^(levels - 1) = {2 ** (levels - 1)} must be below the shorter side {min(H, W)}"
+            )
+        lo, hi = _orthogonal_filters(wavelet)
+        self.wavelet, self.levels = wavelet, levels
+        self.in_shape = (H, W)
+        self.channels = 3 * levels + 1
+        self.out_shape = (self.channels, H, W)
+        self.groups = (1,) * self.channels
+        self.dtype, self.device = dtype, torch.device(device)
+        self.filter_length = len(lo)
+        self.level_index = torch.tensor([0] + [lev for lev in range(1, levels + 1) for _ in range(3)],
+                                        device=self.device)
+        self._haar_filters = len(lo) == 2 and lo[0] == lo[1] == hi[1] == -hi[0]
+        if self._haar_filters:
+            # sums and differences without the factor 1/2 per level and per image; the channel
+            # of the approximation after L levels carries 4^-L, the details of level j 4^-j
+            # (j = 1 finest), applied as one product at the end
+            depth = [levels] + [j for j in range(levels, 0, -1) for _ in range(3)]
+            self._haar_scale = torch.tensor([0.25**j for j in depth], dtype=dtype, device=self.device).reshape(-1, 1, 1)
+            return
+        a0, d0 = _atrous_responses(lo, hi, H, levels)
+        a1, d1 = _atrous_responses(lo, hi, W, levels)
+        rows = [torch.outer(a0[-1], a1[-1])]
+        for j in range(levels - 1, -1, -1):  # coarsest first
+            rows += [torch.outer(d0[j], a1[j]), torch.outer(a0[j], d1[j]), torch.outer(d0[j], d1[j])]
+        cdt = complex_dtype(dtype)
+        self._response = torch.stack(rows).to(cdt).to(self.device)  # (C, H, W), fft2 order
+        self._response_conj = self._response.conj().resolve_conj()
+        self._half_response = self._response[..., : W // 2 + 1].contiguous()
+        self._half_response_conj = self._response_conj[..., : W // 2 + 1].contiguous()
+
+    # ------------------------------------------------------------------ Haar: shifted views
+    @staticmethod
+    def _pair(a: torch.Tensor, d: int, dim: int, out_sum: torch.Tensor, out_diff: torch.Tensor) -> None:
+        """out_sum = a + shift(a), out_diff = a - shift(a), shift(a)[t] = a[(t + d) mod n] along dim."""
+        n = a.shape[dim]
+        head, tail = a.narrow(dim, 0, n - d), a.narrow(dim, n - d, d)
+        ahead, wrap = a.narrow(dim, d, n - d), a.narrow(dim, 0, d)
+        torch.add(head, ahead, out=out_sum.narrow(dim, 0, n - d))
+        torch.add(tail, wrap, out=out_sum.narrow(dim, n - d, d))
+        torch.sub(head, ahead, out=out_diff.narrow(dim, 0, n - d))
+        torch.sub(tail, wrap, out=out_diff.narrow(dim, n - d, d))
+
+    @staticmethod
+    def _unpair(p: torch.Tensor, q: torch.Tensor, d: int, dim: int, out: torch.Tensor) -> None:
+        """The adjoint of (a -> (a + shift(a), a - shift(a))) applied to (P, Q) - written as
+        out[t] = (P + Q)[t] + (P - Q)[t - d] with u = P + Q, v = P - Q."""
+        n = p.shape[dim]
+        u, v = p + q, p - q
+        torch.add(u.narrow(dim, d, n - d), v.narrow(dim, 0, n - d), out=out.narrow(dim, d, n - d))
+        torch.add(u.narrow(dim, 0, d), v.narrow(dim, n - d, d), out=out.narrow(dim, 0, d))
+
+    def _haar(self, x: torch.Tensor) -> torch.Tensor:
+        H, W = self.in_shape
+        L = self.levels
+        out = torch.empty(*x.shape[:-2], self.channels, H, W, dtype=x.dtype, device=x.device)
+        rows_sum = torch.empty_like(x)
+        rows_diff = torch.empty_like(x)
+        a = x
+        for j in range(1, L + 1):
+            d = 2 ** (j - 1)
+            base = 1 + 3 * (L - j)  # channels (da, ad, dd) of level j
+            self._pair(a, d % H, -2, rows_sum, rows_diff)
+            approx = out[..., 0, :, :] if j == L else torch.empty_like(x)
+            self._pair(rows_sum, d % W, -1, approx, out[..., base + 1, :, :])  # aa, ad
+            self._pair(rows_diff, d % W, -1, out[..., base, :, :], out[..., base + 2, :, :])  # da, dd
+            a = approx
+        return out.mul_(self._haar_scale)
+
+    def _inverse_haar(self, c: torch.Tensor) -> torch.Tensor:
+        H, W = self.in_shape
+        L = self.levels
+        c = c * self._haar_scale
+        a = c[..., 0, :, :]
+        rows_sum = torch.empty_like(a)
+        rows_diff = torch.empty_like(a)
+        for j in range(L, 0, -1):
+            d = 2 ** (j - 1)
+            base = 1 + 3 * (L - j)
+            self._unpair(a, c[..., base + 1, :, :], d % W, -1, rows_sum)
+            self._unpair(c[..., base, :, :], c[..., base + 2, :, :], d % W, -1, rows_diff)
+            a = torch.empty_like(rows_sum)
+            self._unpair(rows_sum, rows_diff, d % H, -2, a)
+        return a
+
+    # ------------------------------------------------------------------ other filters: Fourier multipliers
+    def _forward(self, x):
+        if self._haar_filters:
+            return self._haar(x)
+        H, W = self.in_shape
+        if x.is_complex():
+            return torch.fft.ifft2(self._response * torch.fft.fft2(x).unsqueeze(-3))
+        return torch.fft.irfft2(self._half_response * torch.fft.rfft2(x).unsqueeze(-3), s=(H, W))
+
+    def _adjoint(self, c):
+        if self._haar_filters:
+            return self._inverse_haar(c)
+        H, W = self.in_shape
+        if c.is_complex():
+            return torch.fft.ifft2((self._response_conj * torch.fft.fft2(c)).sum(-3))
+        return torch.fft.irfft2((self._half_response_conj * torch.fft.rfft2(c)).sum(-3), s=(H, W))
+
+    def _exact_norm(self) -> float:
+        return 1.0
+
+    def gram_symbol(self) -> torch.Tensor:
+        """B^* B = I: the symbol is 1."""
+        return torch.ones(self.in_shape, dtype=self.dtype, device=self.device)
+
+    def __repr__(self) -> str:
+        return f"UndecimatedWavelet2D(shape={self.in_shape}, wavelet={self.wavelet!r}, levels={self.levels})"

@@ -97,6 +97,42 @@ def _soft_threshold_(v: torch.Tensor, t: torch.Tensor | float, neg_t: torch.Tens
     return v.sub_(torch.clamp(v, neg_t, t))
 
 
+def project_groups(
+    v: torch.Tensor, thresholds: list[torch.Tensor], segments: list[tuple[int, int, int]], inplace: bool = False
+) -> torch.Tensor:
+    """Projection onto {||v_g|| <= t_g for every group g}: v_g min(1, t_g / ||v_g||) (complex moduli).
+
+    v: (*, C, H, W) (or any shape with the one segment (0, 1, 1)); segments: (first channel,
+    groups, channels per group) as ``problems.group_segments`` gives them; thresholds: one
+    tensor per segment, broadcastable to that segment's (*, groups, H, W) group moduli. This is
+    the prox of the conjugate of sum_g t_g ||.||, the dual step of analysis l1. ``inplace``
+    (outside autograd) writes into v.
+    """
+    if len(segments) == 1 and segments[0][2] == 1:
+        return _project_entries(v, thresholds[0], inplace)
+    parts = []
+    for (start, count, size), t in zip(segments, thresholds, strict=True):
+        block = v[..., start : start + count * size, :, :]
+        if size == 1:
+            parts.append(_project_entries(block, t, inplace))
+            continue
+        grouped = block.unflatten(-3, (count, size))
+        sq = torch.view_as_real(grouped).square().sum(dim=(-4, -1)) if grouped.is_complex() else grouped.square().sum(-3)
+        scale = torch.clamp(t * torch.rsqrt(torch.clamp(sq, min=torch.finfo(sq.dtype).tiny)), max=1.0).unsqueeze(-3)
+        parts.append(grouped.mul_(scale) if inplace else (grouped * scale).flatten(-4, -3))
+    return v if inplace else torch.cat(parts, dim=-3)
+
+
+def _project_entries(v: torch.Tensor, t: torch.Tensor, inplace: bool) -> torch.Tensor:
+    """Entrywise v min(1, t / |v|): clip for real v, the modulus for complex v."""
+    if not v.is_complex():
+        return v.clamp_(-t, t) if inplace else torch.clamp(v, -t, t)
+    re, im = v.real, v.imag
+    sq = torch.addcmul(re * re, im, im)
+    scale = torch.clamp(t * torch.rsqrt(torch.clamp(sq, min=torch.finfo(sq.dtype).tiny)), max=1.0)
+    return v.mul_(scale) if inplace else v * scale
+
+
 def _norm(u: torch.Tensor, dims: int) -> torch.Tensor:
     if u.is_complex():  # over the (re, im) pairs: the complex modulus is many times slower
         return torch.linalg.vector_norm(torch.view_as_real(u), dim=tuple(range(-dims - 1, 0)), keepdim=True)[..., 0]
