@@ -19,17 +19,24 @@ from typing import Any
 import torch
 
 from . import masks as _masks
-from ._validation import as_tensor, check_int, check_scalar
+from ._validation import as_tensor, check_int, check_scalar, complex_dtype, real_dtype
 from .operators import Fourier2D, Wavelet2D
 from .problems import weights_in_levels
 
 METHODS = ("firenet", "unet", "cascade", "zero-filled")
 MASKS = ("gaussian", "cartesian", "radial", "das")
-# Imaging defaults: Haar wavelets and lam as the authors used (REFERENCE section 4); 10 restarts
-# of 20 steps: 1.5 dB above the authors' 5 x 10 on Shepp-Logan 256 at 25%, and 20 x 20 gives the
-# same image (the paper's schedule has frozen there; docs/imaging.md).
-FIRENET_DEFAULTS = {"wavelet": "haar", "levels": 4, "lam": 2.5e-4, "restarts": 10, "inner": 20, "delta": 1e-9,
-                    "schedule": "paper"}
+# Imaging defaults (docs/imaging.md gives the evidence): the regulariser, depth and schedule the
+# benchmark against BART and SigPy found best, and per regulariser the lam calibrated on images
+# that no benchmark reports (benchmarks/calibrate_lam.py).
+FIRENET_DEFAULTS = {"regulariser": "undecimated", "wavelet": "haar", "levels": 4, "restarts": 12, "inner": 25,
+                    "delta": 1e-9, "schedule": "adaptive", "tol": None}
+REGULARISER_DEFAULTS = {
+    # the paper's: Haar wavelets and lam = 2.5e-4 (Colbrook, Antun, Hansen, PNAS 2022; REFERENCE section 4)
+    "wavelet": {"lam": 2.5e-4},
+    "undecimated": {"lam": 3e-4},
+    "tv": {"lam": 1e-3},
+    "undecimated+tv": {"lam": 3e-4, "tv_weight": 0.5},
+}
 
 
 @dataclass(frozen=True)
@@ -111,56 +118,168 @@ def _image_tensor(image: Any) -> torch.Tensor:
     return t
 
 
-class MRIFirenet(torch.nn.Module):
-    """Phi(y) = W^* FIRENET(y): FIRENET for A = P_M F_c W^* in wavelet coefficients, output an image.
+REGULARISERS = ("wavelet", "undecimated", "tv", "undecimated+tv")
 
-    Weighted l1 in levels: ``level_weights`` gives one weight per wavelet level (coarse scale
-    first; ``problems.weights_in_levels``); default all ones. Paper schedule, depth ``restarts``
-    x ``inner``. ``forward(y, return_certificate=True)`` also returns the (P3) certificate of the
-    coefficients.
+
+def regulariser_operator(
+    regulariser: str, shape: tuple[int, int], *, wavelet: str = "haar", levels: int = 4, tv_weight: float = 1.0,
+    dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu",
+):
+    """B of the analysis regulariser ``regulariser`` ("undecimated", "tv", "undecimated+tv") on images of ``shape``.
+
+    undecimated: the detail channels of ``UndecimatedWavelet2D`` (the coarse approximation is not
+    penalised); tv: isotropic ``Gradient2D``; undecimated+tv: their ``Stack`` with the gradient
+    scaled by ``tv_weight`` (||B x||_1 = ||W_d x||_1 + tv_weight TV(x)).
+    """
+    from .operators import Gradient2D, Stack, UndecimatedWavelet2D
+
+    if regulariser not in REGULARISERS[1:]:
+        raise ValueError(f"regulariser must be one of {REGULARISERS}; got {regulariser!r}")
+    tv_weight = check_scalar("tv_weight", tv_weight, positive=True)
+    if regulariser == "tv":
+        return Gradient2D(shape, dtype=dtype, device=device)
+    W = UndecimatedWavelet2D(shape, wavelet=wavelet, levels=levels, approximation=False, dtype=dtype, device=device)
+    if regulariser == "undecimated":
+        return W
+    return Stack([W, tv_weight * Gradient2D(shape, dtype=dtype, device=device)])
+
+
+class MRIFirenet(torch.nn.Module):
+    """Phi(y): FIRENET for single-coil k-space y = P_M F_c x, with a sparsity regulariser, output an image.
+
+    regulariser:
+    - "wavelet": the synthesis form of Colbrook, Antun, Hansen (PNAS 2022): (P3) in the coefficients
+      of the orthonormal ``Wavelet2D``, min lam ||c||_{1,w} + ||P_M F_c W^* c - y||, x = W^* c;
+    - "undecimated", "tv", "undecimated+tv": the analysis form min lam ||B x||_{1,w} + ||P_M F_c x - y||
+      with B from ``regulariser_operator`` (shift-invariant wavelets, total variation, both).
+
+    ``level_weights`` gives one weight per wavelet level (coarse first; "wavelet": the approximation
+    and each detail level, "undecimated": each detail level). Depth: ``restarts`` blocks of ``inner``
+    layers, or fewer when ``tol`` is met by the certificate (``nets.FIRENET``). ``dtype``
+    complex64 runs the network in single precision (faster); the certificate is always computed in
+    float64 (the network's output and dual point given to the float64 problem), and the output
+    image is complex128. ``forward(y, return_certificate=True)`` also returns the certificate of
+    the problem solved (coefficients c in the synthesis form, the image in the analysis form).
     """
 
     def __init__(
         self,
         operator: Fourier2D,
         *,
-        wavelet: str = FIRENET_DEFAULTS["wavelet"],
+        regulariser: str | None = None,
+        wavelet: str | None = None,
         levels: int | None = None,
-        lam: float = FIRENET_DEFAULTS["lam"],
+        lam: float | None = None,
+        tv_weight: float | None = None,
         level_weights: Any = None,
-        restarts: int = FIRENET_DEFAULTS["restarts"],
-        inner: int = FIRENET_DEFAULTS["inner"],
-        delta: float = FIRENET_DEFAULTS["delta"],
-        schedule: str = FIRENET_DEFAULTS["schedule"],
+        restarts: int | None = None,
+        inner: int | None = None,
+        delta: float | None = None,
+        schedule: str | None = None,
+        tol: float | None = None,
+        dtype: torch.dtype = torch.complex128,
     ):
         super().__init__()
         from .nets import FIRENET
 
         if not isinstance(operator, Fourier2D):
             raise TypeError(f"operator must be a firenets.operators.Fourier2D; got {type(operator).__name__}")
+        regulariser = FIRENET_DEFAULTS["regulariser"] if regulariser is None else regulariser
+        if regulariser not in REGULARISERS:
+            raise ValueError(f"regulariser must be one of {REGULARISERS}; got {regulariser!r}")
+        if dtype not in (torch.complex128, torch.complex64, torch.float64, torch.float32):
+            raise TypeError(f"dtype must be complex128 or complex64 (float64/float32 name the same); got {dtype}")
+        defaults = {**FIRENET_DEFAULTS, **REGULARISER_DEFAULTS[regulariser]}
+        wavelet = defaults["wavelet"] if wavelet is None else wavelet
+        lam = defaults["lam"] if lam is None else lam
+        tv_weight = defaults.get("tv_weight", 1.0) if tv_weight is None else tv_weight
+        restarts = defaults["restarts"] if restarts is None else restarts
+        inner = defaults["inner"] if inner is None else inner
+        delta = defaults["delta"] if delta is None else delta
+        schedule = defaults["schedule"] if schedule is None else schedule
+        tol = defaults["tol"] if tol is None else tol
         shape = operator.in_shape
         if levels is None:
-            levels = min(FIRENET_DEFAULTS["levels"], _twos(shape[0]), _twos(shape[1]))
+            levels = min(defaults["levels"], _twos(shape[0]), _twos(shape[1]))
+        if regulariser in ("tv",) and level_weights is not None:
+            raise ValueError("level_weights apply to the wavelet regularisers, not to 'tv'")
+        self.regulariser = regulariser
+        self.dtype = complex_dtype(dtype)
         self.F = operator
-        self.W = Wavelet2D(shape, wavelet=wavelet, levels=levels, device=operator.device)
-        A = operator @ self.W.H
-        weights = None if level_weights is None else weights_in_levels(self.W.level_index, level_weights)
-        self.firenet = FIRENET(A, lam=lam, weights=weights, restarts=restarts, inner=inner, delta=delta,
-                               schedule=schedule, L_A=1.0)
-        self.config = {"wavelet": wavelet, "levels": levels, "lam": lam, "restarts": restarts, "inner": inner,
-                       "delta": delta, "schedule": schedule, "level_weights": None if level_weights is None else list(level_weights)}
+        self.config = {"regulariser": regulariser, "wavelet": wavelet, "levels": levels, "lam": lam,
+                       "tv_weight": tv_weight if regulariser == "undecimated+tv" else None,
+                       "restarts": restarts, "inner": inner, "delta": delta, "schedule": schedule, "tol": tol,
+                       "dtype": str(self.dtype).replace("torch.", ""),
+                       "level_weights": None if level_weights is None else list(level_weights)}
+        self._build = {"wavelet": wavelet, "levels": levels, "tv_weight": tv_weight, "level_weights": level_weights}
+        A, B, weights, L, self.W = self._operators(self.dtype)  # W: the DWT of the synthesis form, A = F W^*
+        self.firenet = FIRENET(A, lam=lam, weights=weights, analysis=B, restarts=restarts, inner=inner, delta=delta,
+                               schedule=schedule, L_A=L, tol=tol)
+        self._exact = None  # the float64 problem's pieces, for certificates of a complex64 network
+
+    def _operators(self, dtype: torch.dtype):
+        """(A, B, weights, L_A, W) of the problem in precision ``dtype`` (W: the synthesis form's DWT)."""
+        b = self._build
+        rdt = real_dtype(dtype)
+        F = self.F if self.F.dtype == dtype else Fourier2D(self.F.mask, dtype=dtype, device=self.F.device)
+        shape = F.in_shape
+        if self.regulariser == "wavelet":
+            W = Wavelet2D(shape, wavelet=b["wavelet"], levels=b["levels"], dtype=rdt, device=F.device)
+            weights = None if b["level_weights"] is None else weights_in_levels(W.level_index, b["level_weights"]).to(rdt)
+            return F @ W.H, None, weights, 1.0, W  # orthonormal rows: ||A|| = 1
+        B = regulariser_operator(self.regulariser, shape, wavelet=b["wavelet"], levels=b["levels"],
+                                 tv_weight=b["tv_weight"], dtype=rdt, device=F.device)
+        weights = None
+        if b["level_weights"] is not None:
+            W = B if self.regulariser == "undecimated" else B.operators[0]
+            per_channel = weights_in_levels(W.level_index - 1, b["level_weights"])
+            if self.regulariser == "undecimated+tv":
+                per_channel = torch.cat([per_channel, torch.ones(2, dtype=per_channel.dtype, device=per_channel.device)])
+            weights = per_channel.reshape(-1, 1, 1).expand(B.out_shape).to(rdt)
+        return F, B, weights, None, None
 
     @property
     def num_layers(self) -> int:
-        """restarts x inner primal-dual layers."""
+        """The network's depth (``nets.FIRENET.num_layers``; ``last_layers`` is what the last call used)."""
         return self.firenet.num_layers
 
+    @property
+    def last_layers(self) -> int | None:
+        """Layers the last call ran (fewer than ``num_layers`` when ``tol`` stopped it)."""
+        return self.firenet.last_layers
+
+    def _image(self, c: torch.Tensor) -> torch.Tensor:
+        return self.W.H(c) if self.W is not None else c
+
     def forward(self, y: torch.Tensor, *, return_certificate: bool = False):
-        """Image W^* c from samples y (m,) or (B, m); optionally with the certificate of c."""
-        if return_certificate:
-            c, cert = self.firenet(y, return_certificate=True)
-            return self.W.H(c), cert
-        return self.W.H(self.firenet(y))
+        """Image x (complex128) from samples y (m,) or (B, m); optionally with the certificate (float64)."""
+        y_in = y if y.dtype == self.dtype else y.to(self.dtype)
+        if not return_certificate:
+            return self._image(self.firenet(y_in)).to(torch.complex128)
+        x, dual = self.firenet.solve(y_in)
+        with torch.no_grad():
+            if self.dtype == torch.complex128:
+                cert = self.firenet.problem(y_in).certificate(x.detach(), _detached(dual))
+            else:
+                cert = self._problem64(y.detach().to(torch.complex128)).certificate(
+                    x.detach().to(torch.complex128), _detached(dual, torch.complex128))
+        return self._image(x).to(torch.complex128), cert
+
+    def _problem64(self, y: torch.Tensor):
+        """The problem this network solves, in float64 (for certificates of a single-precision network)."""
+        from .problems import SRLasso
+
+        if self._exact is None:
+            self._exact = self._operators(torch.complex128)
+        A, B, weights, _, _ = self._exact
+        return SRLasso(A, y, lam=self.firenet.lam, weights=weights, analysis=B)
+
+
+def _detached(dual, dtype: torch.dtype | None = None):
+    if isinstance(dual, tuple):
+        return tuple(_detached(d, dtype) for d in dual)
+    dual = dual.detach()
+    return dual if dtype is None else dual.to(dtype)
 
 
 def _twos(n: int) -> int:
@@ -317,7 +436,7 @@ def reconstruct(
         zero_filled_metrics=metrics.evaluate(acq.target, acq.zero_filled.abs()),
         seconds=seconds,
         certificate=cert,
-        num_layers=getattr(f, "num_layers", None),
+        num_layers=getattr(f, "last_layers", None) or getattr(f, "num_layers", None),
         config=config,
     )
 

@@ -55,12 +55,20 @@ class FIRENET(torch.nn.Module):
 
     schedule: "paper" (the default with explicit depth) is the paper's FIRENET: the dual is
     reset at each restart and the step ratio alpha follows eps_k = e^-1 (delta + eps_{k-1}).
-    "adaptive" (the default with ``eps``) keeps the dual between restarts (as WARPd does) and
-    sets the step ratio from the last restart's movements, alpha <- sqrt(alpha ||dz|| / ||dx||)
-    with each change limited to a factor e (the primal weight of restarted PDHG, Applegate et
-    al., Math. Program. 2023). Its first ratio is the paper's. It does not freeze when the
-    schedule would outrun the iteration, so it reaches the minimiser also where the problem is
-    not sharp (noisy data, P1 and P2); the paper's schedule stays the one the theory covers.
+    "adaptive" (the default with ``eps``) keeps the dual between restarts (as WARPd does),
+    restarts at the block's average or at its last iterate, whichever is nearer a fixed point
+    of the iteration (the fixed-point residual in the metric of the primal-dual step; one more
+    step from the average measures it), and sets the step ratio from the last restart's
+    movements, alpha <- alpha^(3/4) (||dz|| / ||dx||)^(1/4) with the ratio limited to a factor e
+    of alpha (the primal weight of restarted PDHG, Applegate et al., Math. Program. 2023, with a
+    stronger smoothing). Its first ratio is
+    the paper's. It does not freeze when the schedule would outrun the iteration, so it reaches
+    the minimiser also where the problem is not sharp (noisy data, P1 and P2); the paper's
+    schedule stays the one the theory covers.
+
+    tol: stop after the first restart whose output every sample certifies within relative
+    duality gap tol (``Certificate.within``; the restarts are then a maximum, and
+    ``last_layers`` says how many layers ran).
 
     analysis: a LinearOperator B for the analysis form lam ||B x||_{1,w} + ||A x - y||_2 (and
     its P1, P2 variants): an undecimated wavelet frame, total variation (``Gradient2D``) or a
@@ -89,6 +97,7 @@ class FIRENET(torch.nn.Module):
         sparsity: int | None = None,
         seed: int = 0,
         analysis: Any = None,
+        tol: float | None = None,
     ):
         super().__init__()
         if schedule is None:
@@ -124,6 +133,8 @@ class FIRENET(torch.nn.Module):
         if not self.L_A > 0:
             raise ValueError("A has zero norm: there is nothing to invert")
         self.eps0 = None if eps0 is None else check_scalar("eps0", eps0, positive=True)
+        self.tol = None if tol is None else check_scalar("tol", tol, positive=True)
+        self.last_restarts = None
         self.seed = check_int("seed", seed, minimum=0)
 
         if eps is not None:
@@ -146,8 +157,16 @@ class FIRENET(torch.nn.Module):
     # ------------------------------------------------------------------ structure
     @property
     def num_layers(self) -> int:
-        """Number of primal-dual layers: restarts x inner."""
-        return self.restarts * self.inner
+        """Number of primal-dual layers: restarts x inner, and with the adaptive schedule one more
+        step per restart (from the block's average, to choose the restart point)."""
+        return self.restarts * (self.inner + (self.schedule == "adaptive"))
+
+    @property
+    def last_layers(self) -> int | None:
+        """Layers the last call ran (fewer than ``num_layers`` when ``tol`` stopped it early)."""
+        if self.last_restarts is None:
+            return None
+        return self.last_restarts * (self.inner + (self.schedule == "adaptive"))
 
     @property
     def width(self) -> int:
@@ -187,17 +206,21 @@ class FIRENET(torch.nn.Module):
         returns the duality-gap certificate of the output (P2, P3), or its objective and
         constraint violation with a gap (P1), per sample.
         """
+        if not return_certificate:
+            return self.solve(y, x0)[0]
+        y = self._check_y(y)
+        x, dual = self.solve(y, x0)
+        with torch.no_grad():
+            cert = self.problem(y).certificate(x.detach(), _detach(dual))
+        return x, cert
+
+    def solve(self, y: torch.Tensor, x0: torch.Tensor | None = None) -> tuple[torch.Tensor, Any]:
+        """(x, dual): the output and the dual point of the last block, in the certificate's convention
+        (``problems``: z, or the pair (z, v) in the analysis form), for certificates computed elsewhere."""
         y = self._check_y(y)
         x, zbar = self._run(y, x0, self.restarts, self.inner)
-        if not return_certificate:
-            return x
-        with torch.no_grad():
-            # the saddle point's z maximises -H*(z): the dual problem's variable is -z
-            if self.B is not None:
-                cert = self.problem(y).certificate(x.detach(), (-zbar[0].detach(), zbar[1].detach()))
-            else:
-                cert = self.problem(y).certificate(x.detach(), -zbar.detach())
-        return x, cert
+        # the saddle point's z maximises -H*(z): the dual problem's variable is -z
+        return x, ((-zbar[0], zbar[1]) if isinstance(zbar, tuple) else -zbar)
 
     def restart_outputs(self, y: torch.Tensor, x0: torch.Tensor | None = None) -> list[torch.Tensor]:
         """[psi_1, ..., psi_n]: the output of every restart block (for convergence studies)."""
@@ -262,12 +285,29 @@ class FIRENET(torch.nn.Module):
                     alpha = 2 * self.L_A / (eps * inner)
                 x, zbar, r = sp.inner(x, _zeros_like(z), 1.0 / (self.L_A * alpha), alpha / self.L_A, inner, r)
             else:
-                x_new, zbar, r = sp.inner(x, z, 1.0 / (self.L_A * alpha), alpha / self.L_A, inner, r)
+                tau, sigma = 1.0 / (self.L_A * alpha), alpha / self.L_A
+                average, before, current = sp.inner(x, z, tau, sigma, inner, r, last=True)
+                # restart at the average or at the last iterate, whichever is nearer a fixed point
+                # of the iteration (one step from the average measures it)
+                f_last = sp.fixed_point_residual(before, current, tau, sigma)
+                f_avg = sp.fixed_point_residual(average, sp.step(average[0], average[1], tau, sigma, average[2]),
+                                                tau, sigma)
+                x_new, zbar, r = _select(f_avg <= f_last, average, current)
                 alpha = _primal_weight(alpha, _norms(x_new - x, len(A.in_shape)), _dual_distance(zbar, z, sp))
                 x, z = x_new, zbar
             if trace is not None:
                 trace(k, x)
+            if self.tol is not None and k + 1 < restarts and self._certified(y, x, zbar):
+                break
+        self.last_restarts = k + 1 if restarts else 0
         return x, zbar
+
+    def _certified(self, y: torch.Tensor, x: torch.Tensor, zbar) -> bool:
+        """Whether every sample's certificate is within ``tol`` (relative gap and infeasibility)."""
+        with torch.no_grad():
+            dual = (-zbar[0], zbar[1]) if isinstance(zbar, tuple) else -zbar
+            cert = self.problem(y).certificate(x.detach(), _detach(dual), support_dual=False)
+        return cert.within(self.tol)
 
     # ------------------------------------------------------------------ automatic depth
     def calibrate(
@@ -406,6 +446,17 @@ def stacked_norm(A, B) -> float:
     return estimate
 
 
+def _detach(z):
+    return tuple(t.detach() for t in z) if isinstance(z, tuple) else z.detach()
+
+
+def _select(mask: torch.Tensor, a, b):
+    """Per sample, the nested tensors of a where mask, else of b."""
+    if isinstance(a, tuple):
+        return tuple(_select(mask, u, v) for u, v in zip(a, b, strict=True))
+    return torch.where(mask.reshape(*mask.shape, *([1] * (a.ndim - mask.ndim))), a, b)
+
+
 def _zeros_like(z):
     return tuple(torch.zeros_like(t) for t in z) if isinstance(z, tuple) else torch.zeros_like(z)
 
@@ -422,8 +473,12 @@ def _dual_distance(z_new, z, sp) -> torch.Tensor:
 
 
 def _primal_weight(alpha: torch.Tensor, nx: torch.Tensor, nz: torch.Tensor) -> torch.Tensor:
-    """alpha <- sqrt(alpha r), r = ||dz|| / ||dx|| limited to [alpha / e, alpha e]; kept where either is 0."""
+    """alpha <- alpha^(3/4) r^(1/4), r = ||dz|| / ||dx|| limited to [alpha / e, alpha e]; kept where either is 0.
+
+    The smoothing 1/4 (PDLP uses 1/2) keeps the step ratio from oscillating between restarts near
+    convergence, where the movements are small and their ratio noisy (docs/firenet.md).
+    """
     ok = (nx > 0) & (nz > 0)
     ratio = torch.where(ok, nz / torch.where(ok, nx, torch.ones_like(nx)), alpha)
     ratio = torch.minimum(torch.maximum(ratio, alpha / math.e), alpha * math.e)
-    return torch.sqrt(alpha * ratio)
+    return alpha * (ratio / alpha) ** 0.25

@@ -306,6 +306,9 @@ class UndecimatedWavelet2D(LinearOperator):
     the approximation, then (da, ad, dd) details per level from the coarsest to the finest
     ('da': detail along rows (axis -2), approximation along columns). ``level_index`` gives each
     channel's level: 0 for the approximation, 1 for the coarsest details, ..., L for the finest.
+    ``approximation=False`` keeps the 3L detail channels only (an l1 norm of them leaves the
+    coarse image unpenalised, like total variation the constants): then B^* B = I - |a_L|^2 in
+    Fourier space, a_L the approximation's response, with the constants as its kernel.
     Haar runs as sums and differences of shifted views; longer filters as Fourier multipliers.
     Reference: M. Holschneider et al. 1989 (a trous); J.-L. Starck, F. Murtagh, J. Fadili,
     "Sparse Image and Signal Processing", ch. 3; G. Nason, B. Silverman 1995 (stationary wavelets).
@@ -317,6 +320,7 @@ class UndecimatedWavelet2D(LinearOperator):
         *,
         wavelet: str = "haar",
         levels: int = 4,
+        approximation: bool = True,
         dtype: torch.dtype = torch.float64,
         device: torch.device | str = "cpu",
     ):
@@ -325,6 +329,8 @@ class UndecimatedWavelet2D(LinearOperator):
         dtype = check_float_dtype("dtype", dtype)
         if dtype.is_complex:
             raise TypeError(f"dtype must be real (wavelet filters are real); got {dtype}")
+        if not isinstance(approximation, bool):
+            raise TypeError(f"approximation must be True or False; got {approximation!r}")
         H, W = shape
         if 2 ** (levels - 1) >= min(H, W):
             raise ValueError(
@@ -332,15 +338,22 @@ class UndecimatedWavelet2D(LinearOperator):
                 f"step 2^(levels - 1) = {2 ** (levels - 1)} must be below the shorter side {min(H, W)}"
             )
         lo, hi = _orthogonal_filters(wavelet)
-        self.wavelet, self.levels = wavelet, levels
+        self.wavelet, self.levels, self.approximation = wavelet, levels, approximation
         self.in_shape = (H, W)
-        self.channels = 3 * levels + 1
+        self._first = 0 if approximation else 1  # the first channel kept (1: details only)
+        self.channels = 3 * levels + 1 - self._first
         self.out_shape = (self.channels, H, W)
         self.groups = (1,) * self.channels
         self.dtype, self.device = dtype, torch.device(device)
         self.filter_length = len(lo)
-        self.level_index = torch.tensor([0] + [lev for lev in range(1, levels + 1) for _ in range(3)],
+        self.level_index = torch.tensor(([0] if approximation else []) + [lev for lev in range(1, levels + 1) for _ in range(3)],
                                         device=self.device)
+        a0, d0 = _atrous_responses(lo, hi, H, levels)
+        a1, d1 = _atrous_responses(lo, hi, W, levels)
+        # B^* B = I with the approximation; without it, I - (its response)^2 (zero at the constants)
+        approx = torch.outer(a0[-1], a1[-1])
+        self._gram = (torch.ones(shape, dtype=torch.float64) if approximation
+                      else 1 - approx.abs() ** 2).to(dtype).to(self.device)
         self._haar_filters = len(lo) == 2 and lo[0] == lo[1] == hi[1] == -hi[0]
         if self._haar_filters:
             # sums and differences without the factor 1/2 per level and per image; the channel
@@ -349,9 +362,7 @@ class UndecimatedWavelet2D(LinearOperator):
             depth = [levels] + [j for j in range(levels, 0, -1) for _ in range(3)]
             self._haar_scale = torch.tensor([0.25**j for j in depth], dtype=dtype, device=self.device).reshape(-1, 1, 1)
             return
-        a0, d0 = _atrous_responses(lo, hi, H, levels)
-        a1, d1 = _atrous_responses(lo, hi, W, levels)
-        rows = [torch.outer(a0[-1], a1[-1])]
+        rows = [approx] if approximation else []
         for j in range(levels - 1, -1, -1):  # coarsest first
             rows += [torch.outer(d0[j], a1[j]), torch.outer(a0[j], d1[j]), torch.outer(d0[j], d1[j])]
         cdt = complex_dtype(dtype)
@@ -384,7 +395,7 @@ class UndecimatedWavelet2D(LinearOperator):
     def _haar(self, x: torch.Tensor) -> torch.Tensor:
         H, W = self.in_shape
         L = self.levels
-        out = torch.empty(*x.shape[:-2], self.channels, H, W, dtype=x.dtype, device=x.device)
+        out = torch.empty(*x.shape[:-2], 3 * L + 1, H, W, dtype=x.dtype, device=x.device)
         rows_sum = torch.empty_like(x)
         rows_diff = torch.empty_like(x)
         a = x
@@ -396,12 +407,20 @@ class UndecimatedWavelet2D(LinearOperator):
             self._pair(rows_sum, d % W, -1, approx, out[..., base + 1, :, :])  # aa, ad
             self._pair(rows_diff, d % W, -1, out[..., base, :, :], out[..., base + 2, :, :])  # da, dd
             a = approx
+        if not self.approximation:
+            return out[..., 1:, :, :].mul(self._haar_scale[1:])
         return out.mul_(self._haar_scale)
 
     def _inverse_haar(self, c: torch.Tensor) -> torch.Tensor:
         H, W = self.in_shape
         L = self.levels
-        c = c * self._haar_scale
+        if self.approximation:
+            c = c * self._haar_scale
+        else:  # a zero approximation channel in front
+            full = torch.empty(*c.shape[:-3], 3 * L + 1, H, W, dtype=c.dtype, device=c.device)
+            full[..., 0, :, :] = 0
+            torch.mul(c, self._haar_scale[1:], out=full[..., 1:, :, :])
+            c = full
         a = c[..., 0, :, :]
         rows_sum = torch.empty_like(a)
         rows_diff = torch.empty_like(a)
@@ -432,11 +451,12 @@ class UndecimatedWavelet2D(LinearOperator):
         return torch.fft.irfft2((self._half_response_conj * torch.fft.rfft2(c)).sum(-3), s=(H, W))
 
     def _exact_norm(self) -> float:
-        return 1.0
+        return 1.0 if self.approximation else float(self._gram.max()) ** 0.5
 
     def gram_symbol(self) -> torch.Tensor:
-        """B^* B = I: the symbol is 1."""
-        return torch.ones(self.in_shape, dtype=self.dtype, device=self.device)
+        """B^* B: 1 (a tight frame), or 1 - |a_L|^2 without the approximation channel (a_L its response)."""
+        return self._gram
 
     def __repr__(self) -> str:
-        return f"UndecimatedWavelet2D(shape={self.in_shape}, wavelet={self.wavelet!r}, levels={self.levels})"
+        extra = "" if self.approximation else ", approximation=False"
+        return f"UndecimatedWavelet2D(shape={self.in_shape}, wavelet={self.wavelet!r}, levels={self.levels}{extra})"

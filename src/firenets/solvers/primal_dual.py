@@ -105,13 +105,15 @@ class SaddlePoint:
         return self._stepper(tau, sigma)(x, z, r)
 
     def inner(
-        self, x: torch.Tensor, z: torch.Tensor, tau, sigma, p: int, r: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        self, x: torch.Tensor, z: torch.Tensor, tau, sigma, p: int, r: torch.Tensor | None = None,
+        last: bool = False,
+    ):
         """p steps from (x, z); returns the ergodic averages (mean of x_1..x_p, of z_1..z_p) and
         the residual A xbar - y of the first (by linearity, the mean of the r_i: no extra
         application of A).
 
-        r: A x - y, when the caller has it (the previous block's third output).
+        r: A x - y, when the caller has it (the previous block's third output). With ``last``
+        also returns the states (x, z, r) before and after the last step.
         """
         x, z = self._checked(x, z)
         step = self._stepper(tau, sigma)
@@ -120,12 +122,25 @@ class SaddlePoint:
         x_sum = torch.zeros_like(x)
         z_sum = torch.zeros_like(z)
         r_sum = torch.zeros_like(r)
-        for _ in range(p):
+        before = None
+        for i in range(p):
+            if last and i == p - 1:
+                before = (x, z, r)
             x, z, r = step(x, z, r)
             x_sum.add_(x)  # in place: addition needs none of its inputs for the backward pass
             z_sum.add_(z)
             r_sum.add_(r)
-        return x_sum / p, z_sum / p, r_sum / p
+        averages = (x_sum / p, z_sum / p, r_sum / p)
+        return (averages, before, (x, z, r)) if last else averages
+
+    def fixed_point_residual(self, state, stepped, tau, sigma) -> torch.Tensor:
+        """||w - T w||_M^2 per sample for w = (x, z) and T w = one step from it, in the metric
+        M = [[I / tau, -A^*], [-A, I / sigma]] of the primal-dual iteration (positive when
+        tau sigma ||A||^2 <= 1); A (x+ - x) is the change of the carried residual.
+        Reference: He, Yuan, SIAM J. Imaging Sci. 5, 2012; Applegate et al., Math. Program. 2023.
+        """
+        (x, z, r), (xn, zn, rn) = state, stepped
+        return _metric(xn - x, [(zn - z, rn - r, self.nout)], tau, sigma, self.nin)
 
 
 @dataclass
@@ -231,21 +246,49 @@ class AnalysisSaddlePoint:
             r = self.residual(x)
         return self._stepper(tau, sigma)(x, z, r)
 
-    def inner(self, x, z, tau, sigma, p: int, r=None):
+    def inner(self, x, z, tau, sigma, p: int, r=None, last: bool = False):
         """p steps from (x, (z, v)); returns the ergodic averages of x, of (z, v), and of (r, b)
-        (by linearity the residual and coefficients of the average, with no extra application)."""
+        (by linearity the residual and coefficients of the average, with no extra application);
+        with ``last`` also the states before and after the last step."""
         x, z = self._checked(x, z)
         step = self._stepper(tau, sigma)
         if r is None:
             r = self.residual(x)
         sums = [torch.zeros_like(x), torch.zeros_like(z[0]), torch.zeros_like(z[1]),
                 torch.zeros_like(r[0]), torch.zeros_like(r[1])]
-        for _ in range(p):
+        before = None
+        for i in range(p):
+            if last and i == p - 1:
+                before = (x, z, r)
             x, z, r = step(x, z, r)
             for acc, t in zip(sums, (x, z[0], z[1], r[0], r[1]), strict=True):
                 acc.add_(t)
         xs, z1s, z2s, rs, bs = (t / p for t in sums)
-        return xs, (z1s, z2s), (rs, bs)
+        averages = (xs, (z1s, z2s), (rs, bs))
+        return (averages, before, (x, z, r)) if last else averages
+
+    def fixed_point_residual(self, state, stepped, tau, sigma) -> torch.Tensor:
+        """||w - T w||_M^2 per sample, M = [[I / tau, -K^*], [-K, I / sigma]], K = [A; B]
+        (``SaddlePoint.fixed_point_residual``)."""
+        (x, (z, v), (r, b)), (xn, (zn, vn), (rn, bn)) = state, stepped
+        return _metric(xn - x, [(zn - z, rn - r, self.nout), (vn - v, bn - b, self.nreg)], tau, sigma, self.nin)
+
+
+def _re_sum(u: torch.Tensor, v: torch.Tensor, dims: int) -> torch.Tensor:
+    """Re <u, v> over the trailing dims, per sample."""
+    if u.is_complex() or v.is_complex():
+        u, v = torch.view_as_real(u.to(torch.promote_types(u.dtype, v.dtype))), torch.view_as_real(
+            v.to(torch.promote_types(u.dtype, v.dtype)))
+        dims += 1
+    return (u * v).sum(dim=tuple(range(-dims, 0)))
+
+
+def _metric(dx: torch.Tensor, blocks, tau, sigma, nin: int) -> torch.Tensor:
+    """||dx||^2 / tau + sum ||dz||^2 / sigma - 2 Re <K dx, dz> over the dual blocks (dz, K dx, dims)."""
+    out = _re_sum(dx, dx, nin) / tau
+    for dz, kdx, dims in blocks:
+        out = out + _re_sum(dz, dz, dims) / sigma - 2 * _re_sum(kdx, dz, dims)
+    return out
 
 
 def saddle_point(problem) -> SaddlePoint | AnalysisSaddlePoint:
