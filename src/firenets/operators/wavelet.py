@@ -355,12 +355,7 @@ class UndecimatedWavelet2D(LinearOperator):
         self._gram = (torch.ones(shape, dtype=torch.float64) if approximation
                       else 1 - approx.abs() ** 2).to(dtype).to(self.device)
         self._haar_filters = len(lo) == 2 and lo[0] == lo[1] == hi[1] == -hi[0]
-        if self._haar_filters:
-            # sums and differences without the factor 1/2 per level and per image; the channel
-            # of the approximation after L levels carries 4^-L, the details of level j 4^-j
-            # (j = 1 finest), applied as one product at the end
-            depth = [levels] + [j for j in range(levels, 0, -1) for _ in range(3)]
-            self._haar_scale = torch.tensor([0.25**j for j in depth], dtype=dtype, device=self.device).reshape(-1, 1, 1)
+        if self._haar_filters:  # sums and differences of shifted views (below)
             return
         rows = [approx] if approximation else []
         for j in range(levels - 1, -1, -1):  # coarsest first
@@ -393,44 +388,38 @@ class UndecimatedWavelet2D(LinearOperator):
         torch.add(u.narrow(dim, 0, d), v.narrow(dim, n - d, d), out=out.narrow(dim, 0, d))
 
     def _haar(self, x: torch.Tensor) -> torch.Tensor:
+        # every level is 1/4 of the butterflies of the previous approximation: the 1/4 is applied
+        # to that (one-channel) approximation before its butterflies, never to the output channels
         H, W = self.in_shape
-        L = self.levels
-        out = torch.empty(*x.shape[:-2], 3 * L + 1, H, W, dtype=x.dtype, device=x.device)
+        L, first = self.levels, self._first
+        out = torch.empty(*x.shape[:-2], self.channels, H, W, dtype=x.dtype, device=x.device)
         rows_sum = torch.empty_like(x)
         rows_diff = torch.empty_like(x)
         a = x
         for j in range(1, L + 1):
             d = 2 ** (j - 1)
-            base = 1 + 3 * (L - j)  # channels (da, ad, dd) of level j
-            self._pair(a, d % H, -2, rows_sum, rows_diff)
-            approx = out[..., 0, :, :] if j == L else torch.empty_like(x)
-            self._pair(rows_sum, d % W, -1, approx, out[..., base + 1, :, :])  # aa, ad
-            self._pair(rows_diff, d % W, -1, out[..., base, :, :], out[..., base + 2, :, :])  # da, dd
+            base = 1 + 3 * (L - j) - first  # channels (da, ad, dd) of level j
+            self._pair(a * 0.25, d, -2, rows_sum, rows_diff)
+            approx = out[..., 0, :, :] if (j == L and first == 0) else torch.empty_like(x)
+            self._pair(rows_sum, d, -1, approx, out[..., base + 1, :, :])  # aa, ad
+            self._pair(rows_diff, d, -1, out[..., base, :, :], out[..., base + 2, :, :])  # da, dd
             a = approx
-        if not self.approximation:
-            return out[..., 1:, :, :].mul(self._haar_scale[1:])
-        return out.mul_(self._haar_scale)
+        return out
 
     def _inverse_haar(self, c: torch.Tensor) -> torch.Tensor:
         H, W = self.in_shape
-        L = self.levels
-        if self.approximation:
-            c = c * self._haar_scale
-        else:  # a zero approximation channel in front
-            full = torch.empty(*c.shape[:-3], 3 * L + 1, H, W, dtype=c.dtype, device=c.device)
-            full[..., 0, :, :] = 0
-            torch.mul(c, self._haar_scale[1:], out=full[..., 1:, :, :])
-            c = full
-        a = c[..., 0, :, :]
+        L, first = self.levels, self._first
+        a = c[..., 0, :, :] if first == 0 else torch.zeros(*c.shape[:-3], H, W, dtype=c.dtype, device=c.device)
         rows_sum = torch.empty_like(a)
         rows_diff = torch.empty_like(a)
         for j in range(L, 0, -1):
             d = 2 ** (j - 1)
-            base = 1 + 3 * (L - j)
-            self._unpair(a, c[..., base + 1, :, :], d % W, -1, rows_sum)
-            self._unpair(c[..., base, :, :], c[..., base + 2, :, :], d % W, -1, rows_diff)
+            base = 1 + 3 * (L - j) - first
+            self._unpair(a, c[..., base + 1, :, :], d, -1, rows_sum)
+            self._unpair(c[..., base, :, :], c[..., base + 2, :, :], d, -1, rows_diff)
             a = torch.empty_like(rows_sum)
-            self._unpair(rows_sum, rows_diff, d % H, -2, a)
+            self._unpair(rows_sum, rows_diff, d, -2, a)
+            a.mul_(0.25)
         return a
 
     # ------------------------------------------------------------------ other filters: Fourier multipliers

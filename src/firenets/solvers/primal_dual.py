@@ -154,9 +154,10 @@ class AnalysisSaddlePoint:
         z+ = prox_{sigma H*}(z + sigma A(2 x+ - x)),   v+ = P_{lam w}(v + sigma B(2 x+ - x))
 
     (P the projection onto the group balls, ``prox.project_groups``), tau sigma ||K||^2 <= 1,
-    ||K||^2 = ||A^* A + B^* B||. The residual r = A x - y and b = B x are carried from step
-    to step, so that each step applies A, A^*, B and B^* once. Duals and carried values are
-    pairs (z, v) and (r, b).
+    ||K||^2 = ||A^* A + B^* B||. The residual r = A x - y is carried from step to step (as in
+    ``SaddlePoint``) and B is applied to the extrapolated image 2 x+ - x, so that each step applies
+    A, A^*, B and B^* once and passes over B's (redundant) coefficients only to form and project
+    v + sigma B(2 x+ - x) and to add v+ to the block's running sum. Duals are pairs (z, v).
     Reference: Chambolle, Pock, J. Math. Imaging Vis. 40, 2011; Colbrook, WARPd, SIAM J.
     Imaging Sci. 2022 (restarted primal-dual for analysis problems).
     """
@@ -187,9 +188,9 @@ class AnalysisSaddlePoint:
 
     expand = SaddlePoint.expand
 
-    def residual(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(A x - y, B x)."""
-        return self.A.residual(x, self.y), self.B(x)
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        """A x - y."""
+        return self.A.residual(x, self.y)
 
     def zeros(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The dual pair (0, 0) for primal iterates like x."""
@@ -217,70 +218,69 @@ class AnalysisSaddlePoint:
         kind, eta = self.kind, self.eta
 
         def step(x, z, r):
-            (z1, z2), (r1, b) = z, r
+            z1, z2 = z
+            graph = torch.is_grad_enabled()
             g = _apply(A, z1, True) + _apply(B, z2, True)  # K^* (z, v)
             if isinstance(tau_x, torch.Tensor):
                 x_new = torch.addcmul(x, tau_x, g, value=-1)
             else:
                 x_new = torch.add(x, g, alpha=-tau_x)
             r_new = A._fused_residual(x_new, y)
-            b_new = _apply(B, x_new, False)
-            ext_r = torch.lerp(r1, r_new, 2.0)
-            ext_b = torch.lerp(b, b_new, 2.0)
+            ext_r = torch.lerp(r, r_new, 2.0)  # A(2 x+ - x) - y
+            w2 = _apply(B, torch.lerp(x, x_new, 2.0), False)  # B(2 x+ - x), a fresh tensor
             if isinstance(sigma_z, torch.Tensor):
                 w1 = torch.addcmul(z1, sigma_z, ext_r)
-                w2 = torch.addcmul(z2, sigma_v, ext_b)
+                w2 = torch.addcmul(z2, sigma_v, w2) if graph else w2.mul_(sigma_v).add_(z2)
             else:
                 w1 = torch.add(z1, ext_r, alpha=sigma_z)
-                w2 = torch.add(z2, ext_b, alpha=sigma_v)
+                w2 = torch.add(z2, w2, alpha=sigma_v) if graph else torch.add(z2, w2, alpha=sigma_v, out=w2)
             z1_new = dual_prox_shifted(kind, w1, sigma_z, eta, nout)
-            z2_new = project_groups(w2, thresholds, segments, inplace=not torch.is_grad_enabled())
-            return x_new, (z1_new, z2_new), (r_new, b_new)
+            z2_new = project_groups(w2, thresholds, segments, inplace=not graph)
+            return x_new, (z1_new, z2_new), r_new
 
         return step
 
     def step(self, x, z, tau, sigma, r=None):
-        """One step (x, (z, v)) -> (x+, (z+, v+)); also returns (A x+ - y, B x+) (pass it back as r)."""
+        """One step (x, (z, v)) -> (x+, (z+, v+)); also returns A x+ - y (pass it back as r)."""
         x, z = self._checked(x, z)
         if r is None:
             r = self.residual(x)
         return self._stepper(tau, sigma)(x, z, r)
 
     def inner(self, x, z, tau, sigma, p: int, r=None, last: bool = False):
-        """p steps from (x, (z, v)); returns the ergodic averages of x, of (z, v), and of (r, b)
-        (by linearity the residual and coefficients of the average, with no extra application);
-        with ``last`` also the states before and after the last step."""
+        """p steps from (x, (z, v)); returns the ergodic averages of x and of (z, v), and the
+        residual of the average (the mean of the r_i, by linearity); with ``last`` also the
+        states before and after the last step."""
         x, z = self._checked(x, z)
         step = self._stepper(tau, sigma)
         if r is None:
             r = self.residual(x)
-        sums = [torch.zeros_like(x), torch.zeros_like(z[0]), torch.zeros_like(z[1]),
-                torch.zeros_like(r[0]), torch.zeros_like(r[1])]
+        sums = [torch.zeros_like(x), torch.zeros_like(z[0]), torch.zeros_like(z[1]), torch.zeros_like(r)]
         before = None
         for i in range(p):
             if last and i == p - 1:
                 before = (x, z, r)
             x, z, r = step(x, z, r)
-            for acc, t in zip(sums, (x, z[0], z[1], r[0], r[1]), strict=True):
+            for acc, t in zip(sums, (x, z[0], z[1], r), strict=True):
                 acc.add_(t)
-        xs, z1s, z2s, rs, bs = (t / p for t in sums)
-        averages = (xs, (z1s, z2s), (rs, bs))
+        xs, z1s, z2s, rs = (t / p for t in sums)
+        averages = (xs, (z1s, z2s), rs)
         return (averages, before, (x, z, r)) if last else averages
 
     def fixed_point_residual(self, state, stepped, tau, sigma) -> torch.Tensor:
         """||w - T w||_M^2 per sample, M = [[I / tau, -K^*], [-K, I / sigma]], K = [A; B]
-        (``SaddlePoint.fixed_point_residual``)."""
-        (x, (z, v), (r, b)), (xn, (zn, vn), (rn, bn)) = state, stepped
-        return _metric(xn - x, [(zn - z, rn - r, self.nout), (vn - v, bn - b, self.nreg)], tau, sigma, self.nin)
+        (``SaddlePoint.fixed_point_residual``; B (x+ - x) is applied here)."""
+        (x, (z, v), r), (xn, (zn, vn), rn) = state, stepped
+        dx = xn - x
+        return _metric(dx, [(zn - z, rn - r, self.nout), (vn - v, self.B(dx), self.nreg)], tau, sigma, self.nin)
 
 
 def _re_sum(u: torch.Tensor, v: torch.Tensor, dims: int) -> torch.Tensor:
-    """Re <u, v> over the trailing dims, per sample."""
-    if u.is_complex() or v.is_complex():
-        u, v = torch.view_as_real(u.to(torch.promote_types(u.dtype, v.dtype))), torch.view_as_real(
-            v.to(torch.promote_types(u.dtype, v.dtype)))
-        dims += 1
-    return (u * v).sum(dim=tuple(range(-dims, 0)))
+    """Re <u, v> over the trailing dims, per sample (one dot product per sample)."""
+    batch = u.shape[: u.ndim - dims]
+    dt = torch.promote_types(u.dtype, v.dtype)
+    out = torch.linalg.vecdot(u.to(dt).reshape(*batch, -1), v.to(dt).reshape(*batch, -1))
+    return out.real if out.is_complex() else out
 
 
 def _metric(dx: torch.Tensor, blocks, tau, sigma, nin: int) -> torch.Tensor:

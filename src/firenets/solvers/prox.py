@@ -117,9 +117,13 @@ def project_groups(
             parts.append(_project_entries(block, t, inplace))
             continue
         grouped = block.unflatten(-3, (count, size))
-        sq = torch.view_as_real(grouped).square().sum(dim=(-4, -1)) if grouped.is_complex() else grouped.square().sum(-3)
-        scale = torch.clamp(t * torch.rsqrt(torch.clamp(sq, min=torch.finfo(sq.dtype).tiny)), max=1.0).unsqueeze(-3)
-        parts.append(grouped.mul_(scale) if inplace else (grouped * scale).flatten(-4, -3))
+        scale = _group_scale(grouped, t)
+        if inplace and grouped.is_complex():
+            grouped.real.mul_(scale)
+            grouped.imag.mul_(scale)
+            parts.append(grouped)
+        else:
+            parts.append(grouped.mul_(scale) if inplace else (grouped * scale).flatten(-4, -3))
     return v if inplace else torch.cat(parts, dim=-3)
 
 
@@ -129,8 +133,29 @@ def _project_entries(v: torch.Tensor, t: torch.Tensor, inplace: bool) -> torch.T
         return v.clamp_(-t, t) if inplace else torch.clamp(v, -t, t)
     re, im = v.real, v.imag
     sq = torch.addcmul(re * re, im, im)
+    if inplace:
+        # min(1, t / |v|) in place on |v|^2, and the real scale applied to the real and imaginary
+        # parts (strided views): a complex-by-real product would first cast the scale to complex
+        # (|v| = 0 gives rsqrt = inf, so t inf = inf, clamped to 1: t > 0 always here)
+        scale = sq.rsqrt_().mul_(t).clamp_(max=1.0)
+        re.mul_(scale)
+        im.mul_(scale)
+        return v
     scale = torch.clamp(t * torch.rsqrt(torch.clamp(sq, min=torch.finfo(sq.dtype).tiny)), max=1.0)
-    return v.mul_(scale) if inplace else v * scale
+    return v * scale
+
+
+def _group_scale(grouped: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """min(1, t / ||v_g||) for groups along dim -3 of (*, groups, size, H, W), shape (*, groups, 1, H, W)."""
+    size = grouped.shape[-3]
+    if grouped.is_complex():
+        parts = [grouped[..., k, :, :] for k in range(size)]
+        sq = torch.addcmul(parts[0].real * parts[0].real, parts[0].imag, parts[0].imag)
+        for p in parts[1:]:
+            sq = sq.addcmul(p.real, p.real).addcmul_(p.imag, p.imag)
+    else:
+        sq = grouped.square().sum(-3)
+    return torch.clamp(t * torch.rsqrt(torch.clamp(sq, min=torch.finfo(sq.dtype).tiny)), max=1.0).unsqueeze(-3)
 
 
 def _norm(u: torch.Tensor, dims: int) -> torch.Tensor:
