@@ -50,6 +50,9 @@ def test_hand_written_gradients_equal_autograd_on_the_relu_formula():
     torch.testing.assert_close(value, loss.detach(), rtol=1e-13, atol=0)
     torch.testing.assert_close(dW, gW, rtol=0, atol=1e-13 * float(gW.abs().max()))
     torch.testing.assert_close(dt, gt, rtol=0, atol=1e-13 * float(gt.abs().max()))
+    for g in range(2):  # each network on its own scale (K = 1 and K = 3 differ by orders of magnitude)
+        torch.testing.assert_close(dW[g], gW[g], rtol=0, atol=1e-13 * float(gW[g].abs().max()))
+        torch.testing.assert_close(dt[g], gt[g], rtol=0, atol=1e-13 * float(gt[g].abs().max()))
     # and the fast forward's autograd agrees with the formula's, theta = 0 included
     gW2, gt2 = torch.autograd.grad(((net(y) - x) ** 2).mean(dim=(1, 2)).sum(), [net.W, net.theta])
     torch.testing.assert_close(gt2, gt, rtol=0, atol=1e-13 * float(gt.abs().max()))
@@ -80,6 +83,61 @@ def test_batched_adam_equals_torch_adam_for_one_network():
             best_err, best = err, (ref.W.detach().clone(), ref.theta.detach().clone())
     torch.testing.assert_close(net.W, best[0], rtol=0, atol=1e-12)
     torch.testing.assert_close(net.theta, best[1], rtol=0, atol=1e-12)
+
+
+def _reference_training(A, W0, theta0, x, y, xv, yv, *, lr, epochs, batch, seed):
+    """Plain training of one network: autograd on the ReLU formula and torch.optim.Adam."""
+    ref = LISTA(A)
+    with torch.no_grad():
+        ref.W.copy_(W0)
+        ref.theta.copy_(theta0)
+    opt = torch.optim.Adam([ref.W, ref.theta], lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    best, best_err, errs = None, math.inf, []
+    for _ in range(epochs):
+        perm = torch.randperm(x.shape[1], generator=gen)
+        for start in range(0, x.shape[1], batch):
+            idx = perm[start : start + batch]
+            opt.zero_grad()
+            ((ref.reference_forward(y[:, idx]) - x[:, idx]) ** 2).mean(dim=(1, 2)).sum().backward()
+            opt.step()
+            with torch.no_grad():
+                ref.theta.clamp_(min=0)
+        with torch.no_grad():
+            err = relative_error(ref.reference_forward(yv), xv).item()
+        errs.append(err)
+        if err < best_err:
+            best_err, best = err, (ref.W.detach().clone(), ref.theta.detach().clone())
+    return best, errs
+
+
+def test_batched_training_equals_per_network_reference_with_own_learning_rates():
+    # two networks with different learning rates and a last batch of another size (64 = 24 + 24 + 16):
+    # each must follow its own plain autograd + torch.optim.Adam run, on the same batches
+    A, x, y, xv, yv = _data(G=2)
+    lr = torch.tensor([3e-3, 1e-3], dtype=torch.float64)
+    net = LISTA(A, seed=4)
+    W0, theta0 = net.W.detach().clone(), net.theta.detach().clone()
+    res = train(net, x, y, xv, yv, lr=lr, epochs=4, batch=24, seed=7, progress=False)
+    for g in range(2):
+        (W, theta), errs = _reference_training(A[g], W0[g : g + 1], theta0[g : g + 1], x[g : g + 1], y[g : g + 1],
+                                               xv[g : g + 1], yv[g : g + 1], lr=float(lr[g]), epochs=4,
+                                               batch=24, seed=7)
+        torch.testing.assert_close(net.W[g : g + 1].detach(), W, rtol=0, atol=1e-12 * float(W.abs().max()))
+        torch.testing.assert_close(net.theta[g : g + 1].detach(), theta, rtol=0, atol=1e-12 * float(theta.abs().max()))
+        torch.testing.assert_close(res.validation[g], torch.tensor(errs, dtype=torch.float64), rtol=1e-12, atol=0)
+    assert not torch.equal(net.W[0], net.W[1])
+
+
+def test_one_call_of_loss_and_gradients_repeats_exactly():
+    # the work buffers are fresh per call: the same inputs give the same numbers twice
+    A, x, y, *_ = _data()
+    net = LISTA(A, seed=5)
+    args = (net.W.detach(), net.theta.detach(), net.A, net.scale, y.transpose(1, 2), x.transpose(1, 2))
+    first, second = loss_and_gradients(*args), loss_and_gradients(*args)
+    for a, b in zip(first, second, strict=True):
+        assert torch.equal(a, b)
+    assert first[1].shape == net.W.shape and first[2].shape == net.theta.shape
 
 
 def test_training_lowers_validation_error_and_keeps_best_epoch():

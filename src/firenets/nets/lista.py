@@ -12,6 +12,7 @@ each with its own matrix and learning rate. Reference for LISTA: Gregor, LeCun, 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,6 @@ import torch
 from .._io import atomic_write
 from .._progress import epoch_bar
 from .._validation import as_tensor, check_int, check_scalar
-from ..solvers.prox import soft_threshold
 
 
 class LISTA(torch.nn.Module):
@@ -98,6 +98,93 @@ class LISTA(torch.nn.Module):
         return x
 
 
+class _Buffers:
+    """Work buffers of the hand-written pass for G networks of L layers, A (m, N), B samples."""
+
+    def __init__(self, G: int, L: int, m: int, N: int, B: int, dtype: torch.dtype, device: torch.device):
+        def empty(*shape):
+            return torch.empty(*shape, dtype=dtype, device=device)
+
+        self.shape = (G, L, m, N, B)
+        self.WT = empty(G, L, N, m)  # W_k^T, one (L N, m) matrix per network
+        self.MT = empty(G, L, N, N)  # M_k^T = I - c W_k^T A
+        self.M = empty(G, L, N, N)  # M_k, for the backward pass
+        self.nth = empty(G, L, N, 1)  # -theta
+        self.Wy = empty(G, L, N, B)  # W_k^T y, then d loss / d u_k
+        self.XS = torch.zeros(G, L, N, B, dtype=dtype, device=device)  # layer inputs x_0 = 0, x_1 .. x_{L-1}
+        self.xL = empty(G, N, B)  # the output x_L
+        self.tmp = empty(G, N, B)
+        self.ub = empty(G, N, B)
+        self.sgn = empty(G, N, B)
+        self.g = empty(G, N, B)  # d loss / d x_k
+        self.dMT = empty(G, L, N, N)
+        self.D = empty(G, N, L * N)  # dMT_k^T side by side
+        self.corr = empty(G, m, L * N)
+        self.dth = empty(G, L, N)
+        self.eye = torch.eye(N, dtype=dtype, device=device)
+        # per-layer views, made once (the loops below run every step)
+        self.u, self.x_in, self.MT_k, self.M_k, self.nth_k, self.dth_k = (
+            t.unbind(1) for t in (self.Wy, self.XS, self.MT, self.M, self.nth, self.dth))
+        self.x_out = (*self.x_in[1:], self.xL)  # x_{k+1}
+
+    def prepare(self, WT: torch.Tensor, theta: torch.Tensor, A: torch.Tensor, scale: torch.Tensor) -> None:
+        """W_k^T (WT (G, L, N, m), any strides), M_k^T = I - c W_k^T A, M_k and -theta, for one step."""
+        G, L, m, N, _ = self.shape
+        self.WT.copy_(WT)
+        MT3 = self.MT.view(G, L * N, N)
+        torch.bmm(self.WT.view(G, L * N, m), A, out=MT3)
+        MT3.mul_(-scale.reshape(G, 1, 1))
+        self.MT.add_(self.eye)
+        self.M.copy_(self.MT.transpose(2, 3))
+        torch.neg(theta[..., None], out=self.nth)
+
+    def forward(self, theta: torch.Tensor, yT: torch.Tensor) -> torch.Tensor:
+        """x_L (G, N, B) for the columns yT (G, m, B); keeps every x_k in XS (after ``prepare``)."""
+        G, L, m, N, B = self.shape
+        th = theta[..., None].unbind(1)
+        torch.bmm(self.WT.view(G, L * N, m), yT, out=self.Wy.view(G, L * N, B))  # all W_k^T y at once
+        tmp = self.tmp
+        for k in range(L):
+            u = self.u[k]
+            if k:  # u_k = W_k^T y + M_k^T x_k, into a contiguous buffer: one batched BLAS call, where
+                # baddbmm_ in place on the strided slot loops over the G matrices
+                u = torch.baddbmm(u, self.MT_k[k], self.x_in[k], out=self.ub)
+            # S_theta(u) = u - clip(u, -theta, theta), the clip as max then min (faster than clamp)
+            torch.maximum(u, self.nth_k[k], out=tmp)
+            torch.minimum(tmp, th[k], out=tmp)
+            torch.sub(u, tmp, out=self.x_out[k])
+        return self.xL
+
+    def gradients(self, A: torch.Tensor, scale: torch.Tensor, yT: torch.Tensor, xT: torch.Tensor,
+                  dWt: torch.Tensor, dtheta: torch.Tensor) -> torch.Tensor:
+        """The loss (G,), and its gradients written into dWt (G, m, L N) = dW permuted and dtheta (G, L, N)."""
+        G, L, m, N, B = self.shape
+        r = torch.sub(self.xL, xT, out=self.g)
+        loss = torch.linalg.vecdot(r, r, dim=-1).sum(-1) / (N * B)
+        g = r.mul_(2.0 / (N * B))  # d loss / d x_L
+        s, gs = self.sgn, self.tmp
+        for k in range(L - 1, -1, -1):
+            # x_{k+1} = S(u_k) vanishes exactly where |u_k| <= theta_k, so s = sign(x_{k+1}) is the
+            # derivative mask and d x_{k+1} / d theta_k = -s: u_k itself is not needed
+            torch.sign(self.x_out[k], out=s)
+            torch.mul(g, s, out=gs)
+            torch.sum(gs, -1, out=self.dth_k[k])
+            gu = torch.mul(gs, s, out=self.u[k])  # d loss / d u_k = g 1{|u_k| > theta_k}
+            if k:
+                torch.bmm(self.M_k[k], gu, out=g)  # d loss / d x_k = M_k gu
+        GU = self.Wy
+        # d loss / d M_k^T = gu_k x_k^T, all layers in one product (x_0 = 0 gives 0)
+        torch.bmm(GU.view(G * L, N, B), self.XS.view(G * L, N, B).transpose(1, 2), out=self.dMT.view(G * L, N, N))
+        # dW_k = y gu_k^T - c A dMT_k^T: the first term for all layers as one (m, L N) product
+        torch.bmm(yT, GU.view(G, L * N, B).transpose(1, 2), out=dWt)
+        self.D.view(G, N, L, N).copy_(self.dMT.permute(0, 3, 1, 2))
+        torch.bmm(A, self.D, out=self.corr)
+        self.corr.mul_(scale.reshape(G, 1, 1))
+        dWt.sub_(self.corr)
+        torch.neg(self.dth, out=dtheta)
+        return loss
+
+
 def loss_and_gradients(
     W: torch.Tensor, theta: torch.Tensor, A: torch.Tensor, scale: torch.Tensor, yT: torch.Tensor, xT: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -105,53 +192,31 @@ def loss_and_gradients(
 
     The same numbers as autograd on ``LISTA.forward`` (tested), at a fraction of the cost: the
     iterates are kept as columns, x_k of shape (G, N, B), so every layer is one batched product
-    M_k^T x_k with M_k^T = I - c W_k^T A; all W_k^T y come from one product; and since
-    x_{k+1} = S_theta(u_k) vanishes exactly where |u_k| <= theta, sign(x_{k+1}) gives both the
-    derivative mask and d x_{k+1} / d theta = -sign(u_k), so u_k is never stored.
+    M_k^T x_k with M_k^T = I - c W_k^T A; all W_k^T y come from one product; the backward pass
+    reuses preallocated buffers, and gathers d loss / d M_k^T of all layers into one product.
     W (G, L, m, N), theta (G, L, N), A (G, m, N), scale (G,) = 1 / (10 ||A||_2), yT (G, m, B),
     xT (G, N, B). Returns loss (G,), dW (G, L, m, N), dtheta (G, L, N).
     """
     G, L, m, N = W.shape
-    B = yT.shape[-1]
-    c = scale.reshape(G, 1, 1, 1)
-    WT = W.transpose(2, 3)  # (G, L, N, m)
-    Wy = torch.bmm(WT.reshape(G, L * N, m), yT).reshape(G, L, N, B)
-    MT = torch.eye(N, dtype=W.dtype, device=W.device) - c * (WT @ A[:, None])  # (G, L, N, N)
-    th = theta[..., None]
-    xs = []  # x_1 .. x_L
-    x = None
-    for k in range(L):
-        u = Wy[:, k] if k == 0 else torch.baddbmm(Wy[:, k], MT[:, k], x)
-        x = soft_threshold(u, th[:, k])
-        xs.append(x)
-    r = x - xT
-    loss = torch.linalg.vecdot(r, r, dim=-1).sum(-1) / (N * B)
-    g = r * (2.0 / (N * B))  # d loss / d x_L
-    dWy = torch.empty(G, L, N, B, dtype=W.dtype, device=W.device)
-    dMT = torch.zeros_like(MT)
+    buf = _Buffers(G, L, m, N, yT.shape[-1], W.dtype, W.device)
+    dWt = torch.empty(G, m, L * N, dtype=W.dtype, device=W.device)
     dtheta = torch.empty_like(theta)
-    for k in range(L - 1, -1, -1):
-        s = torch.sign(xs[k])  # sign(u_k) where |u_k| > theta_k, 0 elsewhere
-        gs = g * s
-        dtheta[:, k] = -gs.sum(-1)
-        gu = torch.mul(gs, s, out=dWy[:, k])  # g * 1{|u_k| > theta_k}
-        if k:
-            dMT[:, k] = torch.bmm(gu, xs[k - 1].transpose(1, 2))
-            g = torch.bmm(MT[:, k].transpose(1, 2), gu)
-    dWT = torch.bmm(dWy.reshape(G, L * N, B), yT.transpose(1, 2)).reshape(G, L, N, m)
-    dWT -= c * (dMT @ A.transpose(1, 2)[:, None])
-    return loss, dWT.transpose(2, 3), dtheta
+    buf.prepare(W.transpose(2, 3), theta, A, scale)
+    buf.forward(theta, yT)
+    loss = buf.gradients(A, scale, yT, xT, dWt, dtheta)
+    return loss, dWt.view(G, m, L, N).permute(0, 2, 1, 3).contiguous(), dtheta
 
 
 @dataclass
 class TrainingResult:
-    """Validation relative errors per epoch (G, epochs), the best epoch and error per network."""
+    """Validation errors per epoch (G, epochs), best epoch and error per network, seconds per epoch run."""
 
     validation: torch.Tensor
     best_epoch: torch.Tensor
     best_error: torch.Tensor
     epochs_run: int
     history: list = field(default_factory=list)
+    epoch_seconds: list = field(default_factory=list)
 
 
 def relative_error(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -178,12 +243,14 @@ def train(
 ) -> TrainingResult:
     """Train the G networks together: Adam with one learning rate per network, MSE loss.
 
-    Gradients come from ``loss_and_gradients`` (autograd's numbers, about twice as fast).
+    Gradients come from the hand-written pass of ``loss_and_gradients`` (autograd's numbers).
     x, y: (G, R, N), (G, R, m) training pairs; x_val, y_val: validation pairs. After every
     epoch each network's validation relative error is measured and its best parameters kept;
     at the end the best ones are loaded. theta is projected onto theta >= 0 after each step.
     With ``checkpoint`` the state is saved atomically every ``checkpoint_every`` epochs and at
     the end, and training resumes from it when the file exists (loaded with weights_only=True).
+    Internally W and theta live in one flat buffer (W as (G, m, L, N), the layout its gradient
+    comes in), so Adam is a few operations on one tensor; the work buffers are reused.
     """
     G = net.networks
     for name, t, last in (("x", x, net.A.shape[2]), ("y", y, net.A.shape[1]),
@@ -199,11 +266,11 @@ def train(
     if bool((lr <= 0).any()) or not bool(torch.isfinite(lr).all()):
         raise ValueError(f"lr must be finite and > 0; got {lr.tolist()}")
     b1, b2 = (check_scalar("betas[0]", betas[0]), check_scalar("betas[1]", betas[1]))
-    params = [net.W, net.theta]
     state = {
         "epoch": 0, "step": 0,
-        "m": [torch.zeros_like(p) for p in params], "v": [torch.zeros_like(p) for p in params],
-        "best": [p.detach().clone() for p in params],
+        "m": [torch.zeros_like(net.W), torch.zeros_like(net.theta)],
+        "v": [torch.zeros_like(net.W), torch.zeros_like(net.theta)],
+        "best": [net.W.detach().clone(), net.theta.detach().clone()],
         "best_error": torch.full((G,), math.inf, dtype=torch.float64),
         "best_epoch": torch.zeros(G, dtype=torch.long),
         "validation": torch.zeros(G, 0, dtype=torch.float64),
@@ -214,47 +281,115 @@ def train(
         state = _load(path, net, state)
     gen = torch.Generator()
     gen.set_state(state["rng"])
+
+    _, L, m, N = net.W.shape
+    A, scale, dtype, device = net.A, net.scale, net.W.dtype, net.W.device
+    flat = _Flat(G, L, m, N)
+    P = flat.pack(net.W.detach(), net.theta.detach())  # the parameters, [W (G, m, L, N) | theta]
+    mom, vel, best = (flat.pack(*state[k]) for k in ("m", "v", "best"))
+    grad, t1, t2 = torch.empty_like(P), torch.empty_like(P), torch.empty_like(P)
+    Wp, theta = flat.W(P), flat.theta(P)
+    dWt, dtheta = flat.W(grad).view(G, m, L * N), flat.theta(grad)
+    net_of = flat.network_index()
+    lr_flat = lr.to(dtype)[net_of]
     R = x.shape[1]
-    yT_all, xT_all = y.transpose(1, 2), x.transpose(1, 2)  # samples as columns, as the gradient wants
-    lr_shapes = [lr.reshape(G, *([1] * (p.ndim - 1))) for p in params]
+    # one row per sample, its y and x side by side: a batch is gathered as whole rows (several times
+    # faster than gathering columns), then turned into columns, as the gradient wants, by one copy
+    yx = torch.cat([y, x], dim=2).to(dtype)
+    bufs: dict[int, _Buffers] = {}
+    data: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    val = _Buffers(G, L, m, N, y_val.shape[1], dtype, device)
+    yvT, xvT = (t.transpose(1, 2).to(dtype).contiguous() for t in (y_val, x_val))
+    xv_norm = torch.linalg.vector_norm(xvT, dim=1)
     bar = epoch_bar(epochs, state["epoch"], progress, "training LISTA")
+    epoch_seconds = []
     for epoch in range(state["epoch"], epochs):
+        t_epoch = time.perf_counter()
         perm = torch.randperm(R, generator=gen)
         for start in range(0, R, batch):
             idx = perm[start : start + batch]
-            _, *grads = loss_and_gradients(net.W.detach(), net.theta.detach(), net.A, net.scale,
-                                           yT_all.index_select(2, idx), xT_all.index_select(2, idx))
+            B = idx.shape[0]
+            if B not in bufs:
+                bufs[B] = _Buffers(G, L, m, N, B, dtype, device)
+                data[B] = (torch.empty(G, B, m + N, dtype=dtype, device=device),
+                           torch.empty(G, m + N, B, dtype=dtype, device=device))
+            buf, (rows, cols) = bufs[B], data[B]
+            torch.index_select(yx, 1, idx, out=rows)
+            cols.copy_(rows.transpose(1, 2))
+            yT, xT = cols[:, :m], cols[:, m:]
+            buf.prepare(Wp.permute(0, 2, 3, 1), theta, A, scale)
+            buf.forward(theta, yT)
+            buf.gradients(A, scale, yT, xT, dWt, dtheta)
             state["step"] += 1
             t = state["step"]
-            with torch.no_grad():
-                for p, g, m, v, lr_p in zip(params, grads, state["m"], state["v"], lr_shapes, strict=True):
-                    m.mul_(b1).add_(g, alpha=1 - b1)
-                    v.mul_(b2).addcmul_(g, g, value=1 - b2)
-                    step = (m / (1 - b1**t)) / (torch.sqrt(v / (1 - b2**t)) + adam_eps)
-                    p.sub_(lr_p * step)
-                net.theta.clamp_(min=0.0)
-        with torch.no_grad():
-            err = relative_error(net(y_val), x_val)
-            better = err < state["best_error"]
-            for p, best in zip(params, state["best"], strict=True):
-                sel = better.reshape(G, *([1] * (p.ndim - 1)))
-                best.copy_(torch.where(sel, p, best))
-            state["best_error"] = torch.where(better, err, state["best_error"])
-            state["best_epoch"] = torch.where(better, torch.full_like(state["best_epoch"], epoch), state["best_epoch"])
-            state["validation"] = torch.cat([state["validation"], err[:, None]], dim=1)
+            # Adam, on the flat buffer: the same operations, in the same order, as per tensor
+            mom.mul_(b1).add_(grad, alpha=1 - b1)
+            vel.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+            torch.div(mom, 1 - b1**t, out=t1)
+            torch.div(vel, 1 - b2**t, out=t2)
+            t2.sqrt_().add_(adam_eps)
+            t1.div_(t2).mul_(lr_flat)
+            P.sub_(t1)
+            theta.clamp_(min=0.0)
+        # validation: the same forward pass on the validation columns
+        val.prepare(Wp.permute(0, 2, 3, 1), theta, A, scale)
+        xv = val.forward(theta, yvT)
+        err = (torch.linalg.vector_norm(xv - xvT, dim=1) / xv_norm).mean(dim=-1)
+        better = err < state["best_error"]
+        torch.where(better[net_of], P, best, out=best)
+        state["best_error"] = torch.where(better, err, state["best_error"])
+        state["best_epoch"] = torch.where(better, torch.full_like(state["best_epoch"], epoch), state["best_epoch"])
+        state["validation"] = torch.cat([state["validation"], err[:, None]], dim=1)
         state["epoch"] = epoch + 1
         state["rng"] = gen.get_state()
+        epoch_seconds.append(time.perf_counter() - t_epoch)
         if bar is not None:
             bar.update(1)
             bar.set_postfix(best=f"{state['best_error'].max().item():.2e}")
         if path is not None and (state["epoch"] % checkpoint_every == 0 or state["epoch"] == epochs):
+            with torch.no_grad():
+                flat.unpack(P, net.W, net.theta)
+            state["m"], state["v"], state["best"] = flat.unpack(mom), flat.unpack(vel), flat.unpack(best)
             _save(path, net, state)
     if bar is not None:
         bar.close()
     with torch.no_grad():
-        for p, best in zip(params, state["best"], strict=True):
-            p.copy_(best)
-    return TrainingResult(state["validation"], state["best_epoch"], state["best_error"], state["epoch"])
+        flat.unpack(best, net.W, net.theta)
+    return TrainingResult(state["validation"], state["best_epoch"], state["best_error"], state["epoch"],
+                          epoch_seconds=epoch_seconds)
+
+
+class _Flat:
+    """W (G, L, m, N) and theta (G, L, N) in one flat buffer: [W as (G, m, L, N) | theta]."""
+
+    def __init__(self, G: int, L: int, m: int, N: int):
+        self.G, self.L, self.m, self.N = G, L, m, N
+        self.split = G * m * L * N
+
+    def W(self, P: torch.Tensor) -> torch.Tensor:
+        return P[: self.split].view(self.G, self.m, self.L, self.N)
+
+    def theta(self, P: torch.Tensor) -> torch.Tensor:
+        return P[self.split :].view(self.G, self.L, self.N)
+
+    def pack(self, W: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+        P = torch.empty(self.split + theta.numel(), dtype=W.dtype, device=W.device)
+        self.W(P).copy_(W.permute(0, 2, 1, 3))
+        self.theta(P).copy_(theta)
+        return P
+
+    def unpack(self, P: torch.Tensor, W: torch.Tensor | None = None, theta: torch.Tensor | None = None):
+        """[W (G, L, m, N), theta], copied into W and theta when given."""
+        if W is None:
+            return [self.W(P).permute(0, 2, 1, 3).contiguous(), self.theta(P).clone()]
+        W.copy_(self.W(P).permute(0, 2, 1, 3))
+        theta.copy_(self.theta(P))
+        return [W, theta]
+
+    def network_index(self) -> torch.Tensor:
+        """The network of every entry of the flat buffer."""
+        g = torch.arange(self.G)
+        return torch.cat([g.repeat_interleave(self.m * self.L * self.N), g.repeat_interleave(self.L * self.N)])
 
 
 def _save(path: Path, net: LISTA, state: dict) -> None:
