@@ -12,7 +12,16 @@ import torch
 
 import firenets as fn
 from firenets import reference
-from firenets.operators import Fourier2D, Gradient2D, Identity, Matrix, Stack, UndecimatedWavelet2D, Wavelet2D
+from firenets.operators import (
+    Fourier2D,
+    Gradient2D,
+    Identity,
+    Matrix,
+    Stack,
+    UndecimatedWavelet2D,
+    Wavelet2D,
+    dottest,
+)
 from firenets.problems import group_segments
 from firenets.solvers.prox import project_groups
 
@@ -84,6 +93,27 @@ def test_gradient_matches_numpy_periodic_differences(shape, rng):
     y = rng.standard_normal((3, 2, *shape))
     div = (np.roll(y[:, 0], 1, axis=1) - y[:, 0]) + (np.roll(y[:, 1], 1, axis=2) - y[:, 1])
     np.testing.assert_allclose(D.adjoint(torch.from_numpy(y)).numpy(), div, rtol=0, atol=1e-14)
+
+
+def test_gradient_backward_differences_and_their_isotropic_norm(rng):
+    x = rng.standard_normal((7, 10)) + 1j * rng.standard_normal((7, 10))
+    D = Gradient2D((7, 10), difference="backward")
+    g = D(torch.from_numpy(x)).numpy()
+    np.testing.assert_array_equal(g[0], x - np.roll(x, 1, axis=0))
+    np.testing.assert_array_equal(g[1], x - np.roll(x, 1, axis=1))
+    assert dottest(D) < 1e-12
+    torch.testing.assert_close(D.gram_symbol(), Gradient2D((7, 10)).gram_symbol())
+    # the anisotropic TVs agree; the isotropic ones pair different differences at a pixel
+    P_f = fn.SRLasso(Identity((7, 10)), torch.zeros(7, 10, dtype=torch.float64), analysis=Gradient2D((7, 10), isotropic=False))
+    P_b = fn.SRLasso(Identity((7, 10)), torch.zeros(7, 10, dtype=torch.float64),
+                     analysis=Gradient2D((7, 10), isotropic=False, difference="backward"))
+    xt = torch.from_numpy(x)
+    assert float(P_f.l1(xt)) == pytest.approx(float(P_b.l1(xt)), rel=1e-13)
+    iso_b = np.sqrt(np.abs(g[0]) ** 2 + np.abs(g[1]) ** 2).sum()
+    P_ib = fn.SRLasso(Identity((7, 10)), torch.zeros(7, 10, dtype=torch.float64), analysis=D)
+    assert float(P_ib.l1(xt)) == pytest.approx(iso_b, rel=1e-13)
+    with pytest.raises(ValueError, match="difference"):
+        Gradient2D((7, 10), difference="central")
 
 
 @pytest.mark.parametrize("shape", [(8, 8), (7, 10), (5, 6)])

@@ -84,7 +84,19 @@ def _reconstruct(args: argparse.Namespace) -> int:
     options = {}
     if args.method == "firenet":
         options = {k: v for k, v in (("restarts", args.restarts), ("inner", args.inner), ("lam", args.lam),
-                                     ("wavelet", args.wavelet), ("schedule", args.schedule)) if v is not None}
+                                     ("wavelet", args.wavelet), ("schedule", args.schedule),
+                                     ("regulariser", args.regulariser), ("tv_weight", args.tv_weight),
+                                     ("tol", args.tol)) if v is not None}
+        if args.dtype is not None:
+            import torch
+
+            options["dtype"] = {"complex128": torch.complex128, "complex64": torch.complex64}[args.dtype]
+    else:
+        given = [f"--{k.replace('_', '-')}" for k in ("restarts", "inner", "lam", "wavelet", "schedule", "regulariser",
+                                                      "tv_weight", "tol", "dtype") if getattr(args, k) is not None]
+        if given:
+            print(f"firenets reconstruct: {', '.join(given)} apply to --method firenet only", file=sys.stderr)
+            return 2
     result = firenets.reconstruct(image, args.method, mask=args.mask, rate=args.rate, seed=args.seed,
                                   noise=args.noise, weights=args.weights, **options)
     summary = {"image": image.source, **result.summary()}
@@ -347,11 +359,21 @@ def build_parser() -> argparse.ArgumentParser:
                      help="standard deviation of complex Gaussian noise per k-space sample (image max = 1)")
     rec.add_argument("--slice", type=int, default=None, help="slice of a 3-D file (default the middle one)")
     rec.add_argument("--weights", default=None, help="unet/cascade checkpoint (default: the shipped weights)")
-    rec.add_argument("--restarts", type=int, default=None, help="FIRENET restarts (default 10)")
-    rec.add_argument("--inner", type=int, default=None, help="FIRENET steps per restart (default 20)")
-    rec.add_argument("--lam", type=_positive_float, default=None, help="FIRENET lam (default 2.5e-4)")
+    rec.add_argument("--regulariser", choices=["wavelet", "undecimated", "tv", "undecimated+tv"], default=None,
+                     help="FIRENET regulariser: orthonormal wavelets (synthesis, the paper's), undecimated wavelets, "
+                          "total variation, or both (analysis); default: reconstruction.FIRENET_DEFAULTS")
+    rec.add_argument("--lam", type=_positive_float, default=None,
+                     help="FIRENET lam (default: the calibrated one of the regulariser, docs/imaging.md)")
+    rec.add_argument("--tv-weight", type=_positive_float, default=None,
+                     help="weight of total variation beside the wavelets in undecimated+tv")
+    rec.add_argument("--restarts", type=int, default=None, help="FIRENET restarts (the maximum with --tol)")
+    rec.add_argument("--inner", type=int, default=None, help="FIRENET steps per restart")
+    rec.add_argument("--tol", type=_positive_float, default=None,
+                     help="stop FIRENET at this certified relative duality gap")
     rec.add_argument("--wavelet", default=None, help="FIRENET wavelet (default haar)")
     rec.add_argument("--schedule", choices=["paper", "adaptive"], default=None, help="FIRENET restart schedule")
+    rec.add_argument("--dtype", choices=["complex128", "complex64"], default=None,
+                     help="FIRENET precision (complex64 is faster; the certificate stays float64)")
     rec.add_argument("--out", default="firenets-reconstruction", help="output directory")
     rec.set_defaults(run=_reconstruct)
     tr = sub.add_parser("train", help="train a U-Net or deep cascade on ellipse phantoms")

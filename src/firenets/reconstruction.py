@@ -11,6 +11,7 @@ The learned networks (``nets.UNet``, ``nets.DeepCascade``) map the zero-filled i
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,13 +31,33 @@ MASKS = ("gaussian", "cartesian", "radial", "das")
 # that no benchmark reports (benchmarks/calibrate_lam.py).
 FIRENET_DEFAULTS = {"regulariser": "undecimated", "wavelet": "haar", "levels": 4, "restarts": 12, "inner": 25,
                     "delta": 1e-9, "schedule": "adaptive", "tol": None}
+# lam = kappa sqrt(2 ln N / N) for an image of N pixels (``default_lam``); kappa per regulariser
 REGULARISER_DEFAULTS = {
-    # the paper's: Haar wavelets and lam = 2.5e-4 (Colbrook, Antun, Hansen, PNAS 2022; REFERENCE section 4)
-    "wavelet": {"lam": 2.5e-4},
-    "undecimated": {"lam": 3e-4},
-    "tv": {"lam": 1e-3},
-    "undecimated+tv": {"lam": 3e-4, "tv_weight": 0.5},
+    "wavelet": {"kappa": 0.0136},  # the paper's lam = 2.5e-4 at 256 x 256 (REFERENCE section 4)
+    "undecimated": {"kappa": 0.0136},
+    "tv": {"kappa": 0.054},
+    "undecimated+tv": {"kappa": 0.0136, "tv_weight": 0.5},
 }
+
+
+def lam_scale(shape: tuple[int, ...]) -> float:
+    """sqrt(2 ln N / N), N = the number of pixels: about ||A^* e||_inf / ||e|| for white noise e
+    through A with orthonormal rows (the maximum of N Gaussians of variance ||e||^2 / N)."""
+    n = math.prod(shape)
+    return math.sqrt(2 * math.log(n) / n)
+
+
+def default_lam(regulariser: str, shape: tuple[int, ...]) -> float:
+    """The calibrated lam of ``regulariser`` for images of ``shape``: kappa sqrt(2 ln N / N).
+
+    The square-root LASSO's lam is pivotal: the value that separates noise from signal scales
+    with the noise's ||A^* e||_inf / ||e||, which does not depend on the noise level (Belloni,
+    Chernozhukov, Wang, Biometrika 98, 2011). kappa comes from benchmarks/calibrate_lam.py
+    (docs/imaging.md), on images no benchmark reports.
+    """
+    if regulariser not in REGULARISER_DEFAULTS:
+        raise ValueError(f"regulariser must be one of {REGULARISERS}; got {regulariser!r}")
+    return REGULARISER_DEFAULTS[regulariser]["kappa"] * lam_scale(shape)
 
 
 @dataclass(frozen=True)
@@ -191,7 +212,7 @@ class MRIFirenet(torch.nn.Module):
             raise TypeError(f"dtype must be complex128 or complex64 (float64/float32 name the same); got {dtype}")
         defaults = {**FIRENET_DEFAULTS, **REGULARISER_DEFAULTS[regulariser]}
         wavelet = defaults["wavelet"] if wavelet is None else wavelet
-        lam = defaults["lam"] if lam is None else lam
+        lam = default_lam(regulariser, operator.in_shape) if lam is None else lam
         tv_weight = defaults.get("tv_weight", 1.0) if tv_weight is None else tv_weight
         restarts = defaults["restarts"] if restarts is None else restarts
         inner = defaults["inner"] if inner is None else inner

@@ -14,6 +14,9 @@ from .base import LinearOperator
 class Gradient2D(LinearOperator):
     """D x = (x[i+1, j] - x[i, j], x[i, j+1] - x[i, j]) with periodic boundary: (*, H, W) -> (*, 2, H, W).
 
+    ``difference="backward"`` gives (x[i, j] - x[i-1, j], x[i, j] - x[i, j-1]) instead (BART's
+    convention); the anisotropic total variations of the two agree, the isotropic ones pair
+    different differences at a pixel.
     ||D x||_{1} over ``groups`` is total variation: isotropic (the default; per pixel the
     modulus of the pair, sqrt(|D_v x|^2 + |D_h x|^2) with complex moduli) or anisotropic
     (|D_v x| + |D_h x|). D^* D is the periodic 5-point Laplacian with the Fourier symbol
@@ -27,6 +30,7 @@ class Gradient2D(LinearOperator):
         shape: Any,
         *,
         isotropic: bool = True,
+        difference: str = "forward",
         dtype: torch.dtype = torch.float64,
         device: torch.device | str = "cpu",
     ):
@@ -35,9 +39,12 @@ class Gradient2D(LinearOperator):
             raise ValueError(f"shape must have both sides >= 2 for finite differences; got {shape}")
         if not isinstance(isotropic, bool):
             raise TypeError(f"isotropic must be True or False; got {isotropic!r}")
+        if difference not in ("forward", "backward"):
+            raise ValueError(f"difference must be 'forward' or 'backward'; got {difference!r}")
         dtype = check_float_dtype("dtype", dtype)
         if dtype.is_complex:
             raise TypeError(f"dtype must be real (differences have real coefficients); got {dtype}")
+        self.difference = difference
         self.in_shape = shape
         self.out_shape = (2, *shape)
         self.isotropic = isotropic
@@ -60,16 +67,20 @@ class Gradient2D(LinearOperator):
 
     def _forward(self, x):
         out = torch.empty(*x.shape[:-2], 2, *self.in_shape, dtype=x.dtype, device=x.device)
-        self._forward_difference(x, -2, out[..., 0, :, :])
-        self._forward_difference(x, -1, out[..., 1, :, :])
-        return out
+        # x[t] - x[t-1] = -(x[t-1] - x[t]): the backward difference is minus the forward difference's adjoint
+        apply = self._forward_difference if self.difference == "forward" else self._backward_difference
+        apply(x, -2, out[..., 0, :, :])
+        apply(x, -1, out[..., 1, :, :])
+        return out if self.difference == "forward" else out.neg_()
 
     def _adjoint(self, g):
         out = torch.empty(*g.shape[:-3], *self.in_shape, dtype=g.dtype, device=g.device)
-        self._backward_difference(g[..., 0, :, :], -2, out)
+        apply = self._backward_difference if self.difference == "forward" else self._forward_difference
+        apply(g[..., 0, :, :], -2, out)
         tmp = torch.empty_like(out)
-        self._backward_difference(g[..., 1, :, :], -1, tmp)
-        return out.add_(tmp)
+        apply(g[..., 1, :, :], -1, tmp)
+        out.add_(tmp)
+        return out if self.difference == "forward" else out.neg_()
 
     def gram_symbol(self) -> torch.Tensor:
         """4 sin^2(pi k / H) + 4 sin^2(pi l / W) on the DFT grid (fft2 order)."""
@@ -80,4 +91,5 @@ class Gradient2D(LinearOperator):
         return s.to(self.dtype).to(self.device)
 
     def __repr__(self) -> str:
-        return f"Gradient2D(shape={self.in_shape}, isotropic={self.isotropic})"
+        extra = "" if self.difference == "forward" else ", difference='backward'"
+        return f"Gradient2D(shape={self.in_shape}, isotropic={self.isotropic}{extra})"
