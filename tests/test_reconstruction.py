@@ -264,3 +264,66 @@ def test_train_writes_a_complete_record(tmp_path):
         rc.train("unet", out, size=40)
     with pytest.raises(ValueError, match="kind"):
         rc.train("resnet", out)
+
+
+# ---------------------------------------------------------------- analysis regularisers and precision
+@pytest.mark.parametrize("regulariser", ["undecimated", "tv", "undecimated+tv"])
+def test_mri_firenet_analysis_reaches_the_reference_and_certifies_in_float64(regulariser):
+    acq = rc.acquire(_blocks(16), mask="gaussian", rate=0.4, seed=1, noise=1e-3)
+    lam = 1e-2
+    B = rc.regulariser_operator(regulariser, (16, 16), levels=2, tv_weight=0.5)
+    ref = fn.reference.solve(fn.SRLasso(acq.operator, acq.y, lam=lam, analysis=B), warn_gap=1e-6)
+    f = rc.MRIFirenet(acq.operator, regulariser=regulariser, levels=2, tv_weight=0.5, lam=lam, restarts=60, inner=40)
+    with torch.no_grad():
+        x, cert = f(acq.y, return_certificate=True)
+    assert torch.linalg.vector_norm(x - ref.x) <= 1e-5 * torch.linalg.vector_norm(ref.x)
+    assert float(cert.objective) == pytest.approx(float(ref.objective), rel=1e-8)
+    # complex64: the certificate is computed in float64 for the single-precision output, so it is
+    # still a valid bound on that output's suboptimality; the images agree to single precision
+    f32 = rc.MRIFirenet(acq.operator, regulariser=regulariser, levels=2, tv_weight=0.5, lam=lam, restarts=60,
+                        inner=40, dtype=torch.complex64)
+    with torch.no_grad():
+        x32, cert32 = f32(acq.y, return_certificate=True)
+    assert x32.dtype == torch.complex128 and cert32.objective.dtype == torch.float64
+    excess = float(cert32.objective) - float(ref.objective)
+    assert -1e-9 <= excess <= float(cert32.gap) + 1e-12
+    assert torch.linalg.vector_norm(x32 - ref.x) <= 1e-3 * torch.linalg.vector_norm(ref.x)
+
+
+def test_mri_firenet_tol_stops_at_a_certified_gap():
+    acq = rc.acquire(_blocks(32), mask="gaussian", rate=0.3, seed=2, noise=1e-3)
+    f = rc.MRIFirenet(acq.operator, regulariser="tv", lam=1e-2, restarts=200, inner=20, tol=1e-3)
+    with torch.no_grad():
+        _, cert = f(acq.y, return_certificate=True)
+    assert float(cert.relative_gap) <= 1e-3
+    assert f.last_layers < f.num_layers  # it stopped early
+    f2 = rc.MRIFirenet(acq.operator, regulariser="tv", lam=1e-2, restarts=f.firenet.last_restarts - 1, inner=20)
+    with torch.no_grad():
+        _, cert2 = f2(acq.y, return_certificate=True)
+    assert float(cert2.relative_gap) > 1e-3  # and not later than needed
+
+
+def test_default_lam_scales_with_the_image_size():
+    for reg in rc.REGULARISERS:
+        small, large = rc.default_lam(reg, (128, 128)), rc.default_lam(reg, (256, 256))
+        n1, n2 = 128 * 128, 256 * 256
+        assert large / small == pytest.approx(((np.log(n2) / n2) / (np.log(n1) / n1)) ** 0.5, rel=1e-12)
+    F = Fourier2D(fn.masks.gaussian((32, 32), 0.3, seed=0).mask)
+    assert rc.MRIFirenet(F, regulariser="tv").firenet.lam == rc.default_lam("tv", (32, 32))
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"lam": 0.0}, "lam must be > 0"),
+    ({"lam": float("nan")}, "lam must be finite"),
+    ({"regulariser": "tvx"}, "regulariser must be one of"),
+    ({"wavelet": "db99"}, "unknown"),
+    ({"regulariser": "undecimated+tv", "tv_weight": -1.0}, "tv_weight must be > 0"),
+    ({"dtype": torch.int64}, "dtype must be complex128 or complex64"),
+    ({"dtype": torch.float16}, "dtype must be complex128 or complex64"),
+    ({"regulariser": "tv", "level_weights": [1.0, 2.0]}, "level_weights apply"),
+    ({"tol": -1.0}, "tol must be > 0"),
+])
+def test_mri_firenet_bad_options(kwargs, match):
+    F = Fourier2D(fn.masks.gaussian((32, 32), 0.3, seed=0).mask)
+    with pytest.raises((ValueError, TypeError), match=match):
+        rc.MRIFirenet(F, **kwargs)

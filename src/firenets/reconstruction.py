@@ -31,6 +31,10 @@ MASKS = ("gaussian", "cartesian", "radial", "das")
 # that no benchmark reports (benchmarks/calibrate_lam.py).
 FIRENET_DEFAULTS = {"regulariser": "undecimated", "wavelet": "haar", "levels": 4, "restarts": 12, "inner": 25,
                     "delta": 1e-9, "schedule": "adaptive", "tol": None}
+# the FIRENET that demo and audit attack beside the networks: the default regulariser and lam at a
+# depth short enough for attacks on 2 cores (each attack step is a forward and backward pass)
+REFERENCE_FIRENET = {"restarts": 5, "inner": 10}
+
 # lam = kappa sqrt(2 ln N / N) for an image of N pixels (``default_lam``); kappa per regulariser
 REGULARISER_DEFAULTS = {
     "wavelet": {"kappa": 0.0136},  # the paper's lam = 2.5e-4 at 256 x 256 (REFERENCE section 4)
@@ -564,6 +568,11 @@ def psnr_gain(result: Reconstruction) -> float:
 
 __all__ = [
     "FIRENET_DEFAULTS",
+    "REFERENCE_FIRENET",
+    "REGULARISERS",
+    "REGULARISER_DEFAULTS",
+    "default_lam",
+    "regulariser_operator",
     "METHODS",
     "Acquisition",
     "AdjointInput",

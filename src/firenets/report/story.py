@@ -14,11 +14,18 @@ from typing import Any
 
 import torch
 
+from ..reconstruction import REFERENCE_FIRENET
 from .figures import attack_figure, grid_figure
 from .page import write
 
 METHODS = ("firenet", "unet", "cascade")
 LABELS = {"firenet": "FIRENET", "unet": "U-Net", "cascade": "deep cascade", "zero-filled": "zero-filled"}
+
+
+def _depth(f) -> str:
+    """'regulariser, R restarts x p layers' of an MRIFirenet (from its configuration)."""
+    c = f.config
+    return f"{c['regulariser']}, {c['restarts']} restarts x {c['inner']} layers"
 
 
 def _say(log: Callable[[str], None] | None, text: str) -> None:
@@ -116,14 +123,16 @@ def perturbation_section(out: Path, *, log, steps: int = 5) -> tuple[dict, dict]
                         "caption": f"{LABELS[m]}: original and perturbed images (top), their reconstructions "
                                    "(middle), the perturbations (bottom)"})
     norms = sorted({s["r_norm"] for m in ("unet", "cascade") for s in record[m]["stages"][:2]})
-    fire = reconstruction_map("firenet", A, restarts=5, inner=10)
+    fire = reconstruction_map("firenet", A, **REFERENCE_FIRENET)
+    depth = _depth(fire)
     fw = stability.worst_case(fire, A, x, norms=norms, steps=steps)
     fn_ = stability.noise_control(fire, A, x, norms)
-    record["firenet"] = {"stages": [s.summary() for s in fw.stages], "noise": fn_.summary(), "layers": 50}
+    record["firenet"] = {"stages": [s.summary() for s in fw.stages], "noise": fn_.summary(),
+                         "layers": fire.num_layers, "config": fire.config}
     attack_figure(out / "attack-firenet.png", x, fw.recon,
-                  [(x + s.r, s.recon, s.r, s.summary()) for s in fw.stages], method="FIRENET (5 x 10)")
+                  [(x + s.r, s.recon, s.r, s.summary()) for s in fw.stages], method=f"FIRENET ({depth})")
     figures.append({"file": "attack-firenet.png", "data": record["firenet"],
-                    "caption": "FIRENET (5 restarts x 10 layers) at the networks' perturbation sizes"})
+                    "caption": f"FIRENET ({depth}) at the networks' perturbation sizes"})
     rows = []
     for m in ("unet", "cascade", "firenet"):
         for s, c in zip(record[m]["stages"], record[m]["noise"], strict=True):
@@ -138,12 +147,9 @@ def perturbation_section(out: Path, *, log, steps: int = 5) -> tuple[dict, dict]
         *[f"{LABELS[m]}: worst-case ratio {worst[m]:.2f}, Gaussian noise {noise[m]:.2f} "
           f"({worst[m] / noise[m]:.1f}x)." for m in record],
         "Read each worst-case ratio against its noise ratio: a large gap means instability to specific, "
-        "not random, perturbations. The budgets differ: 60 ascent iterations for each network, 5 per "
-        f"perturbation size for FIRENET (5 x 10 layers, to keep the page fast); FIRENET's worst case here "
-        f"({worst['firenet']:.2f}) is therefore a weaker lower bound than the networks'. With equal budgets "
-        "(docs/stability.md, 15 iterations each) FIRENET with the imaging lam = 2.5e-4 reaches ratios of 3.7 "
-        "(5 x 10) to 7.8 (10 x 20), above the networks': the l1 solution map itself amplifies some "
-        "perturbations when lam is small.",
+        f"not random, perturbations. The budgets differ: 60 ascent iterations for each network, {steps} per "
+        f"perturbation size for FIRENET ({depth}, to keep the page fast); FIRENET's worst case here "
+        f"({worst['firenet']:.2f}) is therefore a weaker lower bound than the networks'.",
     ]
     section = {"title": "3. Worst-case perturbations", "text": text,
                "tables": [{"caption": "per stage: relative size of r, output change, ratios, PSNR of f(A(x+r)) "
@@ -360,7 +366,7 @@ def audit(
         return UserMap(net, F, input)
 
     def fire(F):
-        return reconstruction_map("firenet", F, restarts=5, inner=10)
+        return reconstruction_map("firenet", F, **REFERENCE_FIRENET)
 
     maps = {name: user, "FIRENET": fire}
     _say(log, "[1/5] accuracy ...")
@@ -428,7 +434,7 @@ def audit(
     worst_user = max(s.ratio for s in wc.stages)
     worst_fire = max(s.ratio for s in fw.stages)
     sections = [
-        {"title": "1. Accuracy", "text": [f"{name} and FIRENET (5 restarts x 10 layers) on the given images, "
+        {"title": "1. Accuracy", "text": [f"{name} and FIRENET ({_depth(fire(acq.operator))}) on the given images, "
                                           f"{mask} mask at {rate:.0%}."],
          "tables": [{"columns": ["image", "method", "PSNR dB", "SSIM", "NMSE"], "rows": acc_rows}],
          "figures": [{"file": "accuracy.png", "caption": "truth and reconstructions", "data": record["accuracy"]}]},
