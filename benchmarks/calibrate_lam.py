@@ -9,10 +9,11 @@ astronaut in grey; the benchmarks report the cameraman and Shepp-Logan). For eve
 around the best), each image is sampled with a Gaussian mask (seed = image index) and reconstructed by
 MRIFirenet with a depth long enough for the PSNR to settle (``--restarts`` x ``--inner``), at
 every noise level of ``--noise`` (complex Gaussian, standard deviation per k-space sample, image
-maximum 1). The calibrated lam maximises the mean over images and noise levels of
-min(PSNR(lam), 60) - min(PSNR(best lam of that image and noise), 60): above 60 dB a
+maximum 1). The score of a lam is the mean over images and noise levels of
+min(PSNR(lam), 60) - min(PSNR(best lam of that image and noise), 60) (above 60 dB a
 reconstruction is exact for any purpose, and noiseless phantoms, recovered to round-off, would
-otherwise decide alone. The table prints that mean loss, the worst case's, and the best lam
+otherwise decide alone); the lams within 0.05 dB of the best score form a plateau, and the one
+nearest its centre in log scale is kept (away from where the PSNR falls off). The table prints that mean loss, the worst case's, and the best lam
 for each noise level alone (the square-root LASSO's lam is pivotal: in theory its best value
 does not depend on the noise level). (P3) is homogeneous in (x, y), so lam is scale-free; it is
 searched as lam = kappa sqrt(2 ln N / N) (N pixels), the size of ||A^* e||_inf / ||e|| for
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import time
 
@@ -113,15 +115,28 @@ def calibrate(regulariser: str, images: dict[str, torch.Tensor], *, rate: float,
     capped = {lam: {k: min(v, CAP_DB) for k, v in table[lam].items()} for lam in grid}
     oracle = {k: max(capped[lam][k] for lam in grid) for k in keys}
     loss = {lam: [capped[lam][k] - oracle[k] for k in keys] for lam in grid}
-    chosen = max(grid, key=lambda lam: statistics.mean(loss[lam]))
+    chosen, plateau = _choose(grid, {lam: statistics.mean(loss[lam]) for lam in grid})
     per_noise = {}
     for noise in noises:
         ks = [k for k in keys if k.endswith(f"@{noise:g}")]
         per_noise[f"{noise:g}"] = max(grid, key=lambda lam, ks=ks: statistics.mean(capped[lam][k] for k in ks))
-    return {"regulariser": regulariser, "kappa": chosen, "lam": chosen * scale, "mean_loss_db": statistics.mean(loss[chosen]),
+    return {"regulariser": regulariser, "kappa": chosen, "lam": chosen * scale, "plateau": plateau, "mean_loss_db": statistics.mean(loss[chosen]),
             "worst_loss_db": min(loss[chosen]), "best_lam_per_noise": per_noise,
             "grid": {f"{lam:.4e}": table[lam] for lam in grid},
             "oracle_lam": {k: max(grid, key=lambda lam, k=k: capped[lam][k]) for k in keys}}
+
+
+TIE_DB = 0.05
+
+
+def _choose(grid: list[float], mean_loss: dict[float, float]) -> tuple[float, list[float]]:
+    """The kappa to store: among the grid points within TIE_DB of the best mean loss (a plateau where
+    the choice is immaterial to 0.05 dB), the one nearest the plateau's centre in log scale, as
+    far as the grid allows from where the PSNR falls off on either side."""
+    best = max(mean_loss.values())
+    tied = sorted(k for k in grid if mean_loss[k] >= best - TIE_DB)
+    centre = math.sqrt(tied[0] * tied[-1])
+    return min(tied, key=lambda k: abs(math.log(k / centre))), [tied[0], tied[-1]]
 
 
 def main(argv=None) -> None:
@@ -148,11 +163,13 @@ def main(argv=None) -> None:
     for reg in args.regularisers.split(","):
         results.append(calibrate(reg, images, rate=args.rate, noises=noises, restarts=args.restarts,
                                  inner=args.inner, dtype=dtype, start=REGULARISER_DEFAULTS[reg]["kappa"]))
-    print(f"\n{'regulariser':16s} {'kappa':>10s} {'lam':>10s} {'mean loss dB':>13s} {'worst loss dB':>14s}   "
-          "best kappa per noise level")
+    print(f"\n{'regulariser':16s} {'kappa':>10s} {'lam':>10s} {'mean loss dB':>13s} {'worst loss dB':>14s} "
+          f"{'plateau (0.05 dB)':>22s}   best kappa per noise level")
     for r in results:
+        lo, hi = r["plateau"]
         print(f"{r['regulariser']:16s} {r['kappa']:10.3e} {r['lam']:10.3e} {r['mean_loss_db']:13.2f} "
-              f"{r['worst_loss_db']:14.2f}   " + " ".join(f"{k}: {v:.2e}" for k, v in r["best_lam_per_noise"].items()))
+              f"{r['worst_loss_db']:14.2f} {f'{lo:.2e}..{hi:.2e}':>22s}   "
+              + " ".join(f"{k}: {v:.2e}" for k, v in r["best_lam_per_noise"].items()))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"args": vars(args), "results": results}, fh, indent=1)

@@ -49,7 +49,10 @@ def test_reconstruct_writes_metrics_and_images(tmp_path, capsys):
     record = json.loads((out / "metrics.json").read_text())
     for key in ("psnr", "ssim", "nmse", "seconds", "certificate", "num_layers", "zero_filled"):
         assert key in record
-    assert record["mask"] == "radial" and record["noise"] == 0.001 and record["num_layers"] == 200
+    c = record["config"]
+    assert record["mask"] == "radial" and record["noise"] == 0.001
+    # the layers run: whole restarts of inner + 1 steps (adaptive), at most the maximum depth
+    assert record["num_layers"] % (c["inner"] + 1) == 0 and record["num_layers"] <= c["restarts"] * (c["inner"] + 1)
     recon = np.load(out / "recon.npy", allow_pickle=False)
     assert recon.shape == (64, 64) and np.iscomplexobj(recon)
     # the reported metrics are those of the saved reconstruction
@@ -71,6 +74,10 @@ def test_reconstruct_writes_metrics_and_images(tmp_path, capsys):
         (["--rate", "nan"], "rate"),
         (["--mask", "spiral"], "mask"),
         (["--noise", "-1"], "noise"),
+        (["--tol", "-1"], "--tol"),
+        (["--xtol", "nan"], "--xtol"),
+        (["--regulariser", "l2"], "--regulariser"),
+        (["--dtype", "float16"], "--dtype"),
     ],
 )
 def test_reconstruct_refuses_bad_options(tmp_path, capsys, args, message):
@@ -78,6 +85,26 @@ def test_reconstruct_refuses_bad_options(tmp_path, capsys, args, message):
         main(["reconstruct", "shepp-logan", "--out", str(tmp_path / "o"), *args])
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_reconstruct_firenet_options_reach_the_network(tmp_path):
+    out = tmp_path / "rec"
+    code = main(["reconstruct", str(_npy_image(tmp_path, (32, 32))), "--regulariser", "tv", "--lam", "0.01",
+                 "--restarts", "3", "--inner", "5", "--tol", "0", "--xtol", "0", "--dtype", "complex64",
+                 "--out", str(out)])
+    assert code == 0
+    record = json.loads((out / "metrics.json").read_text())
+    c = record["config"]
+    assert (c["regulariser"], c["lam"], c["restarts"], c["inner"], c["tol"], c["xtol"], c["dtype"]) == (
+        "tv", 0.01, 3, 5, 0.0, 0.0, "complex64")
+    assert record["num_layers"] == 3 * 6  # no stopping rule: every restart ran (inner + 1 steps each)
+    assert np.load(out / "recon.npy", allow_pickle=False).dtype == np.complex128
+
+
+def test_reconstruct_firenet_options_refused_for_other_methods(tmp_path, capsys):
+    out = tmp_path / "rec"
+    assert main(["reconstruct", "shepp-logan", "--method", "zero-filled", "--xtol", "1e-3", "--out", str(out)]) == 2
+    assert "--xtol" in capsys.readouterr().err and not out.exists()
 
 
 def test_reconstruct_bad_files_write_nothing(tmp_path, capsys):

@@ -293,3 +293,22 @@ def test_wavelet_fourier_image_with_weights_in_levels():
     assert x.shape == (16, 16) and x.dtype == torch.complex128
     assert (torch.linalg.vector_norm(x - sol.x) / torch.linalg.vector_norm(sol.x)).item() < 1e-8
     assert cert.relative_gap.item() < 1e-8
+
+
+def test_xtol_stops_when_the_output_settles():
+    M, X = gaussian_instance()
+    Y = X @ M.T
+    full = fn.FIRENET(M, lam=0.05, restarts=60, inner=20, schedule="adaptive")
+    net = fn.FIRENET(M, lam=0.05, restarts=60, inner=20, schedule="adaptive", xtol=1e-6)
+    x = net(Y)
+    assert net.last_restarts < 60 and net.last_layers == net.last_restarts * 21
+    # the last restart moved every sample by at most xtol; one restart fewer had not settled
+    outs = full.restart_outputs(Y)
+    k = net.last_restarts
+    torch.testing.assert_close(x, outs[k - 1], rtol=0, atol=0)
+    moved = (outs[k - 1] - outs[k - 2]).norm(dim=-1) / outs[k - 1].norm(dim=-1)
+    assert (moved <= 1e-6).all()
+    before = (outs[k - 2] - outs[k - 3]).norm(dim=-1) / outs[k - 2].norm(dim=-1)
+    assert (before > 1e-6).any()
+    with pytest.raises(ValueError, match="xtol"):
+        fn.FIRENET(M, lam=0.05, xtol=0.0)

@@ -110,7 +110,7 @@ def small_problem():
 def test_mri_firenet_reaches_the_reference_minimiser(small_problem):
     acq, W, lam, ref = small_problem
     f = rc.MRIFirenet(acq.operator, regulariser="wavelet", wavelet="haar", levels=3, lam=lam, restarts=40, inner=40,
-                      schedule="adaptive")
+                      schedule="adaptive", tol=0, xtol=0)
     with torch.no_grad():
         x, cert = f(acq.y, return_certificate=True)
     assert torch.linalg.vector_norm(x - W.H(ref.x)) <= 1e-6 * torch.linalg.vector_norm(W.H(ref.x))
@@ -126,7 +126,10 @@ def test_mri_firenet_certificate_bounds_its_suboptimality(small_problem):
         x, cert = f(acq.y, return_certificate=True)
     excess = float(cert.objective) - float(ref.objective)
     assert -1e-9 <= excess <= float(cert.gap) + 1e-12
-    assert float(cert.objective) <= 1.01 * float(ref.objective)
+    # the default stopping rules (relative gap 2e-2, or the output settled to 2e-3 over a restart)
+    # leave the image within 1% of the minimiser's (measured: 0.15%, after 2 restarts)
+    xr = W.H(ref.x)
+    assert torch.linalg.vector_norm(x - xr) <= 1e-2 * torch.linalg.vector_norm(xr)
     # and the image is the wavelet synthesis of the network's coefficients
     assert torch.allclose(x, W.H(f.firenet(acq.y)), atol=1e-12)
 
@@ -273,7 +276,8 @@ def test_mri_firenet_analysis_reaches_the_reference_and_certifies_in_float64(reg
     lam = 1e-2
     B = rc.regulariser_operator(regulariser, (16, 16), levels=2, tv_weight=0.5)
     ref = fn.reference.solve(fn.SRLasso(acq.operator, acq.y, lam=lam, analysis=B), warn_gap=1e-6)
-    f = rc.MRIFirenet(acq.operator, regulariser=regulariser, levels=2, tv_weight=0.5, lam=lam, restarts=60, inner=40)
+    f = rc.MRIFirenet(acq.operator, regulariser=regulariser, levels=2, tv_weight=0.5, lam=lam, restarts=60, inner=40,
+                      tol=0, xtol=0)
     with torch.no_grad():
         x, cert = f(acq.y, return_certificate=True)
     assert torch.linalg.vector_norm(x - ref.x) <= 1e-5 * torch.linalg.vector_norm(ref.x)
@@ -281,7 +285,7 @@ def test_mri_firenet_analysis_reaches_the_reference_and_certifies_in_float64(reg
     # complex64: the certificate is computed in float64 for the single-precision output, so it is
     # still a valid bound on that output's suboptimality; the images agree to single precision
     f32 = rc.MRIFirenet(acq.operator, regulariser=regulariser, levels=2, tv_weight=0.5, lam=lam, restarts=60,
-                        inner=40, dtype=torch.complex64)
+                        inner=40, tol=0, xtol=0, dtype=torch.complex64)
     with torch.no_grad():
         x32, cert32 = f32(acq.y, return_certificate=True)
     assert x32.dtype == torch.complex128 and cert32.objective.dtype == torch.float64
@@ -292,12 +296,13 @@ def test_mri_firenet_analysis_reaches_the_reference_and_certifies_in_float64(reg
 
 def test_mri_firenet_tol_stops_at_a_certified_gap():
     acq = rc.acquire(_blocks(32), mask="gaussian", rate=0.3, seed=2, noise=1e-3)
-    f = rc.MRIFirenet(acq.operator, regulariser="tv", lam=1e-2, restarts=200, inner=20, tol=1e-3)
+    f = rc.MRIFirenet(acq.operator, regulariser="tv", lam=1e-2, restarts=200, inner=20, tol=1e-3, xtol=0)
     with torch.no_grad():
         _, cert = f(acq.y, return_certificate=True)
     assert float(cert.relative_gap) <= 1e-3
     assert f.last_layers < f.num_layers  # it stopped early
-    f2 = rc.MRIFirenet(acq.operator, regulariser="tv", lam=1e-2, restarts=f.firenet.last_restarts - 1, inner=20)
+    f2 = rc.MRIFirenet(acq.operator, regulariser="tv", lam=1e-2, restarts=f.firenet.last_restarts - 1, inner=20,
+                       tol=0, xtol=0)
     with torch.no_grad():
         _, cert2 = f2(acq.y, return_certificate=True)
     assert float(cert2.relative_gap) > 1e-3  # and not later than needed
@@ -321,7 +326,8 @@ def test_default_lam_scales_with_the_image_size():
     ({"dtype": torch.int64}, "dtype must be complex128 or complex64"),
     ({"dtype": torch.float16}, "dtype must be complex128 or complex64"),
     ({"regulariser": "tv", "level_weights": [1.0, 2.0]}, "level_weights apply"),
-    ({"tol": -1.0}, "tol must be > 0"),
+    ({"tol": -1.0}, "tol must be >= 0"),
+    ({"xtol": float("nan")}, "xtol must be finite"),
 ])
 def test_mri_firenet_bad_options(kwargs, match):
     F = Fourier2D(fn.masks.gaussian((32, 32), 0.3, seed=0).mask)

@@ -77,26 +77,27 @@ def _reconstruct(args: argparse.Namespace) -> int:
     from firenets import report
     from firenets._io import atomic_write
 
-    out = Path(args.out)
-    if not _out_dir_ready("reconstruct", out):
-        return 2
-    image = firenets.data.load(args.image, slice=args.slice)
     options = {}
     if args.method == "firenet":
         options = {k: v for k, v in (("restarts", args.restarts), ("inner", args.inner), ("lam", args.lam),
                                      ("wavelet", args.wavelet), ("schedule", args.schedule),
                                      ("regulariser", args.regulariser), ("tv_weight", args.tv_weight),
-                                     ("tol", args.tol)) if v is not None}
+                                     ("tol", args.tol), ("xtol", args.xtol)) if v is not None}
         if args.dtype is not None:
             import torch
 
             options["dtype"] = {"complex128": torch.complex128, "complex64": torch.complex64}[args.dtype]
     else:
         given = [f"--{k.replace('_', '-')}" for k in ("restarts", "inner", "lam", "wavelet", "schedule", "regulariser",
-                                                      "tv_weight", "tol", "dtype") if getattr(args, k) is not None]
+                                                      "tv_weight", "tol", "xtol", "dtype") if getattr(args, k) is not None]
         if given:
-            print(f"firenets reconstruct: {', '.join(given)} apply to --method firenet only", file=sys.stderr)
+            verb = "applies" if len(given) == 1 else "apply"
+            print(f"firenets reconstruct: {', '.join(given)} {verb} to --method firenet only", file=sys.stderr)
             return 2
+    out = Path(args.out)
+    if not _out_dir_ready("reconstruct", out):
+        return 2
+    image = firenets.data.load(args.image, slice=args.slice)
     result = firenets.reconstruct(image, args.method, mask=args.mask, rate=args.rate, seed=args.seed,
                                   noise=args.noise, weights=args.weights, **options)
     summary = {"image": image.source, **result.summary()}
@@ -368,8 +369,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="weight of total variation beside the wavelets in undecimated+tv")
     rec.add_argument("--restarts", type=int, default=None, help="FIRENET restarts (the maximum with --tol)")
     rec.add_argument("--inner", type=int, default=None, help="FIRENET steps per restart")
-    rec.add_argument("--tol", type=_positive_float, default=None,
-                     help="stop FIRENET at this certified relative duality gap")
+    rec.add_argument("--tol", type=_nonnegative_float, default=None,
+                     help="stop FIRENET at this certified relative duality gap (0: never; default "
+                          "reconstruction.FIRENET_DEFAULTS)")
+    rec.add_argument("--xtol", type=_nonnegative_float, default=None,
+                     help="stop FIRENET once its output moves by less than this (relative) over a restart "
+                          "(0: never)")
     rec.add_argument("--wavelet", default=None, help="FIRENET wavelet (default haar)")
     rec.add_argument("--schedule", choices=["paper", "adaptive"], default=None, help="FIRENET restart schedule")
     rec.add_argument("--dtype", choices=["complex128", "complex64"], default=None,

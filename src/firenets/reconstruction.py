@@ -29,18 +29,21 @@ MASKS = ("gaussian", "cartesian", "radial", "das")
 # Imaging defaults (docs/imaging.md gives the evidence): the regulariser, depth and schedule the
 # benchmark against BART and SigPy found best, and per regulariser the lam calibrated on images
 # that no benchmark reports (benchmarks/calibrate_lam.py).
-FIRENET_DEFAULTS = {"regulariser": "undecimated", "wavelet": "haar", "levels": 4, "restarts": 12, "inner": 25,
-                    "delta": 1e-9, "schedule": "adaptive", "tol": None}
+FIRENET_DEFAULTS = {"regulariser": "undecimated", "wavelet": "haar", "levels": 4, "restarts": 40, "inner": 25,
+                    "delta": 1e-9, "schedule": "adaptive", "tol": 2e-2, "xtol": 2e-3}
 # the FIRENET that demo and audit attack beside the networks: the default regulariser and lam at a
 # depth short enough for attacks on 2 cores (each attack step is a forward and backward pass)
 REFERENCE_FIRENET = {"restarts": 5, "inner": 10}
 
 # lam = kappa sqrt(2 ln N / N) for an image of N pixels (``default_lam``); kappa per regulariser
 REGULARISER_DEFAULTS = {
-    "wavelet": {"kappa": 0.0136},  # the paper's lam = 2.5e-4 at 256 x 256 (REFERENCE section 4)
+    # benchmarks/calibrate_lam.py at 256 x 256, 25% Gaussian, noise 0, 0.005, 0.02, on 3 phantoms
+    # and 5 photographs no benchmark reports (docs/imaging.md): the centre of the plateau of
+    # kappas within 0.05 dB of the best mean PSNR; for "wavelet" it is the paper's lam = 2.5e-4
+    "wavelet": {"kappa": 0.0136},
     "undecimated": {"kappa": 0.0136},
-    "tv": {"kappa": 0.054},
-    "undecimated+tv": {"kappa": 0.0136, "tv_weight": 0.5},
+    "tv": {"kappa": 0.24},
+    "undecimated+tv": {"kappa": 0.0043, "tv_weight": 0.5},
 }
 
 
@@ -180,7 +183,8 @@ class MRIFirenet(torch.nn.Module):
 
     ``level_weights`` gives one weight per wavelet level (coarse first; "wavelet": the approximation
     and each detail level, "undecimated": each detail level). Depth: ``restarts`` blocks of ``inner``
-    layers, or fewer when ``tol`` is met by the certificate (``nets.FIRENET``). ``dtype``
+    layers, or fewer when ``tol`` is met by the certificate or the output moves by less than
+    ``xtol`` over a restart (``nets.FIRENET``; 0 turns a rule off, None takes FIRENET_DEFAULTS). ``dtype``
     complex64 runs the network in single precision (faster); the certificate is always computed in
     float64 (the network's output and dual point given to the float64 problem), and the output
     image is complex128. ``forward(y, return_certificate=True)`` also returns the certificate of
@@ -202,6 +206,7 @@ class MRIFirenet(torch.nn.Module):
         delta: float | None = None,
         schedule: str | None = None,
         tol: float | None = None,
+        xtol: float | None = None,
         dtype: torch.dtype = torch.complex128,
     ):
         super().__init__()
@@ -222,7 +227,9 @@ class MRIFirenet(torch.nn.Module):
         inner = defaults["inner"] if inner is None else inner
         delta = defaults["delta"] if delta is None else delta
         schedule = defaults["schedule"] if schedule is None else schedule
-        tol = defaults["tol"] if tol is None else tol
+        # None: the default stopping rule; 0: run every restart
+        tol = defaults["tol"] if tol is None else check_scalar("tol", tol, nonnegative=True)
+        xtol = defaults["xtol"] if xtol is None else check_scalar("xtol", xtol, nonnegative=True)
         shape = operator.in_shape
         if levels is None:
             levels = min(defaults["levels"], _twos(shape[0]), _twos(shape[1]))
@@ -233,13 +240,13 @@ class MRIFirenet(torch.nn.Module):
         self.F = operator
         self.config = {"regulariser": regulariser, "wavelet": wavelet, "levels": levels, "lam": lam,
                        "tv_weight": tv_weight if regulariser == "undecimated+tv" else None,
-                       "restarts": restarts, "inner": inner, "delta": delta, "schedule": schedule, "tol": tol,
+                       "restarts": restarts, "inner": inner, "delta": delta, "schedule": schedule, "tol": tol, "xtol": xtol,
                        "dtype": str(self.dtype).replace("torch.", ""),
                        "level_weights": None if level_weights is None else list(level_weights)}
         self._build = {"wavelet": wavelet, "levels": levels, "tv_weight": tv_weight, "level_weights": level_weights}
         A, B, weights, L, self.W = self._operators(self.dtype)  # W: the DWT of the synthesis form, A = F W^*
         self.firenet = FIRENET(A, lam=lam, weights=weights, analysis=B, restarts=restarts, inner=inner, delta=delta,
-                               schedule=schedule, L_A=L, tol=tol)
+                               schedule=schedule, L_A=L, tol=tol or None, xtol=xtol or None)
         self._exact = None  # the float64 problem's pieces, for certificates of a complex64 network
 
     def _operators(self, dtype: torch.dtype):

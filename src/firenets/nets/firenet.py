@@ -68,7 +68,11 @@ class FIRENET(torch.nn.Module):
 
     tol: stop after the first restart whose output every sample certifies within relative
     duality gap tol (``Certificate.within``; the restarts are then a maximum, and
-    ``last_layers`` says how many layers ran).
+    ``last_layers`` says how many layers ran). xtol: stop, too, once every sample's output moved
+    by at most xtol (relative) over the last restart: under linear convergence with rate q per
+    restart that bounds the distance to the limit by xtol q / (1 - q) (a stopping rule, not a
+    certificate; it matters where the certificate converges more slowly than the iterates, as
+    for noiseless exact recovery).
 
     analysis: a LinearOperator B for the analysis form lam ||B x||_{1,w} + ||A x - y||_2 (and
     its P1, P2 variants): an undecimated wavelet frame, total variation (``Gradient2D``) or a
@@ -98,6 +102,7 @@ class FIRENET(torch.nn.Module):
         seed: int = 0,
         analysis: Any = None,
         tol: float | None = None,
+        xtol: float | None = None,
     ):
         super().__init__()
         if schedule is None:
@@ -134,6 +139,7 @@ class FIRENET(torch.nn.Module):
             raise ValueError("A has zero norm: there is nothing to invert")
         self.eps0 = None if eps0 is None else check_scalar("eps0", eps0, positive=True)
         self.tol = None if tol is None else check_scalar("tol", tol, positive=True)
+        self.xtol = None if xtol is None else check_scalar("xtol", xtol, positive=True)
         self.last_restarts = None
         self.seed = check_int("seed", seed, minimum=0)
 
@@ -278,6 +284,7 @@ class FIRENET(torch.nn.Module):
         eps = next_eps(eps, self.delta)
         alpha = 2 * self.L_A / (eps * inner)
         r = sp.residual(x)  # A x - y, carried from block to block (the residual of a block's average is the mean of its r_i)
+        previous = x
         for k in range(restarts):
             if (schedule or self.schedule) == "paper":
                 if k:
@@ -297,10 +304,21 @@ class FIRENET(torch.nn.Module):
                 x, z = x_new, zbar
             if trace is not None:
                 trace(k, x)
-            if self.tol is not None and k + 1 < restarts and self._certified(y, x, zbar):
-                break
+            if k + 1 < restarts:
+                if self.xtol is not None and k and self._settled(x, previous):
+                    break
+                if self.tol is not None and self._certified(y, x, zbar):
+                    break
+            previous = x
         self.last_restarts = k + 1 if restarts else 0
         return x, zbar
+
+    def _settled(self, x: torch.Tensor, previous: torch.Tensor) -> bool:
+        """Whether every sample moved by at most xtol relative to its norm over the last restart."""
+        with torch.no_grad():
+            dims = tuple(range(-len(self.A.in_shape), 0))
+            moved = torch.linalg.vector_norm(x - previous, dim=dims)
+            return bool((moved <= self.xtol * torch.linalg.vector_norm(x, dim=dims)).all())
 
     def _certified(self, y: torch.Tensor, x: torch.Tensor, zbar) -> bool:
         """Whether every sample's certificate is within ``tol`` (relative gap and infeasibility)."""
