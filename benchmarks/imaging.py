@@ -7,7 +7,7 @@ PhantomDataset seeds 1 and 2), Shepp-Logan and the cameraman photograph, Gaussia
 density masks. Metrics: PSNR, SSIM, NMSE of the magnitude, data_range = ground-truth max
 (fastMRI conventions, ``firenets.metrics``), averaged over the images of each set. The learned
 networks use the shipped weights (trained at 25%): at 15% they meet a rate they were not
-trained for. FIRENET: the imaging defaults (Haar, lam 2.5e-4, 10 restarts x 20 steps).
+trained for. FIRENET: the imaging defaults (reconstruction.FIRENET_DEFAULTS, docs/imaging.md).
 """
 
 from __future__ import annotations
