@@ -20,6 +20,13 @@ Total variation on the same noiseless samples (MRIFirenet(regulariser="tv"), def
 restarts of 25 adaptive steps, no stopping rule): PSNR every 5th restart, the primal and dual
 movement over a restart, and the relative duality gap at the end, for the shipped primal-weight
 smoothing (1/4) and, as an experiment, others (0 freezes the step ratio, 1/2 is PDLP's).
+
+    python benchmarks/restarts.py --tv-lasso
+
+The total-variation objective of benchmarks/vs_cs.py's shared section (1/2 ||P F x - y||^2 +
+1e-3 TV(x), BART's backward differences, Shepp-Logan 256, as FIRENET's P2 with lam = 2e-3):
+relative suboptimality every 20 of 120 restarts of 25 adaptive steps against F* = 1.386498341
+(the best value of that benchmark), with the shipped primal-weight update and with it frozen.
 """
 
 from __future__ import annotations
@@ -120,8 +127,33 @@ def tv(restarts: int = 40, inner: int = 25) -> None:
                   + " ".join(f"{a:.2g}/{b:.2g}" for a, b in moves[4::5]))
 
 
+def tv_lasso(restarts: int = 120, inner: int = 25, f_star: float = 1.386498341) -> None:
+    import firenets.nets.firenet as fm
+    from firenets.operators import Gradient2D
+    from firenets.reconstruction import acquire
+
+    acq = acquire(fn.data.shepp_logan(256), mask="gaussian", rate=0.25, seed=0)
+    B = Gradient2D((256, 256), difference="backward")
+    shipped = fm._primal_weight
+    print(f"TV Lasso, Shepp-Logan 256: (F - F*) / F* every 20 of {restarts} restarts of {inner} adaptive steps")
+    for label, weight in (("shipped primal weight", shipped), ("primal weight frozen", lambda a, nx, nz: a)):
+        fm._primal_weight = weight
+        try:
+            net = fn.FIRENET(acq.operator, lam=2e-3, problem="lasso", analysis=B, restarts=restarts, inner=inner,
+                             delta=0.0, schedule="adaptive")
+            with torch.no_grad():
+                outs = net.restart_outputs(acq.y)
+        finally:
+            fm._primal_weight = shipped
+        P = net.problem(acq.y)
+        values = [(float(P.objective(o)) / 2 - f_star) / f_star for o in outs]
+        print(f"  {label:22s} " + " ".join(f"{v:8.1e}" for v in values[19::20]), flush=True)
+
+
 if __name__ == "__main__":
-    if "--imaging" in sys.argv:
+    if "--tv-lasso" in sys.argv:
+        tv_lasso()
+    elif "--imaging" in sys.argv:
         imaging()
     elif "--tv" in sys.argv:
         tv()
