@@ -177,6 +177,9 @@ def test_attack_norms_mode_and_firenet_comparison(tmp_path):
     assert record["stages"][0]["r_rel"] == pytest.approx(0.01, rel=1e-9)
     assert record["ratio_to_firenet"] == pytest.approx(
         record["stages"][0]["ratio"] / record["firenet_at_same_norms"][0]["ratio"], rel=1e-9)
+    # the FIRENET attacked is the fixed-depth reference network, not the stopping-rule defaults
+    c = record["firenet_config"]
+    assert (c["restarts"], c["inner"], c["tol"], c["xtol"]) == (5, 10, 0, 0)
 
 
 def test_attack_default_is_fixed_norm_and_modes_do_not_mix(tmp_path, capsys):

@@ -162,7 +162,7 @@ def _attack(args: argparse.Namespace) -> int:
 
     import firenets
     from firenets import report, stability
-    from firenets.reconstruction import acquire, reconstruction_map
+    from firenets.reconstruction import REFERENCE_FIRENET, acquire, reconstruction_map
 
     penalised = args.lam is not None or args.records is not None
     if penalised and args.norms is not None:
@@ -176,7 +176,10 @@ def _attack(args: argparse.Namespace) -> int:
     image = firenets.data.load(args.image, slice=args.slice)
     acq = acquire(image.image, mask=args.mask, rate=args.rate, seed=args.seed)
     A, x = acq.operator, acq.target
-    f = reconstruction_map(args.method, A, weights=args.weights)
+    # FIRENET is attacked at the fixed depth of REFERENCE_FIRENET (as in demo and audit): the
+    # stopping rules of the reconstruction defaults would make the depth depend on the input
+    f = reconstruction_map(args.method, A, weights=args.weights,
+                           **(REFERENCE_FIRENET if args.method == "firenet" else {}))
     bar = _bar(not args.no_progress, f"attacking {args.method}")
     xn = float(x.norm())
     if penalised:
@@ -195,6 +198,7 @@ def _attack(args: argparse.Namespace) -> int:
         "image": image.source, "method": args.method, "shape": list(x.shape), "mask": acq.mask_kind,
         "rate": acq.rate, "seed": args.seed, "x_norm": xn,
         "weights": "shipped" if args.weights is None and args.method in ("unet", "cascade") else args.weights,
+        "firenet_config": f.config if args.method == "firenet" else None,
         **wc.summary(),
         "noise_control": control.summary(),
         "max_ratio": wc.max_ratio,
@@ -206,10 +210,11 @@ def _attack(args: argparse.Namespace) -> int:
                                           seed=args.seed, progress=bar)
         record["measurement"] = ma.summary()
     if args.compare_firenet and args.method != "firenet":
-        fire = reconstruction_map("firenet", A)
+        fire = reconstruction_map("firenet", A, **REFERENCE_FIRENET)
         fw = stability.worst_case(fire, A, x, norms=norms, steps=args.compare_steps, lr=args.lr,
                                   momentum=args.momentum, seed=args.seed, progress=bar)
         record["firenet_at_same_norms"] = [s.summary() for s in fw.stages]
+        record["firenet_config"] = fire.config
         record["ratio_to_firenet"] = wc.max_ratio / fw.max_ratio
     if bar is not None:
         bar.close()

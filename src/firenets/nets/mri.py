@@ -28,7 +28,8 @@ FIRENET_DEFAULTS = {"regulariser": "undecimated", "wavelet": "haar", "levels": 4
                     "delta": 1e-9, "schedule": "adaptive", "tol": 2e-2, "xtol": 2e-3}
 # the FIRENET that demo and audit attack beside the networks: the default regulariser and lam at a
 # depth short enough for attacks on 2 cores (each attack step is a forward and backward pass)
-REFERENCE_FIRENET = {"restarts": 5, "inner": 10}
+REFERENCE_FIRENET = {"restarts": 5, "inner": 10, "tol": 0, "xtol": 0}  # a fixed depth: no stopping rule,
+# so the map the attacks differentiate does not change its depth with the input
 
 # lam = kappa sqrt(2 ln N / N) for an image of N pixels (``default_lam``); kappa per regulariser
 REGULARISER_DEFAULTS = {
