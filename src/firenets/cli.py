@@ -70,6 +70,11 @@ def _nonnegative_float(text: str) -> float:
     return _positive_float(text)
 
 
+# the options of `firenets reconstruct` that only FIRENET takes (MRIFirenet's keywords)
+FIRENET_OPTIONS = ("restarts", "inner", "lam", "wavelet", "schedule", "regulariser", "tv_weight", "tol", "xtol",
+                   "dtype")
+
+
 def _reconstruct(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -77,19 +82,14 @@ def _reconstruct(args: argparse.Namespace) -> int:
     from firenets import report
     from firenets._io import atomic_write
 
-    options = {}
+    options = {k: getattr(args, k) for k in FIRENET_OPTIONS if getattr(args, k) is not None}
     if args.method == "firenet":
-        options = {k: v for k, v in (("restarts", args.restarts), ("inner", args.inner), ("lam", args.lam),
-                                     ("wavelet", args.wavelet), ("schedule", args.schedule),
-                                     ("regulariser", args.regulariser), ("tv_weight", args.tv_weight),
-                                     ("tol", args.tol), ("xtol", args.xtol)) if v is not None}
-        if args.dtype is not None:
+        if "dtype" in options:
             import torch
 
             options["dtype"] = {"complex128": torch.complex128, "complex64": torch.complex64}[args.dtype]
     else:
-        given = [f"--{k.replace('_', '-')}" for k in ("restarts", "inner", "lam", "wavelet", "schedule", "regulariser",
-                                                      "tv_weight", "tol", "xtol", "dtype") if getattr(args, k) is not None]
+        given = [f"--{k.replace('_', '-')}" for k in options]
         if given:
             verb = "applies" if len(given) == 1 else "apply"
             print(f"firenets reconstruct: {', '.join(given)} {verb} to --method firenet only", file=sys.stderr)

@@ -490,13 +490,14 @@ def _dual_distance(z_new, z, sp) -> torch.Tensor:
     return _norms(z_new - z, sp.nout)
 
 
-def _primal_weight(alpha: torch.Tensor, nx: torch.Tensor, nz: torch.Tensor) -> torch.Tensor:
-    """alpha <- alpha^(3/4) r^(1/4), r = ||dz|| / ||dx|| limited to [alpha / e, alpha e]; kept where either is 0.
+def _primal_weight(alpha: torch.Tensor, nx: torch.Tensor, nz: torch.Tensor, smoothing: float = 0.25) -> torch.Tensor:
+    """alpha <- alpha^(1 - s) r^s, r = ||dz|| / ||dx|| limited to [alpha / e, alpha e]; kept where either is 0.
 
-    The smoothing 1/4 (PDLP uses 1/2) keeps the step ratio from oscillating between restarts near
-    convergence, where the movements are small and their ratio noisy (docs/firenet.md).
+    The smoothing s = 1/4 (PDLP uses 1/2) keeps the step ratio from oscillating between restarts
+    near convergence, where the movements are small and their ratio noisy (docs/firenet.md);
+    s = 0 freezes it.
     """
     ok = (nx > 0) & (nz > 0)
     ratio = torch.where(ok, nz / torch.where(ok, nx, torch.ones_like(nx)), alpha)
     ratio = torch.minimum(torch.maximum(ratio, alpha / math.e), alpha * math.e)
-    return alpha * (ratio / alpha) ** 0.25
+    return alpha * (ratio / alpha) ** smoothing
