@@ -13,7 +13,7 @@ from firenets.nets.lista import loss_and_gradients, relative_error, train
 
 
 def _data(G=2, seed=0):
-    insts = [omega.instance(1, 10), omega.instance(3, 20)][:G]
+    insts = [omega.instance(1, 10), omega.instance(3, 20), omega.instance(6, 30)][:G]
     sets = [omega.training_set(i, size=64, validation=16, seed=seed) for i in insts]
     A = torch.stack([i.A_n.M for i in insts])
     stack = lambda name: torch.stack([getattr(s, name) for s in sets])  # noqa: E731
@@ -170,6 +170,38 @@ def test_checkpoint_resume_equals_uninterrupted(tmp_path):
     torch.testing.assert_close(resumed.W, full.W, rtol=0, atol=0)
     torch.testing.assert_close(resumed.theta, full.theta, rtol=0, atol=0)
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_training_in_parallel_groups_equals_one_group(tmp_path):
+    # three networks in 1, 2 (of 1 and 2 networks) and 3 threads: the same numbers, checkpoints included
+    A, x, y, xv, yv = _data(G=3)
+    lr = torch.tensor([3e-3, 1e-3, 1e-4], dtype=torch.float64)
+    runs = []
+    for workers in (1, 2, 3):
+        net = LISTA(A, seed=2)
+        res = train(net, x, y, xv, yv, lr=lr, epochs=5, batch=24, seed=3, progress=False, workers=workers)
+        runs.append((net, res))
+    net1, res1 = runs[0]
+    for net, res in runs[1:]:
+        for g in range(3):
+            torch.testing.assert_close(net.W[g].detach(), net1.W[g].detach(), rtol=0,
+                                       atol=1e-13 * float(net1.W[g].detach().abs().max()))
+        torch.testing.assert_close(res.validation, res1.validation, rtol=1e-12, atol=0)
+        assert torch.equal(res.best_epoch, res1.best_epoch)
+    # interrupted with 2 workers after 2 epochs, resumed with 3: the uninterrupted single group's numbers
+    ckpt = tmp_path / "lista.pt"
+    threads = torch.get_num_threads()
+    train(LISTA(A, seed=2), x, y, xv, yv, lr=lr, epochs=2, batch=24, seed=3, progress=False, workers=2,
+          checkpoint=ckpt, checkpoint_every=1)
+    assert torch.get_num_threads() == threads
+    resumed = LISTA(A, seed=2)
+    res = train(resumed, x, y, xv, yv, lr=lr, epochs=5, batch=24, seed=3, progress=False, workers=3, checkpoint=ckpt)
+    for g in range(3):
+        torch.testing.assert_close(resumed.W[g].detach(), net1.W[g].detach(), rtol=0,
+                                   atol=1e-13 * float(net1.W[g].detach().abs().max()))
+    torch.testing.assert_close(res.validation, res1.validation, rtol=1e-12, atol=0)
+    with pytest.raises(ValueError, match="workers"):
+        train(LISTA(A), x, y, xv, yv, lr=1e-3, epochs=1, progress=False, workers=0)
 
 
 def test_bad_checkpoint_and_arguments(tmp_path):

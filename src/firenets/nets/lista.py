@@ -240,6 +240,7 @@ def train(
     progress: bool = True,
     betas: tuple[float, float] = (0.9, 0.999),
     adam_eps: float = 1e-8,
+    workers: int | None = None,
 ) -> TrainingResult:
     """Train the G networks together: Adam with one learning rate per network, MSE loss.
 
@@ -251,6 +252,11 @@ def train(
     the end, and training resumes from it when the file exists (loaded with weights_only=True).
     Internally W and theta live in one flat buffer (W as (G, m, L, N), the layout its gradient
     comes in), so Adam is a few operations on one tensor; the work buffers are reused.
+
+    The networks do not interact (every batch holds the same sample indices for each), so on the
+    CPU they are split into ``workers`` groups (default: one per torch thread, at most G), each
+    trained by its own thread with one BLAS thread: the products are too small for two threads to
+    share one, and the arithmetic of every network is the same as in one group.
     """
     G = net.networks
     for name, t, last in (("x", x, net.A.shape[2]), ("y", y, net.A.shape[1]),
@@ -262,10 +268,14 @@ def train(
         raise ValueError("x and y (and x_val and y_val) must hold the same number of samples")
     epochs = check_int("epochs", epochs, minimum=1)
     batch = check_int("batch", batch, minimum=1)
+    checkpoint_every = check_int("checkpoint_every", checkpoint_every, minimum=1)
     lr = torch.as_tensor(lr, dtype=torch.float64).expand(G).clone()
     if bool((lr <= 0).any()) or not bool(torch.isfinite(lr).all()):
         raise ValueError(f"lr must be finite and > 0; got {lr.tolist()}")
-    b1, b2 = (check_scalar("betas[0]", betas[0]), check_scalar("betas[1]", betas[1]))
+    betas = (check_scalar("betas[0]", betas[0]), check_scalar("betas[1]", betas[1]))
+    if workers is None:
+        workers = 1 if net.W.device.type != "cpu" else torch.get_num_threads()
+    workers = min(check_int("workers", workers, minimum=1), G)
     state = {
         "epoch": 0, "step": 0,
         "m": [torch.zeros_like(net.W), torch.zeros_like(net.theta)],
@@ -279,84 +289,190 @@ def train(
     path = Path(checkpoint) if checkpoint is not None else None
     if path is not None and path.exists():
         state = _load(path, net, state)
-    gen = torch.Generator()
-    gen.set_state(state["rng"])
-
-    _, L, m, N = net.W.shape
-    A, scale, dtype, device = net.A, net.scale, net.W.dtype, net.W.device
-    flat = _Flat(G, L, m, N)
-    P = flat.pack(net.W.detach(), net.theta.detach())  # the parameters, [W (G, m, L, N) | theta]
-    mom, vel, best = (flat.pack(*state[k]) for k in ("m", "v", "best"))
-    grad, t1, t2 = torch.empty_like(P), torch.empty_like(P), torch.empty_like(P)
-    Wp, theta = flat.W(P), flat.theta(P)
-    dWt, dtheta = flat.W(grad).view(G, m, L * N), flat.theta(grad)
-    net_of = flat.network_index()
-    lr_flat = lr.to(dtype)[net_of]
-    R = x.shape[1]
-    # one row per sample, its y and x side by side: a batch is gathered as whole rows (several times
-    # faster than gathering columns), then turned into columns, as the gradient wants, by one copy
-    yx = torch.cat([y, x], dim=2).to(dtype)
-    bufs: dict[int, _Buffers] = {}
-    data: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-    val = _Buffers(G, L, m, N, y_val.shape[1], dtype, device)
-    yvT, xvT = (t.transpose(1, 2).to(dtype).contiguous() for t in (y_val, x_val))
-    xv_norm = torch.linalg.vector_norm(xvT, dim=1)
+    # contiguous groups of networks, as even as G allows
+    bounds = [round(i * G / workers) for i in range(workers + 1)]
+    groups = [torch.arange(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    trainers = [_Trainer(net, idx, state, x, y, x_val, y_val, lr, batch, betas, adam_eps) for idx in groups]
     bar = epoch_bar(epochs, state["epoch"], progress, "training LISTA")
-    epoch_seconds = []
-    for epoch in range(state["epoch"], epochs):
-        t_epoch = time.perf_counter()
-        perm = torch.randperm(R, generator=gen)
-        for start in range(0, R, batch):
-            idx = perm[start : start + batch]
-            B = idx.shape[0]
-            if B not in bufs:
-                bufs[B] = _Buffers(G, L, m, N, B, dtype, device)
-                data[B] = (torch.empty(G, B, m + N, dtype=dtype, device=device),
-                           torch.empty(G, m + N, B, dtype=dtype, device=device))
-            buf, (rows, cols) = bufs[B], data[B]
-            torch.index_select(yx, 1, idx, out=rows)
-            cols.copy_(rows.transpose(1, 2))
-            yT, xT = cols[:, :m], cols[:, m:]
-            buf.prepare(Wp.permute(0, 2, 3, 1), theta, A, scale)
-            buf.forward(theta, yT)
-            buf.gradients(A, scale, yT, xT, dWt, dtheta)
-            state["step"] += 1
-            t = state["step"]
-            # Adam, on the flat buffer: the same operations, in the same order, as per tensor
-            mom.mul_(b1).add_(grad, alpha=1 - b1)
-            vel.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-            torch.div(mom, 1 - b1**t, out=t1)
-            torch.div(vel, 1 - b2**t, out=t2)
-            t2.sqrt_().add_(adam_eps)
-            t1.div_(t2).mul_(lr_flat)
-            P.sub_(t1)
-            theta.clamp_(min=0.0)
-        # validation: the same forward pass on the validation columns
-        val.prepare(Wp.permute(0, 2, 3, 1), theta, A, scale)
-        xv = val.forward(theta, yvT)
-        err = (torch.linalg.vector_norm(xv - xvT, dim=1) / xv_norm).mean(dim=-1)
-        better = err < state["best_error"]
-        torch.where(better[net_of], P, best, out=best)
-        state["best_error"] = torch.where(better, err, state["best_error"])
-        state["best_epoch"] = torch.where(better, torch.full_like(state["best_epoch"], epoch), state["best_epoch"])
-        state["validation"] = torch.cat([state["validation"], err[:, None]], dim=1)
-        state["epoch"] = epoch + 1
-        state["rng"] = gen.get_state()
-        epoch_seconds.append(time.perf_counter() - t_epoch)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(best=f"{state['best_error'].max().item():.2e}")
-        if path is not None and (state["epoch"] % checkpoint_every == 0 or state["epoch"] == epochs):
-            with torch.no_grad():
-                flat.unpack(P, net.W, net.theta)
-            state["m"], state["v"], state["best"] = flat.unpack(mom), flat.unpack(vel), flat.unpack(best)
-            _save(path, net, state)
+    epoch_seconds: list[float] = []
+    epoch = state["epoch"]
+    while epoch < epochs:
+        until = min(epochs, (epoch // checkpoint_every + 1) * checkpoint_every) if path is not None else epochs
+        if len(trainers) == 1:
+            epoch_seconds += trainers[0].run(until, bar)
+        else:
+            epoch_seconds += _run_parallel(trainers, until, bar)
+        epoch = until
+        if path is not None:
+            _save(path, net, _gather(trainers, net, state, final=False))
     if bar is not None:
         bar.close()
-    with torch.no_grad():
-        flat.unpack(best, net.W, net.theta)
+    state = _gather(trainers, net, state, final=True)
     return TrainingResult(state["validation"], state["best_epoch"], state["best_error"], state["epoch"],
                           epoch_seconds=epoch_seconds)
+
+
+class _SlowestBar:
+    """A progress bar that shows the epochs of the slowest of several trainers (thread-safe)."""
+
+    def __init__(self, bar, trainers: list[_Trainer]):
+        import threading
+
+        self.bar, self.trainers, self.lock = bar, trainers, threading.Lock()
+
+    def update(self, _n: int = 1) -> None:
+        with self.lock:
+            done = min(t.epoch for t in self.trainers)
+            if done > self.bar.n:
+                self.bar.update(done - self.bar.n)
+
+    def set_postfix(self, **_kw) -> None:
+        pass
+
+
+def _run_parallel(trainers: list[_Trainer], until: int, bar) -> list[float]:
+    """Run every trainer to epoch ``until``, each in its own thread with one torch thread; the
+    seconds of each epoch (wall clock, as the slowest group, the last, sees them)."""
+    import threading
+
+    threads_before = torch.get_num_threads()
+    results: list = [None] * len(trainers)
+    slowest = _SlowestBar(bar, trainers) if bar is not None else None
+
+    def work(i: int) -> None:
+        try:
+            results[i] = trainers[i].run(until, slowest)
+        except BaseException as exc:  # re-raised in the calling thread
+            results[i] = exc
+
+    torch.set_num_threads(1)
+    try:
+        threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(len(trainers))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        torch.set_num_threads(threads_before)
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    return max(results, key=sum)
+
+
+def _gather(trainers: list[_Trainer], net: LISTA, state: dict, *, final: bool) -> dict:
+    """The state of all G networks from the groups'; with ``final`` the best parameters are loaded
+    into ``net``, otherwise its current ones (for a checkpoint)."""
+    parts = [t.state() for t in trainers]
+
+    def cat(key, i=None):
+        return torch.cat([p[key] if i is None else p[key][i] for p in parts])
+
+    out = {
+        "epoch": parts[0]["epoch"], "step": parts[0]["step"], "rng": parts[0]["rng"],
+        "m": [cat("m", 0), cat("m", 1)], "v": [cat("v", 0), cat("v", 1)], "best": [cat("best", 0), cat("best", 1)],
+        "best_error": cat("best_error"), "best_epoch": cat("best_epoch"), "validation": cat("validation"),
+    }
+    with torch.no_grad():
+        if final:
+            net.W.copy_(out["best"][0])
+            net.theta.copy_(out["best"][1])
+        else:
+            net.W.copy_(cat("W"))
+            net.theta.copy_(cat("theta"))
+    return out
+
+
+class _Trainer:
+    """Adam on the networks ``idx`` of ``net``: their flat parameters, moments, best parameters,
+    validation history, work buffers and their own copy of the sample-order generator."""
+
+    def __init__(self, net: LISTA, idx: torch.Tensor, state: dict, x, y, x_val, y_val, lr: torch.Tensor,
+                 batch: int, betas: tuple[float, float], adam_eps: float):
+        _, L, m, N = net.W.shape
+        G = idx.numel()
+        self.shape, self.batch, self.betas, self.adam_eps = (G, L, m, N), batch, betas, adam_eps
+        self.A, self.scale = net.A[idx], net.scale[idx]
+        dtype, device = net.W.dtype, net.W.device
+        self.flat = flat = _Flat(G, L, m, N)
+        self.P = flat.pack(net.W.detach()[idx], net.theta.detach()[idx])  # [W (G, m, L, N) | theta]
+        self.mom, self.vel, self.best = (flat.pack(state[k][0][idx], state[k][1][idx]) for k in ("m", "v", "best"))
+        self.grad, self.t1, self.t2 = torch.empty_like(self.P), torch.empty_like(self.P), torch.empty_like(self.P)
+        self.net_of = flat.network_index()
+        self.lr_flat = lr[idx].to(dtype)[self.net_of]
+        self.best_error = state["best_error"][idx].clone()
+        self.best_epoch = state["best_epoch"][idx].clone()
+        self.validation = state["validation"][idx].clone()
+        self.epoch, self.step = state["epoch"], state["step"]
+        self.gen = torch.Generator()
+        self.gen.set_state(state["rng"])
+        # one row per sample, its y and x side by side: a batch is gathered as whole rows (several times
+        # faster than gathering columns), then turned into columns, as the gradient wants, by one copy
+        self.yx = torch.cat([y[idx], x[idx]], dim=2).to(dtype)
+        self.val = _Buffers(G, L, m, N, y_val.shape[1], dtype, device)
+        self.yvT, self.xvT = (t[idx].transpose(1, 2).to(dtype).contiguous() for t in (y_val, x_val))
+        self.xv_norm = torch.linalg.vector_norm(self.xvT, dim=1)
+        self.bufs: dict[int, tuple[_Buffers, torch.Tensor, torch.Tensor]] = {}
+
+    def run(self, until: int, bar) -> list[float]:
+        """Epochs up to ``until``; the seconds of each."""
+        G, L, m, N = self.shape
+        flat, P, mom, vel, best, grad, t1, t2 = (self.flat, self.P, self.mom, self.vel, self.best, self.grad,
+                                                 self.t1, self.t2)
+        Wp, theta = flat.W(P), flat.theta(P)
+        dWt, dtheta = flat.W(grad).view(G, m, L * N), flat.theta(grad)
+        A, scale, b1, b2 = self.A, self.scale, *self.betas
+        R = self.yx.shape[1]
+        seconds = []
+        for epoch in range(self.epoch, until):
+            t_epoch = time.perf_counter()
+            perm = torch.randperm(R, generator=self.gen)
+            for start in range(0, R, self.batch):
+                idx = perm[start : start + self.batch]
+                B = idx.shape[0]
+                if B not in self.bufs:
+                    self.bufs[B] = (_Buffers(G, L, m, N, B, P.dtype, P.device),
+                                    torch.empty(G, B, m + N, dtype=P.dtype, device=P.device),
+                                    torch.empty(G, m + N, B, dtype=P.dtype, device=P.device))
+                buf, rows, cols = self.bufs[B]
+                torch.index_select(self.yx, 1, idx, out=rows)
+                cols.copy_(rows.transpose(1, 2))
+                yT, xT = cols[:, :m], cols[:, m:]
+                buf.prepare(Wp.permute(0, 2, 3, 1), theta, A, scale)
+                buf.forward(theta, yT)
+                buf.gradients(A, scale, yT, xT, dWt, dtheta)
+                self.step += 1
+                t = self.step
+                # Adam, on the flat buffer: the same operations, in the same order, as per tensor
+                mom.mul_(b1).add_(grad, alpha=1 - b1)
+                vel.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+                torch.div(mom, 1 - b1**t, out=t1)
+                torch.div(vel, 1 - b2**t, out=t2)
+                t2.sqrt_().add_(self.adam_eps)
+                t1.div_(t2).mul_(self.lr_flat)
+                P.sub_(t1)
+                theta.clamp_(min=0.0)
+            # validation: the same forward pass on the validation columns
+            self.val.prepare(Wp.permute(0, 2, 3, 1), theta, A, scale)
+            xv = self.val.forward(theta, self.yvT)
+            err = (torch.linalg.vector_norm(xv - self.xvT, dim=1) / self.xv_norm).mean(dim=-1)
+            better = err < self.best_error
+            torch.where(better[self.net_of], P, best, out=best)
+            self.best_error = torch.where(better, err, self.best_error)
+            self.best_epoch = torch.where(better, torch.full_like(self.best_epoch, epoch), self.best_epoch)
+            self.validation = torch.cat([self.validation, err[:, None]], dim=1)
+            self.epoch = epoch + 1
+            seconds.append(time.perf_counter() - t_epoch)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(best=f"{self.best_error.max().item():.2e}")
+        return seconds
+
+    def state(self) -> dict:
+        W, theta = self.flat.unpack(self.P)
+        return {"epoch": self.epoch, "step": self.step, "rng": self.gen.get_state(), "W": W, "theta": theta,
+                "m": self.flat.unpack(self.mom), "v": self.flat.unpack(self.vel), "best": self.flat.unpack(self.best),
+                "best_error": self.best_error, "best_epoch": self.best_epoch, "validation": self.validation}
 
 
 class _Flat:
