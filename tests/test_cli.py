@@ -171,15 +171,17 @@ def test_attack_writes_stages_controls_and_figures(tmp_path, capsys):
 def test_attack_norms_mode_and_firenet_comparison(tmp_path):
     out = tmp_path / "att"
     code = main(["attack", str(_npy_image(tmp_path, (32, 32))), "--method", "unet", "--norms", "0.01",
-                 "--steps", "2", "--compare-firenet", "--compare-steps", "1", "--no-progress", "--out", str(out)])
+                 "--steps", "2", "--compare-firenet", "--no-progress", "--out", str(out)])
     assert code == 0
     record = json.loads((out / "attack.json").read_text())
     assert record["stages"][0]["r_rel"] == pytest.approx(0.01, rel=1e-9)
-    assert record["ratio_to_firenet"] == pytest.approx(
-        record["stages"][0]["ratio"] / record["firenet_at_same_norms"][0]["ratio"], rel=1e-9)
-    # the FIRENET attacked is the fixed-depth reference network, not the stopping-rule defaults
-    c = record["firenet_config"]
-    assert (c["restarts"], c["inner"], c["tol"], c["xtol"]) == (5, 10, 0, 0)
+    fire = record["firenet_at_same_norms"]
+    assert record["ratio_to_firenet"] == pytest.approx(record["stages"][0]["ratio"] / fire["stages"][0]["ratio"],
+                                                       rel=1e-9)
+    # FIRENET gets the same budget, and it is the fixed-depth reference network, not the stopping-rule defaults
+    assert fire["settings"] == {**record["settings"]} and record["stages"][0]["converged"] is False  # cap 2
+    c = fire["config"]
+    assert (c["regulariser"], c["restarts"], c["inner"], c["tol"], c["xtol"]) == ("wavelet", 5, 10, 0, 0)
 
 
 def test_attack_default_is_fixed_norm_and_modes_do_not_mix(tmp_path, capsys):

@@ -42,16 +42,32 @@ def test_demo_page_is_complete_and_self_contained(demo_dir):
 
 
 def test_demo_numbers_are_the_runs(demo_dir):
+    import html
+
     results = json.loads((demo_dir / "results.json").read_text())
     rec = results["record"]["reconstruction"]["Shepp-Logan"]
-    page = (demo_dir / "index.html").read_text()
-    for method in ("firenet", "unet", "cascade"):
+    page = html.unescape((demo_dir / "index.html").read_text())
+    for method in ("FIRENET", "U-Net", "deep cascade"):
         assert rec[method]["psnr"] > rec["zero-filled"]["psnr"] - 5  # sane, and shown on the page:
-    assert f"{rec['firenet']['psnr']:.4g}" in page
+    assert f"{rec['FIRENET']['psnr']:.2f}" in page
     pert = results["record"]["perturbation"]
-    for m in ("unet", "cascade", "firenet"):
-        for s in pert[m]["stages"]:
+    maps = pert["maps"]
+    assert set(maps) == {"FIRENET (reference)", "U-Net", "deep cascade", "zero-filled"}
+    settings = {json.dumps(m["settings"], sort_keys=True) for m in maps.values()}
+    assert len(settings) == 1  # one budget and stopping rule for every map
+    for m in maps.values():
+        for s in m["stages"]:
             assert s["ratio"] == pytest.approx(s["out_diff"] / s["r_norm"], rel=1e-9)
+            assert isinstance(s["converged"], bool) and s["iteration"] >= 1
+        assert [s["r_rel"] for s in m["stages"]] == pytest.approx([0.01, 0.02, 0.04], rel=1e-9)
+    # zero-filling, the negative control, reaches its exact worst case 1 and never exceeds it
+    assert all(0.99 <= s["ratio"] <= 1 + 1e-9 for s in maps["zero-filled"]["stages"])
+    # a verdict per map, computed from its numbers, and its sentence on the page
+    for label, v in pert["verdicts"].items():
+        assert v["factor"] == pytest.approx(maps[label]["max_ratio"] / maps["zero-filled"]["max_ratio"], rel=1e-9)
+        assert v["unstable"] == (v["factor"] > v["threshold"])
+        head = "unstable at these sizes" if v["unstable"] else "no instability found at these sizes"
+        assert f"{label}: {head}: worst-case ratio {v['ratio']:.3g}" in page
 
 
 def test_demo_refuses_a_directory_with_other_files(tmp_path, capsys):
@@ -165,11 +181,15 @@ def test_audit_command(tmp_path, monkeypatch, capsys):
                  "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
     assert len(results["sections"]) == 5
-    assert any(k.startswith("perturbation/auditmodel:build") for k in results["record"])
-    # perturbations of fixed relative sizes, FIRENET attacked at the same ones
-    for key in ("perturbation/auditmodel:build", "perturbation/FIRENET"):
-        stages = results["record"][key]["stages"]
-        assert [s["r_rel"] for s in stages] == pytest.approx([0.01, 0.02, 0.04], rel=1e-9)
+    maps = results["record"]["perturbation"]["maps"]
+    assert list(maps) == ["auditmodel:build", "FIRENET (reference)", "zero-filled"]
+    # perturbations of fixed relative sizes, every map attacked at the same ones with the same budget
+    for m in maps.values():
+        assert [s["r_rel"] for s in m["stages"]] == pytest.approx([0.01, 0.02, 0.04], rel=1e-9)
+        assert m["settings"] == maps["FIRENET (reference)"]["settings"]
+    verdict = results["record"]["perturbation"]["verdicts"]["auditmodel:build"]
+    assert results["summary"][1].startswith("auditmodel:build: ")
+    assert verdict["unstable"] == (verdict["factor"] > verdict["threshold"])
     page = (out / "index.html").read_text()
     for name in re.findall(r'<img src="([^"]+)"', page):
         assert (out / name).is_file()

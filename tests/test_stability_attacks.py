@@ -42,12 +42,109 @@ def test_fixed_norm_ascent_finds_the_lipschitz_constant_of_a_linear_map(setup):
     d = (0.5 + torch.rand(A.shape[0], generator=g, dtype=torch.float64)).to(torch.complex128)
     d[7] = 4.0  # one sample amplified: the worst perturbation lives on that frequency
     f = Gains(A, d)
-    res = worst_case(f, A, x, norms=[0.01, 0.1], steps=60, lr=0.5, momentum=0.5)
+    res = worst_case(f, A, x, norms=[0.01, 0.1])  # the default budget and stopping rule
     for stage, rho in zip(res.stages, [0.01, 0.1], strict=True):
         assert stage.ratio <= 4.0 * (1 + 1e-9)  # never above the true constant
         assert stage.ratio >= 0.99 * 4.0  # and the ascent finds it
         assert stage.r_norm == pytest.approx(rho, rel=1e-12)
+        assert stage.converged and stage.iteration < 100
+    assert res.converged
     assert res.max_ratio == max(s.ratio for s in res.stages)
+    # sphere 2 starts from sphere 1's best direction, and from a random direction with both signs
+    assert [s["kind"] for s in res.stages[1].starts] == ["warm", "random", "random, negated"]
+
+
+def test_zero_filling_reaches_one_and_never_exceeds_it(setup):
+    # f(y) = A^* y: f(A(x+r)) - f(Ax) = A^*A r, an orthogonal projection of r: the worst case is exactly 1
+    A, x = setup
+    xn = float(torch.linalg.vector_norm(x))
+    res = worst_case(fn.reconstruction.ZeroFilled(A), A, x, norms=[0.01 * xn, 0.03 * xn])
+    for stage in res.stages:
+        assert 0.99 <= stage.ratio <= 1 + 1e-12
+        # ||x + r - P(x + r)||: the error to the perturbed image is the unsampled part of x + r
+        assert stage.error_perturbed >= 0 and stage.error > 0
+    assert res.converged
+
+
+def test_fixed_norm_ascent_finds_the_top_singular_value_of_a_dense_map(setup):
+    # f(y) = A^* M y with A A^* = I: ||A^* M A r|| / ||r|| is at most sigma_max(M), reached on range(A^*)
+    A, x = setup
+    m = A.shape[0]
+    g = torch.Generator().manual_seed(5)
+    M = torch.randn(m, m, generator=g, dtype=torch.complex128) / m**0.5
+    sigma = float(torch.linalg.svdvals(M)[0])
+
+    def f(y):
+        return A.adjoint(y @ M.T)
+
+    res = worst_case(f, A, x, norms=[0.05], steps=300, patience=20, tol=1e-4)
+    assert res.stages[0].ratio <= sigma * (1 + 1e-9)
+    assert res.stages[0].ratio >= 0.99 * sigma
+    assert res.converged
+
+
+class Switch(torch.nn.Module):
+    """f(y) = A^* y + L sigmoid((Re <p, A^* y> - t) / w): a lesion L (in ker A) that switches on once
+    the measured pattern p (a unit image in range(A^*)) rises by about t - Re <p, x> along p."""
+
+    def __init__(self, A, p, L, t, w):
+        super().__init__()
+        self.A, self.p, self.L, self.t, self.w = A, p, L, t, w
+
+    def forward(self, y):
+        z = self.A.adjoint(y)
+        s = torch.sigmoid(((self.p.conj() * z).sum(dim=(-2, -1)).real - self.t) / self.w)
+        return z + s[..., None, None] * self.L
+
+
+def test_fixed_norm_ascent_finds_an_instability_behind_a_smooth_switch(setup):
+    A, x = setup
+    x = x.to(torch.complex128)
+    g = torch.Generator().manual_seed(9)
+    u = torch.randn(A.shape[0], generator=g, dtype=torch.complex128)
+    p = A.adjoint(u)
+    p = p / torch.linalg.vector_norm(p)
+    disc = torch.zeros(SHAPE, dtype=torch.complex128)
+    disc[10:14, 18:22] = 1
+    L = disc - A.adjoint(A(disc))  # invisible to the samples
+    rho = 0.02 * float(torch.linalg.vector_norm(x))
+    z0 = float((p.conj() * x).sum().real)
+    L = L * (5 * rho / torch.linalg.vector_norm(L))
+    f = Switch(A, p, L, t=z0 + 0.6 * rho, w=0.3 * rho)
+    with torch.no_grad():
+        fx = f(A(x))
+        along_p = float(torch.linalg.vector_norm(f(A(x + rho * p)) - fx)) / rho  # a known lower bound
+        s0 = float(torch.sigmoid(torch.tensor(-0.6 / 0.3)))
+    upper = math.sqrt(1 + (5 * (1 - s0)) ** 2)  # ||A^*A r|| <= rho, the switch moves by at most 1 - s0
+    assert along_p > 3  # the switch is worth finding: the linear part alone gives 1
+    for seed in range(4):  # every seed: one of the two signs of a random start climbs past the switch
+        res = worst_case(f, A, x, norms=[rho], seed=seed)
+        assert along_p * 0.99 <= res.stages[0].ratio <= upper * (1 + 1e-9)
+        assert res.converged
+    # (a start of one sign alone stalls, for half the seeds, at about 1.15: the switch turned further off)
+    # the output gains the lesion: along L it moves by the switch's rise, sigmoid(4/3) - sigmoid(-2) = 0.67 at rho p
+    change = res.stages[0].recon - fx
+    assert float((L.conj() * change).sum().real) / float(torch.linalg.vector_norm(L)) ** 2 > 0.6
+
+
+def test_a_capped_ascent_says_it_did_not_converge(setup):
+    A, x = setup
+    res = worst_case(fn.reconstruction.ZeroFilled(A), A, x, norms=[0.05], steps=2, restarts=0)
+    assert res.stages[0].converged is False and res.converged is False
+    assert res.summary()["converged"] is False and res.summary()["stages"][0]["starts"][0]["iterations"] == 2
+
+
+def test_non_finite_output_under_perturbation_names_the_stage(setup):
+    A, x = setup
+    xn = float(torch.linalg.vector_norm(x))
+
+    def f(y):
+        z = A.adjoint(y)
+        bad = torch.linalg.vector_norm(y - A(x.to(torch.complex128))) > 0.02 * xn  # breaks beyond 2%
+        return z * (torch.nan if bool(bad) else 1.0)
+
+    with pytest.raises(ValueError, match="stage 2"):
+        worst_case(f, A, x, norms=[0.01 * xn, 0.03 * xn])
 
 
 def test_penalised_ascent_grows_along_the_unstable_direction(setup):
@@ -90,7 +187,9 @@ def test_noise_control_of_a_projection_has_ratio_sqrt_rate(setup):
 def test_measurement_attack_on_zero_filling_matches_the_closed_form(setup):
     A, x = setup
     f = fn.reconstruction.ZeroFilled(A)
-    res = measurement_attack(f, A, x, rels=(0.0, 0.02, 0.08), steps=10, restarts=2)
+    res = measurement_attack(f, A, x, rels=(0.0, 0.02, 0.08))  # the default stopping rule
+    assert res.converged and all(r.iterations < 100 for r in res.results)
+    assert [s["kind"] for s in res.results[2].starts] == ["warm", "random", "random"]
     b = torch.linalg.vector_norm(A.adjoint(A(x.to(torch.complex128))) - x)  # lies in ker(A)
     y0n = torch.linalg.vector_norm(A(x.to(torch.complex128)))
     assert res.results[0].error == pytest.approx(float(b), rel=1e-12)
@@ -136,5 +235,11 @@ def test_bad_input(setup):
         worst_case(f, A, x, norms=[0.1, 0.05])
     with pytest.raises(ValueError, match="momentum"):
         worst_case(f, A, x, momentum=1.0)
+    with pytest.raises(ValueError, match="patience"):
+        worst_case(f, A, x, norms=[0.1], patience=0)
+    with pytest.raises(ValueError, match="tol"):
+        worst_case(f, A, x, norms=[0.1], tol=-1)
+    with pytest.raises(ValueError, match="restarts"):
+        worst_case(f, A, x, norms=[0.1], restarts=-1)
     with pytest.raises(ValueError, match="rels"):
         measurement_attack(f, A, x, rels=(0.04, 0.02))

@@ -57,6 +57,31 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _integer(text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    return _integer(text, 1)
+
+
+def _nonnegative_int(text: str) -> int:
+    return _integer(text, 0)
+
+
+def _momentum(text: str) -> float:
+    value = _nonnegative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a momentum in [0, 1), got {text!r}")
+    return value
+
+
 def _rate(text: str) -> float:
     value = _positive_float(text)
     if value > 1:
@@ -161,8 +186,10 @@ def _attack(args: argparse.Namespace) -> int:
     import time
 
     import firenets
-    from firenets import report, stability
-    from firenets.reconstruction import REFERENCE_FIRENET, acquire, reconstruction_map
+    from firenets import report
+    from firenets.acquisition import acquire
+    from firenets.nets.mri import REFERENCE_FIRENET, reconstruction_map
+    from firenets.stability import battery
 
     penalised = args.lam is not None or args.records is not None
     if penalised and args.norms is not None:
@@ -180,61 +207,33 @@ def _attack(args: argparse.Namespace) -> int:
     # stopping rules of the reconstruction defaults would make the depth depend on the input
     f = reconstruction_map(args.method, A, weights=args.weights,
                            **(REFERENCE_FIRENET if args.method == "firenet" else {}))
+    compare = ({"FIRENET": battery.reference_makers()[battery.REFERENCE]}
+               if args.compare_firenet and args.method != "firenet" else None)
     bar = _bar(not args.no_progress, f"attacking {args.method}")
-    xn = float(x.norm())
     if penalised:
-        wc = stability.worst_case(f, A, x, lam=0.01 if args.lam is None else args.lam, lr=args.lr,
-                                  momentum=args.momentum, records=args.records or [20, 40, 60], seed=args.seed,
-                                  progress=bar)
+        settings = {"lam": 0.01 if args.lam is None else args.lam, "records": args.records or [20, 40, 60],
+                    "lr": args.lr, "momentum": args.momentum, "seed": args.seed}
+        res = battery.attack(f, A, x, budget=None, penalised=settings, measurement=args.measurement or (),
+                             measurement_steps=args.measurement_steps, compare=compare, progress=bar)
     else:
-        wc = stability.worst_case(f, A, x, norms=[r * xn for r in args.norms or stability.RELATIVE_NORMS], steps=args.steps,
-                                  lr=args.lr, momentum=args.momentum, seed=args.seed, progress=bar)
-    norms = [s.r_norm for s in wc.stages]
-    control = stability.noise_control(f, A, x, norms, seed=args.seed)
-    maps = stability.hallucination_maps(f, A, x)
-    worst = max(wc.stages, key=lambda s: s.ratio)
-    maps_r = stability.hallucination_maps(f, A, x + worst.r)
-    record = {
-        "image": image.source, "method": args.method, "shape": list(x.shape), "mask": acq.mask_kind,
-        "rate": acq.rate, "seed": args.seed, "x_norm": xn,
-        "weights": "shipped" if args.weights is None and args.method in ("unet", "cascade") else args.weights,
-        "firenet_config": f.config if args.method == "firenet" else None,
-        **wc.summary(),
-        "noise_control": control.summary(),
-        "max_ratio": wc.max_ratio,
-        "max_noise_ratio": max(s.ratio for s in control.stages),
-        "hallucination": {"unperturbed": maps.summary(), "worst_perturbation": maps_r.summary()},
-    }
-    if args.measurement:
-        ma = stability.measurement_attack(f, A, x, rels=[0.0, *args.measurement], steps=args.measurement_steps,
-                                          seed=args.seed, progress=bar)
-        record["measurement"] = ma.summary()
-    if args.compare_firenet and args.method != "firenet":
-        fire = reconstruction_map("firenet", A, **REFERENCE_FIRENET)
-        fw = stability.worst_case(fire, A, x, norms=norms, steps=args.compare_steps, lr=args.lr,
-                                  momentum=args.momentum, seed=args.seed, progress=bar)
-        record["firenet_at_same_norms"] = [s.summary() for s in fw.stages]
-        record["firenet_config"] = fire.config
-        record["ratio_to_firenet"] = wc.max_ratio / fw.max_ratio
+        budget = battery.Budget(norms=tuple(args.norms or firenets.stability.RELATIVE_NORMS), steps=args.steps,
+                                tol=args.tol, patience=args.patience, restarts=args.random_starts,
+                                **({"lr": args.lr} if args.lr is not None else {}),
+                                **({"momentum": args.momentum} if args.momentum is not None else {}),
+                                seed=args.seed)
+        res = battery.attack(f, A, x, budget=budget, measurement=args.measurement or (),
+                             measurement_steps=args.measurement_steps, compare=compare, progress=bar)
     if bar is not None:
         bar.close()
-    record["seconds"] = time.perf_counter() - start
-    report.attack_figure(out / "attack.png", x, wc.recon,
-                         [(x + s.r, s.recon, s.r, s.summary()) for s in wc.stages], method=args.method)
-    report.maps_figure(out / "hallucination.png", {
-        "error |f(Ax) - x|": maps.error, "measurement space": maps.measurement, "null space": maps.null,
-        f"error under r_{wc.stages.index(worst) + 1}": maps_r.error,
-    }, title=f"{args.method}: hallucination maps (Bhadra et al. 2021)")
+    meta = {"image": image.source, "method": args.method, "shape": list(x.shape), "mask": acq.mask_kind,
+            "rate": acq.rate, "seed": args.seed,
+            "weights": "shipped" if args.weights is None and args.method in ("unet", "cascade") else args.weights,
+            "firenet_config": getattr(f, "config", None), "seconds": time.perf_counter() - start}
+    record = report.attack_record(res, meta)
+    report.attack_files(res, out, method=args.method)
     report.write_json(out / "attack.json", record)  # last: its presence means the run completed
-    print(f"{args.method} on {image.source} ({acq.mask_kind}, rate {acq.rate:.3f}), {record['seconds']:.0f} s")
-    print(f"{'stage':>5} {'||r||/||x||':>12} {'||f(A(x+r))-f(Ax)||':>21} {'ratio':>8} {'noise ratio':>12} {'PSNR':>7}")
-    for j, (s, c) in enumerate(zip(wc.stages, control.stages, strict=True), start=1):
-        print(f"{j:5d} {s.r_rel:12.4g} {s.out_diff:21.4g} {s.ratio:8.3f} {c.ratio:12.3f} {s.psnr:7.2f}")
-    for b in record.get("measurement", {}).get("budgets", []):
-        print(f"measurement budget {b['rel']:.3g} ||y||: worst error {b['relative_error']:.4g} ||x|| "
-              f"(PSNR {b['psnr']:.2f})")
-    if "ratio_to_firenet" in record:
-        print(f"worst-case ratio {wc.max_ratio:.3f} = {record['ratio_to_firenet']:.1f} x FIRENET's at the same norms")
+    for line in report.attack_text(res, meta):
+        print(line)
     print(f"wrote {out / 'attack.json'}, attack.png, hallucination.png")
     return 0
 
@@ -263,30 +262,44 @@ def _demo(args: argparse.Namespace) -> int:
     import time
 
     from firenets.report import story
+    from firenets.stability import battery
 
     out = Path(args.out)
     if not _page_dir("demo", out, args.force):
         return 2
     start = time.perf_counter()
-    results = story.demo(out, progress=not args.no_progress, log=lambda t: print(t, file=sys.stderr))
+    result = battery.demo(progress=not args.no_progress, log=lambda t: print(t, file=sys.stderr))
+    page = story.demo_page(result, out, seconds=time.perf_counter() - start)
     print()
-    for line in results["summary"]:
+    for line in page["summary"]:
         print(line)
     print(f"\nwrote {out / 'index.html'} ({time.perf_counter() - start:.0f} s)")
     return 0
 
 
 def _audit(args: argparse.Namespace) -> int:
+    import time
+
+    import firenets
+    from firenets.nets.user import UserMap, load_model
     from firenets.report import story
+    from firenets.stability import battery
 
     out = Path(args.out)
     if not _page_dir("audit", out, args.force):
         return 2
+    start = time.perf_counter()
     sys.path.insert(0, str(Path.cwd()))
-    net = story.load_model(args.model, args.weights)
-    results = story.audit(net, out, images=args.images or None, input=args.input, mask=args.mask, rate=args.rate,
-                          name=args.model, log=lambda t: print(t, file=sys.stderr))
-    for line in results["summary"]:
+    net = load_model(args.model, args.weights)
+    images = {}
+    for spec in args.images or ["ellipses:20000", "shepp-logan"]:
+        loaded = firenets.data.load(spec)
+        images[loaded.source] = loaded.image
+    makers = {args.model: lambda F: UserMap(net, F, args.input)}
+    result = battery.audit(makers, images, mask=args.mask, rate=args.rate,
+                           log=lambda t: print(t, file=sys.stderr))
+    page = story.audit_page(result, out, name=args.model, seconds=time.perf_counter() - start)
+    for line in page["summary"]:
         print(line)
     print(f"wrote {out / 'index.html'}")
     return 0
@@ -415,21 +428,32 @@ def build_parser() -> argparse.ArgumentParser:
     att.add_argument("--norms", type=_float_list, default=None,
                      help="relative norms ||r||/||x|| of the perturbations (fixed-norm ascent; default "
                           "0.01,0.02,0.04: firenets.stability.RELATIVE_NORMS)")
-    att.add_argument("--steps", type=int, default=20, help="ascent steps per norm (default 20)")
+    att.add_argument("--steps", type=_positive_int, default=100,
+                     help="fixed-norm ascent: the step cap per start (default 100; a start that reaches it is "
+                          "reported as not converged)")
+    att.add_argument("--tol", type=_nonnegative_float, default=1e-3,
+                     help="fixed-norm ascent: a start ends when its best ratio rises by less than a factor 1 + TOL "
+                          "over --patience steps (default 1e-3)")
+    att.add_argument("--patience", type=_positive_int, default=10, help="fixed-norm ascent: see --tol (default 10)")
+    att.add_argument("--random-starts", type=_nonnegative_int, default=1,
+                     help="fixed-norm ascent: random directions per norm, each tried with both signs, besides the "
+                          "previous norm's best (default 1)")
     att.add_argument("--lam", type=_nonnegative_float, default=None,
                      help="instead, penalised ascent on Q(r) with this penalty of ||r||^2 (0.01 if only --records "
                           "is given); r then grows while the map's local ratio exceeds sqrt(lam)")
     att.add_argument("--records", type=_int_list, default=None,
                      help="penalised ascent: iterations after which perturbations 1, 2, ... are recorded "
                           "(20,40,60 if only --lam is given)")
-    att.add_argument("--lr", type=_positive_float, default=0.01)
-    att.add_argument("--momentum", type=float, default=0.9)
+    att.add_argument("--lr", type=_positive_float, default=None,
+                     help="step: a fraction of ||r|| (fixed-norm, default 0.5) or the gradient step (penalised, "
+                          "default 0.01)")
+    att.add_argument("--momentum", type=_momentum, default=None, help="default 0.5 (fixed-norm), 0.9 (penalised)")
     att.add_argument("--measurement", type=_float_list, default=None,
                      help="also the measurement-domain attack for these budgets ||e||/||y|| (e.g. 0.02,0.04,0.08)")
-    att.add_argument("--measurement-steps", type=int, default=20, help="projected Adam steps per budget")
+    att.add_argument("--measurement-steps", type=_positive_int, default=100,
+                     help="measurement-domain attack: the step cap per start (default 100)")
     att.add_argument("--compare-firenet", action="store_true",
-                     help="also attack FIRENET at the same perturbation norms")
-    att.add_argument("--compare-steps", type=int, default=10)
+                     help="also attack FIRENET (reference depth) at the same norms with the same budget")
     att.add_argument("--no-progress", action="store_true")
     att.add_argument("--out", default="firenets-attack", help="output directory")
     att.set_defaults(run=_attack)

@@ -159,10 +159,12 @@ def grid_figure(
     *,
     shared_scale: bool = True,
     cmap: str = "gray",
+    colorbar: bool = False,
 ) -> Path:
     """Panels in rows: rows = [(row label, [(panel title, image), ...]), ...], magnitudes shown.
 
-    With ``shared_scale`` every panel of a row uses [0, max of the row's first panel].
+    With ``shared_scale`` every panel of a row uses [0, max of the row's first panel]; with
+    ``colorbar`` every panel gets its colour bar.
     """
     if not rows or not all(panels for _, panels in rows):
         raise ValueError("rows must hold at least one non-empty row of panels")
@@ -179,8 +181,10 @@ def grid_figure(
                 continue
             title, img = panels[c]
             a = _array(title, img)
-            ax.imshow(a, cmap=cmap, vmin=0, vmax=top if shared_scale else float(a.max()) or 1.0)
+            im = ax.imshow(a, cmap=cmap, vmin=0, vmax=top if shared_scale else float(a.max()) or 1.0)
             ax.set_title(title, fontsize=8)
+            if colorbar:
+                fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
             if c == 0:
                 ax.set_ylabel(label, fontsize=9)
     return _save_figure(path, fig)

@@ -9,6 +9,7 @@ rel = 0 is the unperturbed reconstruction. Reference: Antun, Renna, Poon, Adcock
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,11 +33,15 @@ class BudgetResult:
     relative_error: float
     psnr: float
     e_rel: float
+    iterations: int = 0
+    converged: bool = True  # the stopping rule, not the step cap, ended the best start (rel = 0: nothing to do)
+    starts: tuple[dict, ...] = ()
 
-    def summary(self) -> dict[str, float]:
+    def summary(self) -> dict[str, Any]:
         """JSON-ready numbers (no arrays)."""
         return {"rel": self.rel, "e_rel": self.e_rel, "error": self.error,
-                "relative_error": self.relative_error, "psnr": self.psnr}
+                "relative_error": self.relative_error, "psnr": self.psnr, "iterations": self.iterations,
+                "converged": self.converged, "starts": [dict(s) for s in self.starts]}
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,9 +51,15 @@ class MeasurementAttack:
     results: list[BudgetResult]
     settings: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def converged(self) -> bool:
+        """Whether every budget's stopping rule (not the step cap) ended it."""
+        return all(r.converged for r in self.results)
+
     def summary(self) -> dict[str, Any]:
         """JSON-ready record."""
-        return {"settings": self.settings, "budgets": [r.summary() for r in self.results]}
+        return {"settings": self.settings, "converged": self.converged,
+                "budgets": [r.summary() for r in self.results]}
 
 
 def _project(e: torch.Tensor, d: float) -> torch.Tensor:
@@ -62,22 +73,29 @@ def measurement_attack(
     x: Any,
     *,
     rels: Sequence[float] = RELS,
-    steps: int = 40,
+    steps: int = 100,
     restarts: int = 2,
     lr: float = 0.1,
+    tol: float = 1e-3,
+    patience: int = 10,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> MeasurementAttack:
     """max ||f(A x + e) - x|| over ||e|| <= rel ||A x||, for each rel, by projected Adam.
 
     Adam runs on e with learning rate lr d / sqrt(m) (d the budget: a step moving every entry
-    moves e by about lr d). Each of the ``restarts`` starts is a complex Gaussian direction of
-    norm u d, u uniform in [0, 1]; the largest error over the starts is kept.
+    moves e by about lr d). Starts per budget: the previous budget's best e scaled to the new
+    budget (from the second nonzero budget on) and ``restarts`` complex Gaussian directions of
+    norm u d, u uniform in [0, 1]. A start ends when its best error has not risen by a factor
+    1 + ``tol`` for ``patience`` steps (converged) or after ``steps`` steps (the cap: not
+    converged); the largest error over the starts is kept, with its iterations and flag.
     """
     x = _check(f, A, x)
     steps = check_int("steps", steps, minimum=1)
     restarts = check_int("restarts", restarts, minimum=1)
+    patience = check_int("patience", patience, minimum=1)
     lr = check_scalar("lr", lr, positive=True)
+    tol = check_scalar("tol", tol, nonnegative=True)
     seed = check_int("seed", seed, minimum=0)
     budgets = [check_scalar("rels", r, nonnegative=True) for r in rels]
     if not budgets or any(b <= a for a, b in zip(budgets, budgets[1:], strict=False)):
@@ -90,9 +108,10 @@ def measurement_attack(
         raise ValueError("A x is zero: the relative budget is undefined")
     xn = float(torch.linalg.vector_norm(x))
     results = []
-    total = sum(steps * restarts for r in budgets if r > 0)
+    total = sum(steps * (restarts + 1) for r in budgets if r > 0)
     done = 0
-    for rel in budgets:
+    warm: torch.Tensor | None = None
+    for j, rel in enumerate(budgets, start=1):
         d = rel * y0n
         if d == 0:
             with torch.no_grad():
@@ -100,29 +119,50 @@ def measurement_attack(
             err = float(torch.linalg.vector_norm(out - x))
             results.append(BudgetResult(rel, torch.zeros_like(y0), out.detach(), err, err / xn, _psnr(x, out), 0.0))
             continue
-        best: BudgetResult | None = None
+        starts = [("warm", warm * (d / float(torch.linalg.vector_norm(warm))))] if warm is not None else []
         for _ in range(restarts):
             g = torch.randn(y0.shape, generator=gen, dtype=y0.dtype).to(y0.device)
             u = float(torch.rand((), generator=gen))
-            e = (g * (d * u / float(torch.linalg.vector_norm(g)))).requires_grad_(True)
+            starts.append(("random", g * (d * u / float(torch.linalg.vector_norm(g)))))
+        best_e, best_err, best_log, log = None, -math.inf, None, []
+        for kind, e0 in starts:
+            e = e0.clone().requires_grad_(True)
             opt = torch.optim.Adam([e], lr=lr * d / y0.numel() ** 0.5)
-            for _ in range(steps):
+            top, top_e, last_gain, converged, it = -math.inf, e0, 0, False, 0
+            while it < steps:
+                it += 1
                 out = _differentiable(f, y0 + e)
-                loss = -torch.linalg.vector_norm(out - x)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                with torch.no_grad():
-                    e.copy_(_project(e, d))
+                err = torch.linalg.vector_norm(out - x)
+                value = float(err.detach())
+                if not math.isfinite(value):
+                    raise ValueError(f"f returned non-finite values under a measurement perturbation at budget "
+                                     f"{j} (||e|| <= {rel:.4g} ||A x||)")
+                if value > top * (1 + tol):
+                    last_gain = it
+                if value > top:
+                    top, top_e = value, e.detach().clone()
                 done += 1
                 if progress is not None:
                     progress(done, total)
-            with torch.no_grad():
-                out = f(y0 + e)
-                err = float(torch.linalg.vector_norm(out - x))
-            if best is None or err > best.error:
-                en = float(torch.linalg.vector_norm(e.detach()))
-                best = BudgetResult(rel, e.detach().clone(), out.detach(), err, err / xn, _psnr(x, out), en / y0n)
-        results.append(best)
-    settings = {"rels": budgets, "steps": steps, "restarts": restarts, "lr": lr, "seed": seed}
+                if it - last_gain >= patience:
+                    converged = True
+                    break
+                opt.zero_grad(set_to_none=True)
+                (-err).backward()
+                opt.step()
+                with torch.no_grad():
+                    e.copy_(_project(e, d))
+            log.append({"kind": kind, "error": top / xn, "iterations": it, "converged": converged})
+            if top > best_err:
+                best_err, best_e, best_log = top, top_e, log[-1]
+        warm = best_e
+        with torch.no_grad():
+            out = f(y0 + best_e)
+            err = float(torch.linalg.vector_norm(out - x))
+        en = float(torch.linalg.vector_norm(best_e))
+        results.append(BudgetResult(rel, best_e, out.detach(), err, err / xn, _psnr(x, out), en / y0n,
+                                    iterations=best_log["iterations"], converged=best_log["converged"],
+                                    starts=tuple(log)))
+    settings = {"rels": budgets, "steps": steps, "restarts": restarts, "lr": lr, "tol": tol, "patience": patience,
+                "seed": seed}
     return MeasurementAttack(results, settings)

@@ -6,8 +6,11 @@ momentum, v <- m v + lr grad Q(r), r <- r + v, from a tiny random r; the iterate
 schedule of iteration counts, giving "perturbation 1, 2, 3, ..." of growing norm. Each record
 reports ||r||, ||r|| / ||x||, ||f(A(x + r)) - f(A x)|| and their ratio, a lower bound on the local
 Lipschitz constant of y -> f(y) composed with A at x. With ``norms`` the ascent instead runs on the
-sphere ||r|| = rho for each rho (normalised projected ascent), so that several maps can be compared
-at the same perturbation sizes.
+sphere ||r|| = rho for each rho (normalised projected ascent with momentum, steps a fraction of rho,
+halved when a step loses ratio), warm-started from the previous sphere's best direction and from
+random ones, until the best ratio stops improving by more than ``tol`` over ``patience`` steps; each
+stage reports its iterations and whether that rule (not the step cap) ended it, so that maps are
+compared at the same perturbation sizes under the same stopping rule.
 Reference: Antun, Renna, Poon, Adcock, Hansen, "On instabilities of deep learning in image
 reconstruction and the potential costs of AI", PNAS 117(48), 2020.
 """
@@ -44,11 +47,20 @@ class Stage:
     ratio: float
     psnr: float
     iteration: int
+    converged: bool | None = None  # fixed-norm mode: the stopping rule, not the step cap, ended the best start
+    starts: tuple[dict, ...] = ()  # fixed-norm mode: per start, its kind, best ratio, iterations, converged
+    error: float = math.nan  # ||f(A(x + r)) - x|| / ||x||
+    error_perturbed: float = math.nan  # ||f(A(x + r)) - (x + r)|| / ||x||
 
-    def summary(self) -> dict[str, float]:
+    def summary(self) -> dict[str, Any]:
         """JSON-ready numbers (no images)."""
-        return {"r_norm": self.r_norm, "r_rel": self.r_rel, "out_diff": self.out_diff, "ratio": self.ratio,
-                "psnr": self.psnr, "iteration": self.iteration}
+        out = {"r_norm": self.r_norm, "r_rel": self.r_rel, "out_diff": self.out_diff, "ratio": self.ratio,
+               "psnr": self.psnr, "iteration": self.iteration, "error": self.error,
+               "error_perturbed": self.error_perturbed}
+        if self.converged is not None:
+            out["converged"] = self.converged
+            out["starts"] = [dict(s) for s in self.starts]
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,9 +77,16 @@ class WorstCase:
         """max_j ||f(A(x + r_j)) - f(A x)|| / ||r_j||."""
         return max(s.ratio for s in self.stages)
 
+    @property
+    def converged(self) -> bool | None:
+        """Whether every stage's stopping rule (not the step cap) ended it; None in penalised mode."""
+        flags = [s.converged for s in self.stages]
+        return None if None in flags else all(flags)
+
     def summary(self) -> dict[str, Any]:
-        """JSON-ready record: settings and the numbers of every stage."""
-        return {"settings": self.settings, "stages": [s.summary() for s in self.stages]}
+        """JSON-ready record: settings, whether every stage converged, and the numbers of every stage."""
+        return {"settings": self.settings, "converged": self.converged,
+                "stages": [s.summary() for s in self.stages]}
 
 
 def _check(f: Any, A: Any, x: Any) -> torch.Tensor:
@@ -96,16 +115,22 @@ def _differentiable(f: ReconstructionMap, y: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _record(f, A, x, fx, r, iteration) -> Stage:
+def _record(f, A, x, fx, r, iteration, **extra) -> Stage:
     with torch.no_grad():
         out = f(A(x + r))
         diff = float(torch.linalg.vector_norm(out - fx))
         rn = float(torch.linalg.vector_norm(r))
+        xn = float(torch.linalg.vector_norm(x))
         return Stage(
-            r=r.detach().clone(), recon=out.detach().clone(), r_norm=rn,
-            r_rel=rn / float(torch.linalg.vector_norm(x)), out_diff=diff,
+            r=r.detach().clone(), recon=out.detach().clone(), r_norm=rn, r_rel=rn / xn, out_diff=diff,
             ratio=diff / rn if rn > 0 else math.nan, psnr=_psnr(x + r, out), iteration=iteration,
+            error=float(torch.linalg.vector_norm(out - x)) / xn,
+            error_perturbed=float(torch.linalg.vector_norm(out - (x + r))) / xn, **extra,
         )
+
+
+def _finite(t: torch.Tensor) -> bool:
+    return bool(torch.isfinite(torch.view_as_real(t) if t.is_complex() else t).all())
 
 
 def worst_case(
@@ -114,30 +139,43 @@ def worst_case(
     x: Any,
     *,
     lam: float = 0.01,
-    lr: float = 0.01,
-    momentum: float = 0.9,
+    lr: float | None = None,
+    momentum: float | None = None,
     records: Sequence[int] = (50, 100, 150),
     norms: Sequence[float] | None = None,
-    steps: int = 50,
+    steps: int = 100,
+    tol: float = 1e-3,
+    patience: int = 10,
+    restarts: int = 1,
     seed: int = 0,
     init: float = 1e-4,
     progress: Callable[[int, int], None] | None = None,
 ) -> WorstCase:
-    """Perturbations r of x that maximise the change of f(A(x + r)) (heavy-ball ascent on Q).
+    """Perturbations r of x that maximise the change of f(A(x + r)).
 
-    Default mode: ascent on Q(r) = 1/2 ||f(A(x+r)) - f(Ax)||^2 - lam/2 ||r||^2 from a random r of
-    norm ``init`` ||x||, recorded after each iteration count in ``records`` (increasing). Q is
-    unbounded while the map's ratio ||f(A(x+r)) - f(Ax)|| / ||r|| exceeds sqrt(lam): r then grows
-    geometrically and the records are snapshots of that growth (a RuntimeWarning says so when
-    the last exceeds ||x||).
-    ``norms`` mode: for each rho in ``norms`` (absolute norms, increasing), ``steps`` iterations
-    of v <- m v + lr rho g / ||g||, r <- rho (r + v) / ||r + v||, maximising the output change on
-    the sphere ||r|| = rho; each stage starts from the previous stage's direction.
+    Penalised mode (``norms`` None; Antun et al. 2020): heavy-ball ascent v <- m v + lr grad Q,
+    r <- r + v on Q(r) = 1/2 ||f(A(x+r)) - f(Ax)||^2 - lam/2 ||r||^2 from a random r of norm
+    ``init`` ||x||, recorded after each iteration count in ``records`` (increasing); lr 0.01 and
+    m 0.9 unless given. Q is unbounded while the ratio ||f(A(x+r)) - f(Ax)|| / ||r|| exceeds
+    sqrt(lam): r then grows geometrically and the records are snapshots of that growth (a
+    RuntimeWarning says so when the last exceeds ||x||).
+
+    Fixed-norm mode (``norms``, absolute and increasing): for each rho, maximise the ratio on the
+    sphere ||r|| = rho by v <- m v + s rho g / ||g||, r <- rho (r + v) / ||r + v|| (g the gradient
+    of 1/2 ||f(A(x+r)) - f(Ax)||^2, one forward and backward pass of f per step; s = lr, 0.5
+    unless given, m 0.5 unless given). A step that lowers the ratio below the best is undone and
+    s halved (momentum reset). A start ends when the best ratio has not risen by a factor
+    1 + ``tol`` for ``patience`` steps, or s falls below lr / 1024 (both: converged), or after
+    ``steps`` steps (the cap: not converged). Starts per sphere: the previous sphere's best
+    direction (from the second sphere on) and ``restarts`` random directions d (at least one on
+    the first sphere), each as d and as -d: behind a switch (a ReLU, a sigmoid) the two signs
+    climb to different local maxima. The best start is kept.
     """
     x = _check(f, A, x)
+    fixed = norms is not None
     lam = check_scalar("lam", lam, nonnegative=True)
-    lr = check_scalar("lr", lr, positive=True)
-    momentum = check_scalar("momentum", momentum, nonnegative=True)
+    lr = check_scalar("lr", (0.5 if fixed else 0.01) if lr is None else lr, positive=True)
+    momentum = check_scalar("momentum", (0.5 if fixed else 0.9) if momentum is None else momentum, nonnegative=True)
     if momentum >= 1:
         raise ValueError(f"momentum must be in [0, 1); got {momentum}")
     init = check_scalar("init", init, positive=True)
@@ -149,27 +187,31 @@ def worst_case(
         raise ValueError("x is zero: there is nothing to perturb relative to")
     with torch.no_grad():
         fx = f(A(x)).detach()
+    if not isinstance(fx, torch.Tensor) or not _finite(fx):
+        raise ValueError("f(A x) is not a finite tensor: the unperturbed reconstruction already fails")
     v = torch.zeros_like(r)
     stages: list[Stage] = []
 
-    def grad_of(r: torch.Tensor) -> torch.Tensor:
+    def grad_of(r: torch.Tensor) -> tuple[float, torch.Tensor]:
+        """||f(A(x+r)) - f(Ax)|| and the gradient of Q at r."""
         r = r.detach().requires_grad_(True)
         out = _differentiable(f, A(x + r))
-        q = 0.5 * torch.linalg.vector_norm(out - fx) ** 2 - 0.5 * lam * torch.linalg.vector_norm(r) ** 2
+        diff = torch.linalg.vector_norm(out - fx)
+        q = 0.5 * diff**2 - 0.5 * lam * torch.linalg.vector_norm(r) ** 2
         (g,) = torch.autograd.grad(q, r)
-        return g
+        return float(diff.detach()), g
 
-    if norms is None:
+    if not fixed:
         checkpoints = [check_int("records", k, minimum=1) for k in records]
         if not checkpoints or any(b <= a for a, b in zip(checkpoints, checkpoints[1:], strict=False)):
             raise ValueError(f"records must be increasing iteration counts; got {list(records)}")
         r = r * (init * xn / float(torch.linalg.vector_norm(r)))
         total = checkpoints[-1]
         for it in range(1, total + 1):
-            g = grad_of(r)
+            _, g = grad_of(r)
             v = momentum * v + lr * g
             r = (r + v).detach()
-            if not bool(torch.isfinite(torch.view_as_real(r) if r.is_complex() else r).all()):
+            if not _finite(r):
                 raise FloatingPointError(f"the ascent diverged at iteration {it}; lower lr (got {lr})")
             if it in checkpoints:
                 stages.append(_record(f, A, x, fx, r, it))
@@ -185,32 +227,63 @@ def worst_case(
                 "give norms= for perturbations of chosen sizes",
                 RuntimeWarning, stacklevel=2,
             )
-    else:
-        rhos = [check_scalar("norms", rho, positive=True) for rho in norms]
-        if not rhos or any(b <= a for a, b in zip(rhos, rhos[1:], strict=False)):
-            raise ValueError(f"norms must be increasing positive numbers; got {list(norms)}")
-        steps = check_int("steps", steps, minimum=1)
-        direction = r / torch.linalg.vector_norm(r)
-        total = steps * len(rhos)
-        done = 0
-        for rho in rhos:
-            r = rho * direction
+        return WorstCase(x=x.detach(), recon=fx, stages=stages, settings=settings)
+
+    rhos = [check_scalar("norms", rho, positive=True) for rho in norms]
+    if not rhos or any(b <= a for a, b in zip(rhos, rhos[1:], strict=False)):
+        raise ValueError(f"norms must be increasing positive numbers; got {list(norms)}")
+    steps = check_int("steps", steps, minimum=1)
+    patience = check_int("patience", patience, minimum=1)
+    restarts = check_int("restarts", restarts, minimum=0)
+    tol = check_scalar("tol", tol, nonnegative=True)
+    lam = 0.0  # on the sphere the penalty is constant
+    total = steps * len(rhos) * (2 * max(restarts, 1) + 1)
+    done = 0
+    warm: torch.Tensor | None = None
+    for j, rho in enumerate(rhos, start=1):
+        starts = [("warm", warm)] if warm is not None else []
+        for _ in range(restarts if warm is not None else max(restarts, 1)):
+            d = torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)
+            starts += [("random", d), ("random, negated", -d)]
+        best_r, best_ratio, log = None, -math.inf, []
+        for kind, direction in starts:
+            r = rho * direction / torch.linalg.vector_norm(direction)
             v = torch.zeros_like(r)
-            for _ in range(steps):
-                g = grad_of(r)
-                gn = torch.linalg.vector_norm(g)
-                if float(gn) == 0:
-                    break
-                v = momentum * v + lr * rho * g / gn
-                r = (r + v).detach()
-                r = rho * r / torch.linalg.vector_norm(r)
+            s, top, top_r, top_g, last_gain, converged, it = lr, -math.inf, r, None, 0, False, 0
+            while it < steps:
+                it += 1
+                diff, g = grad_of(r)
+                ratio = diff / rho
+                if not (math.isfinite(ratio) and _finite(g)):
+                    raise ValueError(f"f returned non-finite values under perturbation at stage {j} "
+                                     f"(||r|| = {rho:.4g} = {rho / xn:.4g} ||x||)")
+                if ratio > top * (1 + tol):
+                    last_gain = it
+                if ratio >= top:
+                    top, top_r, top_g = ratio, r, g
+                else:  # the step lost ratio: back to the best point, a shorter step, no momentum
+                    r, g, v, s = top_r, top_g, torch.zeros_like(r), s / 2
                 done += 1
                 if progress is not None:
                     progress(done, total)
-            direction = r / torch.linalg.vector_norm(r)
-            stages.append(_record(f, A, x, fx, r, steps))
-        settings = {"mode": "fixed norms", "norms": rhos, "steps": steps, "lr": lr, "momentum": momentum,
-                    "seed": seed}
+                if it - last_gain >= patience or s < lr / 1024:
+                    converged = True
+                    break
+                gn = torch.linalg.vector_norm(g)
+                if float(gn) == 0:  # a stationary point of the output change
+                    converged = True
+                    break
+                v = momentum * v + s * rho * g / gn
+                r = (r + v).detach()
+                r = rho * r / torch.linalg.vector_norm(r)
+            log.append({"kind": kind, "ratio": top, "iterations": it, "converged": converged})
+            if top > best_ratio:
+                best_ratio, best_r, best_log = top, top_r, log[-1]
+        warm = best_r / rho
+        stages.append(_record(f, A, x, fx, best_r, best_log["iterations"], converged=best_log["converged"],
+                              starts=tuple(log)))
+    settings = {"mode": "fixed norms", "norms": rhos, "steps": steps, "tol": tol, "patience": patience,
+                "restarts": restarts, "lr": lr, "momentum": momentum, "seed": seed}
     return WorstCase(x=x.detach(), recon=fx, stages=stages, settings=settings)
 
 

@@ -1,0 +1,450 @@
+"""The stability battery: the stages of an audit, run on several reconstruction maps alike.
+
+A map is given by its factory A -> f (an operator ``Fourier2D`` to a map y -> complex image), so
+that stages which change the sampling (more samples, generalisation) can rebuild it. Every map
+in one run gets the same images, masks, seeds and attack ``Budget`` (one stopping rule, one step
+cap): their numbers compare like with like. Each stage returns result objects; rendering them
+(figures, pages, JSON) is ``report``'s work. ``demo`` and ``audit`` are the two experiments the
+command line runs; ``attack`` is the battery's perturbation stage for one map.
+Antun et al., PNAS 2020; Bhadra et al., IEEE TMI 2021 (REFERENCE sections 5, 6, 8).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from .._validation import check_int, check_scalar
+from .constrained import MeasurementAttack, measurement_attack
+from .generalisation import Generalisation, generalisation
+from .hallucination import HallucinationMaps, hallucination_maps
+from .perturbation import RELATIVE_NORMS, NoiseControl, WorstCase, noise_control, worst_case
+from .sampling import MoreSamples, more_samples
+from .structural import StructuralChange, structural_change
+
+MapFactory = Callable[[Any], torch.nn.Module]
+STAGES = ("accuracy", "perturbation", "structural", "more-samples", "generalisation", "hallucination")
+SAMPLE_RATES = (0.15, 0.2, 0.25, 0.3, 0.4)
+
+
+def _say(log: Callable[[str], None] | None, text: str) -> None:
+    if log is not None:
+        log(text)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The worst-case search every map of a comparison gets: sizes ||r|| = rho ||x|| for rho in
+    ``norms``, and the fixed-norm ascent's step cap, stopping rule, restarts and steps
+    (``stability.worst_case``); ``noise_trials`` Gaussian draws per size for the control."""
+
+    norms: tuple[float, ...] = RELATIVE_NORMS
+    steps: int = 100
+    tol: float = 1e-3
+    patience: int = 10
+    restarts: int = 1
+    lr: float = 0.5
+    momentum: float = 0.5
+    seed: int = 0
+    noise_trials: int = 3
+
+    def __post_init__(self) -> None:
+        norms = tuple(check_scalar("norms", r, positive=True) for r in self.norms)
+        if not norms or any(b <= a for a, b in zip(norms, norms[1:], strict=False)):
+            raise ValueError(f"norms must be increasing positive numbers; got {list(self.norms)}")
+        object.__setattr__(self, "norms", norms)
+        check_int("steps", self.steps, minimum=1)
+        check_int("patience", self.patience, minimum=1)
+        check_int("restarts", self.restarts, minimum=0)
+        check_int("noise_trials", self.noise_trials, minimum=1)
+        check_scalar("tol", self.tol, nonnegative=True)
+        check_scalar("lr", self.lr, positive=True)
+        if not 0 <= check_scalar("momentum", self.momentum, nonnegative=True) < 1:
+            raise ValueError(f"momentum must be in [0, 1); got {self.momentum}")
+
+    def summary(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, eq=False)
+class Perturbation:
+    """One map's worst case at the budget's sizes, the Gaussian control at the same sizes, and
+    the unperturbed error ||f(A x) - x|| / ||x||."""
+
+    worst: WorstCase
+    noise: NoiseControl
+    error: float
+    config: dict | None = None  # the map's configuration, when it has one (an MRIFirenet's)
+
+    @property
+    def max_ratio(self) -> float:
+        return self.worst.max_ratio
+
+    @property
+    def max_noise_ratio(self) -> float:
+        return max(s.ratio for s in self.noise.stages)
+
+    def summary(self) -> dict[str, Any]:
+        return {**self.worst.summary(), "noise_control": self.noise.summary(), "max_ratio": self.max_ratio,
+                "max_noise_ratio": self.max_noise_ratio, "error": self.error, "config": self.config}
+
+
+@dataclass(frozen=True, eq=False)
+class Accuracy:
+    """Per image: its acquisition, and every map's reconstruction and metrics (zero-filled included)."""
+
+    images: dict[str, torch.Tensor]
+    recons: dict[str, dict[str, torch.Tensor]]
+    metrics: dict[str, dict[str, dict[str, float]]]
+    seconds: dict[str, dict[str, float]]
+
+    def summary(self) -> dict[str, Any]:
+        return {img: {m: {**v, "seconds": self.seconds[img][m]} for m, v in per.items()}
+                for img, per in self.metrics.items()}
+
+
+@dataclass(eq=False)
+class BatteryResult:
+    """The stages run on (maps, images): each stage's results per map, and the settings."""
+
+    settings: dict[str, Any]
+    accuracy: Accuracy | None = None
+    perturbation: dict[str, Perturbation] | None = None
+    structural: dict[str, StructuralChange] | None = None
+    detail: tuple[torch.Tensor, torch.Tensor] | None = None  # the image with the detail, and its support
+    more_samples: dict[str, MoreSamples] | None = None
+    generalisation: dict[str, Generalisation] | None = None
+    hallucination: dict[str, HallucinationMaps] | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready numbers of every stage that ran."""
+        out: dict[str, Any] = {"settings": self.settings, "seconds": self.seconds}
+        if self.accuracy is not None:
+            out["accuracy"] = self.accuracy.summary()
+        for name in ("perturbation", "structural", "more_samples", "generalisation", "hallucination"):
+            part = getattr(self, name)
+            if part is not None:
+                out[name] = {m: r.summary() for m, r in part.items()}
+        return out
+
+
+def _acquire(x: torch.Tensor, mask: str, rate: float, seed: int):
+    from ..acquisition import acquire
+
+    return acquire(x, mask=mask, rate=rate, seed=seed)
+
+
+def accuracy(makers: Mapping[str, MapFactory], images: Mapping[str, torch.Tensor], *, mask: str = "gaussian",
+             rate: float = 0.25, seed: int = 0) -> Accuracy:
+    """Every map's reconstruction of every image from the same samples, and the zero-filled image:
+    PSNR, SSIM, NMSE (fastMRI conventions, ``metrics.evaluate``) and seconds."""
+    from .. import metrics
+
+    recons, mets, secs, truths = {}, {}, {}, {}
+    for name, x in images.items():
+        acq = _acquire(x, mask, rate, seed)
+        target = acq.target.abs()
+        truths[name], recons[name], mets[name], secs[name] = target, {}, {}, {}
+        for label, make in {"zero-filled": None, **makers}.items():
+            t0 = time.perf_counter()
+            if make is None:
+                rec = acq.zero_filled
+            else:
+                with torch.no_grad():
+                    rec = make(acq.operator)(acq.y)
+            secs[name][label] = time.perf_counter() - t0
+            recons[name][label] = rec.abs()
+            mets[name][label] = metrics.evaluate(target, rec.abs())
+    return Accuracy(truths, recons, mets, secs)
+
+
+def perturbation(f: torch.nn.Module, A: Any, x: torch.Tensor, budget: Budget = Budget(), *,
+                 progress: Callable[[int, int], None] | None = None) -> Perturbation:
+    """The worst case of f at ||r|| = rho ||x|| for the budget's rho, with its noise control."""
+    xn = float(torch.linalg.vector_norm(x))
+    norms = [rho * xn for rho in budget.norms]
+    wc = worst_case(f, A, x, norms=norms, steps=budget.steps, tol=budget.tol, patience=budget.patience,
+                    restarts=budget.restarts, lr=budget.lr, momentum=budget.momentum, seed=budget.seed,
+                    progress=progress)
+    nc = noise_control(f, A, x, norms, seed=budget.seed, trials=budget.noise_trials)
+    error = float(torch.linalg.vector_norm(wc.recon - wc.x)) / xn
+    return Perturbation(wc, nc, error, getattr(f, "config", None))
+
+
+def perturbations(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor, budget: Budget = Budget(),
+                  *, log: Callable[[str], None] | None = None) -> dict[str, Perturbation]:
+    """``perturbation`` for every map, with one budget."""
+    out = {}
+    for label, make in makers.items():
+        _say(log, f"      attacking {label} ...")
+        out[label] = perturbation(make(A), A, x, budget)
+    return out
+
+
+def structural_changes(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor, xd: torch.Tensor,
+                       support: torch.Tensor) -> dict[str, StructuralChange]:
+    """Whether each map recovers the detail xd - x (``stability.structural_change``)."""
+    return {label: structural_change(make(A), A, x, xd, support) for label, make in makers.items()}
+
+
+def sample_sweeps(makers: Mapping[str, MapFactory], x: torch.Tensor, *, mask: str = "gaussian",
+                  rates: Sequence[float] = SAMPLE_RATES, seed: int = 0) -> dict[str, MoreSamples]:
+    """Each map on nested masks at increasing rates (``stability.more_samples``)."""
+    return {label: more_samples(make, x, kind=mask, rates=rates, seed=seed) for label, make in makers.items()}
+
+
+def generalisations(makers: Mapping[str, MapFactory], images: Sequence[torch.Tensor], *, mask: str = "gaussian",
+                    rate: float = 0.25, seed: int = 0) -> dict[str, Generalisation]:
+    """Each map off its images (Shepp-Logan, the photograph) and off its acquisition (radial, a lower
+    rate, noise), against the given images at the given mask and rate."""
+    from .. import data
+
+    shape = tuple(images[0].shape)
+    others = {"shepp-logan": [data.shepp_logan(shape)], "camera": [data.camera(shape)]}
+    acqs = {"radial": {"mask": "radial", "rate": rate, "seed": seed},
+            "lower rate": {"mask": mask, "rate": round(rate * 0.6, 3), "seed": seed},
+            "noise 0.01": {"mask": mask, "rate": rate, "noise": 0.01, "seed": seed}}
+    return {label: generalisation(make, list(images), others=others, acquisitions=acqs,
+                                  baseline={"mask": mask, "rate": rate, "seed": seed})
+            for label, make in makers.items()}
+
+
+def hallucinations(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor) -> dict[str, HallucinationMaps]:
+    """Error, measurement-space and null-space maps of each map (``stability.hallucination_maps``)."""
+    return {label: hallucination_maps(make(A), A, x) for label, make in makers.items()}
+
+
+def run(
+    makers: Mapping[str, MapFactory],
+    images: Mapping[str, torch.Tensor],
+    *,
+    stages: Sequence[str] = STAGES,
+    mask: str = "gaussian",
+    rate: float = 0.25,
+    seed: int = 0,
+    budget: Budget = Budget(),
+    detail: tuple[torch.Tensor, torch.Tensor] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> BatteryResult:
+    """The chosen ``stages`` on every map; the single-image stages use the first image.
+
+    ``detail`` = (x with a detail, its support) for the structural stage (default: a small
+    ellipse, ``data.insert_detail``, in the first image).
+    """
+    from .. import data
+
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise ValueError(f"stages must be among {STAGES}; got {unknown}")
+    if not makers:
+        raise ValueError("makers must hold at least one map")
+    if not images:
+        raise ValueError("images must hold at least one image")
+    xs = list(images.values())
+    shape = tuple(xs[0].shape)
+    if any(tuple(x.shape) != shape for x in xs):
+        raise ValueError(f"all images must have one shape for one map; got {[tuple(x.shape) for x in xs]}")
+    first = next(iter(images))
+    acq = _acquire(xs[0], mask, rate, seed)
+    A, x = acq.operator, acq.target
+    settings = {"images": list(images), "shape": list(shape), "mask": mask, "rate": rate, "seed": seed,
+                "maps": list(makers), "stages": list(stages), "budget": budget.summary(), "attacked_image": first}
+    result = BatteryResult(settings)
+    steps = [s for s in STAGES if s in stages]
+    for i, stage in enumerate(steps, start=1):
+        _say(log, f"[{i}/{len(steps)}] {stage} ...")
+        t0 = time.perf_counter()
+        if stage == "accuracy":
+            result.accuracy = accuracy(makers, images, mask=mask, rate=rate, seed=seed)
+        elif stage == "perturbation":
+            result.perturbation = perturbations(makers, A, x, budget, log=log)
+        elif stage == "structural":
+            xd, support = detail if detail is not None else data.insert_detail(x.real, "ellipse")
+            result.detail = (xd, support)
+            result.structural = structural_changes(makers, A, x.real, xd, support)
+        elif stage == "more-samples":
+            result.more_samples = sample_sweeps(makers, x.real, mask=mask, seed=seed)
+        elif stage == "generalisation":
+            result.generalisation = generalisations(makers, xs, mask=mask, rate=rate, seed=seed)
+        elif stage == "hallucination":
+            result.hallucination = hallucinations(makers, A, x)
+        result.seconds[stage] = time.perf_counter() - t0
+    return result
+
+
+UNSTABLE_FACTOR = 2.0  # a worst case more than this many times zero-filling's (exactly 1) counts as unstable
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one map's perturbation stage shows against the control's (zero-filling's) at the same sizes.
+
+    ``factor`` = max ratio / the control's max ratio; unstable when it exceeds ``threshold``. The worst
+    stage's numbers: its size ||r|| / ||x||, output change / ||x||, ratio and noise ratio, and the error
+    to the truth ||f(A(x + r)) - x|| / ||x|| beside the unperturbed one. ``converged``: every stage's
+    stopping rule ended it (otherwise the ratios are weaker lower bounds).
+    """
+
+    label: str
+    unstable: bool
+    factor: float
+    threshold: float
+    control_ratio: float
+    ratio: float
+    noise_ratio: float
+    r_rel: float
+    out_rel: float
+    error: float
+    error_perturbed: float
+    error_unperturbed: float
+    converged: bool
+
+    def summary(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def verdicts(perts: Mapping[str, Perturbation], *, control: str = "zero-filled",
+             threshold: float = UNSTABLE_FACTOR) -> dict[str, Verdict]:
+    """A ``Verdict`` for every map of a perturbation stage but the control."""
+    if control not in perts:
+        raise ValueError(f"the perturbation stage must include the control {control!r}; got {list(perts)}")
+    ref = perts[control].max_ratio
+    out = {}
+    for label, p in perts.items():
+        if label == control:
+            continue
+        j = max(range(len(p.worst.stages)), key=lambda i: p.worst.stages[i].ratio)
+        s, c = p.worst.stages[j], p.noise.stages[j]
+        xn = s.r_norm / s.r_rel
+        factor = p.max_ratio / ref
+        out[label] = Verdict(label, factor > threshold, factor, threshold, ref, s.ratio, c.ratio, s.r_rel,
+                             s.out_diff / xn, s.error, s.error_perturbed, p.error, bool(p.worst.converged))
+    return out
+
+
+# --- the experiments of the command line -------------------------------------------------------
+
+REFERENCE = "FIRENET (reference)"  # the label of ``nets.mri.REFERENCE_FIRENET`` on pages and records
+
+
+def reference_makers() -> dict[str, MapFactory]:
+    """The reference FIRENET (``nets.mri.REFERENCE_FIRENET``: fixed depth, what attacks differentiate),
+    the shipped U-Net and deep cascade, and zero-filling (the negative control: worst case exactly 1)."""
+    from ..nets.mri import REFERENCE_FIRENET, reconstruction_map
+
+    return {REFERENCE: lambda F: reconstruction_map("firenet", F, **REFERENCE_FIRENET),
+            "U-Net": lambda F: reconstruction_map("unet", F),
+            "deep cascade": lambda F: reconstruction_map("cascade", F),
+            "zero-filled": lambda F: reconstruction_map("zero-filled", F)}
+
+
+@dataclass(eq=False)
+class DemoResult:
+    """The impossibility table (quick), reconstructions, and the battery's attack, structural and
+    hallucination stages on the shipped networks with FIRENET and zero-filling."""
+
+    table: Any
+    reconstructions: Accuracy
+    battery: BatteryResult
+    structural: BatteryResult
+    seconds: dict[str, float]
+
+
+def demo(*, progress: bool = True, log: Callable[[str], None] | None = None,
+         budget: Budget = Budget()) -> DemoResult:
+    """The whole story on built-in images: the table (quick), Shepp-Logan and the photograph at
+    256x256 reconstructed from a Gaussian 25% mask, the attacks and hallucination maps on a
+    held-out 128x128 phantom (the networks' training size), and text inserted in Shepp-Logan."""
+    from .. import data
+    from ..barriers import table
+    from ..nets.mri import reconstruction_map
+
+    seconds = {}
+    makers = reference_makers()
+    methods = {k: v for k, v in makers.items() if k != "zero-filled"}
+    # the reconstructions a user gets: FIRENET with its defaults (depth by its stopping rules)
+    defaults = {"FIRENET": lambda F: reconstruction_map("firenet", F),
+                **{k: v for k, v in methods.items() if k != REFERENCE}}
+    t0 = time.perf_counter()
+    _say(log, "[1/4] impossibility table (quick: reduced LISTA training) ...")
+    tab = table.run(quick=True, progress=progress)
+    seconds["table"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    _say(log, "[2/4] reconstructions of Shepp-Logan and the photograph (256x256, 25%) ...")
+    recs = accuracy(defaults, {"Shepp-Logan": data.shepp_logan(256), "photograph": data.camera(256)})
+    seconds["reconstruction"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    _say(log, "[3/4] worst-case perturbations and hallucination maps (held-out phantom, 128x128) ...")
+    bat = run(makers, {"ellipses:20000": data.ellipses(128, seed=20_000)}, stages=("perturbation", "hallucination"),
+              budget=budget, log=log)
+    seconds["battery"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    _say(log, "[4/4] a small structural change (text in Shepp-Logan) ...")
+    x = data.shepp_logan(256)
+    detail = data.insert_detail(x, "text", text="CAN U SEE IT", centre=(150, 128), size=14, intensity=0.15)
+    struct = run(methods, {"Shepp-Logan": x}, stages=("structural",), detail=detail)
+    seconds["structural"] = time.perf_counter() - t0
+    return DemoResult(tab, recs, bat, struct, seconds)
+
+
+def audit(makers: Mapping[str, MapFactory], images: Mapping[str, torch.Tensor], *, mask: str = "gaussian",
+          rate: float = 0.25, seed: int = 0, stages: Sequence[str] = STAGES, budget: Budget = Budget(),
+          log: Callable[[str], None] | None = None) -> BatteryResult:
+    """The battery on the given maps (a user's network first) with FIRENET at the reference depth and
+    zero-filling beside them."""
+    ref = reference_makers()
+    both = {**makers, REFERENCE: ref[REFERENCE], "zero-filled": ref["zero-filled"]}
+    return run(both, images, stages=stages, mask=mask, rate=rate, seed=seed, budget=budget, log=log)
+
+
+@dataclass(frozen=True, eq=False)
+class AttackResult:
+    """``firenets attack``: the map's worst case and noise control, hallucination maps unperturbed and
+    under its worst perturbation, and optionally the measurement-domain attack and other maps
+    attacked with the same budget at the same sizes."""
+
+    perturbation: Perturbation
+    maps: HallucinationMaps
+    maps_worst: HallucinationMaps
+    measurement: MeasurementAttack | None
+    compared: dict[str, Perturbation]
+
+    @property
+    def worst(self) -> WorstCase:
+        return self.perturbation.worst
+
+
+def attack(f: torch.nn.Module, A: Any, x: torch.Tensor, *, budget: Budget | None = Budget(),
+           penalised: dict[str, Any] | None = None, measurement: Sequence[float] = (),
+           measurement_steps: int = 100, compare: Mapping[str, MapFactory] | None = None,
+           progress: Callable[[int, int], None] | None = None) -> AttackResult:
+    """The perturbation stage for one map: with ``budget`` (fixed sizes, the default) or with
+    ``penalised`` settings of the paper's penalised ascent (``stability.worst_case`` arguments lam,
+    lr, momentum, records, seed), then the noise control at the sizes found. ``compare`` maps are
+    attacked with ``budget`` (or the default budget at the sizes the penalised ascent found)."""
+    if (budget is None) == (penalised is None):
+        raise ValueError("give exactly one of budget (fixed sizes) and penalised (the penalised ascent)")
+    if budget is not None:
+        pert = perturbation(f, A, x, budget, progress=progress)
+    else:
+        wc = worst_case(f, A, x, progress=progress, **penalised)
+        seed = penalised.get("seed", 0)
+        nc = noise_control(f, A, x, [s.r_norm for s in wc.stages], seed=seed, trials=Budget().noise_trials)
+        xn = float(torch.linalg.vector_norm(wc.x))
+        pert = Perturbation(wc, nc, float(torch.linalg.vector_norm(wc.recon - wc.x)) / xn, getattr(f, "config", None))
+        budget = Budget(norms=tuple(sorted({s.r_rel for s in wc.stages})), seed=seed)
+    wc = pert.worst
+    maps = hallucination_maps(f, A, x)
+    worst = max(wc.stages, key=lambda s: s.ratio)
+    maps_worst = hallucination_maps(f, A, x + worst.r)
+    ma = None
+    if measurement:
+        ma = measurement_attack(f, A, x, rels=[0.0, *measurement], steps=measurement_steps, seed=budget.seed,
+                                progress=progress)
+    compared = {label: perturbation(make(A), A, x, budget, progress=progress) for label, make in (compare or {}).items()}
+    return AttackResult(pert, maps, maps_worst, ma, compared)
