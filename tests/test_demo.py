@@ -37,7 +37,7 @@ def test_demo_page_is_complete_and_self_contained(demo_dir):
     assert "<script" not in page and "http://" not in page and "https://" not in page
     results = json.loads((demo_dir / "results.json").read_text())
     assert all(results["record"]["table"]["claims"].values())
-    assert len(results["sections"]) == 5
+    assert len(results["sections"]) == 6
     assert (demo_dir / "table" / "table.json").is_file()
 
 
@@ -68,6 +68,15 @@ def test_demo_numbers_are_the_runs(demo_dir):
         assert v["unstable"] == (v["factor"] > v["threshold"])
         head = "unstable at these sizes" if v["unstable"] else "no instability found at these sizes"
         assert f"{label}: {head}: worst-case ratio {v['ratio']:.3g}" in page
+    # the targeted hallucination attack: every map, the same settings, the numbers on the page
+    targeted = results["record"]["hallucination_attack"]
+    assert set(targeted) == set(maps)
+    assert len({json.dumps(t["settings"], sort_keys=True) for t in targeted.values()}) == 1
+    for label, t in targeted.items():
+        a = t["attacks"][0]
+        assert a["rho_rel"] == pytest.approx(0.01, rel=1e-9) and isinstance(a["converged"], bool)
+        assert f"{label}: a perturbation of 1.00% of ||x|| makes the output gain contrast {a['contrast']:.3g}" in page
+        assert len(t["screening"][0]) == 9
 
 
 def test_demo_refuses_a_directory_with_other_files(tmp_path, capsys):
@@ -180,7 +189,7 @@ def test_audit_command(tmp_path, monkeypatch, capsys):
     assert main(["audit", "--model", "auditmodel:build", "--weights", str(weights), str(image),
                  "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
-    assert len(results["sections"]) == 5
+    assert len(results["sections"]) == 6
     maps = results["record"]["perturbation"]["maps"]
     assert list(maps) == ["auditmodel:build", "FIRENET (reference)", "zero-filled"]
     # perturbations of fixed relative sizes, every map attacked at the same ones with the same budget

@@ -6,7 +6,14 @@ matplotlib loads inside the functions that draw (Agg backend, no display needed)
 from __future__ import annotations
 
 from .attack import attack_files, attack_record, attack_text
-from .figures import attack_figure, grid_figure, maps_figure, reconstruction_figure, save_image
+from .figures import (
+    attack_figure,
+    grid_figure,
+    hallucination_attack_figure,
+    maps_figure,
+    reconstruction_figure,
+    save_image,
+)
 from .page import render, write
 from .records import write_json
 
@@ -16,6 +23,7 @@ __all__ = [
     "attack_text",
     "attack_figure",
     "grid_figure",
+    "hallucination_attack_figure",
     "maps_figure",
     "reconstruction_figure",
     "render",

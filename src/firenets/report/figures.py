@@ -128,8 +128,9 @@ def attack_figure(
         axes[1][j].imshow(_array(f"reconstruction[{j}]", fr), **gray)
         axes[1][j].set_title(f"f(A(x + r_{j}))  ratio {numbers['ratio']:.3g}", fontsize=8)
         r_a = _array(f"r[{j}]", r)
-        axes[2][j].imshow(r_a, cmap="magma", vmin=0)
+        im = axes[2][j].imshow(r_a, cmap="magma", vmin=0)
         axes[2][j].set_title(f"|r_{j}| (max {r_a.max():.3g})", fontsize=8)
+        fig.colorbar(im, ax=axes[2][j], fraction=0.046, pad=0.02)
     for row in axes:
         for ax in row:
             ax.set_xticks([])
@@ -187,4 +188,35 @@ def grid_figure(
                 fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
             if c == 0:
                 ax.set_ylabel(label, fontsize=9)
+    return _save_figure(path, fig)
+
+
+def hallucination_attack_figure(path: str | Path, rows: list[tuple[str, Any, Any, Any, Any, dict]]) -> Path:
+    """Per map: x + r, f(A(x + r)), the output's gain |f(A(x + r))| - |f(A x)| (the region outlined)
+    and |r|. rows = [(label, x + r, f(A(x + r)), gain, r, numbers), ...], numbers holding
+    "rho_rel" and "contrast"; each gain and |r| panel on its own scale with a colour bar."""
+    if not rows:
+        raise ValueError("rows is empty")
+    fig, axes = _figure(4, len(rows), size=2.8)
+    for i, (label, xr, out, gain, r, numbers) in enumerate(rows):
+        xr_a, out_a = _array("x + r", xr), _array("f(A(x + r))", out)
+        top = float(xr_a.max()) or 1.0
+        axes[i][0].imshow(xr_a, cmap="gray", vmin=0, vmax=top)
+        axes[i][0].set_title(f"x + r  (||r||/||x|| = {numbers['rho_rel']:.3g})", fontsize=8)
+        axes[i][0].set_ylabel(label, fontsize=9)
+        axes[i][1].imshow(out_a, cmap="gray", vmin=0, vmax=top)
+        axes[i][1].set_title(f"{label}: f(A(x + r))", fontsize=8)
+        g = np.asarray(gain, dtype=np.float64)
+        lim = float(np.abs(g).max()) or 1.0
+        im = axes[i][2].imshow(g, cmap="RdBu_r", vmin=-lim, vmax=lim)
+        axes[i][2].contour(np.asarray(numbers["region"], dtype=np.float64), levels=[0.5], colors="k", linewidths=0.8)
+        axes[i][2].set_title(f"output gain (contrast {numbers['contrast']:.3g} in the disc)", fontsize=8)
+        fig.colorbar(im, ax=axes[i][2], fraction=0.046, pad=0.02)
+        r_a = _array("r", r)
+        im = axes[i][3].imshow(r_a, cmap="magma", vmin=0)
+        axes[i][3].set_title("|r|", fontsize=8)
+        fig.colorbar(im, ax=axes[i][3], fraction=0.046, pad=0.02)
+        for ax in axes[i]:
+            ax.set_xticks([])
+            ax.set_yticks([])
     return _save_figure(path, fig)

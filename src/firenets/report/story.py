@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from .figures import attack_figure, grid_figure
+from .figures import attack_figure, grid_figure, hallucination_attack_figure
 from .page import write
 
 TITLE = "firenets: can this network be trusted to reconstruct an image?"
@@ -148,6 +148,51 @@ def perturbation_section(bat, out: Path, *, title: str) -> tuple[dict, dict]:
     return section, {"maps": record, "verdicts": {k: v.summary() for k, v in verdict.items()}}
 
 
+def lesion_sentence(label: str, a, x_max: float) -> str:
+    """What the targeted attack of one map created, from its ``stability.targeted.RegionAttack``."""
+    centre = a.summary()["region_centre"]
+    return (f"{label}: a perturbation of {a.rho_rel:.2%} of ||x|| makes the output gain contrast {a.contrast:.3g} "
+            f"({a.contrast / x_max:.1%} of the image's maximum) in a disc of {int(a.region.sum())} pixels at "
+            f"({centre[0]:.0f}, {centre[1]:.0f}), where the perturbed truth itself changes by {a.input_contrast:.3g}: "
+            f"{a.contrast - a.input_contrast:.3g} is invented; Gaussian noise of that norm adds {a.noise_contrast:.3g} "
+            "there" + ("." if a.converged else " (the attack hit its step cap: a lower bound)."))
+
+
+def hallucination_attack_section(bat, out: Path, *, title: str) -> tuple[dict, dict]:
+    """The targeted attack of every map: contrast created in the worst of the screened discs, the
+    perturbed truth's own change there, the Gaussian control, and a figure of the gains."""
+    atts = bat.hallucination_attack
+    x = next(iter(atts.values())).x
+    x_max = float(x.abs().max())
+    rows, figs, record, text = [], [], {}, []
+    for label, h in atts.items():
+        a = h.attacks[0]
+        record[label] = h.summary()
+        c = a.summary()["region_centre"]
+        rows.append([label, a.rho_rel, f"({c[0]:.0f}, {c[1]:.0f})", a.contrast, a.contrast / x_max, a.input_contrast,
+                     a.contrast - a.input_contrast, a.noise_contrast, a.iterations, a.converged])
+        figs.append((label, (x + a.r).abs(), a.recon.abs(), a.recon.abs() - h.recon.abs(), a.r.abs(),
+                     {"rho_rel": a.rho_rel, "contrast": a.contrast, "region": a.region}))
+        text.append(lesion_sentence(label, a, x_max))
+    hallucination_attack_figure(out / "hallucination-attack.png", figs)
+    settings = next(iter(atts.values())).settings
+    intro = (f"The targeted attack seeks, for each map, the perturbation of norm at most {rows[0][1]:.2%} of ||x|| "
+             "that makes the reconstruction brightest inside a small disc: the gain <|f(A(x+r))|>_R - <|f(Ax)|>_R, "
+             f"over {settings['regions']} discs on the middle of the image (screened by {settings['screen_steps']} "
+             f"ascent steps each, the best attacked in full with the battery's stopping rule). A gain far above the "
+             "perturbed truth's own change in the disc is a lesion the samples do not support.")
+    section = {"title": title, "text": [intro, *text],
+               "tables": [{"caption": "per map: ||r||/||x||, the disc's centre (row, column), contrast created, as a "
+                                      "fraction of max |x|, the perturbed truth's change there, the difference (invented), "
+                                      "the Gaussian control, iterations, converged",
+                           "columns": ["map", "||r||/||x||", "disc", "contrast", "/ max|x|", "truth's change",
+                                       "invented", "noise", "iterations", "converged"], "rows": rows}],
+               "figures": [{"file": "hallucination-attack.png", "data": record,
+                            "caption": "per map: x + r, its reconstruction, the output's gain (the disc outlined) "
+                                       "and |r|"}]}
+    return section, record
+
+
 def structural_section(bat, out: Path, *, title: str, detail: str) -> tuple[dict, dict]:
     """Whether each map recovers the inserted detail: the contrast, full image and a zoom."""
     struct = bat.structural
@@ -217,13 +262,14 @@ def demo_page(result, out: str | Path, *, seconds: float | None = None) -> dict[
                                   "operator, not trained; here with its defaults (depth chosen by its stopping "
                                   "rules); section 3 attacks the fixed-depth reference FIRENET."),
         perturbation_section(bat, out, title="3. Worst-case perturbations"),
-        structural_section(struct, out, title="4. A small structural change",
+        hallucination_attack_section(bat, out, title="4. Targeted hallucination attack"),
+        structural_section(struct, out, title="5. A small structural change",
                            detail="The text 'CAN U SEE IT' (intensity +0.15)"),
-        hallucination_section(bat, out, title="5. Hallucination maps"),
+        hallucination_section(bat, out, title="6. Hallucination maps"),
     ]
     sections = [s for s, _ in parts]
-    record = dict(zip(("table", "reconstruction", "perturbation", "structural", "hallucination"),
-                      (r for _, r in parts), strict=True))
+    record = dict(zip(("table", "reconstruction", "perturbation", "hallucination_attack", "structural",
+                       "hallucination"), (r for _, r in parts), strict=True))
     claims = record["table"]["claims"]
     summary = [
         "1. The barrier: " + ("every method stays more than 10^-K from the exact minimisers and FIRENET within "
@@ -231,8 +277,9 @@ def demo_page(result, out: str | Path, *, seconds: float | None = None) -> dict[
                               else "a claim of the table failed in this run; see section 1."),
         "2. Reconstructions: " + " ".join(sections[1]["text"][1:]),
         "3. Perturbations: " + " ".join(sections[2]["text"][2:]),
-        "4. Small detail: " + " ".join(sections[3]["text"][1:]),
-        "5. Hallucinations: " + " ".join(sections[4]["text"][1:]),
+        "4. Targeted hallucinations: " + " ".join(sections[3]["text"][1:]),
+        "5. Small detail: " + " ".join(sections[4]["text"][1:]),
+        "6. Hallucination maps: " + " ".join(sections[5]["text"][1:]),
     ]
     total = seconds if seconds is not None else sum(result.seconds.values())
     results = {"title": TITLE, "summary": summary, "sections": sections, "meta": _meta(total),
@@ -267,6 +314,10 @@ def audit_page(bat, out: str | Path, *, name: str, seconds: float | None = None)
         s, r = perturbation_section(bat, out, title=title("Worst-case perturbations"))
         sections.append(s)
         record["perturbation"] = r
+    if bat.hallucination_attack is not None:
+        s, r = hallucination_attack_section(bat, out, title=title("Targeted hallucination attack"))
+        sections.append(s)
+        record["hallucination_attack"] = r
     if bat.structural is not None or bat.more_samples is not None:
         text = []
         if bat.structural is not None:

@@ -1,5 +1,6 @@
 """Stability of reconstruction maps: worst-case perturbations (image and measurement domain) with a
-noise control, hallucinations, small details, more samples, generalisation.
+noise control, targeted hallucination attacks, hallucination maps, small details, more samples,
+generalisation; ``battery`` runs them on several maps alike.
 
 A reconstruction map f takes k-space samples y, (m,) or (B, m), to a complex image; the operator
 A is an ``operators.Fourier2D``. Antun et al., PNAS 2020; Bhadra et al., IEEE TMI 2021
@@ -24,22 +25,28 @@ from .hallucination import (
 from .perturbation import RELATIVE_NORMS, NoiseControl, Stage, WorstCase, noise_control, worst_case
 from .sampling import MoreSamples, more_samples
 from .structural import StructuralChange, structural_change
+from .targeted import HallucinationAttack, RegionAttack, disc, disc_grid, hallucination_attack
 
 __all__ = [
     "RELATIVE_NORMS",
     "BudgetResult",
     "Generalisation",
+    "HallucinationAttack",
     "HallucinationMaps",
     "KernelPair",
     "MeasurementAttack",
     "MoreSamples",
+    "RegionAttack",
     "NoiseControl",
     "Stage",
     "StructuralChange",
     "WorstCase",
     "accuracy_stability_bound",
     "check_orthonormal_rows",
+    "disc",
+    "disc_grid",
     "generalisation",
+    "hallucination_attack",
     "hallucination_maps",
     "kernel_pair",
     "measurement_attack",

@@ -25,9 +25,11 @@ from .hallucination import HallucinationMaps, hallucination_maps
 from .perturbation import RELATIVE_NORMS, NoiseControl, WorstCase, noise_control, worst_case
 from .sampling import MoreSamples, more_samples
 from .structural import StructuralChange, structural_change
+from .targeted import HallucinationAttack, disc_grid, hallucination_attack
 
 MapFactory = Callable[[Any], torch.nn.Module]
-STAGES = ("accuracy", "perturbation", "structural", "more-samples", "generalisation", "hallucination")
+STAGES = ("accuracy", "perturbation", "hallucination-attack", "structural", "more-samples", "generalisation",
+          "hallucination")
 SAMPLE_RATES = (0.15, 0.2, 0.25, 0.3, 0.4)
 
 
@@ -114,6 +116,7 @@ class BatteryResult:
     settings: dict[str, Any]
     accuracy: Accuracy | None = None
     perturbation: dict[str, Perturbation] | None = None
+    hallucination_attack: dict[str, HallucinationAttack] | None = None
     structural: dict[str, StructuralChange] | None = None
     detail: tuple[torch.Tensor, torch.Tensor] | None = None  # the image with the detail, and its support
     more_samples: dict[str, MoreSamples] | None = None
@@ -126,7 +129,8 @@ class BatteryResult:
         out: dict[str, Any] = {"settings": self.settings, "seconds": self.seconds}
         if self.accuracy is not None:
             out["accuracy"] = self.accuracy.summary()
-        for name in ("perturbation", "structural", "more_samples", "generalisation", "hallucination"):
+        for name in ("perturbation", "hallucination_attack", "structural", "more_samples", "generalisation",
+                     "hallucination"):
             part = getattr(self, name)
             if part is not None:
                 out[name] = {m: r.summary() for m, r in part.items()}
@@ -183,6 +187,28 @@ def perturbations(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor, bud
     for label, make in makers.items():
         _say(log, f"      attacking {label} ...")
         out[label] = perturbation(make(A), A, x, budget)
+    return out
+
+
+def lesion_regions(shape: Sequence[int]) -> list[torch.Tensor]:
+    """The places the targeted attack screens: 3 x 3 discs of radius max(2, min(H, W) / 40) on the
+    middle half of the image (a lesion of a few millimetres at typical MRI resolutions)."""
+    return disc_grid(shape, max(2.0, min(shape) / 40), per_side=3)
+
+
+def hallucination_attacks(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor, budget: Budget = Budget(),
+                          *, log: Callable[[str], None] | None = None) -> dict[str, HallucinationAttack]:
+    """The targeted hallucination attack of every map at the budget's smallest size, on the grid of
+    ``lesion_regions`` (screened, the best attacked in full), with the budget's stopping rule."""
+    rho = budget.norms[0] * float(torch.linalg.vector_norm(x))
+    regions = lesion_regions(tuple(x.shape))
+    out = {}
+    for label, make in makers.items():
+        _say(log, f"      hallucination attack on {label} ...")
+        out[label] = hallucination_attack(make(A), A, x, regions, [rho], steps=budget.steps, tol=budget.tol,
+                                          patience=budget.patience, restarts=max(budget.restarts, 1), lr=budget.lr,
+                                          momentum=budget.momentum, noise_trials=budget.noise_trials,
+                                          seed=budget.seed)
     return out
 
 
@@ -263,6 +289,8 @@ def run(
             result.accuracy = accuracy(makers, images, mask=mask, rate=rate, seed=seed)
         elif stage == "perturbation":
             result.perturbation = perturbations(makers, A, x, budget, log=log)
+        elif stage == "hallucination-attack":
+            result.hallucination_attack = hallucination_attacks(makers, A, x, budget, log=log)
         elif stage == "structural":
             xd, support = detail if detail is not None else data.insert_detail(x.real, "ellipse")
             result.detail = (xd, support)
@@ -379,9 +407,9 @@ def demo(*, progress: bool = True, log: Callable[[str], None] | None = None,
     recs = accuracy(defaults, {"Shepp-Logan": data.shepp_logan(256), "photograph": data.camera(256)})
     seconds["reconstruction"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    _say(log, "[3/4] worst-case perturbations and hallucination maps (held-out phantom, 128x128) ...")
-    bat = run(makers, {"ellipses:20000": data.ellipses(128, seed=20_000)}, stages=("perturbation", "hallucination"),
-              budget=budget, log=log)
+    _say(log, "[3/4] worst-case perturbations, hallucination attacks and maps (held-out phantom, 128x128) ...")
+    bat = run(makers, {"ellipses:20000": data.ellipses(128, seed=20_000)},
+              stages=("perturbation", "hallucination-attack", "hallucination"), budget=budget, log=log)
     seconds["battery"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     _say(log, "[4/4] a small structural change (text in Shepp-Logan) ...")

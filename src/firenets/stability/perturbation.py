@@ -133,6 +133,56 @@ def _finite(t: torch.Tensor) -> bool:
     return bool(torch.isfinite(torch.view_as_real(t) if t.is_complex() else t).all())
 
 
+def ascend(
+    value_and_grad: Callable[[torch.Tensor], tuple[float, torch.Tensor]],
+    r: torch.Tensor,
+    rho: float,
+    *,
+    steps: int,
+    tol: float,
+    patience: int,
+    lr: float,
+    momentum: float,
+    ball: bool = False,
+    tick: Callable[[], None] | None = None,
+) -> tuple[float, torch.Tensor, int, bool]:
+    """Maximise a value over the sphere ||r|| = rho (or the ball ||r|| <= rho) from r.
+
+    v <- m v + s rho g / ||g||, r <- the projection of r + v; a step that lowers the value below
+    the best is undone and s (from lr) halved, momentum reset. Ends when the best value has not
+    risen by a factor 1 + tol for ``patience`` steps, when s < lr / 1024 or the gradient vanishes
+    (converged), or after ``steps`` steps (not converged). One call of value_and_grad per step.
+    Returns (best value, its r, steps taken, converged).
+    """
+
+    def project(r: torch.Tensor) -> torch.Tensor:
+        n = float(torch.linalg.vector_norm(r))
+        return r * (rho / n) if (not ball or n > rho) and n > 0 else r
+
+    r = project(r.detach())
+    v = torch.zeros_like(r)
+    s, top, top_r, top_g, last_gain, it = lr, -math.inf, r, None, 0, 0
+    while it < steps:
+        it += 1
+        value, g = value_and_grad(r)
+        if value > top + tol * abs(top) or top == -math.inf:
+            last_gain = it
+        if value >= top:
+            top, top_r, top_g = value, r, g
+        else:  # the step lost value: back to the best point, a shorter step, no momentum
+            r, g, v, s = top_r, top_g, torch.zeros_like(r), s / 2
+        if tick is not None:
+            tick()
+        if it - last_gain >= patience or s < lr / 1024:
+            return top, top_r, it, True
+        gn = float(torch.linalg.vector_norm(g))
+        if gn == 0:  # a stationary point
+            return top, top_r, it, True
+        v = momentum * v + (s * rho / gn) * g
+        r = project((r + v).detach())
+    return top, top_r, it, False
+
+
 def worst_case(
     f: ReconstructionMap,
     A: Any,
@@ -247,35 +297,23 @@ def worst_case(
             starts += [("random", d), ("random, negated", -d)]
         best_r, best_ratio, log = None, -math.inf, []
         for kind, direction in starts:
-            r = rho * direction / torch.linalg.vector_norm(direction)
-            v = torch.zeros_like(r)
-            s, top, top_r, top_g, last_gain, converged, it = lr, -math.inf, r, None, 0, False, 0
-            while it < steps:
-                it += 1
+
+            def value_and_grad(r: torch.Tensor, j=j, rho=rho) -> tuple[float, torch.Tensor]:
                 diff, g = grad_of(r)
-                ratio = diff / rho
-                if not (math.isfinite(ratio) and _finite(g)):
+                if not (math.isfinite(diff) and _finite(g)):
                     raise ValueError(f"f returned non-finite values under perturbation at stage {j} "
                                      f"(||r|| = {rho:.4g} = {rho / xn:.4g} ||x||)")
-                if ratio > top * (1 + tol):
-                    last_gain = it
-                if ratio >= top:
-                    top, top_r, top_g = ratio, r, g
-                else:  # the step lost ratio: back to the best point, a shorter step, no momentum
-                    r, g, v, s = top_r, top_g, torch.zeros_like(r), s / 2
+                return diff / rho, g
+
+            def tick() -> None:
+                nonlocal done
                 done += 1
                 if progress is not None:
                     progress(done, total)
-                if it - last_gain >= patience or s < lr / 1024:
-                    converged = True
-                    break
-                gn = torch.linalg.vector_norm(g)
-                if float(gn) == 0:  # a stationary point of the output change
-                    converged = True
-                    break
-                v = momentum * v + s * rho * g / gn
-                r = (r + v).detach()
-                r = rho * r / torch.linalg.vector_norm(r)
+
+            top, top_r, it, converged = ascend(value_and_grad, rho * direction / torch.linalg.vector_norm(direction),
+                                               rho, steps=steps, tol=tol, patience=patience, lr=lr,
+                                               momentum=momentum, tick=tick)
             log.append({"kind": kind, "ratio": top, "iterations": it, "converged": converged})
             if top > best_ratio:
                 best_ratio, best_r, best_log = top, top_r, log[-1]

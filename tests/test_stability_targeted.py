@@ -1,0 +1,111 @@
+"""The targeted hallucination attack, checked on maps whose answer is bounded in closed form."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import firenets as fn
+from firenets.operators import Fourier2D
+from firenets.stability.targeted import disc, disc_grid, hallucination_attack
+
+SHAPE = (32, 32)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    mask = fn.masks.make("gaussian", SHAPE, 0.3, seed=1).mask
+    A = Fourier2D(mask)
+    x = fn.data.ellipses(SHAPE, seed=2).to(torch.complex128)
+    return A, x
+
+
+def _restricted_norm(A, region, iters=300):
+    """||1_R A^*A 1_R||_op by power iteration (the largest gain of the projection inside R)."""
+    g = torch.Generator().manual_seed(0)
+    v = torch.randn(SHAPE, generator=g, dtype=torch.complex128) * region
+    for _ in range(iters):
+        v = A.adjoint(A(v * region)) * region
+        v = v / torch.linalg.vector_norm(v)
+    return float(torch.linalg.vector_norm(A.adjoint(A(v * region)) * region))
+
+
+def test_zero_filling_contrast_lies_between_a_feasible_value_and_the_bound(setup):
+    A, x = setup
+    R = disc(SHAPE, (12, 18), 3)
+    P = lambda z: A.adjoint(A(z))  # noqa: E731
+    f = fn.reconstruction.ZeroFilled(A)
+    rho = 0.02 * float(torch.linalg.vector_norm(x))
+    base = P(x)
+    # first-order optimal direction: P (w e^{i phase(P x)}), w = 1_R / |R|
+    w = R.to(torch.complex128) / R.sum() * torch.exp(1j * torch.angle(base))
+    r_star = P(w)
+    r_star = rho * r_star / torch.linalg.vector_norm(r_star)
+    feasible = float(P(x + r_star).abs()[R].mean() - base.abs()[R].mean())
+    # <|P(x+r)| - |Px|>_R <= <|P r|>_R <= ||1_R P r|| / sqrt|R| <= rho ||1_R P 1_R||^(1/2)... as an operator norm
+    upper = rho * math.sqrt(_restricted_norm(A, R)) / math.sqrt(float(R.sum()))
+    res = hallucination_attack(f, A, x, R, [rho])
+    a = res.attacks[0]
+    assert feasible > 0 and 0.99 * feasible <= a.contrast <= upper * (1 + 1e-9)
+    assert float(torch.linalg.vector_norm(a.r)) <= rho * (1 + 1e-12)
+    assert res.converged and a.noise_contrast < 0.5 * a.contrast  # random noise creates far less
+
+
+class Switch(torch.nn.Module):
+    """f(y) = A^* y + L sigmoid((Re <p, A^* y> - t) / w): a lesion L, invisible to the samples, that
+    switches on once the measured pattern p rises."""
+
+    def __init__(self, A, p, L, t, w):
+        super().__init__()
+        self.A, self.p, self.L, self.t, self.w = A, p, L, t, w
+
+    def forward(self, y):
+        z = self.A.adjoint(y)
+        s = torch.sigmoid(((self.p.conj() * z).sum(dim=(-2, -1)).real - self.t) / self.w)
+        return z + s[..., None, None] * self.L
+
+
+def test_attack_finds_the_region_where_a_switched_lesion_appears(setup):
+    A, x = setup
+    g = torch.Generator().manual_seed(9)
+    p = A.adjoint(torch.randn(A.shape[0], generator=g, dtype=torch.complex128))
+    p = p / torch.linalg.vector_norm(p)
+    R = disc(SHAPE, (20, 10), 2.5)
+    bump = R.to(torch.complex128)
+    L = bump - A.adjoint(A(bump))  # in ker A: the samples cannot see it
+    L = 0.5 * L / L.abs()[R].mean()  # contrast 0.5 in R when fully on
+    rho = 0.02 * float(torch.linalg.vector_norm(x))
+    z0 = float((p.conj() * x).sum().real)
+    f = Switch(A, p, L, t=z0 + 0.6 * rho, w=0.3 * rho)
+    with torch.no_grad():
+        fx = f(A(x))
+        along_p = float(f(A(x + rho * p)).abs()[R].mean() - fx.abs()[R].mean())  # a feasible value
+    regions = [disc(SHAPE, (10, 22), 2.5), R, disc(SHAPE, (8, 8), 2.5)]
+    res = hallucination_attack(f, A, x, regions, [rho])
+    a = res.attacks[0]
+    assert torch.equal(a.region, R)  # the screening picked the lesion's place
+    assert a.contrast >= 0.99 * along_p and along_p > 0.2
+    assert a.contrast > 5 * abs(a.input_contrast)  # invented: the perturbed truth barely changes in R
+    assert len(res.screening[0]) == 3 and max(res.screening[0]) == res.screening[0][1]
+    assert res.summary()["attacks"][0]["region_pixels"] == int(R.sum())
+
+
+def test_disc_grid_and_bad_input(setup):
+    A, x = setup
+    grid = disc_grid(SHAPE, 2, per_side=3)
+    assert len(grid) == 9 and all(m.any() for m in grid)
+    centres = {tuple(int(v) for v in torch.nonzero(m).double().mean(0).round()) for m in grid}
+    assert len(centres) == 9
+    f = fn.reconstruction.ZeroFilled(A)
+    with pytest.raises(ValueError, match="holds no pixel"):
+        disc(SHAPE, (100, 100), 2)
+    with pytest.raises(ValueError, match="empty"):
+        hallucination_attack(f, A, x, torch.zeros(SHAPE, dtype=torch.bool), [0.1])
+    with pytest.raises(ValueError, match="shape"):
+        hallucination_attack(f, A, x, torch.ones(8, 8, dtype=torch.bool), [0.1])
+    with pytest.raises(TypeError, match="boolean"):
+        hallucination_attack(f, A, x, torch.ones(SHAPE), [0.1])
+    with pytest.raises(ValueError, match="norms"):
+        hallucination_attack(f, A, x, grid[0], [0.2, 0.1])
