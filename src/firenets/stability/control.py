@@ -1,0 +1,145 @@
+"""A positive control: a network that must be unstable, because it is accurate on images whose
+samples nearly coincide (the accuracy-stability bound, REFERENCE section 5).
+
+The lesion: a real image d with A d = 0 exactly (a bump b minus its projection onto the samples
+of the mask made conjugate-symmetric: a real image's k-space is conjugate-symmetric, so it vanishes
+on the mask iff it vanishes on the symmetrised mask), plus a small measured leak,
+d_leak = d + leak (b - d), so ||A d_leak|| = leak ||A b|| > 0. Training images are phantoms x with
+and without d_leak. A map eta-accurate on x and x' = x + d_leak has local Lipschitz constant at least
+(||x - x'|| - 2 eta) / ||A x - A x'|| (and, whatever its error elsewhere, at least
+(||x - x'|| - ||e' - e||) / ||A x - A x'|| with e, e' its errors on x, x'), and r = A^*A (x' - x) is a perturbation of that norm with
+A (x + r) = A x' exactly: the attack on x must find at least the bound, and that r makes the
+lesion appear. Gottschling, Antun, Hansen, Adcock, "The troublesome kernel", SIAM Review 2025.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .._validation import check_int, check_scalar
+from .hallucination import accuracy_stability_bound
+
+# the shipped control: `python benchmarks/positive_control.py --train` reproduces it
+CONTROL = {"size": 64, "mask": "gaussian", "rate": 0.25, "mask_seed": 0, "centre": (26, 40), "radius": 3.0,
+           "amplitude": 2.0, "leak": 0.05, "n_train": 800, "n_val": 64, "epochs": 20, "seed": 0, "features": 12}
+
+
+def symmetrised(mask: torch.Tensor) -> torch.Tensor:
+    """mask | its mirror k -> -k in the centred k-space grid (index s -> (N - s) mod N per axis)."""
+    return mask | torch.roll(torch.flip(mask, (0, 1)), shifts=(1, 1), dims=(0, 1))
+
+
+def kernel_lesion(mask: torch.Tensor, centre: tuple[float, float], radius: float,
+                  amplitude: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(d, b): the bump b = amplitude on a disc, and d = b - A_s^* A_s b, real, with A d = 0."""
+    from ..operators import Fourier2D
+    from .targeted import disc
+
+    radius = check_scalar("radius", radius, positive=True)
+    amplitude = check_scalar("amplitude", amplitude, positive=True)
+    b = disc(tuple(mask.shape), centre, radius).to(torch.float64) * amplitude
+    As = Fourier2D(symmetrised(mask))
+    d = b.to(torch.complex128) - As.adjoint(As(b.to(torch.complex128)))
+    return d.real.contiguous(), b
+
+
+def leaky(d: torch.Tensor, b: torch.Tensor, leak: float) -> torch.Tensor:
+    """d_leak = d + leak (b - d): ||A d_leak|| = leak ||A b||."""
+    leak = check_scalar("leak", leak, positive=True)
+    return d + leak * (b - d)
+
+
+def lesion_images(shape: int, n: int, lesion: torch.Tensor, *, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """n phantoms (``data.PhantomDataset``), every second one with the lesion added; (images, has_lesion)."""
+    from ..data import PhantomDataset
+
+    n = check_int("n", n, minimum=2)
+    ds = PhantomDataset(shape, n, seed=seed)
+    has = torch.arange(n) % 2 == 1
+    images = torch.stack([ds[i] + (lesion if has[i] else 0) for i in range(n)])
+    return images, has
+
+
+def train_control(out: str | Path, *, progress: bool = True, command: str = "", **overrides: Any):
+    """Train the positive-control U-Net on phantoms with and without the leaky kernel lesion (CONTROL,
+    with ``overrides``) and write it to ``out`` with its record."""
+    import platform
+
+    from .. import __version__, masks
+    from ..nets import training
+
+    c = {**CONTROL, **overrides}
+    m = masks.make(c["mask"], (c["size"], c["size"]), c["rate"], seed=c["mask_seed"]).mask
+    d, b = kernel_lesion(m, c["centre"], c["radius"], c["amplitude"])
+    lesion = leaky(d, b, c["leak"])
+    images, _ = lesion_images(c["size"], c["n_train"], lesion, seed=2 * c["seed"] + 1)
+    val, _ = lesion_images(c["size"], c["n_val"], lesion, seed=2 * c["seed"] + 2)
+    net = training.build("unet", {"levels": 4, "features": c["features"], "seed": c["seed"]}, m)
+    res = training.train(net, images.to(torch.float32), val.to(torch.float32), m, epochs=c["epochs"],
+                         seed=c["seed"], progress=progress)
+    record = {"kind": "unet", "size": c["size"], "mask": c["mask"], "rate": c["rate"], "seed": c["mask_seed"],
+              "control": {k: list(v) if isinstance(v, tuple) else v for k, v in c.items()},
+              "train_loss": res.train_loss, "val_loss": res.val_loss, "best_epoch": res.best_epoch,
+              "seconds": res.seconds, "command": command, "firenets": __version__, "torch": str(torch.__version__),
+              "python": platform.python_version(),
+              "data": "random ellipses (firenets.data.PhantomDataset), every second one with the leaky kernel lesion"}
+    training.save(out, net, record)
+    return net, record
+
+
+@dataclass(frozen=True, eq=False)
+class PositiveControl:
+    """A map on a pair (x, x' = x + d_leak): its errors, the bound, the ratio at the feasible r, the
+    attack's ratio at ||r||, and whether r makes the lesion appear (and -r, from x', vanish)."""
+
+    errors: tuple[float, float]  # ||f(A x) - x||, ||f(A x') - x'||
+    bound: float  # (||x - x'|| - 2 eta) / ||A x - A x'||, eta = max of the errors
+    bound_difference: float  # (||x - x'|| - ||e' - e||) / ||A x - A x'||, e = f(A x) - x, e' = f(A x') - x'
+
+    feasible_ratio: float  # ||f(A(x + r)) - f(A x)|| / ||r||, r = A^*A (x' - x)
+    attack_ratio: float  # the worst case found on the sphere ||r||, from random starts
+    attack_converged: bool
+    r_rel: float  # ||r|| / ||x||
+    appear: float  # <|f(A(x + r))|>_D - <|f(A x)|>_D over the lesion's disc D
+    vanish: float  # <|f(A(x' - r))|>_D - <|f(A x')|>_D
+    lesion_contrast: float  # <|x' - x|>_D
+
+    def summary(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def positive_control(f, A, x: torch.Tensor, lesion: torch.Tensor, region: torch.Tensor, *,
+                     budget: Any = None) -> PositiveControl:
+    """Measure ``PositiveControl`` for map f on (x, x + lesion); ``budget`` a ``battery.Budget``."""
+    from .battery import Budget
+    from .perturbation import worst_case
+
+    budget = budget or Budget()
+    x = x.to(torch.complex128)
+    xp = x + lesion.to(torch.complex128)
+    with torch.no_grad():
+        fx, fxp = f(A(x)), f(A(xp))
+    errors = (float(torch.linalg.vector_norm(fx - x)), float(torch.linalg.vector_norm(fxp - xp)))
+    bound = accuracy_stability_bound(A, x, xp, eta=max(errors))
+    # the same triangle inequality with the errors' difference: a map whose error is the same on x and
+    # x' (the lesion recovered, whatever else it gets wrong) must amplify A (x' - x) by nearly ||x' - x||
+    gap = float(torch.linalg.vector_norm(xp - x)) - float(torch.linalg.vector_norm((fxp - xp) - (fx - x)))
+    bound_difference = max(gap, 0.0) / float(torch.linalg.vector_norm(A(xp - x)))
+    r = A.adjoint(A(xp - x))
+    rho = float(torch.linalg.vector_norm(r))
+    with torch.no_grad():
+        fr, fxr = f(A(x + r)), f(A(xp - r))
+    feasible = float(torch.linalg.vector_norm(fr - fx)) / rho
+    wc = worst_case(f, A, x, norms=[rho], steps=budget.steps, tol=budget.tol, patience=budget.patience,
+                    restarts=budget.restarts, lr=budget.lr, momentum=budget.momentum, seed=budget.seed)
+
+    def mean(t: torch.Tensor) -> float:
+        return float(t.abs()[region].mean())
+
+    return PositiveControl(errors, bound, bound_difference, feasible, wc.stages[0].ratio, bool(wc.converged),
+                           rho / float(torch.linalg.vector_norm(x)), mean(fr) - mean(fx), mean(fxr) - mean(fxp),
+                           mean(xp - x))
