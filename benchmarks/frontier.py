@@ -10,6 +10,7 @@ Image: the held-out ellipse phantom ellipses:SEED at SIZE x SIZE (never seen in 
 10 steps, cap 100 per start, one random direction of both signs) at ||r|| = rho ||x||, and the
 targeted hallucination attack at the same size on the 3 x 3 grid of discs. lam is a multiple of the
 calibrated default (``nets.mri.default_lam``); depth is restarts x inner layers at a fixed depth.
+Last, AI + FIRENET: the reference FIRENET warm-started at each network's output (``WarmStarted``).
 """
 
 from __future__ import annotations
@@ -75,6 +76,15 @@ def run(size: int, seed: int, mask: str, rho: float, configs: list) -> list[dict
             continue
         rows.append(point(label, make, A, x, budget, rho))
         print(_line(rows[-1]), flush=True)
+    # AI + FIRENET: the reference FIRENET started at each network's output (nets.mri.WarmStarted)
+    from firenets.nets.mri import REFERENCE_FIRENET, WarmStarted
+
+    for net in ("unet", "cascade"):
+        def make(F, net=net):
+            return WarmStarted(reconstruction_map(net, F), reconstruction_map("firenet", F, **REFERENCE_FIRENET))
+
+        rows.append(point(f"{'U-Net' if net == 'unet' else 'cascade'} + FIRENET (reference)", make, A, x, budget, rho))
+        print(_line(rows[-1]), flush=True)
     return rows
 
 
@@ -91,14 +101,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=20_000)
     parser.add_argument("--mask", default="gaussian")
     parser.add_argument("--rho", type=float, default=0.01)
-    parser.add_argument("--configs", choices=["quick", "full"], default="quick")
+    parser.add_argument("--configs", choices=["quick", "full", "none"], default="quick",
+                        help="FIRENET settings to run (none: only the networks and AI + FIRENET)")
     parser.add_argument("--json", default=None)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"{args.size}x{args.size} ellipses:{args.seed}, {args.mask} 25% (seed 0), ||r|| = {args.rho:g} ||x||; "
           "one attack budget for every map", flush=True)
-    rows = run(args.size, args.seed, args.mask, args.rho, QUICK if args.configs == "quick" else FULL)
+    rows = run(args.size, args.seed, args.mask, args.rho, {"quick": QUICK, "full": FULL, "none": []}[args.configs])
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=2)

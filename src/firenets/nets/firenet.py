@@ -202,7 +202,8 @@ class FIRENET(torch.nn.Module):
         return y
 
     def forward(
-        self, y: torch.Tensor, x0: torch.Tensor | None = None, *, return_certificate: bool = False
+        self, y: torch.Tensor, x0: torch.Tensor | None = None, *, return_certificate: bool = False,
+        eps0: torch.Tensor | float | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, Certificate]:
         """x = Phi(y) for y of shape (*batch, *A.out_shape); x0: optional warm start.
 
@@ -210,21 +211,23 @@ class FIRENET(torch.nn.Module):
         its accuracy: build the network with ``eps0`` of the order of x0's error, else the first
         blocks, sized for an error ||y||, move far from it. With ``return_certificate`` also
         returns the duality-gap certificate of the output (P2, P3), or its objective and
-        constraint violation with a gap (P1), per sample.
+        constraint violation with a gap (P1), per sample. ``eps0`` overrides the network's for this
+        call (a number, or one per sample).
         """
         if not return_certificate:
-            return self.solve(y, x0)[0]
+            return self.solve(y, x0, eps0=eps0)[0]
         y = self._check_y(y)
-        x, dual = self.solve(y, x0)
+        x, dual = self.solve(y, x0, eps0=eps0)
         with torch.no_grad():
             cert = self.problem(y).certificate(x.detach(), _detach(dual))
         return x, cert
 
-    def solve(self, y: torch.Tensor, x0: torch.Tensor | None = None) -> tuple[torch.Tensor, Any]:
+    def solve(self, y: torch.Tensor, x0: torch.Tensor | None = None, *,
+              eps0: torch.Tensor | float | None = None) -> tuple[torch.Tensor, Any]:
         """(x, dual): the output and the dual point of the last block, in the certificate's convention
         (``problems``: z, or the pair (z, v) in the analysis form), for certificates computed elsewhere."""
         y = self._check_y(y)
-        x, zbar = self._run(y, x0, self.restarts, self.inner)
+        x, zbar = self._run(y, x0, self.restarts, self.inner, eps0=eps0)
         # the saddle point's z maximises -H*(z): the dual problem's variable is -z
         return x, ((-zbar[0], zbar[1]) if isinstance(zbar, tuple) else -zbar)
 
@@ -255,7 +258,7 @@ class FIRENET(torch.nn.Module):
             thresholds = [self.thresholds.reshape(()).expand(()) for _ in segments]
         return AnalysisSaddlePoint(self.A, self.B, y, thresholds, segments, self.kind, self.eta)
 
-    def _run(self, y, x0, restarts: int, inner: int, trace=None, schedule: str | None = None):
+    def _run(self, y, x0, restarts: int, inner: int, trace=None, schedule: str | None = None, eps0=None):
         A = self.A
         batch = y.shape[: y.ndim - len(A.out_shape)]
         x_dtype = A.dtype if A.is_complex else y.dtype
@@ -271,7 +274,11 @@ class FIRENET(torch.nn.Module):
         z_dtype = torch.promote_types(x_dtype, A.dtype)
         sp = self.saddle_point(y)
         nout = len(A.out_shape)
-        if self.eps0 is None:
+        if eps0 is not None:  # this call's (a warm start's error scale, say)
+            eps = torch.as_tensor(eps0, dtype=real_dtype(x_dtype), device=A.device).expand(batch).clone()
+            if not bool(torch.isfinite(eps).all()) or bool((eps <= 0).any()):
+                raise ValueError(f"eps0 must be finite and > 0; got {eps.detach().tolist()}")
+        elif self.eps0 is None:
             norm_y = torch.linalg.vector_norm(y, dim=tuple(range(-nout, 0)))
             eps = torch.where(norm_y > 0, norm_y, torch.ones_like(norm_y))
         else:
