@@ -168,6 +168,10 @@ def build():
 
 def not_a_module():
     return 3
+
+
+def needs_args(width):
+    return Net()
 '''
 
 
@@ -208,6 +212,8 @@ def test_audit_command(tmp_path, monkeypatch, capsys):
         (["--model", "nosuchmodule:build"], "cannot import"),
         (["--model", "auditmodel:not_a_module"], "not a torch.nn.Module"),
         (["--model", "auditmodel:build", "--weights", str(image)], "cannot be read"),
+        (["--model", "auditmodel:build", "--input", "kspace"], "fails on the k-space samples"),
+        (["--model", "auditmodel:needs_args"], "needs_args() failed"),
     ]:
         target = tmp_path / f"bad{len(message)}"
         assert main(["audit", *args, str(image), "--out", str(target)]) == 2

@@ -90,7 +90,11 @@ def _rate(text: str) -> float:
 
 
 def _nonnegative_float(text: str) -> float:
-    if text.strip() in ("0", "0.0"):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value == 0:
         return 0.0
     return _positive_float(text)
 
@@ -192,9 +196,15 @@ def _attack(args: argparse.Namespace) -> int:
     from firenets.stability import battery
 
     penalised = args.lam is not None or args.records is not None
-    if penalised and args.norms is not None:
-        print("firenets attack: --norms (fixed-norm ascent) and --lam/--records (penalised ascent) "
-              "are two different modes; give one", file=sys.stderr)
+    fixed_only = [f"--{n.replace('_', '-')}" for n in ("norms", "steps", "random_starts")
+                  if getattr(args, n) is not None]
+    if penalised and fixed_only:
+        print(f"firenets attack: {', '.join(fixed_only)} (fixed-norm ascent) and --lam/--records (penalised "
+              "ascent) are two different modes; give one", file=sys.stderr)
+        return 2
+    if args.compare_firenet and args.method == "firenet":
+        print("firenets attack: --compare-firenet compares another method with FIRENET; the method is FIRENET",
+              file=sys.stderr)
         return 2
     out = Path(args.out)
     if not _out_dir_ready("attack", out):
@@ -214,10 +224,13 @@ def _attack(args: argparse.Namespace) -> int:
         settings = {"lam": 0.01 if args.lam is None else args.lam, "records": args.records or [20, 40, 60],
                     "lr": args.lr, "momentum": args.momentum, "seed": args.seed}
         res = battery.attack(f, A, x, budget=None, penalised=settings, measurement=args.measurement or (),
-                             measurement_steps=args.measurement_steps, compare=compare, progress=bar)
+                             measurement_steps=args.measurement_steps,
+                             measurement_rule={"tol": args.tol, "patience": args.patience}, compare=compare,
+                             progress=bar)
     else:
-        budget = battery.Budget(norms=tuple(args.norms or firenets.stability.RELATIVE_NORMS), steps=args.steps,
-                                tol=args.tol, patience=args.patience, restarts=args.random_starts,
+        budget = battery.Budget(norms=tuple(args.norms or firenets.stability.RELATIVE_NORMS),
+                                steps=100 if args.steps is None else args.steps, tol=args.tol, patience=args.patience,
+                                restarts=1 if args.random_starts is None else args.random_starts,
                                 **({"lr": args.lr} if args.lr is not None else {}),
                                 **({"momentum": args.momentum} if args.momentum is not None else {}),
                                 seed=args.seed)
@@ -280,7 +293,10 @@ def _demo(args: argparse.Namespace) -> int:
 def _audit(args: argparse.Namespace) -> int:
     import time
 
+    import torch
+
     import firenets
+    import firenets.acquisition
     from firenets.nets.user import UserMap, load_model
     from firenets.report import story
     from firenets.stability import battery
@@ -294,8 +310,20 @@ def _audit(args: argparse.Namespace) -> int:
     images = {}
     for spec in args.images or ["ellipses:20000", "shepp-logan"]:
         loaded = firenets.data.load(spec)
+        if loaded.source in images:
+            raise ValueError(f"image {spec!r} is given twice")
         images[loaded.source] = loaded.image
     makers = {args.model: lambda F: UserMap(net, F, args.input)}
+    first = next(iter(images.values()))
+    probe = firenets.acquisition.acquire(first, mask=args.mask, rate=args.rate)
+    try:
+        with torch.no_grad():
+            makers[args.model](probe.operator)(probe.y)
+    except Exception as exc:  # the user's model does not take what --input gives it
+        what = ("the zero-filled complex image A^* y, shape (B, H, W)" if args.input == "adjoint"
+                else "the k-space samples y, shape (B, m), complex")
+        raise ValueError(f"--model {args.model} fails on {what} (--input {args.input}): "
+                         f"{type(exc).__name__}: {exc}") from None
     result = battery.audit(makers, images, mask=args.mask, rate=args.rate,
                            log=lambda t: print(t, file=sys.stderr))
     page = story.audit_page(result, out, name=args.model, seconds=time.perf_counter() - start)
@@ -428,14 +456,14 @@ def build_parser() -> argparse.ArgumentParser:
     att.add_argument("--norms", type=_float_list, default=None,
                      help="relative norms ||r||/||x|| of the perturbations (fixed-norm ascent; default "
                           "0.01,0.02,0.04: firenets.stability.RELATIVE_NORMS)")
-    att.add_argument("--steps", type=_positive_int, default=100,
+    att.add_argument("--steps", type=_positive_int, default=None,
                      help="fixed-norm ascent: the step cap per start (default 100; a start that reaches it is "
                           "reported as not converged)")
     att.add_argument("--tol", type=_nonnegative_float, default=1e-3,
-                     help="fixed-norm ascent: a start ends when its best ratio rises by less than a factor 1 + TOL "
-                          "over --patience steps (default 1e-3)")
-    att.add_argument("--patience", type=_positive_int, default=10, help="fixed-norm ascent: see --tol (default 10)")
-    att.add_argument("--random-starts", type=_nonnegative_int, default=1,
+                     help="a start ends when its best ratio (or error, in the measurement attack) rises by less "
+                          "than a factor 1 + TOL over --patience steps (default 1e-3)")
+    att.add_argument("--patience", type=_positive_int, default=10, help="see --tol (default 10)")
+    att.add_argument("--random-starts", type=_nonnegative_int, default=None,
                      help="fixed-norm ascent: random directions per norm, each tried with both signs, besides the "
                           "previous norm's best (default 1)")
     att.add_argument("--lam", type=_nonnegative_float, default=None,
@@ -485,7 +513,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(args.run(args))
-    except (ValueError, FileNotFoundError, PermissionError) as exc:  # bad input: a message, not a traceback
+    except (ValueError, FileNotFoundError, PermissionError, ArithmeticError) as exc:  # bad input: a message
         print(f"firenets {args.command}: {exc}", file=sys.stderr)
         return 2
 

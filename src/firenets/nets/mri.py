@@ -279,7 +279,8 @@ class WarmStarted(torch.nn.Module):
         start = self.fire.W(start) if self.fire.W is not None else start
         y_in = y.to(self.fire.dtype)
         eps0 = self.fire.firenet.problem(y_in).objective(start).real
-        eps0 = eps0.clamp(min=1e-12 * float(torch.linalg.vector_norm(y.detach())) + 1e-300)
+        floor = 1e-12 * torch.linalg.vector_norm(y_in.detach(), dim=-1).real + torch.finfo(eps0.dtype).tiny
+        eps0 = torch.maximum(eps0, floor)  # per sample; y = 0 gives the smallest positive eps
         return self.fire(y, x0=x0, eps0=eps0)
 
 

@@ -51,7 +51,10 @@ def load_model(spec: str, weights: str | Path | None = None) -> torch.nn.Module:
     factory = getattr(module, factory_name, None)
     if not callable(factory):
         raise ValueError(f"--model: {module_name} has no callable {factory_name!r}")
-    net = factory()
+    try:
+        net = factory()
+    except Exception as exc:  # a factory that needs arguments, or fails
+        raise ValueError(f"--model: {spec}() failed: {type(exc).__name__}: {exc}") from None
     if not isinstance(net, torch.nn.Module):
         raise ValueError(f"--model: {spec}() returned {type(net).__name__}, not a torch.nn.Module")
     if weights is not None:

@@ -52,7 +52,9 @@ def attack_text(res, meta: dict[str, Any]) -> list[str]:
         for b in res.measurement.results:
             lines.append(f"measurement budget {b.rel:.3g} ||y||: worst error {b.relative_error:.4g} ||x|| "
                          f"(PSNR {b.psnr:.2f}; {b.iterations} steps, {'converged' if b.converged else 'NOT converged'})")
+    same = "at the same norms and budget" if wc.settings.get("mode") == "fixed norms" else \
+        "with the same penalised ascent (its sizes differ by map)"
     for label, p in res.compared.items():
         lines.append(f"worst-case ratio {wc.max_ratio:.3f} = {wc.max_ratio / p.max_ratio:.2f} x {label}'s "
-                     f"({p.max_ratio:.3f}) at the same norms and budget")
+                     f"({p.max_ratio:.3f}) {same}")
     return lines

@@ -35,8 +35,8 @@ def _settings_line(settings: dict) -> str:
             f"{settings['mask']} mask at {settings['rate']:.0%}, seed {settings['seed']}. Every map gets the same "
             f"attack: fixed-norm ascent on the spheres ||r|| = "
             + ", ".join(f"{rho:g}" for rho in b["norms"])
-            + f" ||x||, each from the previous sphere's best direction and {b['restarts']} random direction(s) of both "
-            f"signs, until the best ratio rises by less than a factor 1 + {b['tol']:g} over {b['patience']} steps "
+            + f" ||x||, each from {max(b['restarts'], 1)} random direction(s) of both signs (from the second sphere "
+            f"on, {b['restarts']} and the previous sphere's best direction), until the best ratio rises by less than a factor 1 + {b['tol']:g} over {b['patience']} steps "
             f"(cap {b['steps']} steps per start); Gaussian noise of the same norms, largest of {b['noise_trials']} "
             "draws, is the control.")
 
@@ -153,9 +153,11 @@ def lesion_sentence(label: str, a, x_max: float) -> str:
     centre = a.summary()["region_centre"]
     return (f"{label}: a perturbation of {a.rho_rel:.2%} of ||x|| makes the output gain contrast {a.contrast:.3g} "
             f"({a.contrast / x_max:.1%} of the image's maximum) in a disc of {int(a.region.sum())} pixels at "
-            f"({centre[0]:.0f}, {centre[1]:.0f}), where the perturbed truth itself changes by {a.input_contrast:.3g}: "
-            f"{a.contrast - a.input_contrast:.3g} is invented; Gaussian noise of that norm adds {a.noise_contrast:.3g} "
-            "there" + ("." if a.converged else " (the attack hit its step cap: a lower bound)."))
+            f"({centre[0]:.0f}, {centre[1]:.0f}), where the perturbed truth itself changes by {a.input_contrast:.3g}"
+            + (f": {a.contrast - a.input_contrast:.3g} more than the truth shows" if a.contrast > a.input_contrast
+               else ": no more than the truth shows")
+            + f"; Gaussian noise of that norm adds {a.noise_contrast:.3g} there"
+            + ("." if a.converged else " (the attack hit its step cap: a lower bound)."))
 
 
 def hallucination_attack_section(bat, out: Path, *, title: str) -> tuple[dict, dict]:
@@ -180,7 +182,7 @@ def hallucination_attack_section(bat, out: Path, *, title: str) -> tuple[dict, d
              "that makes the reconstruction brightest inside a small disc: the gain <|f(A(x+r))|>_R - <|f(Ax)|>_R, "
              f"over {settings['regions']} discs on the middle of the image (screened by {settings['screen_steps']} "
              f"ascent steps each, the best attacked in full with the battery's stopping rule). A gain far above the "
-             "perturbed truth's own change in the disc is a lesion the samples do not support.")
+             "perturbed truth's own change in the disc is structure the samples do not support.")
     section = {"title": title, "text": [intro, *text],
                "tables": [{"caption": "per map: ||r||/||x||, the disc's centre (row, column), contrast created, as a "
                                       "fraction of max |x|, the perturbed truth's change there, the difference (invented), "
@@ -210,12 +212,12 @@ def structural_section(bat, out: Path, *, title: str, detail: str) -> tuple[dict
         "of |f(A x_d)| - |f(A x)| divided by the inserted contrast (1: fully visible, 0: invisible); at least "
         "0.5 counts as recovered.",
         *[f"{m}: contrast {sc.contrast:.2f} ({'recovered' if sc.recovered else 'lost'})." for m, sc in struct.items()],
-        f"Zero-filling keeps {zf:.2f} of it.",
+        *([] if "zero-filled" in struct else [f"Zero-filling keeps {zf:.2f} of it."]),
     ]
     section = {"title": title, "text": text, "tables": [],
                "figures": [{"file": "structural.png", "data": record,
                             "caption": "reconstructions of the image with the detail, and a zoom"}]}
-    return section, {**record, "zero-filled": {"contrast": zf}}
+    return section, record if "zero-filled" in record else {**record, "zero-filled": {"contrast": zf}}
 
 
 def hallucination_section(bat, out: Path, *, title: str) -> tuple[dict, dict]:

@@ -449,30 +449,38 @@ class AttackResult:
 
 def attack(f: torch.nn.Module, A: Any, x: torch.Tensor, *, budget: Budget | None = Budget(),
            penalised: dict[str, Any] | None = None, measurement: Sequence[float] = (),
-           measurement_steps: int = 100, compare: Mapping[str, MapFactory] | None = None,
+           measurement_steps: int = 100, measurement_rule: Mapping[str, float] | None = None,
+           compare: Mapping[str, MapFactory] | None = None,
            progress: Callable[[int, int], None] | None = None) -> AttackResult:
     """The perturbation stage for one map: with ``budget`` (fixed sizes, the default) or with
     ``penalised`` settings of the paper's penalised ascent (``stability.worst_case`` arguments lam,
     lr, momentum, records, seed), then the noise control at the sizes found. ``compare`` maps are
-    attacked with ``budget`` (or the default budget at the sizes the penalised ascent found)."""
+    attacked the same way with the same settings. ``measurement_rule``: tol and patience of the
+    measurement-domain attack (default: the budget's)."""
     if (budget is None) == (penalised is None):
         raise ValueError("give exactly one of budget (fixed sizes) and penalised (the penalised ascent)")
-    if budget is not None:
-        pert = perturbation(f, A, x, budget, progress=progress)
-    else:
-        wc = worst_case(f, A, x, progress=progress, **penalised)
-        seed = penalised.get("seed", 0)
-        nc = noise_control(f, A, x, [s.r_norm for s in wc.stages], seed=seed, trials=Budget().noise_trials)
+    if measurement_rule is None:
+        b = budget or Budget()
+        measurement_rule = {"tol": b.tol, "patience": b.patience}
+    def penalised_run(g: torch.nn.Module) -> Perturbation:
+        wc = worst_case(g, A, x, progress=progress, **penalised)
+        nc = noise_control(g, A, x, [s.r_norm for s in wc.stages], seed=penalised.get("seed", 0),
+                           trials=Budget().noise_trials)
         xn = float(torch.linalg.vector_norm(wc.x))
-        pert = Perturbation(wc, nc, float(torch.linalg.vector_norm(wc.recon - wc.x)) / xn, getattr(f, "config", None))
-        budget = Budget(norms=tuple(sorted({s.r_rel for s in wc.stages})), seed=seed)
+        return Perturbation(wc, nc, float(torch.linalg.vector_norm(wc.recon - wc.x)) / xn, getattr(g, "config", None))
+
+    # every compared map gets the attacked map's method and settings: the fixed-norm budget, or the
+    # same penalised ascent (whose sizes then differ from map to map, as that ascent's do)
+    run_one = (lambda g: perturbation(g, A, x, budget, progress=progress)) if budget is not None else penalised_run
+    pert = run_one(f)
     wc = pert.worst
     maps = hallucination_maps(f, A, x)
     worst = max(wc.stages, key=lambda s: s.ratio)
     maps_worst = hallucination_maps(f, A, x + worst.r)
     ma = None
     if measurement:
-        ma = measurement_attack(f, A, x, rels=[0.0, *measurement], steps=measurement_steps, seed=budget.seed,
-                                progress=progress)
-    compared = {label: perturbation(make(A), A, x, budget, progress=progress) for label, make in (compare or {}).items()}
+        seed = budget.seed if budget is not None else penalised.get("seed", 0)
+        ma = measurement_attack(f, A, x, rels=[0.0, *measurement], steps=measurement_steps, seed=seed,
+                                progress=progress, **measurement_rule)
+    compared = {label: run_one(make(A)) for label, make in (compare or {}).items()}
     return AttackResult(pert, maps, maps_worst, ma, compared)

@@ -86,8 +86,8 @@ def measurement_attack(
     Adam runs on e with learning rate lr d / sqrt(m) (d the budget: a step moving every entry
     moves e by about lr d). Starts per budget: the previous budget's best e scaled to the new
     budget (from the second nonzero budget on) and ``restarts`` complex Gaussian directions of
-    norm u d, u uniform in [0, 1]. A start ends when its best error has not risen by a factor
-    1 + ``tol`` for ``patience`` steps (converged) or after ``steps`` steps (the cap: not
+    norm u d, u uniform in [0, 1]. A start ends when no error has exceeded, by a factor 1 + ``tol``,
+    the error of the last step that did, for ``patience`` steps (converged) or after ``steps`` steps (the cap: not
     converged); the largest error over the starts is kept, with its iterations and flag.
     """
     x = _check(f, A, x)
@@ -108,7 +108,8 @@ def measurement_attack(
         raise ValueError("A x is zero: the relative budget is undefined")
     xn = float(torch.linalg.vector_norm(x))
     results = []
-    total = sum(steps * (restarts + 1) for r in budgets if r > 0)
+    nonzero = sum(1 for r in budgets if r > 0)
+    total = steps * (restarts * nonzero + max(nonzero - 1, 0))  # the warm start from the second nonzero budget
     done = 0
     warm: torch.Tensor | None = None
     for j, rel in enumerate(budgets, start=1):
@@ -129,6 +130,7 @@ def measurement_attack(
             e = e0.clone().requires_grad_(True)
             opt = torch.optim.Adam([e], lr=lr * d / y0.numel() ** 0.5)
             top, top_e, last_gain, converged, it = -math.inf, e0, 0, False, 0
+            anchor = -math.inf  # the error when it last rose by more than the tolerance
             while it < steps:
                 it += 1
                 out = _differentiable(f, y0 + e)
@@ -137,8 +139,8 @@ def measurement_attack(
                 if not math.isfinite(value):
                     raise ValueError(f"f returned non-finite values under a measurement perturbation at budget "
                                      f"{j} (||e|| <= {rel:.4g} ||A x||)")
-                if value > top * (1 + tol):
-                    last_gain = it
+                if anchor == -math.inf or value > anchor * (1 + tol):
+                    last_gain, anchor = it, value
                 if value > top:
                     top, top_e = value, e.detach().clone()
                 done += 1
@@ -148,7 +150,8 @@ def measurement_attack(
                     converged = True
                     break
                 opt.zero_grad(set_to_none=True)
-                (-err).backward()
+                (grad,) = torch.autograd.grad(-err, e)  # only e's gradient: none accumulates in f's weights
+                e.grad = grad
                 opt.step()
                 with torch.no_grad():
                     e.copy_(_project(e, d))

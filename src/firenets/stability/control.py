@@ -8,8 +8,9 @@ d_leak = d + leak (b - d), so ||A d_leak|| = leak ||A b|| > 0. Training images a
 and without d_leak. A map eta-accurate on x and x' = x + d_leak has local Lipschitz constant at least
 (||x - x'|| - 2 eta) / ||A x - A x'|| (and, whatever its error elsewhere, at least
 (||x - x'|| - ||e' - e||) / ||A x - A x'|| with e, e' its errors on x, x'), and r = A^*A (x' - x) is a perturbation of that norm with
-A (x + r) = A x' exactly: the attack on x must find at least the bound, and that r makes the
-lesion appear. Gottschling, Antun, Hansen, Adcock, "The troublesome kernel", SIAM Review 2025.
+A (x + r) = A x' exactly: the map's worst case on that sphere is at least the bound (the
+random-start attack is reported as it is, beside the ratio at r), and that r makes the lesion
+appear. Gottschling, Antun, Hansen, Adcock, "The troublesome kernel", SIAM Review 2025.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ CONTROL = {"size": 64, "mask": "gaussian", "rate": 0.25, "mask_seed": 0, "centre
 
 
 def symmetrised(mask: torch.Tensor) -> torch.Tensor:
-    """mask | its mirror k -> -k in the centred k-space grid (index s -> (N - s) mod N per axis)."""
+    """mask | its mirror k -> -k in the centred k-space grid (index s -> (N - s) mod N per axis, which is
+    the mirror for even sizes)."""
+    if any(n % 2 for n in mask.shape):
+        raise ValueError(f"the mask must have even sides (the centred grid's mirror); got {tuple(mask.shape)}")
     return mask | torch.roll(torch.flip(mask, (0, 1)), shifts=(1, 1), dims=(0, 1))
 
 

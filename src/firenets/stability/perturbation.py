@@ -149,8 +149,8 @@ def ascend(
     """Maximise a value over the sphere ||r|| = rho (or the ball ||r|| <= rho) from r.
 
     v <- m v + s rho g / ||g||, r <- the projection of r + v; a step that lowers the value below
-    the best is undone and s (from lr) halved, momentum reset. Ends when the best value has not
-    risen by a factor 1 + tol for ``patience`` steps, when s < lr / 1024 or the gradient vanishes
+    the best is undone and s (from lr) halved, momentum reset. Ends when no value has exceeded, by
+    a factor 1 + tol, the value of the last step that did, for ``patience`` steps, when s < lr / 1024 or the gradient vanishes
     (converged), or after ``steps`` steps (not converged). One call of value_and_grad per step.
     Returns (best value, its r, steps taken, converged).
     """
@@ -162,11 +162,12 @@ def ascend(
     r = project(r.detach())
     v = torch.zeros_like(r)
     s, top, top_r, top_g, last_gain, it = lr, -math.inf, r, None, 0, 0
+    anchor = -math.inf  # the best value when it last rose by more than the tolerance
     while it < steps:
         it += 1
         value, g = value_and_grad(r)
-        if value > top + tol * abs(top) or top == -math.inf:
-            last_gain = it
+        if anchor == -math.inf or value > anchor + tol * abs(anchor):
+            last_gain, anchor = it, value
         if value >= top:
             top, top_r, top_g = value, r, g
         else:  # the step lost value: back to the best point, a shorter step, no momentum
@@ -287,7 +288,7 @@ def worst_case(
     restarts = check_int("restarts", restarts, minimum=0)
     tol = check_scalar("tol", tol, nonnegative=True)
     lam = 0.0  # on the sphere the penalty is constant
-    total = steps * len(rhos) * (2 * max(restarts, 1) + 1)
+    total = steps * (2 * max(restarts, 1) + (len(rhos) - 1) * (2 * restarts + 1))  # starts over all spheres
     done = 0
     warm: torch.Tensor | None = None
     for j, rho in enumerate(rhos, start=1):

@@ -64,7 +64,7 @@ class RegionAttack:
 
     @property
     def per_norm(self) -> float:
-        """Contrast created per unit ||r||, relative to ||x|| units: contrast / rho."""
+        """Contrast created per unit of ||r|| (rho absolute): contrast / rho."""
         return self.contrast / self.rho
 
     def summary(self) -> dict[str, Any]:
