@@ -30,7 +30,7 @@ FULL = QUICK + [("wavelet", 10, 20, 4.0), ("wavelet", 10, 20, 20.0), ("wavelet",
                 ("undecimated", 5, 5, 1.0), ("undecimated", 5, 10, 4.0)]
 
 
-def point(label: str, make, A, x, budget, rho: float) -> dict:
+def point(label: str, make, A, x, budget) -> dict:
     import firenets as fn
     from firenets.stability import battery
 
@@ -39,8 +39,8 @@ def point(label: str, make, A, x, budget, rho: float) -> dict:
         rec = f(A(x))
     psnr = float(fn.metrics.psnr(x.abs(), rec.abs()))
     t0 = time.perf_counter()
-    pert = battery.perturbation(f, A, x, battery.Budget(norms=(rho,), **budget))
-    ha = battery.hallucination_attacks({label: make}, A, x, battery.Budget(norms=(rho,), **budget))[label].attacks[0]
+    pert = battery.perturbation(f, A, x, budget)
+    ha = battery.hallucination_attacks({label: make}, A, x, budget)[label].attacks[0]
     return {"map": label, "psnr": psnr, "ratio": pert.max_ratio, "noise_ratio": pert.max_noise_ratio,
             "error": pert.error, "error_perturbed": pert.worst.stages[0].error, "converged": bool(pert.worst.converged),
             "contrast": ha.contrast, "contrast_max": ha.contrast / float(x.abs().max()),
@@ -58,7 +58,7 @@ def run(size: int, seed: int, mask: str, rho: float, configs: list) -> list[dict
     x0 = fn.data.ellipses(size, seed=seed)
     acq = acquire(x0, mask=mask, rate=0.25, seed=0)
     A, x = acq.operator, acq.target
-    budget = {"steps": 100, "tol": 1e-3, "patience": 10, "restarts": 1}
+    budget = battery.Budget(norms=(rho,))  # the battery's default stopping rule and starts
     rows = []
     for reg, restarts, inner, mult in configs:
         lam = mult * default_lam(reg, (size, size))
@@ -68,13 +68,13 @@ def run(size: int, seed: int, mask: str, rho: float, configs: list) -> list[dict
             return reconstruction_map("firenet", F, regulariser=reg, restarts=restarts, inner=inner, lam=lam,
                                       tol=0, xtol=0)
 
-        rows.append({**point(label, make, A, x, budget, rho), "regulariser": reg, "depth": f"{restarts}x{inner}",
+        rows.append({**point(label, make, A, x, budget), "regulariser": reg, "depth": f"{restarts}x{inner}",
                      "lam": lam, "lam_multiple": mult})
         print(_line(rows[-1]), flush=True)
     for label, make in battery.reference_makers().items():
         if label.startswith("FIRENET"):
             continue
-        rows.append(point(label, make, A, x, budget, rho))
+        rows.append(point(label, make, A, x, budget))
         print(_line(rows[-1]), flush=True)
     # AI + FIRENET: the reference FIRENET started at each network's output (nets.mri.WarmStarted)
     from firenets.nets.mri import REFERENCE_FIRENET, WarmStarted
@@ -83,7 +83,7 @@ def run(size: int, seed: int, mask: str, rho: float, configs: list) -> list[dict
         def make(F, net=net):
             return WarmStarted(reconstruction_map(net, F), reconstruction_map("firenet", F, **REFERENCE_FIRENET))
 
-        rows.append(point(f"{'U-Net' if net == 'unet' else 'cascade'} + FIRENET (reference)", make, A, x, budget, rho))
+        rows.append(point(f"{'U-Net' if net == 'unet' else 'cascade'} + FIRENET (reference)", make, A, x, budget))
         print(_line(rows[-1]), flush=True)
     return rows
 

@@ -13,6 +13,7 @@ import firenets as fn
 from firenets.operators import Fourier2D
 from firenets.stability.constrained import measurement_attack
 from firenets.stability.perturbation import noise_control, worst_case
+from known_maps import Switch
 
 SHAPE = (32, 32)
 
@@ -81,20 +82,6 @@ def test_fixed_norm_ascent_finds_the_top_singular_value_of_a_dense_map(setup):
     assert res.stages[0].ratio <= sigma * (1 + 1e-9)
     assert res.stages[0].ratio >= 0.99 * sigma
     assert res.converged
-
-
-class Switch(torch.nn.Module):
-    """f(y) = A^* y + L sigmoid((Re <p, A^* y> - t) / w): a lesion L (in ker A) that switches on once
-    the measured pattern p (a unit image in range(A^*)) rises by about t - Re <p, x> along p."""
-
-    def __init__(self, A, p, L, t, w):
-        super().__init__()
-        self.A, self.p, self.L, self.t, self.w = A, p, L, t, w
-
-    def forward(self, y):
-        z = self.A.adjoint(y)
-        s = torch.sigmoid(((self.p.conj() * z).sum(dim=(-2, -1)).real - self.t) / self.w)
-        return z + s[..., None, None] * self.L
 
 
 def test_fixed_norm_ascent_finds_an_instability_behind_a_smooth_switch(setup):

@@ -10,6 +10,7 @@ import torch
 import firenets as fn
 from firenets.operators import Fourier2D
 from firenets.stability.targeted import disc, disc_grid, hallucination_attack
+from known_maps import Switch
 
 SHAPE = (32, 32)
 
@@ -51,20 +52,6 @@ def test_zero_filling_contrast_lies_between_a_feasible_value_and_the_bound(setup
     assert feasible > 0 and 0.99 * feasible <= a.contrast <= upper * (1 + 1e-9)
     assert float(torch.linalg.vector_norm(a.r)) <= rho * (1 + 1e-12)
     assert res.converged and a.noise_contrast < 0.5 * a.contrast  # random noise creates far less
-
-
-class Switch(torch.nn.Module):
-    """f(y) = A^* y + L sigmoid((Re <p, A^* y> - t) / w): a lesion L, invisible to the samples, that
-    switches on once the measured pattern p rises."""
-
-    def __init__(self, A, p, L, t, w):
-        super().__init__()
-        self.A, self.p, self.L, self.t, self.w = A, p, L, t, w
-
-    def forward(self, y):
-        z = self.A.adjoint(y)
-        s = torch.sigmoid(((self.p.conj() * z).sum(dim=(-2, -1)).real - self.t) / self.w)
-        return z + s[..., None, None] * self.L
 
 
 def test_attack_finds_the_region_where_a_switched_lesion_appears(setup):

@@ -228,12 +228,10 @@ def _attack(args: argparse.Namespace) -> int:
                              measurement_rule={"tol": args.tol, "patience": args.patience}, compare=compare,
                              progress=bar)
     else:
-        budget = battery.Budget(norms=tuple(args.norms or firenets.stability.RELATIVE_NORMS),
-                                steps=100 if args.steps is None else args.steps, tol=args.tol, patience=args.patience,
-                                restarts=1 if args.random_starts is None else args.random_starts,
-                                **({"lr": args.lr} if args.lr is not None else {}),
-                                **({"momentum": args.momentum} if args.momentum is not None else {}),
-                                seed=args.seed)
+        given = {"steps": args.steps, "restarts": args.random_starts, "lr": args.lr, "momentum": args.momentum}
+        budget = battery.Budget(norms=tuple(args.norms or firenets.stability.RELATIVE_NORMS), tol=args.tol,
+                                patience=args.patience, seed=args.seed,
+                                **{k: v for k, v in given.items() if v is not None})  # else Budget's defaults
         res = battery.attack(f, A, x, budget=budget, measurement=args.measurement or (),
                              measurement_steps=args.measurement_steps, compare=compare, progress=bar)
     if bar is not None:

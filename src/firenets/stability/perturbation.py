@@ -290,6 +290,13 @@ def worst_case(
     lam = 0.0  # on the sphere the penalty is constant
     total = steps * (2 * max(restarts, 1) + (len(rhos) - 1) * (2 * restarts + 1))  # starts over all spheres
     done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
     warm: torch.Tensor | None = None
     for j, rho in enumerate(rhos, start=1):
         starts = [("warm", warm)] if warm is not None else []
@@ -297,21 +304,15 @@ def worst_case(
             d = torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)
             starts += [("random", d), ("random, negated", -d)]
         best_r, best_ratio, log = None, -math.inf, []
+
+        def value_and_grad(r: torch.Tensor, j=j, rho=rho) -> tuple[float, torch.Tensor]:
+            diff, g = grad_of(r)
+            if not (math.isfinite(diff) and _finite(g)):
+                raise ValueError(f"f returned non-finite values under perturbation at stage {j} "
+                                 f"(||r|| = {rho:.4g} = {rho / xn:.4g} ||x||)")
+            return diff / rho, g
+
         for kind, direction in starts:
-
-            def value_and_grad(r: torch.Tensor, j=j, rho=rho) -> tuple[float, torch.Tensor]:
-                diff, g = grad_of(r)
-                if not (math.isfinite(diff) and _finite(g)):
-                    raise ValueError(f"f returned non-finite values under perturbation at stage {j} "
-                                     f"(||r|| = {rho:.4g} = {rho / xn:.4g} ||x||)")
-                return diff / rho, g
-
-            def tick() -> None:
-                nonlocal done
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-
             top, top_r, it, converged = ascend(value_and_grad, rho * direction / torch.linalg.vector_norm(direction),
                                                rho, steps=steps, tol=tol, patience=patience, lr=lr,
                                                momentum=momentum, tick=tick)
