@@ -37,7 +37,7 @@ def test_demo_page_is_complete_and_self_contained(demo_dir):
     assert "<script" not in page and "http://" not in page and "https://" not in page
     results = json.loads((demo_dir / "results.json").read_text())
     assert all(results["record"]["table"]["claims"].values())
-    assert len(results["sections"]) == 6
+    assert len(results["sections"]) == 7
     assert (demo_dir / "table" / "table.json").is_file()
 
 
@@ -77,6 +77,17 @@ def test_demo_numbers_are_the_runs(demo_dir):
         assert a["rho_rel"] == pytest.approx(0.01, rel=1e-9) and isinstance(a["converged"], bool)
         assert f"{label}: a perturbation of 1.00% of ||x|| makes the output gain contrast {a['contrast']:.3g}" in page
         assert len(t["screening"][0]) == 9
+    # the positive control, attacked with the same budget: the theorem holds at the feasible r for every
+    # map, zero-filling's ratio there is exactly 1, and the page says what the attack found
+    ctrl = results["record"]["positive_control"]
+    assert ctrl["maps"]["zero-filled"]["feasible_ratio"] == pytest.approx(1.0, abs=1e-9)
+    for label, pc in ctrl["maps"].items():
+        assert pc["feasible_ratio"] >= max(pc["bound"], pc["bound_difference"]) * (1 - 1e-9)
+        assert pc["found"] == (pc["attack_ratio"] >= pc["feasible_ratio"] * (1 - 1e-3))
+        assert f"{label}: errors {pc['errors'][0]:.3g} on x" in page
+    attack_settings = results["record"]["perturbation"]["maps"]["zero-filled"]["settings"]
+    for key in ("steps", "tol", "patience", "restarts", "lr", "momentum", "seed"):
+        assert ctrl["settings"]["budget"][key] == attack_settings[key]
 
 
 def test_demo_refuses_a_directory_with_other_files(tmp_path, capsys):
@@ -193,7 +204,7 @@ def test_audit_command(tmp_path, monkeypatch, capsys):
     assert main(["audit", "--model", "auditmodel:build", "--weights", str(weights), str(image),
                  "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
-    assert len(results["sections"]) == 6
+    assert len(results["sections"]) == 7
     maps = results["record"]["perturbation"]["maps"]
     assert list(maps) == ["auditmodel:build", "FIRENET (reference)", "zero-filled"]
     # perturbations of fixed relative sizes, every map attacked at the same ones with the same budget

@@ -62,6 +62,10 @@ def test_zero_filling_reaches_one_and_never_exceeds_it(setup):
     res = worst_case(fn.reconstruction.ZeroFilled(A), A, x, norms=[0.01 * xn, 0.03 * xn])
     for stage in res.stages:
         assert 0.99 <= stage.ratio <= 1 + 1e-12
+        # the starts are drawn in the range of A^* (the null-space part of r changes nothing): the
+        # perturbation found is its own projection A^*A r, and its ratio is 1 to round-off
+        torch.testing.assert_close(A.adjoint(A(stage.r)), stage.r, rtol=0, atol=1e-12 * stage.r_norm)
+        assert stage.ratio == pytest.approx(1.0, abs=1e-12)
         # ||x + r - P(x + r)||: the error to the perturbed image is the unsampled part of x + r
         assert stage.error_perturbed >= 0 and stage.error > 0
     assert res.converged

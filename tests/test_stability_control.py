@@ -76,3 +76,33 @@ def test_at_the_feasible_perturbation_every_map_reaches_the_bound(setup):
     assert oracle.feasible_ratio == pytest.approx(ratio_kernel, rel=1e-3)
     assert oracle.appear > 0.9 * oracle.lesion_contrast and oracle.vanish < -0.9 * oracle.lesion_contrast
     assert oracle.attack_ratio > 0 and isinstance(oracle.attack_converged, bool)
+
+
+def test_control_stage_on_a_small_trained_control_and_its_page_section(tmp_path):
+    from firenets.report.story import control_sentence, positive_control_section
+    from firenets.stability.battery import REFERENCE, Budget
+
+    weights = tmp_path / "control.pt"
+    control.train_control(weights, progress=False, size=32, centre=(12, 20), radius=2.0, n_train=8, n_val=4,
+                          epochs=1, features=4)
+    res = control.control_stage(weights=weights, budget=Budget(steps=8, patience=3))
+    assert list(res.maps) == [control.CONTROL_LABEL, REFERENCE, "zero-filled"]
+    zf = res.maps["zero-filled"]
+    # zero-filling is the orthogonal projection A^*A: the feasible r lies in its range, so its ratio is
+    # exactly 1 there and nowhere above 1; the attack reaches it
+    assert zf.feasible_ratio == pytest.approx(1.0, abs=1e-9)
+    assert zf.attack_ratio <= 1 + 1e-9 and zf.found
+    torch.testing.assert_close(res.x_lesion - res.x, control.control_setup({"control": res.settings})[3].to(res.x.dtype))
+    # the feasible r has the samples of x' - x: A(x + r) = A x'
+    A = control.control_setup({"control": res.settings})[2]
+    torch.testing.assert_close(A((res.x + res.r).to(torch.complex128)), A(res.x_lesion.to(torch.complex128)))
+    for pc in res.maps.values():
+        assert pc.feasible_ratio >= max(pc.bound, pc.bound_difference) * (1 - 1e-9)
+        assert pc.found == (pc.attack_ratio >= pc.feasible_ratio * (1 - 1e-3))
+    section, record = positive_control_section(res, tmp_path, title="control")
+    assert (tmp_path / "positive-control.png").is_file()
+    assert record["maps"]["zero-filled"]["feasible_ratio"] == zf.feasible_ratio
+    assert [r[0] for r in section["tables"][0]["rows"]] == list(res.maps)
+    for label, pc in res.maps.items():
+        sentence = control_sentence(label, pc)
+        assert sentence in section["text"] and f"{pc.feasible_ratio:.3g}" in sentence and f"{pc.r_rel:.2%}" in sentence

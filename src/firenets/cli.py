@@ -35,16 +35,25 @@ def _table(args: argparse.Namespace) -> int:
     from firenets.barriers import table
 
     out = Path(args.out)
-    if not _out_dir_ready("table", out):
-        return 2
-    mode = "quick (reduced LISTA training)" if args.quick else "full (LISTA: 4000 epochs)"
-    print(f"firenets table: K = {args.K}, n = {args.n}, dims = {args.dims}, {mode}", file=sys.stderr)
-    result = table.run(Ks=args.K, ns=args.n, dims=args.dims, quick=args.quick, epochs=args.epochs, seed=args.seed,
-                       progress=not args.no_progress, checkpoint=args.checkpoint)
-    paths = table.write(result, out)
+    with _output(args, ("run.json", "table.json")) as staging:
+        mode = "quick (reduced LISTA training)" if args.quick else "full (LISTA: 4000 epochs)"
+        print(f"firenets table: K = {args.K}, n = {args.n}, dims = {args.dims}, {mode}", file=sys.stderr)
+        result = table.run(Ks=args.K, ns=args.n, dims=args.dims, quick=args.quick, epochs=args.epochs,
+                           seed=args.seed, progress=not args.no_progress, checkpoint=args.checkpoint)
+        paths = table.write(result, staging)
     print(table.text(result))
-    print(f"\nwrote {', '.join(str(p) for p in paths)}")
+    print(f"\nwrote {', '.join(str(out / p.name) for p in paths)}")
     return 0 if all(result.claims().values()) else 1
+
+
+FORCE_HELP = ("write into an --out that holds other files (the previous run's completion files are removed "
+              "first, this run's written last)")
+
+
+def _out_path(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
 
 
 def _positive_float(text: str) -> float:
@@ -124,19 +133,18 @@ def _reconstruct(args: argparse.Namespace) -> int:
             print(f"firenets reconstruct: {', '.join(given)} {verb} to --method firenet only", file=sys.stderr)
             return 2
     out = Path(args.out)
-    if not _out_dir_ready("reconstruct", out):
-        return 2
-    image = firenets.data.load(args.image, slice=args.slice)
-    result = firenets.reconstruct(image, args.method, mask=args.mask, rate=args.rate, seed=args.seed,
-                                  noise=args.noise, weights=args.weights, **options)
-    summary = {"image": image.source, **result.summary()}
-    recon = result.image.numpy()
-    atomic_write(out / "recon.npy", lambda tmp: np.save(open(tmp, "wb"), recon, allow_pickle=False))
-    report.save_image(out / "recon.png", result.magnitude, vmax=float(result.acquisition.target.max()))
-    report.reconstruction_figure(out / "comparison.png", result.acquisition.target, result.magnitude,
-                                 zero_filled=result.acquisition.zero_filled, title=args.method,
-                                 metrics=result.metrics, zero_filled_metrics=result.zero_filled_metrics)
-    report.write_json(out / "metrics.json", summary)  # last: its presence means the run completed
+    with _output(args, ("metrics.json",)) as staging:
+        image = firenets.data.load(args.image, slice=args.slice)
+        result = firenets.reconstruct(image, args.method, mask=args.mask, rate=args.rate, seed=args.seed,
+                                      noise=args.noise, weights=args.weights, **options)
+        summary = {"image": image.source, **result.summary()}
+        recon = result.image.numpy()
+        atomic_write(staging / "recon.npy", lambda tmp: np.save(open(tmp, "wb"), recon, allow_pickle=False))
+        report.save_image(staging / "recon.png", result.magnitude, vmax=float(result.acquisition.target.max()))
+        report.reconstruction_figure(staging / "comparison.png", result.acquisition.target, result.magnitude,
+                                     zero_filled=result.acquisition.zero_filled, title=args.method,
+                                     metrics=result.metrics, zero_filled_metrics=result.zero_filled_metrics)
+        report.write_json(staging / "metrics.json", summary)  # its presence means the run completed
     m = result.metrics
     zf = result.zero_filled_metrics
     print(f"{args.method} on {image.source} ({result.acquisition.mask_kind} mask, rate "
@@ -154,21 +162,33 @@ def _train(args: argparse.Namespace) -> int:
     import shlex
 
     from firenets import reconstruction
+    from firenets._io import Lock
 
     out = Path(args.out) if args.out else Path(f"{args.kind}-{args.size}-{args.mask}-{round(args.rate * 100)}.pt")
+    if out.is_dir():
+        print(f"firenets train: --out {out} is a directory; give the weights file's name", file=sys.stderr)
+        return 2
     problem = _unwritable(out.parent if str(out.parent) else Path("."))
     if problem:
         print(f"firenets train: --out {out}: the directory is {problem}", file=sys.stderr)
         return 2
-    if out.exists() and not args.resume and not args.force:
-        print(f"firenets train: {out} exists; use --force to overwrite it", file=sys.stderr)
-        return 2
-    command = "firenets train " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if args.record_argv else ""
-    net, record = reconstruction.train(
-        args.kind, out, size=args.size, mask=args.mask, rate=args.rate, seed=args.seed, epochs=args.epochs,
-        n_train=args.n_train, n_val=args.n_val, batch=args.batch, lr=args.lr, features=args.features,
-        resume=args.resume, progress=not args.no_progress, command=command or args.command_text,
-    )
+    lock = Lock(out.absolute().parent / f".{out.name}.firenets-lock", what=f"--out {out}")
+    try:
+        if lock.stale is not None:
+            print(f"firenets train: --out {out}: an earlier run (pid {lock.stale}) was interrupted; its lock is "
+                  "taken over (--resume continues from its state file)", file=sys.stderr)
+        if out.exists() and not args.resume and not args.force:
+            print(f"firenets train: {out} exists; use --force to overwrite it", file=sys.stderr)
+            return 2
+        rest = sys.argv[sys.argv.index("train") + 1:] if "train" in sys.argv else []
+        command = "firenets train " + " ".join(shlex.quote(a) for a in rest) if args.record_argv else ""
+        net, record = reconstruction.train(
+            args.kind, out, size=args.size, mask=args.mask, rate=args.rate, seed=args.seed, epochs=args.epochs,
+            n_train=args.n_train, n_val=args.n_val, batch=args.batch, lr=args.lr, features=args.features,
+            resume=args.resume, progress=not args.no_progress, command=command or args.command_text,
+        )
+    finally:
+        lock.release()
     print(f"trained {args.kind} ({record['epochs']} epochs, best {record['best_epoch'] + 1}, "
           f"{record['seconds']:.0f} s): validation PSNR {record['val_psnr']:.2f} dB "
           f"(zero-filled {record['val_psnr_zero_filled']:.2f} dB)")
@@ -207,42 +227,41 @@ def _attack(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     out = Path(args.out)
-    if not _out_dir_ready("attack", out):
-        return 2
-    start = time.perf_counter()
-    image = firenets.data.load(args.image, slice=args.slice)
-    acq = acquire(image.image, mask=args.mask, rate=args.rate, seed=args.seed)
-    A, x = acq.operator, acq.target
-    # FIRENET is attacked at the fixed depth of REFERENCE_FIRENET (as in demo and audit): the
-    # stopping rules of the reconstruction defaults would make the depth depend on the input
-    f = reconstruction_map(args.method, A, weights=args.weights,
-                           **(REFERENCE_FIRENET if args.method == "firenet" else {}))
-    compare = ({"FIRENET": battery.reference_makers()[battery.REFERENCE]}
-               if args.compare_firenet and args.method != "firenet" else None)
-    bar = _bar(not args.no_progress, f"attacking {args.method}")
-    if penalised:
-        settings = {"lam": 0.01 if args.lam is None else args.lam, "records": args.records or [20, 40, 60],
-                    "lr": args.lr, "momentum": args.momentum, "seed": args.seed}
-        res = battery.attack(f, A, x, budget=None, penalised=settings, measurement=args.measurement or (),
-                             measurement_steps=args.measurement_steps,
-                             measurement_rule={"tol": args.tol, "patience": args.patience}, compare=compare,
-                             progress=bar)
-    else:
-        given = {"steps": args.steps, "restarts": args.random_starts, "lr": args.lr, "momentum": args.momentum}
-        budget = battery.Budget(norms=tuple(args.norms or firenets.stability.RELATIVE_NORMS), tol=args.tol,
-                                patience=args.patience, seed=args.seed,
-                                **{k: v for k, v in given.items() if v is not None})  # else Budget's defaults
-        res = battery.attack(f, A, x, budget=budget, measurement=args.measurement or (),
-                             measurement_steps=args.measurement_steps, compare=compare, progress=bar)
-    if bar is not None:
-        bar.close()
-    meta = {"image": image.source, "method": args.method, "shape": list(x.shape), "mask": acq.mask_kind,
-            "rate": acq.rate, "seed": args.seed,
-            "weights": "shipped" if args.weights is None and args.method in ("unet", "cascade") else args.weights,
-            "firenet_config": getattr(f, "config", None), "seconds": time.perf_counter() - start}
-    record = report.attack_record(res, meta)
-    report.attack_files(res, out, method=args.method)
-    report.write_json(out / "attack.json", record)  # last: its presence means the run completed
+    with _output(args, ("attack.json",)) as staging:
+        start = time.perf_counter()
+        image = firenets.data.load(args.image, slice=args.slice)
+        acq = acquire(image.image, mask=args.mask, rate=args.rate, seed=args.seed)
+        A, x = acq.operator, acq.target
+        # FIRENET is attacked at the fixed depth of REFERENCE_FIRENET (as in demo and audit): the
+        # stopping rules of the reconstruction defaults would make the depth depend on the input
+        f = reconstruction_map(args.method, A, weights=args.weights,
+                               **(REFERENCE_FIRENET if args.method == "firenet" else {}))
+        compare = ({"FIRENET": battery.reference_makers()[battery.REFERENCE]}
+                   if args.compare_firenet and args.method != "firenet" else None)
+        bar = _bar(not args.no_progress, f"attacking {args.method}")
+        if penalised:
+            settings = {"lam": 0.01 if args.lam is None else args.lam, "records": args.records or [20, 40, 60],
+                        "lr": args.lr, "momentum": args.momentum, "seed": args.seed}
+            res = battery.attack(f, A, x, budget=None, penalised=settings, measurement=args.measurement or (),
+                                 measurement_steps=args.measurement_steps,
+                                 measurement_rule={"tol": args.tol, "patience": args.patience}, compare=compare,
+                                 progress=bar)
+        else:
+            given = {"steps": args.steps, "restarts": args.random_starts, "lr": args.lr, "momentum": args.momentum}
+            budget = battery.Budget(norms=tuple(args.norms or firenets.stability.RELATIVE_NORMS), tol=args.tol,
+                                    patience=args.patience, seed=args.seed,
+                                    **{k: v for k, v in given.items() if v is not None})  # else Budget's defaults
+            res = battery.attack(f, A, x, budget=budget, measurement=args.measurement or (),
+                                 measurement_steps=args.measurement_steps, compare=compare, progress=bar)
+        if bar is not None:
+            bar.close()
+        meta = {"image": image.source, "method": args.method, "shape": list(x.shape), "mask": acq.mask_kind,
+                "rate": acq.rate, "seed": args.seed,
+                "weights": "shipped" if args.weights is None and args.method in ("unet", "cascade") else args.weights,
+                "firenet_config": getattr(f, "config", None), "seconds": time.perf_counter() - start}
+        record = report.attack_record(res, meta)
+        report.attack_files(res, staging, method=args.method)
+        report.write_json(staging / "attack.json", record)  # last: its presence means the run completed
     for line in report.attack_text(res, meta):
         print(line)
     print(f"wrote {out / 'attack.json'}, attack.png, hallucination.png")
@@ -276,11 +295,10 @@ def _demo(args: argparse.Namespace) -> int:
     from firenets.stability import battery
 
     out = Path(args.out)
-    if not _page_dir("demo", out, args.force):
-        return 2
-    start = time.perf_counter()
-    result = battery.demo(progress=not args.no_progress, log=lambda t: print(t, file=sys.stderr))
-    page = story.demo_page(result, out, seconds=time.perf_counter() - start)
+    with _output(args, PAGE_MARKERS + ("table/run.json", "table/table.json")) as staging:
+        start = time.perf_counter()
+        result = battery.demo(progress=not args.no_progress, log=lambda t: print(t, file=sys.stderr))
+        page = story.demo_page(result, staging, seconds=time.perf_counter() - start)
     print()
     for line in page["summary"]:
         print(line)
@@ -300,57 +318,45 @@ def _audit(args: argparse.Namespace) -> int:
     from firenets.stability import battery
 
     out = Path(args.out)
-    if not _page_dir("audit", out, args.force):
-        return 2
-    start = time.perf_counter()
-    sys.path.insert(0, str(Path.cwd()))
-    net = load_model(args.model, args.weights)
-    images = {}
-    for spec in args.images or ["ellipses:20000", "shepp-logan"]:
-        loaded = firenets.data.load(spec)
-        if loaded.source in images:
-            raise ValueError(f"image {spec!r} is given twice")
-        images[loaded.source] = loaded.image
-    makers = {args.model: lambda F: UserMap(net, F, args.input)}
-    first = next(iter(images.values()))
-    probe = firenets.acquisition.acquire(first, mask=args.mask, rate=args.rate)
-    try:
-        with torch.no_grad():
-            makers[args.model](probe.operator)(probe.y)
-    except Exception as exc:  # the user's model does not take what --input gives it
-        what = ("the zero-filled complex image A^* y, shape (B, H, W)" if args.input == "adjoint"
-                else "the k-space samples y, shape (B, m), complex")
-        raise ValueError(f"--model {args.model} fails on {what} (--input {args.input}): "
-                         f"{type(exc).__name__}: {exc}") from None
-    result = battery.audit(makers, images, mask=args.mask, rate=args.rate,
-                           log=lambda t: print(t, file=sys.stderr))
-    page = story.audit_page(result, out, name=args.model, seconds=time.perf_counter() - start)
+    with _output(args, PAGE_MARKERS) as staging:
+        start = time.perf_counter()
+        sys.path.insert(0, str(Path.cwd()))
+        net = load_model(args.model, args.weights)
+        images = {}
+        for spec in args.images or ["ellipses:20000", "shepp-logan"]:
+            loaded = firenets.data.load(spec)
+            if loaded.source in images:
+                raise ValueError(f"image {spec!r} is given twice")
+            images[loaded.source] = loaded.image
+        makers = {args.model: lambda F: UserMap(net, F, args.input)}
+        first = next(iter(images.values()))
+        probe = firenets.acquisition.acquire(first, mask=args.mask, rate=args.rate)
+        try:
+            with torch.no_grad():
+                makers[args.model](probe.operator)(probe.y)
+        except Exception as exc:  # the user's model does not take what --input gives it
+            what = ("the zero-filled complex image A^* y, shape (B, H, W)" if args.input == "adjoint"
+                    else "the k-space samples y, shape (B, m), complex")
+            raise ValueError(f"--model {args.model} fails on {what} (--input {args.input}): "
+                             f"{type(exc).__name__}: {exc}") from None
+        result = battery.audit(makers, images, mask=args.mask, rate=args.rate,
+                               log=lambda t: print(t, file=sys.stderr))
+        page = story.audit_page(result, staging, name=args.model, seconds=time.perf_counter() - start)
     for line in page["summary"]:
         print(line)
     print(f"wrote {out / 'index.html'}")
     return 0
 
 
-def _page_dir(command: str, out: Path, force: bool) -> bool:
-    """Make ``out`` ready for a page (False, with a message, when it cannot be): a directory holding
-    other files needs ``force``; it must be writable; an index.html of an earlier run is removed
-    first, so that no page claims this run is complete before it is."""
-    if out.is_dir() and any(out.iterdir()) and not force:
-        print(f"firenets {command}: --out {out} exists and holds other files; use --force to write into it",
-              file=sys.stderr)
-        return False
-    if not _out_dir_ready(command, out):
-        return False
-    (out / "index.html").unlink(missing_ok=True)
-    return True
+PAGE_MARKERS = ("index.html", "results.json")  # a page's completion markers
 
 
-def _out_dir_ready(command: str, out: Path) -> bool:
-    """Whether results can be written to the directory ``--out``; if not, says why (on stderr)."""
-    problem = _unwritable(out)
-    if problem:
-        print(f"firenets {command}: --out {out}: {problem}", file=sys.stderr)
-    return problem is None
+def _output(args: argparse.Namespace, markers: tuple[str, ...]):
+    """The output protocol (``_io.run_directory``) for ``--out`` of this command."""
+    from firenets._io import run_directory
+
+    return run_directory(args.out, force=args.force, markers=markers,
+                         warn=lambda text: print(f"firenets {args.command}: {text}", file=sys.stderr))
 
 
 def _unwritable(out: Path) -> str | None:
@@ -379,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
         "reconstruction network.",
     )
     parser.add_argument("--version", action="version", version=f"firenets {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     info = sub.add_parser("info", help="versions and devices")
     info.set_defaults(run=_info)
@@ -386,7 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
     tab.add_argument("--quick", action="store_true", help="reduced LISTA training (same conclusions, ~1 min)")
     tab.add_argument("--dims", choices=["code", "caption"], default="code",
                      help="m = 21, N = 22 (the authors' script) or m = 19, N = 20 (the slide's caption)")
-    tab.add_argument("--out", default="firenets-table", help="output directory (default: firenets-table)")
+    tab.add_argument("--out", type=_out_path, default="firenets-table",
+                     help="output directory (default: firenets-table)")
+    tab.add_argument("--force", action="store_true", help=FORCE_HELP)
     tab.add_argument("--K", type=_int_list, default=[1, 3, 6], help="digits, comma-separated (default 1,3,6)")
     tab.add_argument("--n", type=_int_list, default=[10, 20, 30], help="input precisions 2^-n (default 10,20,30)")
     tab.add_argument("--epochs", type=int, default=None, help="LISTA epochs (default 4000, or 60 with --quick)")
@@ -423,7 +432,8 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--schedule", choices=["paper", "adaptive"], default=None, help="FIRENET restart schedule")
     rec.add_argument("--dtype", choices=["complex128", "complex64"], default=None,
                      help="FIRENET precision (complex64 is faster; the certificate stays float64)")
-    rec.add_argument("--out", default="firenets-reconstruction", help="output directory")
+    rec.add_argument("--out", type=_out_path, default="firenets-reconstruction", help="output directory")
+    rec.add_argument("--force", action="store_true", help=FORCE_HELP)
     rec.set_defaults(run=_reconstruct)
     tr = sub.add_parser("train", help="train a U-Net or deep cascade on ellipse phantoms")
     tr.add_argument("kind", choices=["unet", "cascade"])
@@ -437,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--batch", type=int, default=16)
     tr.add_argument("--lr", type=_positive_float, default=1e-3)
     tr.add_argument("--features", type=int, default=None, help="default: 12 (unet), 16 (cascade)")
-    tr.add_argument("--out", default=None, help="weights file (default KIND-SIZE-MASK-RATE.pt)")
+    tr.add_argument("--out", type=_out_path, default=None, help="weights file (default KIND-SIZE-MASK-RATE.pt)")
     tr.add_argument("--resume", action="store_true", help="continue from OUT.state")
     tr.add_argument("--force", action="store_true", help="overwrite an existing OUT")
     tr.add_argument("--no-progress", action="store_true")
@@ -481,11 +491,12 @@ def build_parser() -> argparse.ArgumentParser:
     att.add_argument("--compare-firenet", action="store_true",
                      help="also attack FIRENET (reference depth) at the same norms with the same budget")
     att.add_argument("--no-progress", action="store_true")
-    att.add_argument("--out", default="firenets-attack", help="output directory")
+    att.add_argument("--out", type=_out_path, default="firenets-attack", help="output directory")
+    att.add_argument("--force", action="store_true", help=FORCE_HELP)
     att.set_defaults(run=_attack)
     demo = sub.add_parser("demo", help="the whole story on one page: table, reconstructions, attacks, maps")
-    demo.add_argument("--out", default="firenets-demo", help="output directory (default firenets-demo)")
-    demo.add_argument("--force", action="store_true", help="write into an --out that holds other files")
+    demo.add_argument("--out", type=_out_path, default="firenets-demo", help="output directory (default firenets-demo)")
+    demo.add_argument("--force", action="store_true", help=FORCE_HELP)
     demo.add_argument("--no-progress", action="store_true")
     demo.set_defaults(run=_demo)
     aud = sub.add_parser("audit", help="the stability battery on your own torch network, FIRENET beside it")
@@ -496,14 +507,18 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the model takes A^* y (complex image) or the k-space samples y")
     aud.add_argument("--mask", choices=["gaussian", "cartesian", "radial", "das"], default="gaussian")
     aud.add_argument("--rate", type=_rate, default=0.25)
-    aud.add_argument("--out", default="firenets-audit")
-    aud.add_argument("--force", action="store_true")
+    aud.add_argument("--out", type=_out_path, default="firenets-audit", help="output directory")
+    aud.add_argument("--force", action="store_true", help=FORCE_HELP)
     aud.set_defaults(run=_audit)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``firenets`` console script."""
+    """Entry point of the ``firenets`` console script: exit 0 on success, 2 for a usage error (a bad
+    option, input or output place), 1 for a failure (an OS error, a run in the way), 130 on Ctrl-C;
+    a one-line message on stderr, the traceback only with ``--debug``."""
+    from firenets._io import OutputError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "run", None) is None:
@@ -511,9 +526,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(args.run(args))
-    except (ValueError, FileNotFoundError, PermissionError, ArithmeticError) as exc:  # bad input: a message
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"firenets {args.command}: interrupted; nothing of this run claims to be complete", file=sys.stderr)
+        return 130
+    except OutputError as exc:
+        if args.debug:
+            raise
+        print(f"firenets {args.command}: {exc}", file=sys.stderr)
+        return 2 if exc.usage else 1
+    except (ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError, ArithmeticError) as exc:
+        if args.debug:  # bad input: a message
+            raise
         print(f"firenets {args.command}: {exc}", file=sys.stderr)
         return 2
+    except (OSError, MemoryError) as exc:  # the disk is full, read-only, a permission, memory: a failure
+        if args.debug:
+            raise
+        what = f"{exc.strerror or exc}" + (f": {exc.filename}" if getattr(exc, "filename", None) else "") \
+            if isinstance(exc, OSError) else f"out of memory ({exc})"
+        print(f"firenets {args.command}: {what}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

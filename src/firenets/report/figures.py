@@ -220,3 +220,35 @@ def hallucination_attack_figure(path: str | Path, rows: list[tuple[str, Any, Any
             ax.set_xticks([])
             ax.set_yticks([])
     return _save_figure(path, fig)
+
+
+def frontier_figure(path: str | Path, rows: list[dict[str, Any]]) -> Path:
+    """PSNR against the worst-case ratio and against the hallucination contrast, one point per map
+    (rows as ``benchmarks/frontier.py`` writes them: map, psnr, ratio, contrast, converged, mask);
+    FIRENET settings as circles, networks as squares, zero-filling as a cross, one colour per mask;
+    a point whose attack hit its cap (a weaker lower bound) is hollow."""
+    if not rows:
+        raise ValueError("rows is empty")
+    fig, axes = _figure(2, 1, size=4.6)
+    masks = sorted({r.get("mask", "gaussian") for r in rows})
+    colours = dict(zip(masks, ("tab:blue", "tab:orange", "tab:green", "tab:red"), strict=False))
+    for ax, key, xlabel in ((axes[0][0], "ratio", "worst-case ratio at ||r|| = 1% ||x|| (lower bound)"),
+                            (axes[0][1], "contrast", "hallucination contrast created in a disc")):
+        for r in rows:
+            name = r["map"]
+            marker = "x" if name == "zero-filled" else "o" if name.startswith("FIRENET") else "s"
+            c = colours[r.get("mask", "gaussian")]
+            done = r["converged"] if key == "ratio" else r.get("contrast_converged", True)
+            if marker == "x":
+                ax.scatter(r[key], r["psnr"], marker="x", s=36, color=c)
+            else:
+                ax.scatter(r[key], r["psnr"], marker=marker, s=36, facecolors=c if done else "none", edgecolors=c)
+            ax.annotate(name.replace("FIRENET ", "").replace(" (reference)", " (ref)"), (r[key], r["psnr"]),
+                        fontsize=6, xytext=(3, 2), textcoords="offset points")
+        ax.set_xlabel(xlabel, fontsize=9)
+        ax.set_ylabel("PSNR (dB)", fontsize=9)
+        ax.grid(alpha=0.3)
+    for m, c in colours.items():
+        axes[0][1].scatter([], [], marker="o", color=c, label=f"{m} mask")
+    axes[0][1].legend(fontsize=7, loc="lower right")
+    return _save_figure(path, fig)

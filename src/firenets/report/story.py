@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from ..stability.control import CONTROL_LABEL
 from .figures import attack_figure, grid_figure, hallucination_attack_figure
 from .page import write
 
@@ -241,6 +242,68 @@ def hallucination_section(bat, out: Path, *, title: str) -> tuple[dict, dict]:
     return section, record
 
 
+def control_sentence(label: str, pc) -> str:
+    """What the positive control shows for one map, from its ``stability.control.PositiveControl``."""
+    xn = pc.errors  # absolute errors; the bound's eta is the larger
+    if pc.bound > 0:
+        theorem = (f"accurate enough on both images that every such map must have a local Lipschitz constant of at "
+                   f"least {pc.bound:.3g} (the accuracy-stability bound)")
+    elif pc.bound_difference > 0:
+        theorem = (f"its whole-image errors make the classical bound vacuous, but its errors on x and x' differ so "
+                   f"little that its Lipschitz constant must be at least {pc.bound_difference:.3g}")
+    else:
+        theorem = "not accurate on both images of the pair, so no bound forces instability on it"
+    forced = max(pc.bound, pc.bound_difference)
+    ratio_vs = ("" if forced <= 0 else " (at least that bound)" if pc.feasible_ratio >= forced
+                else " (BELOW that bound: a measurement error)")
+    found = ("the attack found " + (f"{pc.attack_ratio:.3g}, at least the feasible ratio" if pc.found
+                                    else f"only {pc.attack_ratio:.3g}, below the feasible ratio")
+             + (" (converged)" if pc.attack_converged else " (step cap)"))
+    return (f"{label}: errors {xn[0]:.3g} on x and {xn[1]:.3g} on x' (||x - x'|| = {pc.lesion_norm:.3g}); "
+            f"{theorem}. The perturbation r = A^*A(x' - x), {pc.r_rel:.2%} of ||x||, has ratio "
+            f"{pc.feasible_ratio:.3g}{ratio_vs}; {found}. Added to x it changes the mean magnitude in the "
+            f"lesion's disc by {pc.appear:+.3g}, and -r added to x' by {pc.vanish:+.3g} "
+            f"(the lesion's own contrast there is {pc.lesion_contrast:.3g}); "
+            + ", ".join(f"{t:g} r ({t * pc.r_rel:.2%} of ||x||) {g:+.3g}" for t, g in pc.partial) + ".")
+
+
+def positive_control_section(ctrl, out: Path, *, title: str) -> tuple[dict, dict]:
+    """The positive control (``stability.control.ControlResult``): per map its errors on the pair, the
+    bounds, the ratio at the feasible r, the attack's ratio, and the lesion made to appear and vanish."""
+    c = ctrl.settings
+    rows, panels = [], []
+    for label, pc in ctrl.maps.items():
+        rows.append([label, pc.errors[0], pc.errors[1], pc.bound, pc.bound_difference, pc.feasible_ratio,
+                     pc.attack_ratio, pc.found, pc.attack_converged, pc.r_rel, pc.appear, pc.vanish])
+        im = pc.images
+        panels.append((label, [("f(Ax)", im["f(Ax)"]), ("f(A(x + r))", im["f(A(x+r))"]),
+                               ("f(Ax')", im["f(Ax')"]), ("f(A(x' - r))", im["f(A(x'-r))"])]))
+    truth = ("truth", [("x (no lesion)", ctrl.x), ("x + r", ctrl.x + ctrl.r),
+                       ("x' = x + lesion", ctrl.x_lesion), ("lesion x' - x", (ctrl.x_lesion - ctrl.x).abs())])
+    grid_figure(out / "positive-control.png", [truth, *panels])
+    intro = (f"A network that must be unstable: the lesion d is a disc of amplitude {c['amplitude']:g} and radius "
+             f"{c['radius']:g} at {tuple(c['centre'])} minus its projection onto the samples, plus a leak "
+             f"{c['leak']:g} of that projection, so that ||A d|| / ||d|| = {c['leak_ratio']:.3g} on the "
+             f"{c['size']}x{c['size']} {c['mask']} {c['rate']:.0%} mask (seed {c['mask_seed']}); the control U-Net "
+             f"was trained to reconstruct phantoms with and without it ({c['n_train']} images, {c['epochs']} epochs). "
+             f"On the held-out pair x = {c['pair']} and x' = x + d (||d|| = {c['lesion_rel']:.1%} of ||x||), "
+             "a map eta-accurate on both has a local Lipschitz constant of at least (||x - x'|| - 2 eta) / "
+             "||A x - A x'||, and r = A^*A(x' - x) is a perturbation of x whose samples equal x''s, so the attack, "
+             "run with the same budget as above on the sphere ||r||, must find at least the ratio at r.")
+    section = {"title": title, "text": [intro, *[control_sentence(k, v) for k, v in ctrl.maps.items()]],
+               "tables": [{"caption": "per map: errors ||f(Ax) - x|| and ||f(Ax') - x'||, the bound with eta the larger "
+                                      "error, the bound with the errors' difference, the ratio at r = A^*A(x' - x), the "
+                                      "attack's ratio on that sphere, whether it reached the ratio at r, converged, "
+                                      "||r||/||x||, the lesion contrast r creates in x and -r removes from x'",
+                           "columns": ["map", "error x", "error x'", "bound", "bound (difference)", "ratio at r",
+                                       "attack ratio", "found", "converged", "||r||/||x||", "appears", "vanishes"],
+                           "rows": rows}],
+               "figures": [{"file": "positive-control.png", "data": ctrl.summary(),
+                            "caption": "the pair and the lesion (top); per map its reconstructions of x, x + r, x' "
+                                       "and x' - r"}]}
+    return section, ctrl.summary()
+
+
 def _meta(seconds: float) -> dict:
     import firenets
 
@@ -269,9 +332,12 @@ def demo_page(result, out: str | Path, *, seconds: float | None = None) -> dict[
                            detail="The text 'CAN U SEE IT' (intensity +0.15)"),
         hallucination_section(bat, out, title="6. Hallucination maps"),
     ]
+    if result.control is not None:
+        parts.append(positive_control_section(result.control.positive_control, out,
+                                              title="7. The positive control: a network unstable by theorem"))
     sections = [s for s, _ in parts]
     record = dict(zip(("table", "reconstruction", "perturbation", "hallucination_attack", "structural",
-                       "hallucination"), (r for _, r in parts), strict=True))
+                       "hallucination", "positive_control"), (r for _, r in parts), strict=False))
     claims = record["table"]["claims"]
     summary = [
         "1. The barrier: " + ("every method stays more than 10^-K from the exact minimisers and FIRENET within "
@@ -282,6 +348,7 @@ def demo_page(result, out: str | Path, *, seconds: float | None = None) -> dict[
         "4. Targeted hallucinations: " + " ".join(sections[3]["text"][1:]),
         "5. Small detail: " + " ".join(sections[4]["text"][1:]),
         "6. Hallucination maps: " + " ".join(sections[5]["text"][1:]),
+        *(["7. Positive control: " + " ".join(sections[6]["text"][1:])] if len(sections) > 6 else []),
     ]
     total = seconds if seconds is not None else sum(result.seconds.values())
     results = {"title": TITLE, "summary": summary, "sections": sections, "meta": _meta(total),
@@ -351,7 +418,15 @@ def audit_page(bat, out: str | Path, *, name: str, seconds: float | None = None)
         s, r = hallucination_section(bat, out, title=title("Hallucination maps"))
         sections.append(s)
         record["hallucination"] = r
-    summary = [next((t for t in s["text"][1:] if t.startswith(name)), s["text"][0]) for s in sections]
+    if bat.positive_control is not None:
+        s, r = positive_control_section(bat.positive_control, out,
+                                        title=title("The positive control: is the attack able to find instability?"))
+        sections.append(s)
+        record["positive_control"] = r
+    summary = [next((t for t in s["text"][1:] if t.startswith(name)), s["text"][0]) for s in sections
+               if "positive control" not in s["title"]]
+    if bat.positive_control is not None:
+        summary.append(next(t for t in sections[-1]["text"] if t.startswith(CONTROL_LABEL)))
     total = seconds if seconds is not None else sum(bat.seconds.values())
     results = {"title": f"firenets audit: {name}", "summary": summary, "sections": sections, "meta": _meta(total),
                "record": record, "seconds": bat.seconds}

@@ -29,7 +29,7 @@ from .targeted import HallucinationAttack, disc_grid, hallucination_attack
 
 MapFactory = Callable[[Any], torch.nn.Module]
 STAGES = ("accuracy", "perturbation", "hallucination-attack", "structural", "more-samples", "generalisation",
-          "hallucination")
+          "hallucination", "positive-control")
 SAMPLE_RATES = (0.15, 0.2, 0.25, 0.3, 0.4)
 
 
@@ -122,6 +122,7 @@ class BatteryResult:
     more_samples: dict[str, MoreSamples] | None = None
     generalisation: dict[str, Generalisation] | None = None
     hallucination: dict[str, HallucinationMaps] | None = None
+    positive_control: Any = None  # stability.control.ControlResult: the attack on a map unstable by theorem
     seconds: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
@@ -134,6 +135,8 @@ class BatteryResult:
             part = getattr(self, name)
             if part is not None:
                 out[name] = {m: r.summary() for m, r in part.items()}
+        if self.positive_control is not None:
+            out["positive_control"] = self.positive_control.summary()
         return out
 
 
@@ -259,7 +262,9 @@ def run(
 ) -> BatteryResult:
     """The chosen ``stages`` on every map; the single-image stages use the first image.
 
-    ``detail`` = (x with a detail, its support) for the structural stage (default: a small
+    "positive-control" checks the attack itself, with the same budget, on the shipped control network
+    (unstable by theorem, ``stability.control``) beside the reference FIRENET and zero-filling; it does
+    not use ``makers`` or ``images``. ``detail`` = (x with a detail, its support) for the structural stage (default: a small
     ellipse, ``data.insert_detail``, in the first image).
     """
     from .. import data
@@ -301,6 +306,10 @@ def run(
             result.generalisation = generalisations(makers, xs, mask=mask, rate=rate, seed=seed)
         elif stage == "hallucination":
             result.hallucination = hallucinations(makers, A, x)
+        elif stage == "positive-control":
+            from .control import control_stage
+
+            result.positive_control = control_stage(budget=budget, log=log)
         result.seconds[stage] = time.perf_counter() - t0
     return result
 
@@ -373,21 +382,23 @@ def reference_makers() -> dict[str, MapFactory]:
 
 @dataclass(eq=False)
 class DemoResult:
-    """The impossibility table (quick), reconstructions, and the battery's attack, structural and
-    hallucination stages on the shipped networks with FIRENET and zero-filling."""
+    """The impossibility table (quick), reconstructions, the battery's attack, structural and
+    hallucination stages on the shipped networks with FIRENET and zero-filling, and the positive control."""
 
     table: Any
     reconstructions: Accuracy
     battery: BatteryResult
     structural: BatteryResult
     seconds: dict[str, float]
+    control: BatteryResult | None = None
 
 
 def demo(*, progress: bool = True, log: Callable[[str], None] | None = None,
          budget: Budget = Budget()) -> DemoResult:
     """The whole story on built-in images: the table (quick), Shepp-Logan and the photograph at
     256x256 reconstructed from a Gaussian 25% mask, the attacks and hallucination maps on a
-    held-out 128x128 phantom (the networks' training size), and text inserted in Shepp-Logan."""
+    held-out 128x128 phantom (the networks' training size), text inserted in Shepp-Logan, and the
+    positive control (64x64) attacked with the same budget."""
     from .. import data
     from ..barriers import table
     from ..nets.mri import reconstruction_map
@@ -399,25 +410,29 @@ def demo(*, progress: bool = True, log: Callable[[str], None] | None = None,
     defaults = {"FIRENET": lambda F: reconstruction_map("firenet", F),
                 **{k: v for k, v in methods.items() if k != REFERENCE}}
     t0 = time.perf_counter()
-    _say(log, "[1/4] impossibility table (quick: reduced LISTA training) ...")
+    _say(log, "[1/5] impossibility table (quick: reduced LISTA training) ...")
     tab = table.run(quick=True, progress=progress)
     seconds["table"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    _say(log, "[2/4] reconstructions of Shepp-Logan and the photograph (256x256, 25%) ...")
+    _say(log, "[2/5] reconstructions of Shepp-Logan and the photograph (256x256, 25%) ...")
     recs = accuracy(defaults, {"Shepp-Logan": data.shepp_logan(256), "photograph": data.camera(256)})
     seconds["reconstruction"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    _say(log, "[3/4] worst-case perturbations, hallucination attacks and maps (held-out phantom, 128x128) ...")
+    _say(log, "[3/5] worst-case perturbations, hallucination attacks and maps (held-out phantom, 128x128) ...")
     bat = run(makers, {"ellipses:20000": data.ellipses(128, seed=20_000)},
               stages=("perturbation", "hallucination-attack", "hallucination"), budget=budget, log=log)
     seconds["battery"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    _say(log, "[4/4] a small structural change (text in Shepp-Logan) ...")
+    _say(log, "[4/5] a small structural change (text in Shepp-Logan) ...")
     x = data.shepp_logan(256)
     detail = data.insert_detail(x, "text", text="CAN U SEE IT", centre=(150, 128), size=14, intensity=0.15)
     struct = run(methods, {"Shepp-Logan": x}, stages=("structural",), detail=detail)
     seconds["structural"] = time.perf_counter() - t0
-    return DemoResult(tab, recs, bat, struct, seconds)
+    t0 = time.perf_counter()
+    _say(log, "[5/5] the positive control: a network unstable by theorem, attacked with the same budget ...")
+    ctrl = run(methods, {"Shepp-Logan": x}, stages=("positive-control",), budget=budget, log=log)
+    seconds["positive-control"] = time.perf_counter() - t0
+    return DemoResult(tab, recs, bat, struct, seconds, ctrl)
 
 
 def audit(makers: Mapping[str, MapFactory], images: Mapping[str, torch.Tensor], *, mask: str = "gaussian",

@@ -26,7 +26,7 @@ from .hallucination import accuracy_stability_bound
 
 # the shipped control: `python benchmarks/positive_control.py --train` reproduces it
 CONTROL = {"size": 64, "mask": "gaussian", "rate": 0.25, "mask_seed": 0, "centre": (26, 40), "radius": 3.0,
-           "amplitude": 2.0, "leak": 0.05, "n_train": 800, "n_val": 64, "epochs": 20, "seed": 0, "features": 12}
+           "amplitude": 6.0, "leak": 0.02, "n_train": 800, "n_val": 64, "epochs": 30, "seed": 0, "features": 12}
 
 
 def symmetrised(mask: torch.Tensor) -> torch.Tensor:
@@ -98,7 +98,8 @@ def train_control(out: str | Path, *, progress: bool = True, command: str = "", 
 @dataclass(frozen=True, eq=False)
 class PositiveControl:
     """A map on a pair (x, x' = x + d_leak): its errors, the bound, the ratio at the feasible r, the
-    attack's ratio at ||r||, and whether r makes the lesion appear (and -r, from x', vanish)."""
+    attack's ratio at ||r||, and whether r makes the lesion appear (and -r, from x', vanish); ``partial``
+    the lesion contrast t r already creates for t < 1."""
 
     errors: tuple[float, float]  # ||f(A x) - x||, ||f(A x') - x'||
     bound: float  # (||x - x'|| - 2 eta) / ||A x - A x'||, eta = max of the errors
@@ -111,9 +112,20 @@ class PositiveControl:
     appear: float  # <|f(A(x + r))|>_D - <|f(A x)|>_D over the lesion's disc D
     vanish: float  # <|f(A(x' - r))|>_D - <|f(A x')|>_D
     lesion_contrast: float  # <|x' - x|>_D
+    lesion_norm: float  # ||x' - x||
+    partial: tuple[tuple[float, float], ...]  # (t, <|f(A(x + t r))|>_D - <|f(A x)|>_D) for t in FRACTIONS
+    images: dict[str, torch.Tensor] | None = None  # |f(A x)|, |f(A(x + r))|, |f(A x')|, |f(A(x' - r))|
+
+    @property
+    def found(self) -> bool:
+        """The attack's worst case reaches the ratio at the known feasible r (within the stopping rule's 1e-3)."""
+        return self.attack_ratio >= self.feasible_ratio * (1 - 1e-3)
 
     def summary(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return {**{k: getattr(self, k) for k in self.__dataclass_fields__ if k != "images"}, "found": self.found}
+
+
+FRACTIONS = (0.25, 0.5, 0.75)  # parts of the feasible r tried: how small a perturbation already shows the lesion
 
 
 def positive_control(f, A, x: torch.Tensor, lesion: torch.Tensor, region: torch.Tensor, *,
@@ -144,6 +156,81 @@ def positive_control(f, A, x: torch.Tensor, lesion: torch.Tensor, region: torch.
     def mean(t: torch.Tensor) -> float:
         return float(t.abs()[region].mean())
 
+    with torch.no_grad():
+        partial = tuple((t, mean(f(A(x + t * r))) - mean(fx)) for t in FRACTIONS)
+    images = {"f(Ax)": fx.abs(), "f(A(x+r))": fr.abs(), "f(Ax')": fxp.abs(), "f(A(x'-r))": fxr.abs()}
     return PositiveControl(errors, bound, bound_difference, feasible, wc.stages[0].ratio, bool(wc.converged),
                            rho / float(torch.linalg.vector_norm(x)), mean(fr) - mean(fx), mean(fxr) - mean(fxp),
-                           mean(xp - x))
+                           mean(xp - x), float(torch.linalg.vector_norm(xp - x)), partial, images)
+
+
+SHIPPED = "control-unet-64-gaussian-25.pt"
+CONTROL_LABEL = "U-Net (control)"
+PAIR_SEED = 30_000  # held-out phantoms ellipses:30000 + i: never in the control's training or validation sets
+
+
+def shipped_control() -> Path:
+    """Path of the positive-control U-Net shipped with firenets (``benchmarks/positive_control.py --train``)."""
+    path = Path(__file__).resolve().parent.parent / "weights" / SHIPPED
+    if not path.is_file():
+        raise FileNotFoundError(f"the positive control's weights are missing from the installation: {path}")
+    return path
+
+
+@dataclass(frozen=True, eq=False)
+class ControlResult:
+    """The positive control on one held-out pair (x, x' = x + d_leak): its settings, the pair, the
+    lesion's disc, and ``PositiveControl`` for the control network, the reference FIRENET and zero-filling."""
+
+    settings: dict[str, Any]
+    x: torch.Tensor
+    x_lesion: torch.Tensor
+    r: torch.Tensor  # the feasible perturbation A^*A (x' - x)
+    region: torch.Tensor
+    maps: dict[str, PositiveControl]
+
+    def summary(self) -> dict[str, Any]:
+        return {"settings": self.settings, "maps": {k: v.summary() for k, v in self.maps.items()}}
+
+
+def control_setup(record: dict[str, Any]):
+    """(config, mask, A, lesion, region) of a control from its training record."""
+    from .. import masks
+    from ..operators import Fourier2D
+    from .targeted import disc
+
+    c = {**CONTROL, **record.get("control", {})}
+    m = masks.make(c["mask"], (c["size"], c["size"]), c["rate"], seed=c["mask_seed"]).mask
+    d, b = kernel_lesion(m, tuple(c["centre"]), c["radius"], c["amplitude"])
+    return c, m, Fourier2D(m), leaky(d, b, c["leak"]), disc(tuple(m.shape), tuple(c["centre"]), c["radius"])
+
+
+def control_stage(*, weights: str | Path | None = None, pair: int = 0, budget: Any = None,
+                  log: Any = None) -> ControlResult:
+    """``positive_control`` of the control U-Net (``weights``, default the shipped one), the reference
+    FIRENET and zero-filling on the held-out pair ellipses:(PAIR_SEED + pair), with and without the lesion."""
+    from .. import data
+    from ..nets import training
+    from ..nets.mri import REFERENCE_FIRENET, AdjointInput, reconstruction_map
+    from .battery import REFERENCE, Budget
+
+    pair = check_int("pair", pair, minimum=0)
+    budget = budget or Budget()
+    net, record = training.load(weights or shipped_control(), kind="unet")
+    c, m, A, lesion, region = control_setup(record)
+    x = data.ellipses(c["size"], seed=PAIR_SEED + pair).to(torch.float64)
+    maps = {CONTROL_LABEL: AdjointInput(net, A),
+            REFERENCE: reconstruction_map("firenet", A, **REFERENCE_FIRENET),
+            "zero-filled": reconstruction_map("zero-filled", A)}
+    out = {}
+    for label, f in maps.items():
+        if log is not None:
+            log(f"      positive control: {label} ...")
+        out[label] = positive_control(f, A, x, lesion, region, budget=budget)
+    L = lesion.to(torch.complex128)
+    settings = {**{k: list(v) if isinstance(v, tuple) else v for k, v in c.items()}, "pair": f"ellipses:{PAIR_SEED + pair}",
+                "leak_ratio": float(torch.linalg.vector_norm(A(L))) / float(torch.linalg.vector_norm(lesion)),
+                "lesion_rel": float(torch.linalg.vector_norm(lesion)) / float(torch.linalg.vector_norm(x)),
+                "weights": str(weights) if weights else SHIPPED, "trained": record.get("command", ""),
+                "budget": budget.summary()}
+    return ControlResult(settings, x, x + lesion, A.adjoint(A(L)), region, out)

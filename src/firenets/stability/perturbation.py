@@ -133,6 +133,15 @@ def _finite(t: torch.Tensor) -> bool:
     return bool(torch.isfinite(torch.view_as_real(t) if t.is_complex() else t).all())
 
 
+def seen(A: Any, d: torch.Tensor) -> torch.Tensor:
+    """A^* A d: a direction in the range of A^* (for A = P_M F_c, the projection of d onto the sampled
+    part). The part of r in the null space of A leaves f(A(x + r)) unchanged and only adds to ||r||,
+    so the attacks start from random directions drawn there; gradients of f(A(x + r)) stay there."""
+    with torch.no_grad():
+        p = A.adjoint(A(d)).to(d.dtype)
+    return p if float(torch.linalg.vector_norm(p)) > 0 else d
+
+
 def ascend(
     value_and_grad: Callable[[torch.Tensor], tuple[float, torch.Tensor]],
     r: torch.Tensor,
@@ -219,7 +228,8 @@ def worst_case(
     1 + ``tol`` for ``patience`` steps, or s falls below lr / 1024 (both: converged), or after
     ``steps`` steps (the cap: not converged). Starts per sphere: the previous sphere's best
     direction (from the second sphere on) and ``restarts`` random directions d (at least one on
-    the first sphere), each as d and as -d: behind a switch (a ReLU, a sigmoid) the two signs
+    the first sphere) drawn in the range of A^* (``seen``: the null-space part of r does nothing
+    but lower the ratio), each as d and as -d: behind a switch (a ReLU, a sigmoid) the two signs
     climb to different local maxima. The best start is kept.
     """
     x = _check(f, A, x)
@@ -301,7 +311,7 @@ def worst_case(
     for j, rho in enumerate(rhos, start=1):
         starts = [("warm", warm)] if warm is not None else []
         for _ in range(restarts if warm is not None else max(restarts, 1)):
-            d = torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)
+            d = seen(A, torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device))
             starts += [("random", d), ("random, negated", -d)]
         best_r, best_ratio, log = None, -math.inf, []
 

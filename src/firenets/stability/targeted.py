@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from .._validation import check_int, check_scalar
-from .perturbation import ReconstructionMap, _check, _differentiable, _finite, ascend
+from .perturbation import ReconstructionMap, _check, _differentiable, _finite, ascend, seen
 
 
 def disc(shape: Sequence[int], centre: Sequence[float], radius: float) -> torch.Tensor:
@@ -196,7 +196,7 @@ def hallucination_attack(
         if len(regions) > 1:
             scores = []
             for k in range(len(regions)):
-                d = torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)
+                d = seen(A, torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device))
                 val, *_ = ascend(objective(k, rho), rho * d / torch.linalg.vector_norm(d), rho, steps=screen_steps,
                                  tol=0.0, patience=screen_steps, lr=lr, momentum=momentum, ball=True, tick=tick)
                 scores.append(val)
@@ -209,7 +209,7 @@ def hallucination_attack(
         for k in chosen:
             log, top_k = [], None
             for _ in range(restarts):
-                d = torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)
+                d = seen(A, torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device))
                 for kind, direction in (("random", d), ("random, negated", -d)):
                     val, r, it, conv = ascend(objective(k, rho), rho * direction / torch.linalg.vector_norm(direction),
                                               rho, steps=steps, tol=tol, patience=patience, lr=lr, momentum=momentum,
