@@ -184,3 +184,24 @@ def run_directory(out: str | Path, *, force: bool, markers: tuple[str, ...], opt
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         lock.release()
+
+
+def load_tensors(path: str | Path) -> object:
+    """``torch.load(path, weights_only=True, map_location="cpu")``: tensors and plain data only, never
+    an unpickled object. A file that is not that raises ValueError with a short reason (torch's own
+    message suggests loading it unsafely, which firenets never does)."""
+    import torch
+
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as exc:  # corrupt, truncated, foreign, or holding pickled objects
+        text = str(exc)
+        if "Weights only load failed" in text or "weights_only" in text:
+            import re
+
+            found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+            reason = ("it holds pickled Python objects" + (f" ({found.group(1)})" if found else "")
+                      + ", which are never loaded: only tensors and plain data are")
+        else:
+            reason = f"{type(exc).__name__}: {text.splitlines()[0] if text else 'unreadable'}"
+        raise ValueError(reason) from None

@@ -113,14 +113,55 @@ def check_scalar(
     return v
 
 
-def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
-    """An integer (not a bool), optionally >= minimum."""
+def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """An integer (not a bool), optionally in [minimum, maximum]."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer; got {type(value).__name__} {value!r}")
     v = int(value)
     if minimum is not None and v < minimum:
         raise ValueError(f"{name} must be >= {minimum}; got {v}")
+    if maximum is not None and v > maximum:
+        raise ValueError(f"{name} must be <= {maximum}; got {v}")
     return v
+
+
+SEED_MAX = 2**63 - 1  # torch.Generator.manual_seed takes 64-bit seeds
+
+
+def check_seed(name: str, value: Any) -> int:
+    """A seed for ``torch.Generator.manual_seed``: an integer in [0, 2^63 - 1]."""
+    return check_int(name, value, minimum=0, maximum=SEED_MAX)
+
+
+MAX_PIXELS_DEFAULT = 4096 * 4096
+
+
+def max_pixels() -> int:
+    """The largest image (pixels) firenets builds: 4096 x 4096 unless the environment variable
+    FIRENETS_MAX_PIXELS says otherwise. A complex128 image of 4096 x 4096 takes 268 MB and a FIRENET
+    keeps about 20 of them; the limit stops a mistyped size from exhausting memory before any check."""
+    import os
+
+    text = os.environ.get("FIRENETS_MAX_PIXELS", "")
+    if not text:
+        return MAX_PIXELS_DEFAULT
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"FIRENETS_MAX_PIXELS must be a positive integer; got {text!r}") from None
+    if value < 1:
+        raise ValueError(f"FIRENETS_MAX_PIXELS must be a positive integer; got {text!r}")
+    return value
+
+
+def check_pixels(name: str, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Refuse an image shape of more than ``max_pixels()`` pixels, before anything is allocated."""
+    n = math.prod(int(s) for s in shape)
+    limit = max_pixels()
+    if n > limit:
+        raise ValueError(f"{name} {tuple(shape)} has {n} pixels, more than the limit of {limit} "
+                         "(set the environment variable FIRENETS_MAX_PIXELS to raise it)")
+    return tuple(shape)
 
 
 def check_shape(name: str, shape: Any, *, ndim: int | None = None) -> tuple[int, ...]:

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from . import masks as _masks
-from ._validation import as_tensor, check_int, check_scalar
+from ._validation import as_tensor, check_scalar, check_seed
 from .operators import Fourier2D
 
 MASKS = ("gaussian", "cartesian", "radial", "das")
@@ -55,7 +55,7 @@ def acquire(
     """
     image = _image_tensor(image)
     shape = tuple(image.shape)
-    seed = check_int("seed", seed, minimum=0)
+    seed = check_seed("seed", seed)
     noise = check_scalar("noise", noise, nonnegative=True)
     if isinstance(mask, str):
         if mask not in MASKS:
@@ -85,6 +85,9 @@ def acquire(
         gen = torch.Generator().manual_seed(seed + 7919)
         e = torch.randn(y.shape, generator=gen, dtype=torch.complex128)  # E|e_j|^2 = 1
         y = y + noise * e
+        if not bool(torch.isfinite(y).all()):
+            raise ValueError(f"noise = {noise:g} overflows the samples (the image's maximum is 1); give a "
+                             "standard deviation that float64 can add to them")
     return Acquisition(F, y, target, m, kind, F.rate, seed, noise, kspace is None)
 
 

@@ -7,6 +7,7 @@ minimisers for the exact (A, y). Reference: Colbrook, Antun, Hansen, PNAS 2022, 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,9 @@ def _tensor_of(name: str, z: Any) -> tuple[torch.Tensor, bool]:
     return as_tensor(name, z), False
 
 
+N_MAX = 2000  # |n| beyond this: 2^-n is outside every floating-point range; rounding means nothing
+
+
 def round_dyadic(z: Any, n: int) -> Any:
     """z_n = 2^-n round(2^n z), so |z - z_n| <= 2^-(n+1) <= 2^-n entrywise (real and imaginary).
 
@@ -30,12 +34,19 @@ def round_dyadic(z: Any, n: int) -> Any:
     error of their own. z may be a tensor, a NumPy array (returned as a tensor) or a ``Matrix``
     (returned as a ``Matrix``).
     """
-    n = check_int("n", n)
+    n = check_int("n", n, minimum=-N_MAX, maximum=N_MAX)
     t, is_matrix = _tensor_of("z", z)
-    scale = 2.0**n
+
+    def scaled(u: torch.Tensor, k: int) -> torch.Tensor:  # u 2^k in two exact steps (each power finite)
+        return u * 2.0 ** (k // 2) * 2.0 ** (k - k // 2)
 
     def rnd(u: torch.Tensor) -> torch.Tensor:
-        return torch.round(u * scale) / scale
+        # |u| >= 2^(p - n) (p the significand's bits) means u is already a multiple of 2^-n: kept as it
+        # is, so that u 2^n never overflows however large n is
+        p = round(-math.log2(torch.finfo(u.dtype).eps)) + 1
+        on_grid = u.abs() >= scaled(torch.ones((), dtype=u.dtype), p - n)
+        small = torch.where(on_grid, torch.zeros_like(u), u)
+        return torch.where(on_grid, u, scaled(torch.round(scaled(small, n)), -n))
 
     out = torch.complex(rnd(t.real), rnd(t.imag)) if t.is_complex() else rnd(t)
     return Matrix(out) if is_matrix else out

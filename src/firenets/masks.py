@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from ._validation import check_int, check_scalar, check_shape
+from ._validation import check_int, check_pixels, check_scalar, check_seed, check_shape
 
 KINDS = ("cartesian", "equispaced", "gaussian", "radial", "das")
 
@@ -33,11 +33,14 @@ def _rate(rate: Any) -> float:
 
 
 def _generator(seed: Any) -> torch.Generator:
-    return torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    return torch.Generator().manual_seed(check_seed("seed", seed))
 
 
 def _result(mask: torch.Tensor) -> SamplingMask:
-    return SamplingMask(mask, mask.sum().item() / mask.numel())
+    count = int(mask.sum().item())
+    if count == 0:
+        raise ValueError(f"the mask on a {tuple(mask.shape)} grid holds no sample at this rate; raise rate")
+    return SamplingMask(mask, count / mask.numel())
 
 
 def _centre_columns(W: int, count: int) -> torch.Tensor:
@@ -87,7 +90,7 @@ def equispaced(
     As in fastMRI's equispaced masks, the spacing is chosen so that the total number of
     columns (centre included) is about rate * W.
     """
-    H, W = check_shape("shape", shape, ndim=2)
+    H, W = check_pixels("shape", check_shape("shape", shape, ndim=2))
     rate = _rate(rate)
     cf = _default_centre(rate, center_fraction)
     gen = _generator(seed)
@@ -201,7 +204,7 @@ def nested(kind: str, shape: Any, rates: Any, *, seed: int = 0, **options: Any) 
         raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
     if kind == "equispaced":
         raise ValueError("kind 'equispaced' cannot be nested: spacings 1/r do not contain each other")
-    shape = check_shape("shape", shape, ndim=2)
+    shape = check_pixels("shape", check_shape("shape", shape, ndim=2))
     H, W = shape
     rates = [_rate(r) for r in (rates if isinstance(rates, (list, tuple)) else [rates])]
     if not rates:

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from . import masks as _masks
-from ._validation import as_tensor, check_int, check_scalar
+from ._validation import as_tensor, check_int, check_pixels, check_scalar, check_seed
 from .acquisition import MASKS, Acquisition, acquire
 from .nets.mri import (  # noqa: F401 (re-exported: the public names of FIRENET for MRI)
     FIRENET_DEFAULTS,
@@ -188,6 +188,7 @@ def train(
     if kind not in training.KINDS:
         raise ValueError(f"kind must be one of {training.KINDS}; got {kind!r}")
     size = check_int("size", size, minimum=16)
+    check_pixels("size", (size, size))
     if size % training.MULTIPLE:
         raise ValueError(f"size must be a multiple of {training.MULTIPLE}; got {size}")
     if mask not in MASKS:
@@ -195,7 +196,7 @@ def train(
     rate = check_scalar("rate", rate, positive=True)
     if rate > 1:
         raise ValueError(f"rate must be in (0, 1]; got {rate}")
-    seed = check_int("seed", seed, minimum=0)
+    seed = check_seed("seed", seed)
     n_train = check_int("n_train", n_train, minimum=2)
     n_val = check_int("n_val", n_val, minimum=1)
     epochs = check_int("epochs", EPOCHS[kind] if epochs is None else epochs, minimum=1)

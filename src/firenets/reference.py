@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ._validation import check_int, check_scalar
 from .problems import QCBP, Certificate, Lasso, SRLasso, _Problem
 
 
@@ -56,6 +57,10 @@ def solve(
     """
     if not isinstance(problem, (SRLasso, Lasso, QCBP)):
         raise TypeError(f"problem must be an SRLasso, Lasso or QCBP; got {type(problem).__name__}")
+    tol = check_scalar("tol", tol, positive=True)
+    warn_gap = check_scalar("warn_gap", warn_gap, positive=True)
+    max_iter = check_int("max_iter", max_iter, minimum=1, maximum=10**7)
+    max_entries = check_int("max_entries", max_entries, minimum=1)
     import cvxpy as cp
     import numpy as np
 

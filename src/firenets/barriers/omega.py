@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._validation import check_int
+from .._validation import check_int, check_seed
 from ..inexact import check_pair
 from ..operators import DCT, Matrix
 from ..problems import SRLasso
@@ -137,7 +137,7 @@ def training_set(
     sparsity = check_int("sparsity", sparsity, minimum=0)
     if sparsity > inst.N2:
         raise ValueError(f"sparsity must be <= N2 = {inst.N2}; got {sparsity}")
-    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    gen = torch.Generator().manual_seed(check_seed("seed", seed))
     total = size + validation
     na = torch.linalg.vector_norm(first_row(inst.K, inst.n, inst.N1, 2)).item()
     x = inst.inexact_minimiser.expand(total, -1).clone()

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._validation import check_int
+from .._validation import check_int, check_pixels
 from .phantoms import _phantom_shape, camera, ellipses, shepp_logan
 
 FORMATS = (".npy", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dcm", ".nii", ".nii.gz", ".h5", ".hdf5")
@@ -137,9 +137,12 @@ def _finish(
 
 def _load_npy(path: Path, slice: int | None) -> tuple[np.ndarray, dict]:
     try:
-        arr = np.load(path, allow_pickle=False)
+        arr = np.load(path, allow_pickle=False, mmap_mode="r")
     except Exception as exc:
         raise ValueError(f"cannot read {path} as a .npy file: {type(exc).__name__}: {exc}") from exc
+    if isinstance(arr, np.ndarray) and arr.ndim in (2, 3):
+        check_pixels(f"the image in {path}", arr.shape[-2:])
+    arr = np.array(arr) if isinstance(arr, np.ndarray) else arr
     if not isinstance(arr, np.ndarray):  # pragma: no cover - np.load of .npy gives an array
         raise _Refused(f"{path} does not hold a single array")
     meta = {"format": "npy", "dtype": str(arr.dtype), "original_shape": tuple(arr.shape)}
@@ -172,6 +175,7 @@ def _load_raster(path: Path, slice: int | None) -> tuple[np.ndarray, dict]:
                 meta["slice"] = s
             else:
                 _no_slice(slice, str(path), (img.height, img.width))
+            check_pixels(f"the image in {path}", (img.height, img.width))  # before decoding it
             img.load()
             mode = img.mode
             if mode == "P":
@@ -289,6 +293,8 @@ def _load_h5(path: Path, slice: int | None) -> tuple[np.ndarray, dict, np.ndarra
                 meta.update(dtype=str(ds.dtype), original_shape=tuple(ds.shape))
                 if ds.dtype.kind != "c":
                     raise _Refused(f"dataset 'kspace' in {name} has dtype {ds.dtype}; expected complex")
+                if ds.ndim >= 2:
+                    check_pixels(f"the k-space in {name}", ds.shape[-2:])
                 if ds.ndim == 2:
                     _no_slice(slice, name, ds.shape)
                     s, k = None, ds[()]
@@ -311,6 +317,8 @@ def _load_h5(path: Path, slice: int | None) -> tuple[np.ndarray, dict, np.ndarra
             elif recon_key is not None:
                 r = f[recon_key]
                 meta.update(dtype=str(r.dtype), original_shape=tuple(r.shape), reconstruction=recon_key)
+                if r.ndim >= 2:
+                    check_pixels(f"dataset {recon_key!r} in {name}", r.shape[-2:])
                 if r.ndim == 3:
                     s = _pick_slice(r.shape[0], slice, "slices", name)
                     image = r[s]
@@ -333,6 +341,13 @@ def _load_h5(path: Path, slice: int | None) -> tuple[np.ndarray, dict, np.ndarra
     if reference is not None:
         reference = np.asarray(reference, dtype=np.float64)
         _check_values(reference, name, f"dataset {meta['reference']!r}")
+        side = k.shape[-2:]
+        # a reference is the image centre-cropped to the reconstruction size: no larger than the image,
+        # and (fastMRI oversamples the readout at most 2x) at least half of it on each side
+        if reference.ndim != 2 or any(not (n + 1) // 2 <= r <= n for r, n in zip(reference.shape, side, strict=True)):
+            raise _Refused(f"dataset {meta['reference']!r} in {name} has shape {reference.shape} for k-space of "
+                           f"{tuple(side)}; a reference must be a 2-D centre crop of the image, between half of it "
+                           "and all of it on each side")
     if k.ndim == 2:  # single-coil: the complex image, k-space kept
         meta["coils"] = 1
         return centred_ifft2(k), meta, k, reference

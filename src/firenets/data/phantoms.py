@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .._validation import check_int, check_scalar, check_shape
+from .._validation import check_int, check_scalar, check_seed, check_shape
 
 MIN_SIDE, MAX_SIDE = 16, 1024
 
@@ -179,7 +179,7 @@ def ellipses_with_details(
     equals the phantom without details, exactly.
     """
     shape = _phantom_shape(shape)
-    seed = check_int("seed", seed, minimum=0)
+    seed = check_seed("seed", seed)
     n_ellipses, tumours = _check_counts(n_ellipses, tumours)
     dtype = _check_real_dtype(dtype)
     gen = torch.Generator().manual_seed(seed)
@@ -341,7 +341,7 @@ class PhantomDataset(torch.utils.data.Dataset):
     ):
         self.shape = _phantom_shape(shape)
         self.length = check_int("length", length, minimum=0)
-        self.seed = check_int("seed", seed, minimum=0)
+        self.seed = check_seed("seed", seed)
         self.tumours = check_int("tumours", tumours, minimum=0)
         self.dtype = _check_real_dtype(dtype)
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from .._validation import as_tensor, check_int, check_scalar, real_dtype, split_batch
+from .._validation import as_tensor, check_int, check_scalar, check_seed, real_dtype, split_batch
 from ..operators import as_operator
 from ..problems import (
     QCBP,
@@ -141,7 +141,7 @@ class FIRENET(torch.nn.Module):
         self.tol = None if tol is None else check_scalar("tol", tol, positive=True)
         self.xtol = None if xtol is None else check_scalar("xtol", xtol, positive=True)
         self.last_restarts = None
-        self.seed = check_int("seed", seed, minimum=0)
+        self.seed = check_seed("seed", seed)
 
         if eps is not None:
             if restarts is not None or inner is not None:
@@ -228,6 +228,11 @@ class FIRENET(torch.nn.Module):
         (``problems``: z, or the pair (z, v) in the analysis form), for certificates computed elsewhere."""
         y = self._check_y(y)
         x, zbar = self._run(y, x0, self.restarts, self.inner, eps0=eps0)
+        if not bool(torch.isfinite(x.detach()).all()):
+            raise FloatingPointError(
+                f"FIRENET's output is not finite (L_A = {self.L_A:.3g}, max |y| = {float(y.detach().abs().max()):.3g}): "
+                "the step sizes 1/L_A or the data's scale overflow float; give L_A >= ||A|| and data of a "
+                "representable scale")
         # the saddle point's z maximises -H*(z): the dual problem's variable is -z
         return x, ((-zbar[0], zbar[1]) if isinstance(zbar, tuple) else -zbar)
 

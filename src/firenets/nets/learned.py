@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._validation import check_int, check_scalar, complex_dtype
+from .._validation import check_int, check_scalar, check_seed, complex_dtype
 from ..operators.fourier import Fourier2D, _as_mask
 
 __all__ = ["UNet", "DeepCascade", "count_parameters", "centred_fft2", "centred_ifft2"]
@@ -91,7 +91,7 @@ class _Module(nn.Module):
             build()
             return
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(check_int("seed", seed, minimum=0))
+            torch.manual_seed(check_seed("seed", seed))
             build()
 
 
@@ -134,7 +134,7 @@ class UNet(_Module):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be a bool; got {type(flag).__name__} {flag!r}")
         if seed is not None:
-            check_int("seed", seed, minimum=0)
+            check_seed("seed", seed)
         self._config = {"levels": levels, "features": features, "batchnorm": batchnorm,
                         "residual": residual, "seed": seed}
         self.levels = levels
@@ -244,7 +244,7 @@ class DeepCascade(_Module):
         if noise_level is not None:
             noise_level = check_scalar("noise_level", noise_level, nonnegative=True)
         if seed is not None:
-            check_int("seed", seed, minimum=0)
+            check_seed("seed", seed)
         self._config = {"cascades": cascades, "layers": layers, "features": features,
                         "noise_level": noise_level, "seed": seed}
         self.noise_level = noise_level

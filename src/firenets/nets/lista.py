@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from .._io import atomic_write
+from .._io import atomic_write, load_tensors
 from .._progress import epoch_bar
-from .._validation import as_tensor, check_int, check_scalar
+from .._validation import as_tensor, check_int, check_scalar, check_seed
 
 
 class LISTA(torch.nn.Module):
@@ -43,7 +43,7 @@ class LISTA(torch.nn.Module):
             raise ValueError("A has zero norm")
         self.register_buffer("A", A)
         self.register_buffer("scale", 1.0 / (10 * norms))  # 1 / (10 ||A||_2) per network
-        gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+        gen = torch.Generator().manual_seed(check_seed("seed", seed))
         W = torch.randn(G, layers, m, N, generator=gen, dtype=torch.float64) * 0.05
         self.W = torch.nn.Parameter(W * self.scale.reshape(G, 1, 1, 1))
         self.theta = torch.nn.Parameter(torch.rand(G, layers, N, generator=gen, dtype=torch.float64) * 1e-7)
@@ -284,7 +284,7 @@ def train(
         "best_error": torch.full((G,), math.inf, dtype=torch.float64),
         "best_epoch": torch.zeros(G, dtype=torch.long),
         "validation": torch.zeros(G, 0, dtype=torch.float64),
-        "rng": torch.Generator().manual_seed(check_int("seed", seed, minimum=0)).get_state(),
+        "rng": torch.Generator().manual_seed(check_seed("seed", seed)).get_state(),
     }
     path = Path(checkpoint) if checkpoint is not None else None
     if path is not None and path.exists():
@@ -521,9 +521,9 @@ def _save(path: Path, net: LISTA, state: dict) -> None:
 
 def _load(path: Path, net: LISTA, state: dict) -> dict:
     try:
-        payload = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as exc:  # a corrupt or foreign file
-        raise ValueError(f"checkpoint {path} cannot be read: {exc}") from exc
+        payload = load_tensors(path)
+    except ValueError as exc:  # a corrupt or foreign file
+        raise ValueError(f"checkpoint {path} cannot be read: {exc}") from None
     if not isinstance(payload, dict) or not {"W", "theta", "A", "epoch"} <= set(payload):
         raise ValueError(f"checkpoint {path} is not a LISTA training checkpoint")
     if payload["W"].shape != net.W.shape or not torch.equal(payload["A"], net.A):

@@ -19,13 +19,14 @@ from typing import Any
 
 import torch
 
-from .._io import atomic_write
+from .._io import atomic_write, load_tensors
 from .._progress import epoch_bar
-from .._validation import check_int, check_scalar
+from .._validation import check_int, check_scalar, check_seed
 from ..operators import Fourier2D
 from .learned import DeepCascade, UNet
 
 FORMAT = 1
+MAX_LR = 10.0
 KINDS = ("unet", "cascade")
 MULTIPLE = 16  # the shipped networks apply to images whose sides are multiples of 16
 _WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
@@ -71,14 +72,53 @@ def _read(path: Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"weights file not found: {path}")
     try:
-        payload = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as exc:  # corrupt, truncated, or not a weights-only torch file
-        raise ValueError(f"weights file {path} cannot be read as a firenets checkpoint: {exc}") from exc
+        payload = load_tensors(path)
+    except ValueError as exc:  # corrupt, truncated, or not a weights-only torch file
+        raise ValueError(f"weights file {path} cannot be read as a firenets checkpoint: {exc}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT or not {
         "kind", "config", "state_dict", "training"
     } <= set(payload):
         raise ValueError(f"weights file {path} is not a firenets checkpoint (format {FORMAT})")
     return payload
+
+
+CONFIG_KEYS = {"unet": {"levels", "features", "batchnorm", "residual", "seed"},
+               "cascade": {"cascades", "layers", "features", "noise_level", "seed"}}
+MAX_PARAMETERS_DEFAULT = 50_000_000  # 200 MB of float32 weights; the shipped U-Net has 1.1 million
+
+
+def max_parameters() -> int:
+    """The largest network a checkpoint may describe: 5e7 parameters unless FIRENETS_MAX_PARAMETERS says."""
+    import os
+
+    text = os.environ.get("FIRENETS_MAX_PARAMETERS", "")
+    if not text:
+        return MAX_PARAMETERS_DEFAULT
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"FIRENETS_MAX_PARAMETERS must be a positive integer; got {text!r}")
+    return int(text)
+
+
+def _check_config(path: Path, kind: str, config: Any, mask: Any) -> None:
+    """Refuse a checkpoint's configuration before its network is built: only the architecture's keys,
+    values its constructor accepts, and a parameter count (counted on the meta device, where nothing
+    is allocated) within ``max_parameters()``."""
+    if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
+        raise ValueError(f"weights file {path}: its config is not a mapping of names to values")
+    unknown = sorted(set(config) - CONFIG_KEYS[kind])
+    if unknown:
+        raise ValueError(f"weights file {path}: its {kind} config has unknown keys {unknown}; "
+                         f"allowed: {sorted(CONFIG_KEYS[kind])}")
+    ones = None if mask is None else torch.ones(tuple(torch.as_tensor(mask).shape), dtype=torch.bool)
+    try:
+        with torch.device("meta"):
+            meta = build(kind, config, ones)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"weights file {path}: its {kind} config is not valid: {exc}") from None
+    n = sum(p.numel() for p in meta.parameters())
+    if n > max_parameters():
+        raise ValueError(f"weights file {path}: its config describes a {kind} of {n} parameters, more than the "
+                         f"limit of {max_parameters()} (set FIRENETS_MAX_PARAMETERS to raise it)")
 
 
 def load(path: str | Path, *, kind: str | None = None, mask: Any = None) -> tuple[UNet | DeepCascade, dict]:
@@ -100,6 +140,10 @@ def load(path: str | Path, *, kind: str | None = None, mask: Any = None) -> tupl
                 f"weights in {path} (trained at {trained}x{trained}) apply to images whose sides are "
                 f"multiples of {MULTIPLE}; got an image of shape {shape}"
             )
+    if payload["kind"] not in KINDS:
+        raise ValueError(f"weights file {path} holds a network of kind {payload['kind']!r}; expected one of {KINDS}")
+    _check_config(path, payload["kind"], payload["config"], mask if mask is not None or payload["kind"] != "cascade"
+                  else torch.ones(MULTIPLE, MULTIPLE, dtype=torch.bool))
     net = build(payload["kind"], payload["config"], mask)
     try:
         net.load_state_dict(payload["state_dict"])
@@ -144,7 +188,9 @@ def train(
     epochs = check_int("epochs", epochs, minimum=1)
     batch = check_int("batch", batch, minimum=1)
     lr = check_scalar("lr", lr, positive=True)
-    seed = check_int("seed", seed, minimum=0)
+    if lr > MAX_LR:
+        raise ValueError(f"lr must be at most {MAX_LR:g} (Adam moves each weight by about lr per step); got {lr:g}")
+    seed = check_seed("seed", seed)
     for name, t in (("images", images), ("val_images", val_images)):
         if not isinstance(t, torch.Tensor) or t.ndim != 3 or t.is_complex() or not t.is_floating_point():
             raise ValueError(f"{name} must be a real tensor of shape (N, H, W)")
@@ -187,6 +233,9 @@ def train(
             total += loss.item() * len(idx)
         train_loss = total / x0.shape[0]
         val_loss = evaluate_loss(net, v0, vtarget, batch)
+        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+            raise FloatingPointError(f"training diverged in epoch {epoch + 1}: the loss is {train_loss:g} "
+                                     f"(validation {val_loss:g}); lower lr (got {lr:g})")
         state["train"].append(train_loss)
         state["val"].append(val_loss)
         if val_loss < state["best_loss"]:
@@ -245,9 +294,9 @@ def _save_state(path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer, st
 
 def _load_state(path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer) -> dict:
     try:
-        payload = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as exc:
-        raise ValueError(f"training state {path} cannot be read: {exc}") from exc
+        payload = load_tensors(path)
+    except ValueError as exc:
+        raise ValueError(f"training state {path} cannot be read: {exc}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT or "optimizer" not in payload:
         raise ValueError(f"{path} is not a firenets training state")
     try:

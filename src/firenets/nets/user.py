@@ -8,6 +8,8 @@ from typing import Any
 
 import torch
 
+from .._io import load_tensors
+
 
 class UserMap(torch.nn.Module):
     """A user's network as a reconstruction map y -> complex image for the operator A.
@@ -59,9 +61,9 @@ def load_model(spec: str, weights: str | Path | None = None) -> torch.nn.Module:
         raise ValueError(f"--model: {spec}() returned {type(net).__name__}, not a torch.nn.Module")
     if weights is not None:
         try:
-            state = torch.load(weights, weights_only=True, map_location="cpu")
-        except Exception as exc:
-            raise ValueError(f"--weights {weights} cannot be read safely (weights_only): {exc}") from exc
+            state = load_tensors(weights)
+        except ValueError as exc:
+            raise ValueError(f"--weights {weights} cannot be read: {exc}") from None
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
         try:

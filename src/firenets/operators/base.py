@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from .._validation import (
+    check_finite,
     check_float_dtype,
     check_int,
     check_scalar,
@@ -98,6 +99,9 @@ class LinearOperator:
     # outputs (C, H, W), a tuple of channel counts summing to C, each run of channels one group
     # per pixel (isotropic total variation: the 2 finite differences of a pixel form one group)
     groups: tuple[int, ...] | None = None
+    # the public application (A(x), A.adjoint(y), residual, adjoint_subtract) refuses NaN/Inf input;
+    # True skips that check (the solvers' inner loops never make it: they check their input once)
+    assume_finite: bool = False
 
     # ----------------------------------------------------------------- interface
     def _forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
@@ -151,6 +155,8 @@ class LinearOperator:
                 "move one with .to(device)"
             )
         split_batch(name, t, shape)
+        if not self.assume_finite:
+            check_finite(name, t)
         if self.is_complex and not t.is_complex():
             t = t.to(self.dtype)
         return t

@@ -23,6 +23,15 @@ from ..operators.base import _apply
 from .prox import _soft_threshold_, dual_prox_shifted, project_groups, soft_threshold
 
 
+def _finite_state(*tensors: torch.Tensor) -> None:
+    """Refuse to start a block from a state that left the floating-point range."""
+    for t in tensors:
+        if isinstance(t, torch.Tensor) and not bool(torch.isfinite(t.detach()).all()):
+            raise FloatingPointError(
+                "the primal-dual iteration left the floating-point range (NaN/Inf at the start of a block): its "
+                "steps are too large for the data or the data's scale overflows; for a FIRENET, give L_A >= ||A||")
+
+
 @dataclass
 class SaddlePoint:
     """The pieces one primal-dual step needs: A, data y, thresholds lam w, problem kind, eta."""
@@ -58,6 +67,7 @@ class SaddlePoint:
     def _checked(self, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # once per call, so that the steps can skip the operator's checks (and real x or z
         # meet a complex operator already converted)
+        _finite_state(x, z)
         return self.A._check("x", x, self.A.in_shape), self.A._check("z", z, self.A.out_shape)
 
     def _stepper(self, tau: torch.Tensor | float, sigma: torch.Tensor | float):
@@ -200,6 +210,7 @@ class AnalysisSaddlePoint:
                 torch.zeros(*batch, *self.B.out_shape, dtype=torch.promote_types(x.dtype, self.B.dtype), device=x.device))
 
     def _checked(self, x, z):
+        _finite_state(x, *z)
         x = self.A._check("x", x, self.A.in_shape)
         z1 = self.A._check("z", z[0], self.A.out_shape)
         z2 = self.B._check("v", z[1], self.B.out_shape)

@@ -164,6 +164,8 @@ def accuracy(makers: Mapping[str, MapFactory], images: Mapping[str, torch.Tensor
             else:
                 with torch.no_grad():
                     rec = make(acq.operator)(acq.y)
+                if not bool(torch.isfinite(rec).all()):
+                    raise ValueError(f"{label} returned NaN or Inf values on {name} (its unperturbed samples)")
             secs[name][label] = time.perf_counter() - t0
             recons[name][label] = rec.abs()
             mets[name][label] = metrics.evaluate(target, rec.abs())

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from .._validation import check_int, check_scalar
+from .._validation import check_int, check_scalar, check_seed
 from .perturbation import ReconstructionMap, _check, _differentiable, _psnr
 
 RELS = (0.0, 0.02, 0.04, 0.06, 0.08)
@@ -96,7 +96,7 @@ def measurement_attack(
     patience = check_int("patience", patience, minimum=1)
     lr = check_scalar("lr", lr, positive=True)
     tol = check_scalar("tol", tol, nonnegative=True)
-    seed = check_int("seed", seed, minimum=0)
+    seed = check_seed("seed", seed)
     budgets = [check_scalar("rels", r, nonnegative=True) for r in rels]
     if not budgets or any(b <= a for a, b in zip(budgets, budgets[1:], strict=False)):
         raise ValueError(f"rels must be increasing; got {list(rels)}")

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from .._validation import check_int, check_scalar
+from .._validation import check_int, check_scalar, check_seed
 from .hallucination import _check_map, _check_operator, _image
 
 # the relative sizes ||r|| / ||x|| at which `firenets attack` and `firenets audit` seek worst-case
@@ -131,6 +131,14 @@ def _record(f, A, x, fx, r, iteration, **extra) -> Stage:
 
 def _finite(t: torch.Tensor) -> bool:
     return bool(torch.isfinite(torch.view_as_real(t) if t.is_complex() else t).all())
+
+
+def _output(f: Any, y: torch.Tensor) -> torch.Tensor:
+    """f(y), refused unless it is a torch.Tensor (the attacks differentiate through it)."""
+    out = f(y)
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"f must return a torch.Tensor (the complex image); it returned {type(out).__name__}")
+    return out
 
 
 def seen(A: Any, d: torch.Tensor) -> torch.Tensor:
@@ -240,14 +248,14 @@ def worst_case(
     if momentum >= 1:
         raise ValueError(f"momentum must be in [0, 1); got {momentum}")
     init = check_scalar("init", init, positive=True)
-    seed = check_int("seed", seed, minimum=0)
+    seed = check_seed("seed", seed)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     r = torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)
     xn = float(torch.linalg.vector_norm(x))
     if xn == 0:
         raise ValueError("x is zero: there is nothing to perturb relative to")
     with torch.no_grad():
-        fx = f(A(x)).detach()
+        fx = _output(f, A(x)).detach()
     if not isinstance(fx, torch.Tensor) or not _finite(fx):
         raise ValueError("f(A x) is not a finite tensor: the unperturbed reconstruction already fails")
     v = torch.zeros_like(r)
@@ -356,11 +364,11 @@ def noise_control(
     With ``trials`` > 1 the largest ratio over the draws is kept (still random, not optimised).
     """
     x = _check(f, A, x)
-    seed = check_int("seed", seed, minimum=0)
+    seed = check_seed("seed", seed)
     trials = check_int("trials", trials, minimum=1)
     gen = torch.Generator(device="cpu").manual_seed(seed + 104_729)
     with torch.no_grad():
-        fx = f(A(x)).detach()
+        fx = _output(f, A(x)).detach()
     stages = []
     for rho in norms:
         rho = check_scalar("norms", rho, positive=True)

@@ -17,7 +17,7 @@ import torch
 
 from .. import masks as _masks
 from .. import metrics as _metrics
-from .._validation import as_tensor, check_int, check_scalar
+from .._validation import as_tensor, check_scalar, check_seed
 from ..operators import Fourier2D
 from .hallucination import _check_map, _reconstruct
 
@@ -109,7 +109,7 @@ def more_samples(
     if not bool(torch.isfinite(x).all()):
         raise ValueError("x must be finite; it holds NaN/Inf entries")
     rates = _rates(rates)
-    seed = check_int("seed", seed, minimum=0)
+    seed = check_seed("seed", seed)
     tolerance_db = check_scalar("tolerance_db", tolerance_db, nonnegative=True)
     target = x.abs().to(torch.float64)
     xc = x.to(torch.complex128)

@@ -20,8 +20,8 @@ from typing import Any
 
 import torch
 
-from .._validation import check_int, check_scalar
-from .perturbation import ReconstructionMap, _check, _differentiable, _finite, ascend, seen
+from .._validation import check_int, check_scalar, check_seed
+from .perturbation import ReconstructionMap, _check, _differentiable, _finite, _output, ascend, seen
 
 
 def disc(shape: Sequence[int], centre: Sequence[float], radius: float) -> torch.Tensor:
@@ -152,9 +152,9 @@ def hallucination_attack(
     momentum = check_scalar("momentum", momentum, nonnegative=True)
     if momentum >= 1:
         raise ValueError(f"momentum must be in [0, 1); got {momentum}")
-    gen = torch.Generator(device="cpu").manual_seed(check_int("seed", seed, minimum=0))
+    gen = torch.Generator(device="cpu").manual_seed(check_seed("seed", seed))
     with torch.no_grad():
-        fx = f(A(x)).detach()
+        fx = _output(f, A(x)).detach()
     base = [float(fx.abs()[m].mean()) for m in regions]
     x_in = [float(x.abs()[m].mean()) for m in regions]
     total = len(rhos) * ((len(regions) * screen_steps if len(regions) > 1 else 0) + refine * 2 * restarts * steps)
