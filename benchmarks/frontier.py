@@ -83,7 +83,7 @@ def level_weights(size: int, regulariser: str) -> list[float]:
     return torch.sqrt(counts.sum() / counts).tolist()
 
 
-def run(size: int, seed: int, mask: str, rho: float, configs: list) -> list[dict]:
+def run(size: int, seed: int, mask: str, rho: float, configs: list, on_row=None) -> list[dict]:
     import firenets as fn
     from firenets.acquisition import acquire
     from firenets.nets.mri import default_lam, reconstruction_map
@@ -105,12 +105,12 @@ def run(size: int, seed: int, mask: str, rho: float, configs: list) -> list[dict
 
         rows.append({**point(label, make, A, x, budget), "regulariser": reg, "depth": f"{restarts}x{inner}",
                      "lam": lam, "lam_multiple": mult, "level_weights": w, "mask": mask})
-        print(_line(rows[-1]), flush=True)
+        _done(rows, mask, on_row)
     for label, make in battery.reference_makers().items():
         if label.startswith("FIRENET"):
             continue
         rows.append(point(label, make, A, x, budget))
-        print(_line(rows[-1]), flush=True)
+        _done(rows, mask, on_row)
     # AI + FIRENET: the reference FIRENET started at each network's output (nets.mri.WarmStarted)
     from firenets.nets.mri import REFERENCE_FIRENET, WarmStarted
 
@@ -119,10 +119,15 @@ def run(size: int, seed: int, mask: str, rho: float, configs: list) -> list[dict
             return WarmStarted(reconstruction_map(net, F), reconstruction_map("firenet", F, **REFERENCE_FIRENET))
 
         rows.append(point(f"{'U-Net' if net == 'unet' else 'cascade'} + FIRENET (reference)", make, A, x, budget))
-        print(_line(rows[-1]), flush=True)
-    for r in rows:
-        r.setdefault("mask", mask)
+        _done(rows, mask, on_row)
     return rows
+
+
+def _done(rows: list[dict], mask: str, on_row) -> None:
+    rows[-1].setdefault("mask", mask)
+    print(_line(rows[-1]), flush=True)
+    if on_row is not None:
+        on_row(rows)
 
 
 def _line(r: dict) -> str:
@@ -164,10 +169,13 @@ def main(argv: list[str] | None = None) -> None:
     if not chosen or any(c not in sets for c in chosen):
         parser.error(f"--configs must be among {', '.join(sets)} joined by commas; got {args.configs!r}")
     configs = list(dict.fromkeys(c for name in chosen for c in sets[name]))
-    rows = run(args.size, args.seed, args.mask, args.rho, configs)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=2)
+    def save(rows: list[dict]) -> None:  # after every row: a run cut short keeps what it measured
+        if args.json:
+            from firenets._io import atomic_write_text
+
+            atomic_write_text(args.json, json.dumps(rows, indent=2))
+
+    rows = run(args.size, args.seed, args.mask, args.rho, configs, on_row=save)
     if args.figure:
         from firenets.report.figures import frontier_figure
 

@@ -190,3 +190,29 @@ def test_every_command_refuses_a_non_empty_out_without_force(tmp_path, capsys, c
     with pytest.raises(SystemExit) as exc:
         main([*command, "--out", ""])
     assert exc.value.code == 2
+
+
+@pytest.mark.parametrize("command, target, markers", [
+    (["table", "--quick", "--K", "1", "--n", "10"], ("firenets.barriers.table", "run"), ["run.json", "table.json"]),
+    (["reconstruct", "shepp-logan"], ("firenets", "reconstruct"), ["metrics.json"]),
+    (["attack", "shepp-logan", "--method", "zero-filled"], ("firenets.stability.battery", "attack"), ["attack.json"]),
+    (["demo"], ("firenets.stability.battery", "demo"), ["index.html", "results.json"]),
+    (["audit", "--model", "x:y"], ("firenets.nets.user", "load_model"), ["index.html", "results.json"]),
+])
+def test_every_command_interrupted_leaves_no_completion_marker(tmp_path, monkeypatch, capsys, command, target, markers):
+    import importlib
+
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in markers + ["figure.png"]:
+        (out / name).write_text("from an earlier run")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib.import_module(target[0]), target[1], interrupted)
+    assert main([*command, "--out", str(out), "--force"]) == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].endswith("nothing of this run claims to be complete")
+    assert sorted(p.name for p in out.iterdir()) == ["figure.png"]  # markers removed first, nothing half-written
+    assert _partials(out) == [] and not (tmp_path / ".out.firenets-lock").exists()

@@ -212,3 +212,53 @@ def test_the_parser_never_crashes(command, data):
         build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse's usage error: exit 2 with a message
         assert exc.code == 2
+
+
+def test_a_reference_that_cannot_be_a_crop_of_the_image_is_refused(tmp_path):
+    import h5py
+
+    rng = np.random.default_rng(0)
+    k = (rng.standard_normal((2, 64, 64)) + 1j * rng.standard_normal((2, 64, 64))).astype(np.complex64)
+    for shape, ok in (((3, 3), False), ((64, 80), False), ((32, 32), True), ((64, 64), True)):
+        with h5py.File(tmp_path / "sc.h5", "w") as f:
+            f.create_dataset("kspace", data=k)
+            f.create_dataset("reconstruction_esc", data=np.ones((2, *shape), dtype=np.float32))
+        if ok:
+            assert tuple(fn.data.load(tmp_path / "sc.h5").reference.shape) == shape
+        else:
+            with pytest.raises(ValueError, match=f"has shape {shape} for k-space of \\(64, 64\\)"):
+                fn.data.load(tmp_path / "sc.h5")
+
+
+def test_os_errors_and_usage_errors_at_the_command_line(tmp_path, capsys, monkeypatch):
+    import errno
+
+    from firenets import report
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "r" / "recon.png"))
+
+    monkeypatch.setattr(report, "save_image", full)
+    assert main(["reconstruct", "shepp-logan", "--method", "zero-filled", "--out", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == f"firenets reconstruct: No space left on device: {tmp_path / 'r' / 'recon.png'}"
+    assert not (tmp_path / "r").exists()  # nothing of the failed run is left
+    monkeypatch.undo()
+    (tmp_path / "weights").mkdir()
+    assert main(["train", "unet", "--force", "--out", str(tmp_path / "weights")]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["attack", "shepp-logan", "--method", "zero-filled", "--measurement", "0.01", "--measurement-steps", "0"])
+    assert exc.value.code == 2 and "argument --measurement-steps: expected an integer >= 1" in capsys.readouterr().err
+
+
+def test_an_audited_model_that_returns_nan_is_named(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "nanmodel.py").write_text(
+        "import torch\n\nclass Net(torch.nn.Module):\n    def forward(self, z):\n"
+        "        return z * float('nan')\n\ndef build():\n    return Net()\n")
+    assert main(["audit", "--model", "nanmodel:build", "ellipses:3", "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "nanmodel:build returned NaN or Inf values on ellipses:3" in err and "pred must be" not in err
+    assert not (tmp_path / "a").exists()

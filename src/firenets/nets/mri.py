@@ -27,10 +27,11 @@ METHODS = ("firenet", "unet", "cascade", "zero-filled")
 FIRENET_DEFAULTS = {"regulariser": "undecimated", "wavelet": "haar", "levels": 4, "restarts": 40, "inner": 25,
                     "delta": 1e-9, "schedule": "adaptive", "tol": 2e-2, "xtol": 2e-3}
 # the FIRENET that demo, audit and attack differentiate beside the networks: the synthesis FIRENET of
-# the paper (orthonormal wavelets, its calibrated lam) at a fixed depth, with no stopping rule, so the
-# map does not change its depth with the input. An attack step is a forward and backward pass: at
-# 128x128 this one takes 0.25 s, the undecimated default 1.1 s (its backward is 3-5x its forward)
-REFERENCE_FIRENET = {"regulariser": "wavelet", "restarts": 5, "inner": 10, "tol": 0, "xtol": 0}
+# the paper (orthonormal Haar wavelets, its calibrated lam) at the depth the paper used for general
+# images, 5 restarts x 5 layers, fixed (no stopping rule), so the map does not change its depth with
+# the input. The frontier (docs/stability.md) shows no FIRENET that is both cheaper and more stable:
+# 5 x 10 gains 1.25 dB at twice the cost of an attack step and a larger worst case.
+REFERENCE_FIRENET = {"regulariser": "wavelet", "restarts": 5, "inner": 5, "tol": 0, "xtol": 0}
 
 # lam = kappa sqrt(2 ln N / N) for an image of N pixels (``default_lam``); kappa per regulariser
 REGULARISER_DEFAULTS = {

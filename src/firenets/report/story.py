@@ -262,9 +262,9 @@ def control_sentence(label: str, pc) -> str:
     return (f"{label}: errors {xn[0]:.3g} on x and {xn[1]:.3g} on x' (||x - x'|| = {pc.lesion_norm:.3g}); "
             f"{theorem}. The perturbation r = A^*A(x' - x), {pc.r_rel:.2%} of ||x||, has ratio "
             f"{pc.feasible_ratio:.3g}{ratio_vs}; {found}. Added to x it changes the mean magnitude in the "
-            f"lesion's disc by {pc.appear:+.3g}, and -r added to x' by {pc.vanish:+.3g} "
-            f"(the lesion's own contrast there is {pc.lesion_contrast:.3g}); "
-            + ", ".join(f"{t:g} r ({t * pc.r_rel:.2%} of ||x||) {g:+.3g}" for t, g in pc.partial) + ".")
+            f"lesion's disc by {pc.appear:+.3g} (the lesion's own contrast there is {pc.lesion_contrast:.3g}), "
+            f"and -r added to x' by {pc.vanish:+.3g} (x + r has the samples of x', and x' - r those of x); "
+            "parts of r: " + ", ".join(f"{t:g} r ({t * pc.r_rel:.2%} of ||x||) {g:+.3g}" for t, g in pc.partial) + ".")
 
 
 def positive_control_section(ctrl, out: Path, *, title: str) -> tuple[dict, dict]:

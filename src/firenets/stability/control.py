@@ -125,7 +125,7 @@ class PositiveControl:
         return {**{k: getattr(self, k) for k in self.__dataclass_fields__ if k != "images"}, "found": self.found}
 
 
-FRACTIONS = (0.25, 0.5, 0.75)  # parts of the feasible r tried: how small a perturbation already shows the lesion
+FRACTIONS = (0.1, 0.25, 0.5, 0.75)  # parts of the feasible r tried: how small a perturbation already shows the lesion
 
 
 def positive_control(f, A, x: torch.Tensor, lesion: torch.Tensor, region: torch.Tensor, *,
