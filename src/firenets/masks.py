@@ -15,7 +15,7 @@ import torch
 
 from ._validation import check_int, check_pixels, check_scalar, check_seed, check_shape
 
-KINDS = ("cartesian", "equispaced", "gaussian", "radial", "das")
+KINDS = ("cartesian", "equispaced", "gaussian", "radial", "das")  # nested() takes these but equispaced
 
 
 class SamplingMask(NamedTuple):
@@ -271,7 +271,77 @@ def _no_options(kind: str, options: dict) -> None:
 
 
 def make(kind: str, shape: Any, rate: float, *, seed: int = 0, **options: Any) -> SamplingMask:
-    """The mask of the given kind by name (the CLI's entry point)."""
+    """The mask of the given kind by name (the CLI's entry point); for the fastMRI kinds ``rate`` is
+    1 / acceleration and ``center_fraction`` an option."""
     if kind == "equispaced":
         return equispaced(shape, rate, seed=seed, **options)
+    if kind in FASTMRI_KINDS:
+        rate = _rate(rate)
+        make_mask = fastmri_random if kind == "fastmri-random" else fastmri_equispaced
+        return make_mask(shape, 1 / rate, options.pop("center_fraction", FASTMRI_CENTRE.get(round(1 / rate), 0.08)),
+                         seed=seed, **options)
     return nested(kind, shape, [rate], seed=seed, **options)[0]
+
+
+# --- fastMRI's column masks (fastmri.data.subsample, version 0.3) ------------------------------
+
+FASTMRI_KINDS = ("fastmri-random", "fastmri-equispaced")
+FASTMRI_CENTRE = {4: 0.08, 8: 0.04}  # the standard pairs of acceleration and centre fraction
+
+
+def _fastmri_centre(shape: Any, acceleration: float, center_fraction: float) -> tuple[int, int, torch.Tensor]:
+    """(H, W, the fully sampled centre columns): round(W center_fraction) columns from (W - n + 1) // 2."""
+    H, W = check_pixels("shape", check_shape("shape", shape, ndim=2))
+    acceleration = check_scalar("acceleration", acceleration, positive=True)
+    if acceleration < 1:
+        raise ValueError(f"acceleration must be >= 1 (1 / the fraction of columns sampled); got {acceleration}")
+    cf = check_scalar("center_fraction", center_fraction, positive=True)
+    if not cf < 1:
+        raise ValueError(f"center_fraction must be in (0, 1); got {center_fraction}")
+    n_low = round(W * cf)
+    if n_low > W / acceleration:
+        raise ValueError(f"center_fraction {cf} gives {n_low} centre columns, more than the {W / acceleration:.4g} of "
+                         f"all {W} columns that acceleration {acceleration} samples; lower it")
+    if n_low < 1:
+        raise ValueError(f"center_fraction {cf} of {W} columns rounds to no centre column; raise it")
+    start = (W - n_low + 1) // 2
+    return H, W, torch.arange(start, start + n_low)
+
+
+def fastmri_random(shape: Any, acceleration: float, center_fraction: float, *, seed: int = 0) -> SamplingMask:
+    """fastMRI's random column mask: the round(W center_fraction) centre columns, and every other column
+    with probability (W / acceleration - n_low) / (W - n_low), so that the expected rate is 1 / acceleration.
+
+    One uniform draw per column from ``seed``: masks with one seed at higher accelerations (and centres
+    that nest, as 0.08 at 4x and 0.04 at 8x do) are contained in those at lower ones.
+    """
+    H, W, centre = _fastmri_centre(shape, acceleration, center_fraction)
+    n_low = centre.numel()
+    prob = (W / acceleration - n_low) / (W - n_low) if W > n_low else 0.0
+    u = torch.rand(W, generator=_generator(seed), dtype=torch.float64)
+    cols = u < prob
+    cols[centre] = True
+    return _result(_column_mask((H, W), torch.nonzero(cols).reshape(-1)))
+
+
+def fastmri_equispaced(shape: Any, acceleration: float, center_fraction: float, *, seed: int = 0,
+                       offset: int | None = None) -> SamplingMask:
+    """fastMRI's equispaced column mask (its fraction variant): the centre columns, and columns
+    round(offset + k a') for k = 0, 1, ... below W - 1, with the spacing
+    a' = acceleration (n_low - W) / (n_low acceleration - W) chosen so that the rate is about
+    1 / acceleration, and ``offset`` (default: drawn from ``seed``) in [0, round(acceleration))."""
+    H, W, centre = _fastmri_centre(shape, acceleration, center_fraction)
+    n_low = centre.numel()
+    top = max(round(acceleration), 1)
+    if offset is None:
+        offset = int(torch.randint(0, top, (1,), generator=_generator(seed)).item())
+    offset = check_int("offset", offset, minimum=0)
+    if offset >= top:
+        raise ValueError(f"offset must be in [0, {top}); got {offset}")
+    cols = torch.zeros(W, dtype=torch.bool)
+    if n_low * acceleration != W:
+        spacing = acceleration * (n_low - W) / (n_low * acceleration - W)
+        picks = torch.round(torch.arange(offset, W - 1, spacing, dtype=torch.float64)).long()
+        cols[picks[picks < W]] = True
+    cols[centre] = True
+    return _result(_column_mask((H, W), torch.nonzero(cols).reshape(-1)))

@@ -1,0 +1,171 @@
+"""Multi-coil MRI: the SENSE operator against its definition and its single-coil special case, its
+norm, coil maps against SigPy's ESPIRiT on simulated data with known maps, and fastMRI's masks."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import firenets as fn
+from firenets import coils
+from firenets.operators import Fourier2D, MultiCoilFourier, dottest
+
+
+@pytest.fixture(scope="module")
+def maps():
+    g = torch.Generator().manual_seed(0)
+    return torch.complex(torch.randn(4, 24, 32, generator=g, dtype=torch.float64),
+                         torch.randn(4, 24, 32, generator=g, dtype=torch.float64))
+
+
+def test_sense_matches_its_definition_coil_by_coil(maps):
+    mask = fn.masks.gaussian((24, 32), 0.3, seed=2).mask
+    A, F = MultiCoilFourier(maps, mask), Fourier2D(mask)
+    g = torch.Generator().manual_seed(1)
+    x = torch.complex(torch.randn(2, 24, 32, generator=g, dtype=torch.float64),
+                      torch.randn(2, 24, 32, generator=g, dtype=torch.float64))
+    y = A(x)
+    assert y.shape == (2, 4, int(mask.sum()))
+    for c in range(4):
+        torch.testing.assert_close(y[:, c], F(x * maps[c]), rtol=0, atol=1e-12)
+    z = torch.complex(torch.randn(2, 4, int(mask.sum()), generator=g, dtype=torch.float64),
+                      torch.randn(2, 4, int(mask.sum()), generator=g, dtype=torch.float64))
+    want = sum(maps[c].conj() * F.adjoint(z[:, c]) for c in range(4))
+    torch.testing.assert_close(A.adjoint(z), want, rtol=0, atol=1e-12)
+    assert dottest(A) < 1e-12
+    # one autograd node: the gradient of <A x, z> is A^* z
+    xg = x.clone().requires_grad_(True)
+    (A(xg).conj() * z).sum().real.backward()
+    torch.testing.assert_close(xg.grad, A.adjoint(z), rtol=0, atol=1e-12)
+
+
+def test_one_coil_of_ones_is_fourier2d():
+    mask = fn.masks.radial((32, 32), 0.2, seed=1).mask
+    A, F = MultiCoilFourier(torch.ones(1, 32, 32, dtype=torch.complex128), mask), Fourier2D(mask)
+    x = fn.data.ellipses(32, seed=4).to(torch.complex128)
+    torch.testing.assert_close(A(x)[0], F(x), rtol=0, atol=0)
+    torch.testing.assert_close(A.adjoint(A(x)), F.adjoint(F(x)), rtol=0, atol=0)
+    assert A.norm() == 1.0
+
+
+def test_norm_and_its_closed_form_bound(maps):
+    full = MultiCoilFourier(maps, torch.ones(24, 32, dtype=torch.bool))
+    # fully sampled: A^*A = diag(sum_c |S_c|^2), ||A||^2 is its maximum
+    x = fn.data.ellipses((24, 32), seed=3).to(torch.complex128)
+    torch.testing.assert_close(full.adjoint(full(x)), (maps.abs() ** 2).sum(0) * x, rtol=0, atol=1e-12)
+    assert full.norm() == pytest.approx(math.sqrt(float((maps.abs() ** 2).sum(0).max())), rel=1e-15)
+    # subsampled: the bound holds, power iteration gives ||A|| (checked against the dense matrix)
+    mask = fn.masks.gaussian((24, 32), 0.3, seed=2).mask
+    A = MultiCoilFourier(maps, mask)
+    eye = torch.eye(24 * 32, dtype=torch.complex128).reshape(-1, 24, 32)
+    dense = A(eye).reshape(24 * 32, -1).T
+    sigma = float(torch.linalg.matrix_norm(dense, ord=2))
+    assert A.norm() == pytest.approx(sigma, rel=1e-8) and sigma <= A.bound() * (1 + 1e-12)
+
+
+def test_bad_maps_and_masks():
+    mask = torch.ones(16, 16, dtype=torch.bool)
+    with pytest.raises(ValueError, match=r"maps are \(16, 12\) per coil but the mask is \(16, 16\)"):
+        MultiCoilFourier(torch.ones(2, 16, 12, dtype=torch.complex128), mask)
+    with pytest.raises(ValueError, match=r"maps must have shape \(coils, H, W\)"):
+        MultiCoilFourier(torch.ones(16, 16, dtype=torch.complex128), mask)
+    with pytest.raises(ValueError, match="maps must be finite"):
+        MultiCoilFourier(torch.full((2, 16, 16), float("nan"), dtype=torch.complex128), mask)
+
+
+@pytest.fixture(scope="module")
+def scan():
+    S = coils.birdcage(8, (64, 64))
+    x = fn.data.shepp_logan(64).to(torch.complex128)
+    k = MultiCoilFourier(S, torch.ones(64, 64, dtype=torch.bool)).kspace(x)
+    return S, x, k
+
+
+def _agreement(a, b, where):
+    """min over pixels of |<a(p), b(p)>| / (|a(p)| |b(p)|): 1 when the maps agree up to a phase per pixel."""
+    inner = (a.conj() * b).sum(0).abs()
+    return float((inner / (coils.rss(a) * coils.rss(b)).clamp_min(1e-300))[where].min())
+
+
+def test_birdcage_maps_are_normalised(scan):
+    S, _, _ = scan
+    torch.testing.assert_close(coils.rss(S), torch.ones(64, 64, dtype=torch.float64), rtol=0, atol=1e-12)
+
+
+def test_espirit_against_sigpy_and_the_true_maps(scan):
+    S, x, k = scan
+    mine = coils.espirit(k, 24)
+    where = x.abs() > 0.05
+    assert _agreement(mine, S, where) > 0.999  # the simulated maps, up to a phase per pixel
+    sigpy = pytest.importorskip("sigpy.mri")
+    import numpy as np
+
+    ref = torch.from_numpy(np.asarray(sigpy.app.EspiritCalib(k.numpy(), calib_width=24, show_pbar=False).run()))
+    assert _agreement(mine, ref, where) > 1 - 1e-6
+    # the low-resolution estimate is the cruder baseline
+    assert 0.9 < _agreement(coils.lowres(k, 24), S, where) < _agreement(mine, S, where)
+
+
+def test_calibration_errors(scan):
+    _, _, k = scan
+    with pytest.raises(ValueError, match="kernel 6 does not fit in the calibration region 4x4"):
+        coils.espirit(k, 4)
+    holed = k.clone()
+    holed[:, :, 33] = 0  # a column of the calibration region not acquired
+    with pytest.raises(ValueError, match="not fully sampled: 1 of its columns"):
+        coils.espirit(holed, 24)
+
+
+@pytest.mark.parametrize("acceleration, centre", [(4, 0.08), (8, 0.04)])
+def test_fastmri_masks_follow_fastmris_semantics(acceleration, centre):
+    H, W = 64, 368
+    n_low = round(W * centre)
+    start = (W - n_low + 1) // 2
+    rates = []
+    for seed in range(300):
+        m = fn.masks.fastmri_random((H, W), acceleration, centre, seed=seed).mask
+        assert bool((m == m[:1]).all())  # whole columns
+        assert bool(m[0, start:start + n_low].all())  # the fully sampled centre
+        rates.append(float(m[0].double().mean()))
+    mean = sum(rates) / len(rates)
+    # each column outside the centre is kept with probability (W/a - n_low) / (W - n_low): the mean
+    # rate is 1/a, within 4 standard errors of 300 masks
+    p = (W / acceleration - n_low) / (W - n_low)
+    se = math.sqrt(p * (1 - p) * (W - n_low)) / W / math.sqrt(len(rates))
+    assert abs(mean - 1 / acceleration) < 4 * se
+    eq = fn.masks.fastmri_equispaced((H, W), acceleration, centre, seed=0)
+    assert bool(eq.mask[0, start:start + n_low].all()) and abs(eq.rate - 1 / acceleration) < 2 / W
+
+
+def test_fastmri_random_masks_nest_across_accelerations():
+    for seed in range(20):
+        m4 = fn.masks.fastmri_random((8, 368), 4, 0.08, seed=seed).mask
+        m8 = fn.masks.fastmri_random((8, 368), 8, 0.04, seed=seed).mask
+        assert bool((m8 <= m4).all())
+
+
+def test_fastmri_mask_errors():
+    with pytest.raises(ValueError, match="acceleration must be >= 1"):
+        fn.masks.fastmri_random((64, 64), 0.5, 0.08)
+    with pytest.raises(ValueError, match=r"center_fraction must be in \(0, 1\)"):
+        fn.masks.fastmri_random((64, 64), 4, 1.5)
+    with pytest.raises(ValueError, match="center_fraction must be > 0"):
+        fn.masks.fastmri_equispaced((64, 64), 4, 0.0)
+    with pytest.raises(ValueError, match="more than the"):
+        fn.masks.fastmri_random((64, 64), 8, 0.5)
+
+
+def test_fastmri_masks_against_fastmri_where_installed():
+    subsample = pytest.importorskip("fastmri.data.subsample")
+    import numpy as np
+
+    W = 368
+    for acceleration, centre in ((4, 0.08), (8, 0.04)):
+        theirs = subsample.RandomMaskFunc([centre], [acceleration], seed=0)
+        counts = [int(np.asarray(theirs((1, 640, W, 2), seed=s)[0]).sum()) for s in range(200)]
+        ours = [int(fn.masks.fastmri_random((1, W), acceleration, centre, seed=s).mask.sum()) for s in range(200)]
+        # the same distribution of the number of columns (different generators): means within 4 s.e.
+        sd = float(np.std(counts)) + 1e-9
+        assert abs(np.mean(counts) - np.mean(ours)) < 4 * sd * math.sqrt(2 / 200)
