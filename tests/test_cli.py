@@ -189,7 +189,7 @@ def test_attack_norms_mode_and_firenet_comparison(tmp_path):
     # FIRENET gets the same budget, and it is the fixed-depth reference network, not the stopping-rule defaults
     assert fire["settings"] == {**record["settings"]} and record["stages"][0]["converged"] is False  # cap 2
     c = fire["config"]
-    assert (c["regulariser"], c["restarts"], c["inner"], c["tol"], c["xtol"]) == ("wavelet", 5, 10, 0, 0)
+    assert (c["regulariser"], c["restarts"], c["inner"], c["tol"], c["xtol"]) == ("wavelet", 5, 5, 0, 0)
 
 
 def test_attack_default_is_fixed_norm_and_modes_do_not_mix(tmp_path, capsys):

@@ -354,7 +354,8 @@ def test_load_fastmri_multi_coil_rss(tmp_path):
         f.create_dataset("kspace", data=_fc(coil_images))
         f.create_dataset("reconstruction_rss", data=rss[:, 2:-2, 2:-2])
     got = load(tmp_path / "mc.h5", slice=2)
-    assert got.kspace is None and got.meta["coils"] == coils
+    assert got.kspace.shape == (coils, *shape) and got.meta["coils"] == coils
+    np.testing.assert_allclose(got.kspace.numpy(), _fc(coil_images[2]) / rss[2].max(), rtol=0, atol=1e-12)
     np.testing.assert_allclose(got.image.numpy(), rss[2] / rss[2].max(), rtol=0, atol=1e-12)
     np.testing.assert_allclose(got.reference.numpy(), rss[2, 2:-2, 2:-2] / rss[2].max(), atol=1e-12)
 

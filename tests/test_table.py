@@ -80,7 +80,7 @@ def test_command(tmp_path, capsys):
     blocker.write_text("x")
     assert main(["table", "--out", str(blocker)]) == 2
     assert "exists and is not a directory" in capsys.readouterr().err
-    assert main(["table", "--K", "1", "--n", "10", "--epochs", "0", "--out", str(out)]) == 2
+    assert main(["table", "--K", "1", "--n", "10", "--epochs", "0", "--out", str(out), "--force"]) == 2
     assert "epochs must be >= 1" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["table", "--dims", "paper"])

@@ -46,11 +46,12 @@ def acquire(
     seed: int = 0,
     noise: float = 0.0,
     kspace: torch.Tensor | None = None,
+    center_fraction: float | None = None,
 ) -> Acquisition:
     """y = P_M F_c x + e: simulated samples of ``image`` (or of ``kspace`` when given, e.g. fastMRI).
 
-    ``mask`` is a kind (gaussian, cartesian, radial, das; drawn for the image's shape at ``rate``
-    with ``seed``) or a boolean tensor. e has i.i.d. complex Gaussian entries with
+    ``mask`` is a kind (gaussian, cartesian, radial, das, fastmri-random, fastmri-equispaced with its
+    ``center_fraction``; drawn for the image's shape at ``rate`` with ``seed``) or a boolean tensor. e has i.i.d. complex Gaussian entries with
     E|e_j|^2 = noise^2, drawn with ``seed``. The target is |x| for images and |F_c^* k| for k-space.
     """
     image = _image_tensor(image)
@@ -58,12 +59,15 @@ def acquire(
     seed = check_seed("seed", seed)
     noise = check_scalar("noise", noise, nonnegative=True)
     if isinstance(mask, str):
-        if mask not in MASKS:
-            raise ValueError(f"mask must be one of {MASKS} or a boolean tensor; got {mask!r}")
+        if mask not in MASKS + _masks.FASTMRI_KINDS:
+            raise ValueError(f"mask must be one of {MASKS + _masks.FASTMRI_KINDS} or a boolean tensor; got {mask!r}")
         rate = check_scalar("rate", rate, positive=True)
         if rate > 1:
             raise ValueError(f"rate must be in (0, 1]; got {rate}")
-        m = _masks.make(mask, shape, rate, seed=seed).mask
+        if center_fraction is not None and mask not in _masks.FASTMRI_KINDS:
+            raise ValueError(f"center_fraction applies to the fastMRI masks {_masks.FASTMRI_KINDS}, not {mask!r}")
+        options = {} if center_fraction is None else {"center_fraction": center_fraction}
+        m = _masks.make(mask, shape, rate, seed=seed, **options).mask
         kind = mask
     else:
         if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
@@ -98,3 +102,118 @@ def _image_tensor(image: Any) -> torch.Tensor:
     if min(t.shape) < 8:
         raise ValueError(f"image must be at least 8x8; got {tuple(t.shape)}")
     return t
+
+
+@dataclass(frozen=True)
+class MultiCoilAcquisition:
+    """Samples y (coils, m) of measured or simulated multi-coil k-space through ``operator`` (SENSE with
+    ``maps``), the mask, the target (the RSS of the fully sampled coil images, or the file's reference)
+    and how the maps were obtained."""
+
+    operator: Any  # operators.MultiCoilFourier
+    y: torch.Tensor
+    target: torch.Tensor
+    mask: torch.Tensor
+    mask_kind: str
+    rate: float
+    seed: int
+    noise: float
+    maps_method: str
+    calibration: tuple[int, int]
+    simulated: bool = False  # the samples are the given k-space's, retrospectively undersampled
+
+    @property
+    def zero_filled(self) -> torch.Tensor:
+        """The root-sum-of-squares of the zero-filled coil images (fastMRI's baseline), real."""
+        from .coils import rss
+
+        return rss(self.operator.coil_images(self.y)).to(torch.complex128)
+
+
+def calibration_size(mask: torch.Tensor, cap: int = 48) -> tuple[int, int]:
+    """The centred block of largest area (sides at most ``cap``) that ``mask`` samples fully: the region
+    the coil maps are calibrated from (a column mask's centre gives a tall, narrow block)."""
+    H, W = mask.shape
+    best = (0, 0)
+    for h in range(min(cap, H), 0, -1):
+        for w in range(min(cap, W), 0, -1):
+            if h * w <= best[0] * best[1]:
+                break
+            if bool(mask[H // 2 - h // 2:H // 2 - h // 2 + h, W // 2 - w // 2:W // 2 - w // 2 + w].all()):
+                best = (h, w)
+                break
+    return best
+
+
+def acquire_multicoil(
+    kspace: Any,
+    *,
+    mask: str | torch.Tensor = "fastmri-random",
+    rate: float = 0.25,
+    seed: int = 0,
+    noise: float = 0.0,
+    center_fraction: float | None = None,
+    maps: Any = None,
+    maps_method: str = "espirit",
+    reference: torch.Tensor | None = None,
+) -> MultiCoilAcquisition:
+    """Retrospectively undersampled multi-coil k-space (coils, H, W): the samples of ``mask`` (a kind,
+    drawn at ``rate`` = 1 / acceleration with ``seed``, or a boolean (H, W) tensor), complex Gaussian
+    noise of standard deviation ``noise`` per sample, and the coil maps: given, or estimated from the
+    largest fully sampled centred block (``calibration_size``) by ESPIRiT or the low-resolution
+    method. The target is ``reference`` when given, else the RSS of the fully sampled coil images."""
+    from . import coils
+    from .operators import MultiCoilFourier
+
+    k = as_tensor("kspace", kspace, dtype=torch.complex128)
+    if k.ndim != 3:
+        raise ValueError(f"kspace must be multi-coil (coils, H, W); got shape {tuple(k.shape)}")
+    C, H, W = k.shape
+    seed = check_seed("seed", seed)
+    noise = check_scalar("noise", noise, nonnegative=True)
+    if isinstance(mask, str):
+        options = {} if center_fraction is None else {"center_fraction": center_fraction}
+        if mask not in MASKS + _masks.FASTMRI_KINDS:
+            raise ValueError(f"mask must be one of {MASKS + _masks.FASTMRI_KINDS} or a boolean tensor; got {mask!r}")
+        m, kind = _masks.make(mask, (H, W), rate, seed=seed, **options).mask, mask
+    else:
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+            raise TypeError("mask must be a mask kind (str) or a boolean torch.Tensor")
+        if tuple(mask.shape) != (H, W):
+            raise ValueError(f"mask has shape {tuple(mask.shape)} but the k-space is {(H, W)} per coil")
+        m, kind = mask, "custom"
+    sampled = torch.where(m, k, torch.zeros_like(k))
+    calib = calibration_size(m)
+    if maps is None:
+        if maps_method not in ("espirit", "lowres"):
+            raise ValueError(f"maps_method must be 'espirit' or 'lowres'; got {maps_method!r}")
+        if min(calib) < 8:
+            raise ValueError(f"the mask samples a fully sampled centre of only {calib[0]}x{calib[1]}, too small to "
+                             "calibrate coil maps from (at least 8x8); give maps or a mask with a larger centre")
+        if maps_method == "espirit":
+            # the calibration matrix needs at least as many patches as unknowns per kernel (C k^2): the
+            # largest kernel up to ESPIRiT's usual 6 for which it has them
+            kernel = next((k_ for k_ in range(6, 2, -1)
+                           if (calib[0] - k_ + 1) * (calib[1] - k_ + 1) >= C * k_ * k_), None)
+            if kernel is None:
+                raise ValueError(f"the fully sampled centre {calib[0]}x{calib[1]} has too few patches for {C} coils "
+                                 "even with a 3x3 ESPIRiT kernel; give maps or a mask with a larger centre")
+            maps = coils.espirit(sampled, calib, kernel=kernel)
+        else:
+            maps = coils.lowres(sampled, calib)
+    else:
+        maps = as_tensor("maps", maps, dtype=torch.complex128)
+        if maps.ndim != 3 or tuple(maps.shape[1:]) != (H, W):
+            raise ValueError(f"maps must be (coils, {H}, {W}); got {tuple(maps.shape)}")
+        if maps.shape[0] != C:
+            raise ValueError(f"maps hold {maps.shape[0]} coils but the k-space {C}")
+        maps_method = "given"
+    A = MultiCoilFourier(maps, m)
+    y = k.reshape(C, -1).index_select(1, A.single.index)
+    if noise > 0:
+        gen = torch.Generator().manual_seed(seed + 7919)
+        y = y + noise * torch.randn(y.shape, generator=gen, dtype=torch.complex128)
+        if not bool(torch.isfinite(y).all()):
+            raise ValueError(f"noise = {noise:g} overflows the samples; give a smaller standard deviation")
+    target = coils.rss(Fourier2D._ifft(k)) if reference is None else as_tensor("reference", reference).to(torch.float64)
+    return MultiCoilAcquisition(A, y, target, m, kind, A.rate, seed, noise, maps_method, calib)

@@ -46,6 +46,51 @@ def _table(args: argparse.Namespace) -> int:
     return 0 if all(result.claims().values()) else 1
 
 
+MASK_KINDS = ["gaussian", "cartesian", "radial", "das", "fastmri-random", "fastmri-equispaced"]
+
+
+def _acceleration(text: str) -> float:
+    value = _positive_float(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _positive_float(text)
+    if not value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
+    return value
+
+
+def _sampling(args: argparse.Namespace, command: str, multicoil: bool) -> dict:
+    """mask, rate and center_fraction from --mask/--mask-file, --rate/--acceleration, --center-fraction."""
+    import numpy as np
+    import torch
+
+    if args.rate is not None and args.acceleration is not None:
+        raise ValueError("give --rate or --acceleration, not both")
+    if args.mask_file is not None and args.mask is not None:
+        raise ValueError("give --mask or --mask-file, not both")
+    kind = args.mask or ("fastmri-random" if multicoil else "gaussian")
+    if args.center_fraction is not None and (args.mask_file is not None or not kind.startswith("fastmri")):
+        raise ValueError("--center-fraction applies to --mask fastmri-random and fastmri-equispaced")
+    rate = 1 / args.acceleration if args.acceleration is not None else (0.25 if args.rate is None else args.rate)
+    out = {"mask": kind, "rate": rate, "center_fraction": args.center_fraction}
+    if args.mask_file is not None:
+        try:
+            m = np.load(args.mask_file, allow_pickle=False)
+        except Exception as exc:
+            raise ValueError(f"--mask-file {args.mask_file} cannot be read as a .npy file: {exc}") from None
+        if m.dtype != np.bool_ or m.ndim != 2:
+            raise ValueError(f"--mask-file {args.mask_file} must hold a boolean (H, W) array; got dtype {m.dtype}, "
+                             f"shape {m.shape}")
+        if not m.any():
+            raise ValueError(f"--mask-file {args.mask_file} samples nothing")
+        out.update(mask=torch.from_numpy(m.copy()), center_fraction=None)
+    return out
+
+
 FORCE_HELP = ("write into an --out that holds other files (the previous run's completion files are removed "
               "first, this run's written last)")
 
@@ -115,6 +160,7 @@ FIRENET_OPTIONS = ("restarts", "inner", "lam", "wavelet", "schedule", "regularis
 
 def _reconstruct(args: argparse.Namespace) -> int:
     import numpy as np
+    import torch
 
     import firenets
     from firenets import report
@@ -123,8 +169,6 @@ def _reconstruct(args: argparse.Namespace) -> int:
     options = {k: getattr(args, k) for k in FIRENET_OPTIONS if getattr(args, k) is not None}
     if args.method == "firenet":
         if "dtype" in options:
-            import torch
-
             options["dtype"] = {"complex128": torch.complex128, "complex64": torch.complex64}[args.dtype]
     else:
         given = [f"--{k.replace('_', '-')}" for k in options]
@@ -135,14 +179,25 @@ def _reconstruct(args: argparse.Namespace) -> int:
     out = Path(args.out)
     with _output(args, ("metrics.json",)) as staging:
         image = firenets.data.load(args.image, slice=args.slice)
-        result = firenets.reconstruct(image, args.method, mask=args.mask, rate=args.rate, seed=args.seed,
-                                      noise=args.noise, weights=args.weights, **options)
+        multicoil = image.kspace is not None and image.kspace.ndim == 3
+        sampling = _sampling(args, "reconstruct", multicoil)
+        if isinstance(sampling["mask"], torch.Tensor) and tuple(sampling["mask"].shape) != tuple(image.image.shape):
+            raise ValueError(f"--mask-file {args.mask_file} is {tuple(sampling['mask'].shape)} but the image is "
+                             f"{tuple(image.image.shape)}")
+        if multicoil and args.method not in ("firenet", "zero-filled"):
+            raise ValueError(f"{args.image} is multi-coil k-space; the shipped {args.method} is single-coil: give "
+                             "--method firenet or zero-filled")
+        extra = {"maps_method": args.maps} if multicoil else {}
+        result = firenets.reconstruct(image, args.method, seed=args.seed, noise=args.noise, weights=args.weights,
+                                      **sampling, **extra, **options)
         summary = {"image": image.source, **result.summary()}
         recon = result.image.numpy()
         atomic_write(staging / "recon.npy", lambda tmp: np.save(open(tmp, "wb"), recon, allow_pickle=False))
         report.save_image(staging / "recon.png", result.magnitude, vmax=float(result.acquisition.target.max()))
+        if multicoil:
+            np.save(staging / "maps.npy", result.maps.numpy(), allow_pickle=False)
         report.reconstruction_figure(staging / "comparison.png", result.acquisition.target, result.magnitude,
-                                     zero_filled=result.acquisition.zero_filled, title=args.method,
+                                     zero_filled=result.zero_filled, title=args.method,
                                      metrics=result.metrics, zero_filled_metrics=result.zero_filled_metrics)
         report.write_json(staging / "metrics.json", summary)  # its presence means the run completed
     m = result.metrics
@@ -406,8 +461,18 @@ def build_parser() -> argparse.ArgumentParser:
     rec = sub.add_parser("reconstruct", help="reconstruct an image from simulated (or measured) k-space samples")
     rec.add_argument("image", help="a file (.npy .png .dcm .nii .nii.gz .h5) or shepp-logan, camera, ellipses:SEED")
     rec.add_argument("--method", choices=["firenet", "unet", "cascade", "zero-filled"], default="firenet")
-    rec.add_argument("--mask", choices=["gaussian", "cartesian", "radial", "das"], default="gaussian")
-    rec.add_argument("--rate", type=_rate, default=0.25, help="fraction of k-space sampled (default 0.25)")
+    rec.add_argument("--mask", choices=MASK_KINDS, default=None,
+                     help="sampling pattern (default gaussian; fastmri-random for multi-coil files)")
+    rec.add_argument("--rate", type=_rate, default=None, help="fraction of k-space sampled (default 0.25)")
+    rec.add_argument("--acceleration", type=_acceleration, default=None,
+                     help="instead of --rate: 1 / the fraction sampled (fastMRI's convention, e.g. 4 or 8)")
+    rec.add_argument("--center-fraction", type=_fraction, default=None,
+                     help="fastMRI masks: the fully sampled centre's fraction of the columns (default 0.08 at 4x, "
+                          "0.04 at 8x)")
+    rec.add_argument("--mask-file", default=None, help="a boolean (H, W) .npy file: your own mask")
+    rec.add_argument("--maps", choices=["espirit", "lowres"], default="espirit",
+                     help="multi-coil: coil sensitivities by ESPIRiT or the low-resolution estimate, from the "
+                          "mask's fully sampled centre")
     rec.add_argument("--seed", type=int, default=0, help="seed of the mask and the noise")
     rec.add_argument("--noise", type=_nonnegative_float, default=0.0,
                      help="standard deviation of complex Gaussian noise per k-space sample (image max = 1)")

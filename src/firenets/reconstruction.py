@@ -56,6 +56,11 @@ class Reconstruction:
         """|x^|, the image the metrics compare with the target."""
         return self.image.abs()
 
+    @property
+    def zero_filled(self) -> torch.Tensor:
+        """The zero-filled baseline the metrics compare with the target."""
+        return self.acquisition.zero_filled
+
     def summary(self) -> dict[str, Any]:
         """JSON-ready record: metrics (fastMRI conventions), time, certificate, layers, settings."""
         acq = self.acquisition
@@ -88,6 +93,8 @@ def reconstruct(
     noise: float = 0.0,
     kspace: torch.Tensor | None = None,
     weights: str | Path | None = None,
+    center_fraction: float | None = None,
+    maps_method: str = "espirit",
     **firenet_options: Any,
 ) -> Reconstruction:
     """Sample ``image`` (``acquire``), reconstruct with ``method``, and score it against |image|.
@@ -95,16 +102,26 @@ def reconstruct(
     ``image`` is an (H, W) tensor/array, a ``data.LoadedImage`` (its k-space is used when it has
     one) or a source for ``data.load`` (a file or a built-in phantom name). Metrics: PSNR, SSIM
     and NMSE of the magnitude with data_range = target max (``metrics``, fastMRI conventions).
+    Multi-coil k-space (coils, H, W) goes to ``reconstruct_multicoil`` (maps by ``maps_method``);
+    ``center_fraction`` is the fastMRI masks' fully sampled centre.
     """
     from . import data, metrics
 
     if isinstance(image, (str, Path)):
         image = data.load(image)
+    multicoil = (kspace if kspace is not None else getattr(image, "kspace", None))
+    if multicoil is not None and multicoil.ndim == 3:
+        if weights is not None:
+            raise ValueError("weights apply to the single-coil networks; multi-coil k-space is reconstructed by "
+                             f"{' or '.join(MULTICOIL_METHODS)}")
+        return reconstruct_multicoil(image if isinstance(image, data.LoadedImage) else multicoil, method, mask=mask,
+                                     rate=rate, seed=seed, noise=noise, center_fraction=center_fraction,
+                                     maps_method=maps_method, **firenet_options)
     if isinstance(image, data.LoadedImage):
         if kspace is None and image.kspace is not None:
             kspace = image.kspace
         image = image.image if kspace is None else _image_from_kspace(kspace)
-    acq = acquire(image, mask=mask, rate=rate, seed=seed, noise=noise, kspace=kspace)
+    acq = acquire(image, mask=mask, rate=rate, seed=seed, noise=noise, kspace=kspace, center_fraction=center_fraction)
     f = reconstruction_map(method, acq.operator, weights=weights, **firenet_options)
     cert = None
     start = time.perf_counter()
@@ -137,6 +154,100 @@ def reconstruct(
         num_layers=getattr(f, "last_layers", None) or getattr(f, "num_layers", None),
         config=config,
     )
+
+
+def centre_crop(image: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """The centred (h, w) block of an (..., H, W) image (fastMRI's crop to the reconstruction size)."""
+    H, W = image.shape[-2:]
+    h, w = shape
+    if h > H or w > W:
+        raise ValueError(f"cannot crop an image of {H}x{W} to {h}x{w}")
+    r0, c0 = (H - h) // 2, (W - w) // 2
+    return image[..., r0:r0 + h, c0:c0 + w]
+
+
+@dataclass(frozen=True)
+class MultiCoilReconstruction(Reconstruction):
+    """A SENSE reconstruction at the k-space size; ``magnitude`` and ``zero_filled`` are cropped to the
+    target's size (fastMRI: the reconstruction size) for the metrics."""
+
+    maps: torch.Tensor | None = None
+
+    @property
+    def magnitude(self) -> torch.Tensor:
+        return centre_crop(self.image.abs(), tuple(self.acquisition.target.shape))
+
+    @property
+    def zero_filled(self) -> torch.Tensor:
+        return centre_crop(self.acquisition.zero_filled.abs(), tuple(self.acquisition.target.shape))
+
+    def summary(self) -> dict[str, Any]:
+        acq = self.acquisition
+        out = super().summary()
+        out.update(kspace="measured, retrospectively undersampled", coils=acq.operator.coils,
+                   maps=acq.maps_method, calibration=list(acq.calibration), image_shape=list(self.image.shape))
+        return out
+
+
+MULTICOIL_METHODS = ("firenet", "zero-filled")
+
+
+def reconstruct_multicoil(
+    scan: Any,
+    method: str = "firenet",
+    *,
+    mask: str | torch.Tensor = "fastmri-random",
+    rate: float = 0.25,
+    center_fraction: float | None = None,
+    seed: int = 0,
+    noise: float = 0.0,
+    maps: Any = None,
+    maps_method: str = "espirit",
+    **firenet_options: Any,
+) -> MultiCoilReconstruction:
+    """FIRENET (SENSE, ``MRIFirenet`` through ``operators.MultiCoilFourier``) or the RSS of the
+    zero-filled coil images from retrospectively undersampled multi-coil k-space: ``scan`` is a
+    ``data.LoadedImage`` of a multi-coil file (its ``reference``, e.g. ``reconstruction_rss``, is the
+    target) or k-space (coils, H, W). Maps: given, or ESPIRiT (``maps_method``) from the mask's fully
+    sampled centre. Metrics with fastMRI's conventions on the centre crop to the target's size. The
+    learned networks shipped are single-coil and are not offered here."""
+    from . import data, metrics
+    from .acquisition import acquire_multicoil
+
+    if method not in MULTICOIL_METHODS:
+        raise ValueError(f"method {method!r} is single-coil only; multi-coil k-space is reconstructed by "
+                         f"{' or '.join(MULTICOIL_METHODS)}")
+    if method != "firenet" and firenet_options:
+        raise ValueError(f"{', '.join(sorted(firenet_options))} apply to method 'firenet' only")
+    reference = None
+    if isinstance(scan, data.LoadedImage):
+        k, reference = scan.kspace, scan.reference
+    else:
+        k = scan
+    acq = acquire_multicoil(k, mask=mask, rate=rate, seed=seed, noise=noise, center_fraction=center_fraction,
+                            maps=maps, maps_method=maps_method, reference=reference)
+    start = time.perf_counter()
+    cert, f = None, None
+    with torch.no_grad():
+        if method == "firenet":
+            f = MRIFirenet(acq.operator, **firenet_options)
+            x, c = f(acq.y, return_certificate=True)
+            cert = {"objective": float(c.objective), "dual_objective": float(c.dual_objective), "gap": float(c.gap),
+                    "relative_gap": float(c.relative_gap)}
+        else:
+            x = acq.zero_filled
+    seconds = time.perf_counter() - start
+    x = x.to(torch.complex128)
+    if not bool(torch.isfinite(torch.view_as_real(x)).all()):
+        raise RuntimeError(f"the {method} reconstruction is not finite")
+    target = acq.target
+    crop = tuple(target.shape)
+    zf = centre_crop(acq.zero_filled.abs(), crop)
+    return MultiCoilReconstruction(
+        method=method, image=x, acquisition=acq, metrics=metrics.evaluate(target, centre_crop(x.abs(), crop)),
+        zero_filled_metrics=metrics.evaluate(target, zf), seconds=seconds, certificate=cert,
+        num_layers=(getattr(f, "last_layers", None) or getattr(f, "num_layers", None)) if f is not None else None,
+        config=dict(getattr(f, "config", {})) if f is not None else {}, maps=acq.operator.maps)
 
 
 def _image_from_kspace(kspace: torch.Tensor) -> torch.Tensor:

@@ -6,7 +6,7 @@ the functions that need them.
 
 from __future__ import annotations
 
-from .loaders import BUILTINS, FORMATS, LoadedImage, load
+from .loaders import BUILTINS, FORMATS, LoadedImage, load, simulate_multicoil
 from .phantoms import (
     DetailedPhantom,
     PhantomDataset,
@@ -29,4 +29,5 @@ __all__ = [
     "insert_detail",
     "load",
     "shepp_logan",
+    "simulate_multicoil",
 ]

@@ -28,8 +28,9 @@ DEFAULT_BUILTIN_SHAPE = (256, 256)
 class LoadedImage:
     """An image from ``load``.
 
-    image: float64 (H, W), magnitude, max 1. kspace: complex128 (H, W), the centred orthonormal
-    k-space of the complex image on the same scale (single-coil fastMRI only), else None.
+    image: float64 (H, W), magnitude, max 1. kspace: complex128, the centred orthonormal k-space
+    on the same scale: (H, W) of the complex image (single-coil fastMRI), (coils, H, W) of every
+    coil (multi-coil fastMRI, the image then their root-sum-of-squares), else None.
     reference: a stored reconstruction on the same scale (fastMRI ``reconstruction_esc`` /
     ``reconstruction_rss``, usually 320 x 320), else None. source: what was asked for.
     meta: format, original dtype and shape, slice, ``scale`` (the factor divided out: the
@@ -274,6 +275,32 @@ def _h5_attrs(f: Any) -> dict:
     return out
 
 
+def _ismrmrd_sizes(header: Any, name: str) -> dict:
+    """The encoded and reconstruction matrix sizes (x, y, z) from an ISMRMRD XML header, where present."""
+    import xml.etree.ElementTree as ET
+
+    if isinstance(header, np.ndarray):
+        header = header.item()
+    text = header.decode("utf-8", "replace") if isinstance(header, bytes) else str(header)
+    if "<!ENTITY" in text or "<!DOCTYPE" in text:
+        raise _Refused(f"the ismrmrd_header of {name} declares entities or a DOCTYPE; it is not read")
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise _Refused(f"the ismrmrd_header of {name} is not valid XML: {exc}") from None
+    out = {}
+    for space, key in (("encodedSpace", "encoding_size"), ("reconSpace", "recon_size")):
+        node = next((n for n in root.iter() if n.tag.rsplit("}", 1)[-1] == space), None)
+        size = None if node is None else next((n for n in node if n.tag.rsplit("}", 1)[-1] == "matrixSize"), None)
+        if size is not None:
+            vals = {c.tag.rsplit("}", 1)[-1]: c.text for c in size}
+            try:
+                out[key] = tuple(int(vals[a]) for a in ("x", "y", "z") if a in vals)
+            except (TypeError, ValueError):
+                raise _Refused(f"the ismrmrd_header of {name} has a non-integer {space} matrixSize") from None
+    return out
+
+
 def _load_h5(path: Path, slice: int | None) -> tuple[np.ndarray, dict, np.ndarray | None, np.ndarray | None]:
     """(image, meta, kspace, reference) from a fastMRI-style HDF5 file."""
     import h5py
@@ -287,6 +314,8 @@ def _load_h5(path: Path, slice: int | None) -> tuple[np.ndarray, dict, np.ndarra
         with f:
             keys = sorted(f.keys())
             meta: dict = {"format": "fastmri-h5", "datasets": keys, "attrs": _h5_attrs(f)}
+            if "ismrmrd_header" in f:
+                meta.update(_ismrmrd_sizes(f["ismrmrd_header"][()], name))
             recon_key = next((k for k in _RECONSTRUCTIONS if k in f), None)
             if "kspace" in f:
                 ds = f["kspace"]
@@ -353,7 +382,7 @@ def _load_h5(path: Path, slice: int | None) -> tuple[np.ndarray, dict, np.ndarra
         return centred_ifft2(k), meta, k, reference
     meta["coils"] = int(k.shape[0])
     rss = np.sqrt(np.sum(np.abs(centred_ifft2(k)) ** 2, axis=0))
-    return rss, meta, None, reference
+    return rss, meta, k, reference  # multi-coil: the RSS image, and every coil's k-space
 
 
 def _builtin(source: str, shape: Any) -> LoadedImage | None:
@@ -387,8 +416,10 @@ def load(source: str | Path, *, slice: int | None = None, shape: Any = None) -> 
     Complex data give their magnitude. fastMRI HDF5: single-coil ``kspace`` (slices, H, W) gives
     image = |F_c^-1 k| and kspace = k, both divided by max |F_c^-1 k|, with
     F_c^-1 k = fftshift(ifft2(ifftshift(k), norm="ortho")); multi-coil (slices, coils, H, W)
-    gives the root-sum-of-squares of the coil images, kspace None; a stored reconstruction goes
-    to ``reference`` on the same scale, or is the image when there is no k-space.
+    gives the root-sum-of-squares of the coil images and kspace (coils, H, W) on the same scale; a
+    stored reconstruction goes to ``reference`` on the same scale (``reconstruction_rss`` for
+    multi-coil: the RSS centre-cropped to the reconstruction size), or is the image when there is
+    no k-space. The ``ismrmrd_header``'s encoded and reconstruction sizes go to meta.
     """
     if not isinstance(source, (str, Path)):
         raise TypeError(
@@ -430,3 +461,61 @@ def load(source: str | Path, *, slice: int | None = None, shape: Any = None) -> 
     except _Refused as exc:
         raise ValueError(str(exc)) from None
     return _finish(arr, str(path), meta, kspace=kspace, reference=reference, shape=shape)
+
+
+def _ismrmrd_header(encoding: tuple[int, int], recon: tuple[int, int]) -> bytes:
+    """A minimal ISMRMRD XML header with the encoded and reconstruction matrix sizes (x = readout)."""
+    def space(tag: str, size: tuple[int, int]) -> str:
+        return (f"<{tag}><matrixSize><x>{size[0]}</x><y>{size[1]}</y><z>1</z></matrixSize></{tag}>")
+
+    return ('<?xml version="1.0" encoding="utf-8"?><ismrmrdHeader xmlns="http://www.ismrm.org/ISMRMRD">'
+            f"<encoding>{space('encodedSpace', encoding)}{space('reconSpace', recon)}</encoding></ismrmrdHeader>"
+            ).encode()
+
+
+def simulate_multicoil(images: Any, coils: int = 8, *, path: str | Path | None = None,
+                       recon_size: tuple[int, int] | None = None, maps: Any = None) -> dict:
+    """A multi-coil scan in fastMRI's layout from images (slices, H, W) or one (H, W): coil images
+    S_c x with ``maps`` (default ``coils.birdcage(coils, (H, W))``), their centred k-space as
+    complex64 ``kspace`` (slices, coils, H, W), ``reconstruction_rss`` (slices, h, w) the RSS of the
+    fully sampled coil images centre-cropped to ``recon_size`` (default the whole image), and the
+    attributes ``acquisition``, ``max``, ``norm`` and an ``ismrmrd_header`` with the sizes.
+    Written to ``path`` (HDF5, atomically) when given; returns the arrays and attributes."""
+    from .. import coils as _coils
+    from .._io import atomic_write
+    from .._validation import as_tensor
+
+    x = as_tensor("images", images)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3:
+        raise ValueError(f"images must be (H, W) or (slices, H, W); got shape {tuple(x.shape)}")
+    S, H, W = x.shape
+    check_pixels("images", (H, W))
+    S_c = _coils.birdcage(coils, (H, W)) if maps is None else as_tensor("maps", maps).to(torch.complex128)
+    if tuple(S_c.shape[-2:]) != (H, W) or S_c.ndim != 3:
+        raise ValueError(f"maps must be (coils, {H}, {W}); got {tuple(S_c.shape)}")
+    coil_images = x.to(torch.complex128)[:, None] * S_c[None]  # (slices, coils, H, W)
+    k = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(coil_images.numpy(), axes=(-2, -1)), norm="ortho"), axes=(-2, -1))
+    rss = np.sqrt((np.abs(centred_ifft2(k)) ** 2).sum(1))
+    h, w = recon_size if recon_size is not None else (H, W)
+    if not (0 < h <= H and 0 < w <= W):
+        raise ValueError(f"recon_size {recon_size} must fit in the image {H}x{W}")
+    r0, c0 = (H - h) // 2, (W - w) // 2
+    out = {"kspace": k.astype(np.complex64), "reconstruction_rss": rss[:, r0:r0 + h, c0:c0 + w].astype(np.float32),
+           "attrs": {"acquisition": "simulated", "max": float(rss.max()), "norm": float(np.linalg.norm(rss)),
+                     "coils": int(S_c.shape[0])},
+           "ismrmrd_header": _ismrmrd_header((H, W), (h, w))}
+    if path is not None:
+        import h5py
+
+        def write(tmp: str) -> None:
+            with h5py.File(tmp, "w") as f:
+                f.create_dataset("kspace", data=out["kspace"])
+                f.create_dataset("reconstruction_rss", data=out["reconstruction_rss"])
+                f.create_dataset("ismrmrd_header", data=out["ismrmrd_header"])
+                for key, value in out["attrs"].items():
+                    f.attrs[key] = value
+
+        atomic_write(path, write)
+    return out

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from .._validation import check_scalar, complex_dtype, real_dtype
-from ..operators import Fourier2D, Wavelet2D
+from ..operators import Fourier2D, MultiCoilFourier, Wavelet2D
 from ..problems import weights_in_levels
 from .firenet import FIRENET
 
@@ -129,8 +129,9 @@ class MRIFirenet(torch.nn.Module):
         dtype: torch.dtype = torch.complex128,
     ):
         super().__init__()
-        if not isinstance(operator, Fourier2D):
-            raise TypeError(f"operator must be a firenets.operators.Fourier2D; got {type(operator).__name__}")
+        if not isinstance(operator, (Fourier2D, MultiCoilFourier)):
+            raise TypeError("operator must be a firenets.operators.Fourier2D or MultiCoilFourier; got "
+                            f"{type(operator).__name__}")
         regulariser = FIRENET_DEFAULTS["regulariser"] if regulariser is None else regulariser
         if regulariser not in REGULARISERS:
             raise ValueError(f"regulariser must be one of {REGULARISERS}; got {regulariser!r}")
@@ -170,12 +171,16 @@ class MRIFirenet(torch.nn.Module):
         """(A, B, weights, L_A, W) of the problem in precision ``dtype`` (W: the synthesis form's DWT)."""
         b = self._build
         rdt = real_dtype(dtype)
-        F = self.F if self.F.dtype == dtype else Fourier2D(self.F.mask, dtype=dtype, device=self.F.device)
+        F = self.F
+        if F.dtype != dtype:
+            F = (Fourier2D(F.mask, dtype=dtype, device=F.device) if isinstance(F, Fourier2D)
+                 else MultiCoilFourier(F.maps, F.mask, dtype=dtype, device=F.device))
         shape = F.in_shape
         if self.regulariser == "wavelet":
             W = Wavelet2D(shape, wavelet=b["wavelet"], levels=b["levels"], dtype=rdt, device=F.device)
             weights = None if b["level_weights"] is None else weights_in_levels(W.level_index, b["level_weights"]).to(rdt)
-            return F @ W.H, None, weights, 1.0, W  # orthonormal rows: ||A|| = 1
+            # one coil: orthonormal rows, ||A|| = 1; SENSE: ||A|| <= sqrt(max sum_c |S_c|^2), W unitary
+            return F @ W.H, None, weights, 1.0 if isinstance(F, Fourier2D) else F.bound(), W
         B = regulariser_operator(self.regulariser, shape, wavelet=b["wavelet"], levels=b["levels"],
                                  tv_weight=b["tv_weight"], dtype=rdt, device=F.device)
         weights = None
@@ -185,7 +190,11 @@ class MRIFirenet(torch.nn.Module):
             if self.regulariser == "undecimated+tv":
                 per_channel = torch.cat([per_channel, torch.ones(2, dtype=per_channel.dtype, device=per_channel.device)])
             weights = per_channel.reshape(-1, 1, 1).expand(B.out_shape).to(rdt)
-        return F, B, weights, None, None
+        L = None  # one coil: ||[A; B]|| from the Fourier symbols of both grams (nets.firenet.stacked_norm)
+        if isinstance(F, MultiCoilFourier):
+            symbol = B.gram_symbol()  # ||[A; B]||^2 <= ||A||^2 + ||B||^2, both bounds in closed form
+            L = math.sqrt(F.bound() ** 2 + (float(symbol.max()) if symbol is not None else B.norm() ** 2))
+        return F, B, weights, L, None
 
     @property
     def num_layers(self) -> int:
