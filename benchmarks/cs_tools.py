@@ -246,11 +246,27 @@ def bart_pics_run(
     step: float | None = None,
     rho: float | None = None,
     cg_iters: int | None = None,
+    maps: Any = None,
 ) -> BartResult:
-    """``bart pics`` on single-coil Cartesian data (maps 1, pattern = mask) with timing; see ``bart_pics``."""
+    """``bart pics`` on Cartesian data with timing; see ``bart_pics``. Single-coil (maps 1, pattern =
+    mask), or with ``maps`` (coils, H, W) multi-coil: ``kspace`` is then (coils, m) samples or the
+    (coils, H, W) grid, and BART's coil dimension (3) holds the coils."""
     m = as_mask(mask)
-    full = zero_filled_kspace(kspace, m)
     H, W = m.shape
+    if maps is None:
+        full = zero_filled_kspace(kspace, m).reshape(H, W, 1, 1)
+        sens = np.ones((H, W, 1, 1))
+    else:
+        mp = _numpy(maps)
+        k = _numpy(kspace)
+        C = mp.shape[0]
+        grid = np.zeros((C, H, W), dtype=np.complex128)
+        if k.ndim == 2:  # (coils, m) samples in the mask's row-major order
+            grid.reshape(C, -1)[:, m.reshape(-1)] = k
+        else:
+            grid[:, m] = k[:, m]
+        full = np.moveaxis(grid, 0, -1).reshape(H, W, 1, C)
+        sens = np.moveaxis(mp, 0, -1).reshape(H, W, 1, C)
     if H % 2 or W % 2:
         # pics' fftmod centring differs from fftshift on odd sides: its image comes back rolled
         # by one pixel along each odd axis, times a global phase (measured with BART v0.8.00)
@@ -270,8 +286,8 @@ def bart_pics_run(
     if not bart_available():
         raise RuntimeError("bart is not on PATH (Debian package 'bart')")
     with tempfile.TemporaryDirectory(prefix="bart_pics_") as tmp:
-        write_cfl(Path(tmp) / "ksp", full.reshape(H, W, 1, 1))
-        write_cfl(Path(tmp) / "sens", np.ones((H, W, 1, 1)))
+        write_cfl(Path(tmp) / "ksp", full)
+        write_cfl(Path(tmp) / "sens", sens)
         # an explicit pattern: BART would otherwise take the mask from the nonzero samples
         write_cfl(Path(tmp) / "pat", m.astype(np.float32).reshape(H, W, 1, 1))
         env = bart_environment(threads)

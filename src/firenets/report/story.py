@@ -245,16 +245,18 @@ def hallucination_section(bat, out: Path, *, title: str) -> tuple[dict, dict]:
 def control_sentence(label: str, pc) -> str:
     """What the positive control shows for one map, from its ``stability.control.PositiveControl``."""
     xn = pc.errors  # absolute errors; the bound's eta is the larger
-    if pc.bound > 0:
+    # a bound of at most 1 forces nothing: zero-filling, the negative control, has Lipschitz constant 1
+    if pc.bound > 1:
         theorem = (f"accurate enough on both images that every such map must have a local Lipschitz constant of at "
                    f"least {pc.bound:.3g} (the accuracy-stability bound)")
-    elif pc.bound_difference > 0:
+    elif pc.bound_difference > 1:
         theorem = (f"its whole-image errors make the classical bound vacuous, but its errors on x and x' differ so "
                    f"little that its Lipschitz constant must be at least {pc.bound_difference:.3g}")
     else:
-        theorem = "not accurate on both images of the pair, so no bound forces instability on it"
+        theorem = (f"it does not recover the lesion (the bounds are {pc.bound:.3g} and {pc.bound_difference:.3g}, "
+                   "at most zero-filling's 1), so no theorem forces instability on it")
     forced = max(pc.bound, pc.bound_difference)
-    ratio_vs = ("" if forced <= 0 else " (at least that bound)" if pc.feasible_ratio >= forced
+    ratio_vs = ("" if forced <= 1 else " (at least that bound)" if pc.feasible_ratio >= forced
                 else " (BELOW that bound: a measurement error)")
     found = ("the attack found " + (f"{pc.attack_ratio:.3g}, at least the feasible ratio" if pc.found
                                     else f"only {pc.attack_ratio:.3g}, below the feasible ratio")
