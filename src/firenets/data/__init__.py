@@ -6,7 +6,7 @@ the functions that need them.
 
 from __future__ import annotations
 
-from .loaders import BUILTINS, FORMATS, LoadedImage, load, simulate_multicoil
+from .loaders import BUILTINS, FORMATS, LoadedImage, count_slices, load, simulate_multicoil
 from .phantoms import (
     DetailedPhantom,
     PhantomDataset,
@@ -24,6 +24,7 @@ __all__ = [
     "LoadedImage",
     "PhantomDataset",
     "camera",
+    "count_slices",
     "ellipses",
     "ellipses_with_details",
     "insert_detail",

@@ -519,3 +519,27 @@ def simulate_multicoil(images: Any, coils: int = 8, *, path: str | Path | None =
 
         atomic_write(path, write)
     return out
+
+
+def count_slices(path: str | Path) -> int:
+    """The number of slices of a fastMRI-style HDF5 volume (its ``kspace``, else its reconstruction)."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    try:
+        with h5py.File(path, "r") as f:
+            key = "kspace" if "kspace" in f else next((k for k in _RECONSTRUCTIONS if k in f), None)
+            if key is None:
+                raise _Refused(f"{path} has neither a 'kspace' nor a reconstruction dataset")
+            ds = f[key]
+            single = ds.ndim == 2 or (key != "kspace" and ds.ndim == 2)
+            n = 1 if single else int(ds.shape[0])
+    except _Refused as exc:
+        raise ValueError(str(exc)) from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {path} as HDF5: {exc}") from None
+    if n < 1:
+        raise ValueError(f"{path} holds a volume with no slices")
+    return n
