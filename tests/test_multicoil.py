@@ -313,3 +313,37 @@ def test_a_volume_every_slice_and_fastmris_volume_metrics(tmp_path, capsys):
     assert np.load(tmp_path / "r" / "recon.npy").shape == (3, 128, 128)
     assert main(["reconstruct", "shepp-logan", "--slice", "all", "--out", str(tmp_path / "x")]) == 2
     assert "is not one" in capsys.readouterr().err
+
+
+def test_a_file_in_fastmris_oversampled_layout_written_with_h5py(tmp_path):
+    """kspace (slices, coils, 640, 368) complex64 with readout oversampling, reconstruction_rss
+    (slices, 320, 320) = the RSS of the fully sampled coil images cropped: it loads, the RSS of its
+    k-space matches the stored reference, and a reconstruction is scored on the 320 x 320 crop."""
+    import h5py
+    import numpy as np
+
+    H, W, C = 640, 368, 4
+    x = fn.data.ellipses((H // 2, W), seed=5).numpy()
+    obj = np.zeros((H, W))
+    obj[H // 4:H // 4 + H // 2] = x  # the object in the middle half of the oversampled readout
+    S = coils.birdcage(C, (H, W)).numpy()
+    k = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(S * obj, axes=(-2, -1)), norm="ortho"), axes=(-2, -1))
+    img = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(k, axes=(-2, -1)), norm="ortho"), axes=(-2, -1))
+    rss = np.sqrt((np.abs(img) ** 2).sum(0))
+    ref = rss[H // 2 - 160:H // 2 + 160, W // 2 - 160:W // 2 + 160]
+    with h5py.File(tmp_path / "knee.h5", "w") as f:
+        f.create_dataset("kspace", data=np.stack([k, k]).astype(np.complex64))
+        f.create_dataset("reconstruction_rss", data=np.stack([ref, ref]).astype(np.float32))
+        f.attrs["acquisition"] = "CORPD_FBK"
+        f.attrs["max"] = float(ref.max())
+        f.attrs["norm"] = float(np.linalg.norm(ref))
+    got = fn.data.load(tmp_path / "knee.h5", slice=1)
+    assert got.kspace.shape == (C, H, W) and got.reference.shape == (320, 320)
+    assert got.meta["attrs"]["acquisition"] == "CORPD_FBK"
+    from firenets.reconstruction import centre_crop
+
+    full_rss = coils.rss(Fourier2D._ifft(got.kspace))
+    torch.testing.assert_close(centre_crop(full_rss, (320, 320)), got.reference, rtol=0, atol=1e-5)
+    zf = fn.reconstruct(got, "zero-filled", mask="fastmri-random", rate=0.25)
+    assert zf.magnitude.shape == (320, 320) and zf.image.shape == (H, W)
+    assert zf.metrics["psnr"] == pytest.approx(float(fn.metrics.psnr(got.reference, zf.magnitude)), rel=1e-12)
