@@ -230,3 +230,33 @@ def test_audit_command(tmp_path, monkeypatch, capsys):
         assert main(["audit", *args, str(image), "--out", str(target)]) == 2
         assert message in capsys.readouterr().err
         assert not (target / "index.html").exists()
+
+
+def test_audit_stages_size_and_seed(tmp_path, monkeypatch, capsys):
+    import torch
+
+    from firenets.cli import STAGE_NAMES
+    from firenets.stability.battery import STAGES
+
+    assert STAGE_NAMES == STAGES  # the parser's list is the battery's
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "auditmodel2.py").write_text(_MODEL)
+    import auditmodel2
+
+    torch.save(auditmodel2.build().state_dict(), tmp_path / "w.pt")
+    out = tmp_path / "audit"
+    assert main(["audit", "--model", "auditmodel2:build", "--weights", str(tmp_path / "w.pt"), "ellipses:4",
+                 "--size", "48", "--seed", "3", "--stages", "accuracy,perturbation", "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert [s["title"] for s in results["sections"]] == ["1. Accuracy", "2. Worst-case perturbations"]
+    st = results["record"]["settings"]
+    assert st["shape"] == [48, 48] and st["seed"] == 3 and st["stages"] == ["accuracy", "perturbation"]
+    assert st["budget"]["seed"] == 3
+    for args, message in ((["--stages", "accuracy,nonsense"], "expected stages among"),
+                          (["--size", "48", str(tmp_path / "w.pt")], "--size applies to the built-in images")):
+        try:
+            code = main(["audit", "--model", "auditmodel2:build", *args, "--out", str(tmp_path / "bad")])
+        except SystemExit as exc:
+            code = exc.code
+        assert code == 2 and message in capsys.readouterr().err

@@ -49,6 +49,25 @@ def _table(args: argparse.Namespace) -> int:
 MASK_KINDS = ["gaussian", "cartesian", "radial", "das", "fastmri-random", "fastmri-equispaced"]
 
 
+STAGE_NAMES = ("accuracy", "perturbation", "hallucination-attack", "structural", "more-samples", "generalisation",
+               "hallucination", "positive-control")  # stability.battery.STAGES, without importing torch here
+
+
+def _stages(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in STAGE_NAMES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"expected stages among {', '.join(STAGE_NAMES)}; got {text!r}")
+    return names
+
+
+def _seed(text: str) -> int:
+    value = _integer(text, 0)
+    if value > 2**63 - 1:
+        raise argparse.ArgumentTypeError(f"expected a seed in [0, 2^63 - 1], got {text!r}")
+    return value
+
+
 def _slice(text: str) -> int | str:
     if text == "all":
         return text
@@ -422,13 +441,15 @@ def _audit(args: argparse.Namespace) -> int:
         net = load_model(args.model, args.weights)
         images = {}
         for spec in args.images or ["ellipses:20000", "shepp-logan"]:
-            loaded = firenets.data.load(spec)
+            if args.size is not None and Path(spec).exists():
+                raise ValueError(f"--size applies to the built-in images; {spec} is a file")
+            loaded = firenets.data.load(spec, shape=args.size)
             if loaded.source in images:
                 raise ValueError(f"image {spec!r} is given twice")
             images[loaded.source] = loaded.image
         makers = {args.model: lambda F: UserMap(net, F, args.input)}
         first = next(iter(images.values()))
-        probe = firenets.acquisition.acquire(first, mask=args.mask, rate=args.rate)
+        probe = firenets.acquisition.acquire(first, mask=args.mask, rate=args.rate, seed=args.seed)
         try:
             with torch.no_grad():
                 makers[args.model](probe.operator)(probe.y)
@@ -437,7 +458,8 @@ def _audit(args: argparse.Namespace) -> int:
                     else "the k-space samples y, shape (B, m), complex")
             raise ValueError(f"--model {args.model} fails on {what} (--input {args.input}): "
                              f"{type(exc).__name__}: {exc}") from None
-        result = battery.audit(makers, images, mask=args.mask, rate=args.rate,
+        result = battery.audit(makers, images, mask=args.mask, rate=args.rate, seed=args.seed,
+                               stages=args.stages or battery.STAGES, budget=battery.Budget(seed=args.seed),
                                log=lambda t: print(t, file=sys.stderr))
         page = story.audit_page(result, staging, name=args.model, seconds=time.perf_counter() - start)
     for line in page["summary"]:
@@ -615,8 +637,13 @@ def build_parser() -> argparse.ArgumentParser:
     aud.add_argument("--weights", default=None, help="a state_dict file (read with weights_only=True)")
     aud.add_argument("--input", choices=["adjoint", "kspace"], default="adjoint",
                      help="the model takes A^* y (complex image) or the k-space samples y")
-    aud.add_argument("--mask", choices=["gaussian", "cartesian", "radial", "das"], default="gaussian")
+    aud.add_argument("--mask", choices=MASK_KINDS, default="gaussian")
     aud.add_argument("--rate", type=_rate, default=0.25)
+    aud.add_argument("--seed", type=_seed, default=0, help="seed of the mask and of the attacks' random starts")
+    aud.add_argument("--size", type=_positive_int, default=None,
+                     help="side of the built-in images (default 256; the shipped networks were trained at 128)")
+    aud.add_argument("--stages", type=_stages, default=None,
+                     help="comma-separated subset of the battery (default all): " + ", ".join(STAGE_NAMES))
     aud.add_argument("--out", type=_out_path, default="firenets-audit", help="output directory")
     aud.add_argument("--force", action="store_true", help=FORCE_HELP)
     aud.set_defaults(run=_audit)
