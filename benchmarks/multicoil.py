@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cs_tools  # noqa: E402
 import vs_cs  # noqa: E402
+from timing import median_seconds  # noqa: E402
 
 MARGIN_DB = 0.3
 
@@ -94,20 +95,10 @@ def layer_speed(acq, repeat: int) -> None:
     print("\n2. FIRENET per layer against one forward + one adjoint (+ B and B^*), goal 1.3x")
 
     def med(fn_, n=5):
-        return statistics.median(_times(fn_, n))
+        return median_seconds(fn_, n, warmup=1)
 
     for reg in ("wavelet", "undecimated"):
         vs_cs._layer_one(acq.operator, acq.y, reg, torch.complex128, max(repeat // 3, 1), med)
-
-
-def _times(fn_, n: int) -> list[float]:
-    fn_()
-    out = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn_()
-        out.append(time.perf_counter() - t0)
-    return out
 
 
 def against_bart(acq) -> None:

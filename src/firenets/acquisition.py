@@ -105,22 +105,14 @@ def _image_tensor(image: Any) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class MultiCoilAcquisition:
-    """Samples y (coils, m) of measured or simulated multi-coil k-space through ``operator`` (SENSE with
-    ``maps``), the mask, the target (the RSS of the fully sampled coil images, or the file's reference)
-    and how the maps were obtained."""
+class MultiCoilAcquisition(Acquisition):
+    """An ``Acquisition`` of multi-coil k-space: ``operator`` is SENSE (``operators.MultiCoilFourier``
+    with the maps), y is (coils, m), the target the RSS of the fully sampled coil images or the file's
+    reference, ``simulated`` False (the given k-space, retrospectively undersampled); with how the maps
+    were obtained and the calibration block they came from."""
 
-    operator: Any  # operators.MultiCoilFourier
-    y: torch.Tensor
-    target: torch.Tensor
-    mask: torch.Tensor
-    mask_kind: str
-    rate: float
-    seed: int
-    noise: float
     maps_method: str
     calibration: tuple[int, int]
-    simulated: bool = False  # the samples are the given k-space's, retrospectively undersampled
 
     @property
     def zero_filled(self) -> torch.Tensor:
@@ -216,4 +208,4 @@ def acquire_multicoil(
         if not bool(torch.isfinite(y).all()):
             raise ValueError(f"noise = {noise:g} overflows the samples; give a smaller standard deviation")
     target = coils.rss(Fourier2D._ifft(k)) if reference is None else as_tensor("reference", reference).to(torch.float64)
-    return MultiCoilAcquisition(A, y, target, m, kind, A.rate, seed, noise, maps_method, calib)
+    return MultiCoilAcquisition(A, y, target, m, kind, A.rate, seed, noise, False, maps_method, calib)
