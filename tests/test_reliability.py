@@ -264,3 +264,20 @@ def test_an_audited_model_that_returns_nan_is_named(tmp_path, capsys, monkeypatc
     err = capsys.readouterr().err
     assert "nanmodel:build returned NaN or Inf values on ellipses:3" in err and "pred must be" not in err
     assert not (tmp_path / "a").exists()
+
+
+def test_an_absurd_step_fraction_does_not_produce_a_misleading_message(tmp_path, capsys):
+    # the fixed-norm ascent's step is a fraction of ||r||, halved whenever it loses ratio: a huge one is
+    # cut down and the run completes (zero-filling's worst case is still exactly 1)
+    import json
+
+    assert main(["attack", "shepp-logan", "--method", "zero-filled", "--lr", "1e300", "--norms", "0.01",
+                 "--no-progress", "--out", str(tmp_path / "a")]) == 0
+    rec = json.loads((tmp_path / "a" / "attack.json").read_text())
+    assert 0.99 <= rec["stages"][0]["ratio"] <= 1 + 1e-9
+
+
+def test_firenet_options_with_another_method_are_refused(tmp_path, capsys):
+    assert main(["reconstruct", "shepp-logan", "--method", "unet", "--restarts", "3", "--out", str(tmp_path / "r")]) == 2
+    assert "--restarts applies to --method firenet only" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
