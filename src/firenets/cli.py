@@ -239,7 +239,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
         c = result.certificate
         print(f"FIRENET: {result.num_layers} layers; certificate: objective {c['objective']:.6g}, "
               f"duality gap {c['gap']:.3g} (relative {c['relative_gap']:.3g})")
-    print(f"wrote {out / 'metrics.json'}, recon.npy, recon.png, comparison.png")
+    print(f"wrote {out / 'metrics.json'}, recon.npy, recon.png, comparison.png" + (", maps.npy" if multicoil else ""))
     return 0
 
 
