@@ -152,7 +152,9 @@ def test_cli_interrupted_killed_and_concurrent_runs(tmp_path):
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    # 130, or death by SIGINT, which is what Python itself ends with when the interrupt reaches its top
+    # level while it finalises (a shell reports both as exit status 130)
+    assert proc.returncode in (130, -signal.SIGINT), err
     assert "Traceback" not in err and "interrupted" in err.splitlines()[-1]
     # nothing claims completion: the old markers were removed first; nothing of the run is left over
     assert not (out / "index.html").exists() and not (out / "results.json").exists()
