@@ -161,6 +161,13 @@ class LinearOperator:
             t = t.to(self.dtype)
         return t
 
+    def _inner(self, t: torch.Tensor, adjoint: bool) -> torch.Tensor:
+        """A t (or A^* t) inside another operator's application: its input was checked once at the
+        public entry, so only the promotion of a real t to a complex operator's dtype is done here."""
+        if self.is_complex and not t.is_complex():
+            t = t.to(self.dtype)
+        return _apply(self, t, adjoint)
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """A x, for x of shape (*batch, *in_shape)."""
         return _apply(self, self._check("x", x, self.in_shape), False)
@@ -373,10 +380,10 @@ class _Composition(LinearOperator):
         self.unitary = a.unitary and b.unitary
 
     def _forward(self, x):
-        return self.a(self.b(x))
+        return self.a._inner(self.b._inner(x, False), False)
 
     def _adjoint(self, y):
-        return self.b.adjoint(self.a.adjoint(y))
+        return self.b._inner(self.a._inner(y, True), True)
 
     def _exact_norm(self):
         if self.a.unitary:
@@ -406,11 +413,11 @@ class _Scaled(LinearOperator):
         self.dtype = complex_dtype(op.dtype) if isinstance(c, complex) else op.dtype
 
     def _forward(self, x):
-        return self.c * self.op(x)
+        return self.c * self.op._inner(x, False)
 
     def _adjoint(self, y):
         c = self.c.conjugate() if isinstance(self.c, complex) else self.c
-        return c * self.op.adjoint(y)
+        return c * self.op._inner(y, True)
 
     def _exact_norm(self):
         return abs(self.c) * self.op.norm()
@@ -437,10 +444,10 @@ class _Sum(LinearOperator):
         self.dtype, self.device = _promote(a.dtype, b.dtype), a.device
 
     def _forward(self, x):
-        return self.a(x) + self.b(x)
+        return self.a._inner(x, False) + self.b._inner(x, False)
 
     def _adjoint(self, y):
-        return self.a.adjoint(y) + self.b.adjoint(y)
+        return self.a._inner(y, True) + self.b._inner(y, True)
 
     def __repr__(self):
         return f"({self.a!r} + {self.b!r})"

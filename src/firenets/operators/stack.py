@@ -57,7 +57,7 @@ class Stack(LinearOperator):
                           device=x.device)
         start = 0
         for op, c in zip(self.operators, self.channels, strict=True):
-            part = op(x)
+            part = op._inner(x, False)
             out[..., start : start + c, :, :] = part if part.ndim == out.ndim else part.unsqueeze(-3)
             start += c
         return out
@@ -66,7 +66,7 @@ class Stack(LinearOperator):
         total, start = None, 0
         for op, c in zip(self.operators, self.channels, strict=True):
             block = y[..., start : start + c, :, :]
-            part = op.adjoint(block if len(op.out_shape) == 3 else block.squeeze(-3))
+            part = op._inner(block if len(op.out_shape) == 3 else block.squeeze(-3), True)
             total = part if total is None else total + part
             start += c
         return total
