@@ -281,3 +281,20 @@ def test_firenet_options_with_another_method_are_refused(tmp_path, capsys):
     assert main(["reconstruct", "shepp-logan", "--method", "unet", "--restarts", "3", "--out", str(tmp_path / "r")]) == 2
     assert "--restarts applies to --method firenet only" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_composite_operator_checks_its_input_once(monkeypatch):
+    # the NaN check belongs to the public call, not to every part of a composition: FIRENET's synthesis
+    # layer applies F @ W^* and must not pay a pass over the data per part
+    import firenets.operators.base as base
+
+    calls = []
+    real = base.check_finite
+    monkeypatch.setattr(base, "check_finite", lambda name, t: (calls.append(name), real(name, t))[1])
+    F = fn.operators.Fourier2D(fn.masks.gaussian((32, 32), 0.3).mask)
+    W = fn.operators.Wavelet2D((32, 32), levels=2)
+    A = 2.0 * (F @ W.H)
+    c = torch.zeros(W.out_shape, dtype=torch.complex128)
+    y = A(c)
+    A.adjoint(y)
+    assert calls == ["x", "y"]
