@@ -58,23 +58,7 @@ def acquire(
     shape = tuple(image.shape)
     seed = check_seed("seed", seed)
     noise = check_scalar("noise", noise, nonnegative=True)
-    if isinstance(mask, str):
-        if mask not in MASKS + _masks.FASTMRI_KINDS:
-            raise ValueError(f"mask must be one of {MASKS + _masks.FASTMRI_KINDS} or a boolean tensor; got {mask!r}")
-        rate = check_scalar("rate", rate, positive=True)
-        if rate > 1:
-            raise ValueError(f"rate must be in (0, 1]; got {rate}")
-        if center_fraction is not None and mask not in _masks.FASTMRI_KINDS:
-            raise ValueError(f"center_fraction applies to the fastMRI masks {_masks.FASTMRI_KINDS}, not {mask!r}")
-        options = {} if center_fraction is None else {"center_fraction": center_fraction}
-        m = _masks.make(mask, shape, rate, seed=seed, **options).mask
-        kind = mask
-    else:
-        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-            raise TypeError("mask must be a mask kind (str) or a boolean torch.Tensor")
-        if tuple(mask.shape) != shape:
-            raise ValueError(f"mask has shape {tuple(mask.shape)} but the image is {shape}: they must match")
-        m, kind = mask, "custom"
+    m, kind = sampling_mask(mask, shape, rate=rate, seed=seed, center_fraction=center_fraction, what="the image")
     F = Fourier2D(m)
     if kspace is not None:
         k = as_tensor("kspace", kspace, dtype=torch.complex128)
@@ -93,6 +77,27 @@ def acquire(
             raise ValueError(f"noise = {noise:g} overflows the samples (the image's maximum is 1); give a "
                              "standard deviation that float64 can add to them")
     return Acquisition(F, y, target, m, kind, F.rate, seed, noise, kspace is None)
+
+
+def sampling_mask(mask: str | torch.Tensor, shape: tuple[int, int], *, rate: float, seed: int,
+                  center_fraction: float | None = None, what: str = "the image") -> tuple[torch.Tensor, str]:
+    """(mask, kind): a kind drawn for ``shape`` at ``rate`` with ``seed`` (the fastMRI kinds with their
+    ``center_fraction``), or a boolean tensor of that shape ("custom")."""
+    if isinstance(mask, str):
+        if mask not in MASKS + _masks.FASTMRI_KINDS:
+            raise ValueError(f"mask must be one of {MASKS + _masks.FASTMRI_KINDS} or a boolean tensor; got {mask!r}")
+        rate = check_scalar("rate", rate, positive=True)
+        if rate > 1:
+            raise ValueError(f"rate must be in (0, 1]; got {rate}")
+        if center_fraction is not None and mask not in _masks.FASTMRI_KINDS:
+            raise ValueError(f"center_fraction applies to the fastMRI masks {_masks.FASTMRI_KINDS}, not {mask!r}")
+        options = {} if center_fraction is None else {"center_fraction": center_fraction}
+        return _masks.make(mask, shape, rate, seed=seed, **options).mask, mask
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        raise TypeError("mask must be a mask kind (str) or a boolean torch.Tensor")
+    if tuple(mask.shape) != tuple(shape):
+        raise ValueError(f"mask has shape {tuple(mask.shape)} but {what} is {tuple(shape)}")
+    return mask, "custom"
 
 
 def _image_tensor(image: Any) -> torch.Tensor:
@@ -163,17 +168,8 @@ def acquire_multicoil(
     C, H, W = k.shape
     seed = check_seed("seed", seed)
     noise = check_scalar("noise", noise, nonnegative=True)
-    if isinstance(mask, str):
-        options = {} if center_fraction is None else {"center_fraction": center_fraction}
-        if mask not in MASKS + _masks.FASTMRI_KINDS:
-            raise ValueError(f"mask must be one of {MASKS + _masks.FASTMRI_KINDS} or a boolean tensor; got {mask!r}")
-        m, kind = _masks.make(mask, (H, W), rate, seed=seed, **options).mask, mask
-    else:
-        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-            raise TypeError("mask must be a mask kind (str) or a boolean torch.Tensor")
-        if tuple(mask.shape) != (H, W):
-            raise ValueError(f"mask has shape {tuple(mask.shape)} but the k-space is {(H, W)} per coil")
-        m, kind = mask, "custom"
+    m, kind = sampling_mask(mask, (H, W), rate=rate, seed=seed, center_fraction=center_fraction,
+                            what="the k-space")
     sampled = torch.where(m, k, torch.zeros_like(k))
     calib = calibration_size(m)
     if maps is None:
