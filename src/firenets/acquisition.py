@@ -69,14 +69,20 @@ def acquire(
     else:
         y = F(image.to(torch.complex128))
         target = image.abs().to(torch.float64) if image.is_complex() else image.to(torch.float64)
-    if noise > 0:
-        gen = torch.Generator().manual_seed(seed + 7919)
-        e = torch.randn(y.shape, generator=gen, dtype=torch.complex128)  # E|e_j|^2 = 1
-        y = y + noise * e
-        if not bool(torch.isfinite(y).all()):
-            raise ValueError(f"noise = {noise:g} overflows the samples (the image's maximum is 1); give a "
-                             "standard deviation that float64 can add to them")
+    y = _noisy(y, noise, seed)
     return Acquisition(F, y, target, m, kind, F.rate, seed, noise, kspace is None)
+
+
+def _noisy(y: torch.Tensor, noise: float, seed: int) -> torch.Tensor:
+    """y + noise e, e i.i.d. complex Gaussian with E|e_j|^2 = 1 drawn with ``seed``; refused if it overflows."""
+    if noise == 0:
+        return y
+    gen = torch.Generator().manual_seed(seed + 7919)
+    y = y + noise * torch.randn(y.shape, generator=gen, dtype=torch.complex128)
+    if not bool(torch.isfinite(y).all()):
+        raise ValueError(f"noise = {noise:g} overflows the samples (the image's maximum is 1); give a "
+                         "standard deviation that float64 can add to them")
+    return y
 
 
 def sampling_mask(mask: str | torch.Tensor, shape: tuple[int, int], *, rate: float, seed: int,
@@ -198,10 +204,6 @@ def acquire_multicoil(
         maps_method = "given"
     A = MultiCoilFourier(maps, m)
     y = k.reshape(C, -1).index_select(1, A.single.index)
-    if noise > 0:
-        gen = torch.Generator().manual_seed(seed + 7919)
-        y = y + noise * torch.randn(y.shape, generator=gen, dtype=torch.complex128)
-        if not bool(torch.isfinite(y).all()):
-            raise ValueError(f"noise = {noise:g} overflows the samples; give a smaller standard deviation")
+    y = _noisy(y, noise, seed)
     target = coils.rss(Fourier2D._ifft(k)) if reference is None else as_tensor("reference", reference).to(torch.float64)
     return MultiCoilAcquisition(A, y, target, m, kind, A.rate, seed, noise, False, maps_method, calib)

@@ -91,7 +91,7 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _sampling(args: argparse.Namespace, command: str, multicoil: bool) -> dict:
+def _sampling(args: argparse.Namespace, multicoil: bool) -> dict:
     """mask, rate and center_fraction from --mask/--mask-file, --rate/--acceleration, --center-fraction."""
     import numpy as np
     import torch
@@ -210,7 +210,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
     with _output(args, ("metrics.json",)) as staging:
         image = firenets.data.load(args.image, slice=args.slice)
         multicoil = image.kspace is not None and image.kspace.ndim == 3
-        sampling = _sampling(args, "reconstruct", multicoil)
+        sampling = _sampling(args, multicoil)
         if isinstance(sampling["mask"], torch.Tensor) and tuple(sampling["mask"].shape) != tuple(image.image.shape):
             raise ValueError(f"--mask-file {args.mask_file} is {tuple(sampling['mask'].shape)} but the image is "
                              f"{tuple(image.image.shape)}")
@@ -256,7 +256,7 @@ def _reconstruct_volume(args: argparse.Namespace, options: dict, out: Path) -> i
     with _output(args, ("metrics.json",)) as staging:
         first = firenets.data.load(args.image, slice=0)
         multicoil = first.kspace is not None and first.kspace.ndim == 3
-        sampling = _sampling(args, "reconstruct", multicoil)
+        sampling = _sampling(args, multicoil)
         extra = {"maps_method": args.maps} if multicoil else {}
         vol = firenets.reconstruction.reconstruct_volume(args.image, args.method, seed=args.seed, noise=args.noise,
                                                          weights=args.weights, **sampling, **extra, **options)
