@@ -205,3 +205,36 @@ def load_tensors(path: str | Path) -> object:
         else:
             reason = f"{type(exc).__name__}: {text.splitlines()[0] if text else 'unreadable'}"
         raise ValueError(reason) from None
+
+
+def append_row(path: str | Path, row: dict) -> None:
+    """Append ``row`` as one JSON line to ``path`` and flush it to disk: a row read back is complete,
+    a line torn by a crash is not JSON and ``read_rows`` drops it."""
+    import json
+
+    line = json.dumps(row, sort_keys=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_rows(path: str | Path) -> tuple[list[dict], int]:
+    """The JSON rows of ``path`` and the number of lines dropped as torn (not JSON, or not an object)."""
+    import json
+
+    rows, torn = [], 0
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                torn += 1
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+            else:
+                torn += 1
+    return rows, torn

@@ -46,6 +46,7 @@ def _table(args: argparse.Namespace) -> int:
     return 0 if all(result.claims().values()) else 1
 
 
+INPUT_NAMES = ("adjoint", "magnitude", "kspace", "fastmri")  # nets.user.INPUTS, without importing torch here
 MASK_KINDS = ["gaussian", "cartesian", "radial", "das", "fastmri-random", "fastmri-equispaced"]
 
 
@@ -424,48 +425,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    import time
+    from firenets import _audit as audit
 
-    import torch
-
-    import firenets
-    import firenets.acquisition
-    from firenets.nets.user import UserMap, load_model
-    from firenets.report import story
-    from firenets.stability import battery
-
-    out = Path(args.out)
-    with _output(args, PAGE_MARKERS) as staging:
-        start = time.perf_counter()
-        sys.path.insert(0, str(Path.cwd()))
-        net = load_model(args.model, args.weights)
-        images = {}
-        for spec in args.images or ["ellipses:20000", "shepp-logan"]:
-            if args.size is not None and Path(spec).exists():
-                raise ValueError(f"--size applies to the built-in images; {spec} is a file")
-            loaded = firenets.data.load(spec, shape=args.size)
-            if loaded.source in images:
-                raise ValueError(f"image {spec!r} is given twice")
-            images[loaded.source] = loaded.image
-        makers = {args.model: lambda F: UserMap(net, F, args.input)}
-        first = next(iter(images.values()))
-        probe = firenets.acquisition.acquire(first, mask=args.mask, rate=args.rate, seed=args.seed)
-        try:
-            with torch.no_grad():
-                makers[args.model](probe.operator)(probe.y)
-        except Exception as exc:  # the user's model does not take what --input gives it
-            what = ("the zero-filled complex image A^* y, shape (B, H, W)" if args.input == "adjoint"
-                    else "the k-space samples y, shape (B, m), complex")
-            raise ValueError(f"--model {args.model} fails on {what} (--input {args.input}): "
-                             f"{type(exc).__name__}: {exc}") from None
-        result = battery.audit(makers, images, mask=args.mask, rate=args.rate, seed=args.seed,
-                               stages=args.stages or battery.STAGES, budget=battery.Budget(seed=args.seed),
-                               log=lambda t: print(t, file=sys.stderr))
-        page = story.audit_page(result, staging, name=args.model, seconds=time.perf_counter() - start)
-    for line in page["summary"]:
-        print(line)
-    print(f"wrote {out / 'index.html'}")
-    return 0
+    return audit.run(args)
 
 
 PAGE_MARKERS = ("index.html", "results.json")  # a page's completion markers
@@ -632,18 +594,50 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-progress", action="store_true")
     demo.set_defaults(run=_demo)
     aud = sub.add_parser("audit", help="the stability battery on your own torch network, FIRENET beside it")
-    aud.add_argument("images", nargs="*", help="image files or built-ins (default: ellipses:20000 shepp-logan)")
+    aud.add_argument("images", nargs="*",
+                     help="image files, folders (every image in them, each audited on its own), HDF5 volumes or "
+                          "built-ins (default: ellipses:20000 shepp-logan)")
     aud.add_argument("--model", required=True, help="PKG.MODULE:FACTORY returning a torch.nn.Module")
     aud.add_argument("--weights", default=None, help="a state_dict file (read with weights_only=True)")
-    aud.add_argument("--input", choices=["adjoint", "kspace"], default="adjoint",
-                     help="the model takes A^* y (complex image) or the k-space samples y")
-    aud.add_argument("--mask", choices=MASK_KINDS, default="gaussian")
-    aud.add_argument("--rate", type=_rate, default=0.25)
+    aud.add_argument("--input", choices=INPUT_NAMES, default="adjoint",
+                     help="what the model is called with: adjoint = net(A^* y), complex (B, H, W); magnitude = "
+                          "net(|A^* y|), real (B, 1, H, W); kspace = net(k, mask[, maps]) with k the zero-filled "
+                          "k-space, complex (B, H, W) or (B, coils, H, W); fastmri = net(masked_kspace, mask, "
+                          "num_low_frequencies) in fastMRI's layout (fastmri.models.VarNet)")
+    aud.add_argument("--output", choices=["auto", "magnitude", "complex"], default="auto",
+                     help="what the model returns: a magnitude (real) image, a complex one, or either (auto)")
+    aud.add_argument("--device", default=None,
+                     help="where the model runs: cpu, cuda or cuda:N (default cuda when available); the attacks' "
+                          "arithmetic around it stays float64")
+    aud.add_argument("--dtype", choices=["float32", "float64"], default=None,
+                     help="the model's precision (default: its parameters'); complex inputs in the matching "
+                          "complex type")
+    aud.add_argument("--mask", choices=MASK_KINDS, default=None, help="sampling pattern (default gaussian)")
+    aud.add_argument("--mask-file", default=None, help="a boolean (H, W) .npy file: your own mask")
+    aud.add_argument("--rate", type=_rate, default=None, help="fraction of k-space sampled (default 0.25)")
+    aud.add_argument("--acceleration", type=_acceleration, default=None, help="instead of --rate: 1 / the fraction")
+    aud.add_argument("--center-fraction", type=_fraction, default=None, help=argparse.SUPPRESS)
+    aud.add_argument("--noise", type=_nonnegative_float, default=0.0,
+                     help="standard deviation of complex Gaussian noise per k-space sample in the accuracy and "
+                          "generalisation stages (image max = 1; the attacks perturb noiseless samples)")
     aud.add_argument("--seed", type=_seed, default=0, help="seed of the mask and of the attacks' random starts")
     aud.add_argument("--size", type=_positive_int, default=None,
                      help="side of the built-in images (default 256; the shipped networks were trained at 128)")
     aud.add_argument("--stages", type=_stages, default=None,
                      help="comma-separated subset of the battery (default all): " + ", ".join(STAGE_NAMES))
+    aud.add_argument("--norms", type=_float_list, default=None,
+                     help="relative sizes ||r||/||x|| of the worst-case search (default 0.01,0.02,0.04)")
+    aud.add_argument("--steps", type=_positive_int, default=None, help="the attacks' step cap per start (default 100)")
+    aud.add_argument("--random-starts", type=_nonnegative_int, default=None,
+                     help="random directions per size besides the previous size's best (default 1)")
+    aud.add_argument("--slices", default=None,
+                     help="HDF5 volumes: audit these slices, each on its own ('all', 'A:B' or 'i,j,k')")
+    aud.add_argument("--per-image", action="store_true",
+                     help="audit every image on its own with a row per image in results.jsonl (the default for a "
+                          "folder, --slices and torchrun)")
+    aud.add_argument("--resume", action="store_true",
+                     help="continue a dataset run in --out: images whose rows are in its results.jsonl are skipped "
+                          "(the options must be the same)")
     aud.add_argument("--out", type=_out_path, default="firenets-audit", help="output directory")
     aud.add_argument("--force", action="store_true", help=FORCE_HELP)
     aud.set_defaults(run=_audit)

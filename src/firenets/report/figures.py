@@ -252,3 +252,27 @@ def frontier_figure(path: str | Path, rows: list[dict[str, Any]]) -> Path:
         axes[0][1].scatter([], [], marker="o", color=c, label=f"{m} mask")
     axes[0][1].legend(fontsize=7, loc="lower right")
     return _save_figure(path, fig)
+
+
+def box_figure(path: str | Path, panels: dict[str, dict[str, list[float]]], *, title: str = "") -> Path:
+    """One box plot per panel (a measurement): a box per map of its values over the images (median,
+    quartiles, whiskers at 1.5 IQR, every image drawn as a dot)."""
+    panels = {k: {m: [float(v) for v in vals if v is not None and np.isfinite(v)] for m, vals in per.items()}
+              for k, per in panels.items()}
+    panels = {k: {m: v for m, v in per.items() if v} for k, per in panels.items()}
+    panels = {k: per for k, per in panels.items() if per}
+    if not panels:
+        raise ValueError("box_figure needs at least one panel with finite values")
+    fig, axes = _figure(len(panels), size=3.6)
+    for ax, (name, per) in zip(axes[0], panels.items(), strict=True):
+        labels = list(per)
+        ax.boxplot([per[m] for m in labels], showfliers=False)
+        for j, m in enumerate(labels, start=1):
+            jitter = np.linspace(-0.12, 0.12, len(per[m])) if len(per[m]) > 1 else np.zeros(1)
+            ax.plot(j + jitter, per[m], ".", color="k", alpha=0.6, markersize=4)
+        ax.set_xticks(range(1, len(labels) + 1), [m if len(m) < 16 else m[:14] + ".." for m in labels],
+                      rotation=30, ha="right", fontsize=8)
+        ax.set_title(name, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return _save_figure(path, fig)

@@ -6,6 +6,7 @@ Usable on its own: ``firenets.report.write(results, DIR)`` with
     results = {"title": str, "summary": [str, ...],
                "sections": [{"title": str, "text": [str, ...],
                              "tables": [{"caption": str, "columns": [...], "rows": [[...], ...]}],
+                             (a cell {"text": ..., "href": "relative/path"} is a link to a file of the run)
                              "figures": [{"file": "name.png", "caption": str, "data": {...}}]}]}
 
 where every figure file already lies in DIR. No scripts, fonts or anything external: the page
@@ -38,7 +39,17 @@ figcaption { font-size: .9em; color: #444; }
 """
 
 
+def _href(value: Any) -> str:
+    """A link inside the output directory: relative, no '..', no scheme."""
+    if (not isinstance(value, str) or not value or value.startswith(("/", "\\")) or ":" in value
+            or ".." in value.replace("\\", "/").split("/")):
+        raise ValueError(f"a table link must be a relative path inside the output directory; got {value!r}")
+    return html.escape(value, quote=True)
+
+
 def _cell(value: Any) -> str:
+    if isinstance(value, dict) and set(value) == {"text", "href"}:  # a link to a file of the run
+        return f'<a href="{_href(value["href"])}">{_cell(value["text"])}</a>'
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):

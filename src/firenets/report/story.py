@@ -359,11 +359,34 @@ def demo_page(result, out: str | Path, *, seconds: float | None = None) -> dict[
     return results
 
 
+def stages_section(bat, *, title: str) -> dict:
+    """Which stages of a battery run completed, failed (with the error) or were not asked for."""
+    from ..stability.battery import STAGES
+
+    rows = []
+    for stage in STAGES:
+        if stage in bat.failures:
+            rows.append([stage, "FAILED", bat.seconds.get(stage, 0.0), bat.failures[stage]])
+        elif stage in bat.seconds:
+            rows.append([stage, "completed", bat.seconds[stage], ""])
+        else:
+            rows.append([stage, "not run", "-", ""])
+    done, failed = bat.completed, list(bat.failures)
+    text = [f"{len(done)} of {len(bat.settings['stages'])} stages asked for completed"
+            + (f"; {len(failed)} failed: {', '.join(failed)} (the error of each is below; the other stages ran)."
+               if failed else ".")]
+    return {"title": title, "text": text,
+            "tables": [{"columns": ["stage", "status", "seconds", "error"], "rows": rows}], "figures": []}
+
+
 def audit_page(bat, out: str | Path, *, name: str, seconds: float | None = None) -> dict[str, Any]:
-    """Write the audit page of a ``stability.battery.BatteryResult`` (the user's map called ``name``)."""
+    """Write the audit page of a ``stability.battery.BatteryResult`` (the user's map called ``name``):
+    a section per stage that ran, the stages' status (a stage that failed, or whose section could not
+    be drawn, is named with its error), ``index.html`` last."""
     out = Path(out)
     st = bat.settings
     sections, record = [], {"settings": st}
+    drawn_failures: dict[str, str] = {}
     n = 0
 
     def title(text: str) -> str:
@@ -374,63 +397,224 @@ def audit_page(bat, out: str | Path, *, name: str, seconds: float | None = None)
     from ..nets.mri import REFERENCE_FIRENET
 
     depth = _depth(REFERENCE_FIRENET)
-    where = (f"{st['mask']} mask at {st['rate']:.0%}, seed {st['seed']}; the reference FIRENET ({depth}, a fixed "
-             "depth) beside it, zero-filling as the control.")
+    where = (f"{st['mask']} mask at {st['rate']:.0%}, seed {st['seed']}"
+             + (f", noise {st['noise']:g} per sample" if st.get("noise") else "")
+             + f"; the reference FIRENET ({depth}, a fixed depth) beside it, zero-filling as the control.")
+
+    def add(stage: str, key: str | None, draw) -> None:
+        try:
+            s, r = draw()
+        except Exception as exc:  # a section that cannot be drawn is reported like a failed stage
+            drawn_failures[stage] = f"drawing the page section: {type(exc).__name__}: {exc}"
+            return
+        sections.append(s)
+        record.update({key: r} if key is not None else r)
+
     if bat.accuracy is not None:
-        s, r = accuracy_section(bat.accuracy, out, title=title("Accuracy"), file="accuracy.png",
-                                settings=f"{name} on the given images: " + where)
-        sections.append(s)
-        record["accuracy"] = r
+        add("accuracy", "accuracy", lambda: accuracy_section(bat.accuracy, out, title=title("Accuracy"),
+                                                             file="accuracy.png",
+                                                             settings=f"{name} on the given images: " + where))
     if bat.perturbation is not None:
-        s, r = perturbation_section(bat, out, title=title("Worst-case perturbations"))
-        sections.append(s)
-        record["perturbation"] = r
+        add("perturbation", "perturbation",
+            lambda: perturbation_section(bat, out, title=title("Worst-case perturbations")))
     if bat.hallucination_attack is not None:
-        s, r = hallucination_attack_section(bat, out, title=title("Targeted hallucination attack"))
-        sections.append(s)
-        record["hallucination_attack"] = r
+        add("hallucination-attack", "hallucination_attack",
+            lambda: hallucination_attack_section(bat, out, title=title("Targeted hallucination attack")))
     if bat.structural is not None or bat.more_samples is not None:
-        text = []
-        if bat.structural is not None:
-            s, r = structural_section(bat, out, title="", detail="A small ellipse")
-            record["structural"] = r
-            text += s["text"][1:]
-            figures = s["figures"]
-        else:
-            figures = []
-        if bat.more_samples is not None:
-            record["more_samples"] = {m: v.summary() for m, v in bat.more_samples.items()}
-            for m, v in bat.more_samples.items():
-                rates = ", ".join(f"{r['rate']:.0%}" for r in v.summary()["results"])
-                psnrs = ", ".join(f"{r['psnr']:.1f}" for r in v.summary()["results"])
-                text.append(f"{m}: more samples {'never cost' if v.stable else 'COST'} more than "
-                            f"{v.tolerance_db:g} dB (PSNR {psnrs} dB at {rates}).")
-        sections.append({"title": title("Small structural change and more samples"), "text": text, "tables": [],
-                         "figures": figures})
+        add("structural" if bat.structural is not None else "more-samples", None,
+            lambda: _structural_and_samples(bat, out, name, title("Small structural change and more samples")))
     if bat.generalisation is not None:
-        rows = [[m, r["images"], r["acquisition"], r["psnr"], r["psnr_drop"]]
-                for m, g in bat.generalisation.items() for r in g.table()]
-        record["generalisation"] = {m: g.summary() for m, g in bat.generalisation.items()}
-        sections.append({"title": title("Generalisation"),
-                         "text": ["Mean PSNR per image set and acquisition; drop from the given images at the given "
-                                  "mask and rate."],
-                         "tables": [{"columns": ["method", "images", "acquisition", "PSNR dB", "drop dB"],
-                                     "rows": rows}], "figures": []})
+        add("generalisation", "generalisation", lambda: _generalisation_section(bat, title("Generalisation")))
     if bat.hallucination is not None:
-        s, r = hallucination_section(bat, out, title=title("Hallucination maps"))
-        sections.append(s)
-        record["hallucination"] = r
+        add("hallucination", "hallucination", lambda: hallucination_section(bat, out, title=title("Hallucination maps")))
     if bat.positive_control is not None:
-        s, r = positive_control_section(bat.positive_control, out,
-                                        title=title("The positive control: is the attack able to find instability?"))
-        sections.append(s)
-        record["positive_control"] = r
+        add("positive-control", "positive_control",
+            lambda: positive_control_section(bat.positive_control, out, title=title(
+                "The positive control: is the attack able to find instability?")))
+    for stage, error in drawn_failures.items():
+        bat.failures.setdefault(stage, error)
     summary = [next((t for t in s["text"][1:] if t.startswith(name)), s["text"][0]) for s in sections
                if "positive control" not in s["title"]]
-    if bat.positive_control is not None:
-        summary.append(next(t for t in sections[-1]["text"] if t.startswith(CONTROL_LABEL)))
+    control = [t for s in sections if "positive control" in s["title"] for t in s["text"]
+               if t.startswith(CONTROL_LABEL)]
+    summary += control[:1]
+    status = stages_section(bat, title=title("Stages"))
+    summary.append(status["text"][0])
+    sections.append(status)
+    record["completed"], record["failures"] = bat.completed, dict(bat.failures)
     total = seconds if seconds is not None else sum(bat.seconds.values())
     results = {"title": f"firenets audit: {name}", "summary": summary, "sections": sections, "meta": _meta(total),
                "record": record, "seconds": bat.seconds}
+    write(results, out)
+    return results
+
+
+def _structural_and_samples(bat, out: Path, name: str, heading: str) -> tuple[dict, dict]:
+    text, record, figures = [], {}, []
+    if bat.structural is not None:
+        s, r = structural_section(bat, out, title="", detail="A small ellipse")
+        record["structural"] = r
+        text += s["text"][1:]
+        figures = s["figures"]
+    if bat.more_samples is not None:
+        record["more_samples"] = {m: v.summary() for m, v in bat.more_samples.items()}
+        for m, v in bat.more_samples.items():
+            rates = ", ".join(f"{r['rate']:.0%}" for r in v.summary()["results"])
+            psnrs = ", ".join(f"{r['psnr']:.1f}" for r in v.summary()["results"])
+            text.append(f"{m}: more samples {'never cost' if v.stable else 'COST'} more than "
+                        f"{v.tolerance_db:g} dB (PSNR {psnrs} dB at {rates}).")
+    return {"title": heading, "text": text, "tables": [], "figures": figures}, record
+
+
+def _generalisation_section(bat, heading: str) -> tuple[dict, dict]:
+    rows = [[m, r["images"], r["acquisition"], r["psnr"], r["psnr_drop"]]
+            for m, g in bat.generalisation.items() for r in g.table()]
+    return ({"title": heading,
+             "text": ["Mean PSNR per image set and acquisition; drop from the given images at the given mask and "
+                      "rate."],
+             "tables": [{"columns": ["method", "images", "acquisition", "PSNR dB", "drop dB"], "rows": rows}],
+             "figures": []},
+            {m: g.summary() for m, g in bat.generalisation.items()})
+
+
+DATASET_PANELS = (("psnr", "PSNR (dB)"), ("worst_ratio", "worst-case ratio"),
+                  ("noise_quotient", "worst-case / noise ratio"), ("contrast", "hallucination contrast"))
+
+
+def _median(values: list[float]) -> float:
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
+
+
+def dataset_sentence(label: str, rows: list[dict]) -> str:
+    """What the rows of one map show over the images: medians and ranges, the worst image, convergence."""
+    vals = {k: [(r["maps"][label][k], r["image"]) for r in rows
+                if label in r.get("maps", {}) and r["maps"][label].get(k) is not None] for k, _ in DATASET_PANELS}
+    parts = []
+    if vals["psnr"]:
+        p = [v for v, _ in vals["psnr"]]
+        parts.append(f"PSNR median {_median(p):.2f} dB (from {min(p):.2f} to {max(p):.2f})")
+    if vals["worst_ratio"]:
+        w = [v for v, _ in vals["worst_ratio"]]
+        top, where = max(vals["worst_ratio"])
+        parts.append(f"worst-case ratio median {_median(w):.3g}, largest {top:.3g} on {where}")
+    if vals["noise_quotient"]:
+        parts.append(f"{_median([v for v, _ in vals['noise_quotient']]):.3g} times its Gaussian-noise ratio (median)")
+    if vals["contrast"]:
+        parts.append(f"hallucination contrast median {_median([v for v, _ in vals['contrast']]):.3g}")
+    conv = [r["maps"][label]["converged"] for r in rows
+            if label in r.get("maps", {}) and r["maps"][label].get("converged") is not None]
+    if conv:
+        parts.append(f"its attacks converged on {sum(conv)} of {len(conv)} images")
+    n = sum(1 for r in rows if label in r.get("maps", {}))
+    return f"{label} on {n} images: " + ("; ".join(parts) if parts else "no measurement completed") + "."
+
+
+def dataset_page(rows: list[dict], out: str | Path, *, name: str, settings: dict, control: Any = None,
+                 seconds: float | None = None, ranks: int = 1) -> dict[str, Any]:
+    """Write the page of a dataset audit (``rows``: one ``stability.battery.image_row`` per image, with its
+    page's link) into ``out``: per-map sentences, box plots, the worst images linked to their pages and
+    figures, a row per image and map, the positive control (``control``: a ControlResult, or the error
+    of its stage), the stages' status; ``index.html`` last."""
+    from ..nets.mri import REFERENCE_FIRENET
+    from ..stability.battery import REFERENCE, STAGES
+    from .figures import box_figure
+
+    out = Path(out)
+    labels = list(dict.fromkeys(m for r in rows for m in r.get("maps", {})))
+    labels = [m for m in (name, REFERENCE, "zero-filled") if m in labels] + \
+             [m for m in labels if m not in (name, REFERENCE, "zero-filled")]
+    failed = [r for r in rows if r.get("failures")]
+    where = (f"{settings['mask']} mask at {settings['rate']:.0%}, seed {settings['seed']}"
+             + (f", noise {settings['noise']:g}" if settings.get("noise") else "")
+             + f"; model in {settings['dtype']}; the reference FIRENET ({_depth(REFERENCE_FIRENET)}) beside it, "
+             "zero-filling as the control; every image gets the same budget "
+             f"(sizes {', '.join(f'{v:.0%}' for v in settings['budget']['norms'])} of ||x||, at most "
+             f"{settings['budget']['steps']} steps per start, tol {settings['budget']['tol']:g} over "
+             f"{settings['budget']['patience']} steps)" + (f"; {ranks} processes" if ranks > 1 else "") + ".")
+    summary = [f"{len(rows)} images audited" + (f"; {len(failed)} with a failed stage or an unreadable file "
+                                                f"({', '.join(r['image'] for r in failed[:5])}"
+                                                + (", ..." if len(failed) > 5 else "") + ")." if failed else ".")]
+    summary += [dataset_sentence(m, rows) for m in labels]
+    sections = []
+    panels = {title: {m: [r["maps"][m][k] for r in rows if m in r.get("maps", {})] for m in labels}
+              for k, title in DATASET_PANELS}
+    figures = []
+    try:
+        box_figure(out / "distributions.png", panels, title=f"{len(rows)} images")
+        figures.append({"file": "distributions.png", "data": panels,
+                        "caption": "per map, the distribution over the images (each image a dot)"})
+    except ValueError:
+        pass  # no stage measured anything
+    sections.append({"title": "1. Distributions over the images", "text": [where, *summary[1:]], "tables": [],
+                     "figures": figures})
+    ranked = sorted((r for r in rows if r.get("maps", {}).get(name, {}).get("worst_ratio") is not None),
+                    key=lambda r: -r["maps"][name]["worst_ratio"])
+    worst_rows = []
+    for r in ranked[:3]:
+        page = r.get("page")
+        base = page.rsplit("/", 1)[0] if page else None
+        fig = f"{base}/attack-{_slug(name)}.png" if base and (out / base / f"attack-{_slug(name)}.png").is_file() \
+            else None
+        worst_rows.append([{"text": r["image"], "href": page} if page else r["image"], r["maps"][name]["worst_ratio"],
+                           r["maps"][name].get("noise_quotient"), r["maps"][name].get("psnr"),
+                           {"text": "figure", "href": fig} if fig else "-"])
+    sections.append({"title": f"2. The images where {name} is least stable",
+                     "text": [f"The {len(worst_rows)} images with the largest worst-case ratio of {name}; each links "
+                              "to its own audit page and its attack figure." if worst_rows
+                              else "No image completed the perturbation stage."],
+                     "tables": [{"columns": ["image", "worst-case ratio", "/ noise ratio", "PSNR dB", "attack"],
+                                 "rows": worst_rows}] if worst_rows else [], "figures": []})
+    table = []
+    for r in rows:
+        link = {"text": r["image"], "href": r["page"]} if r.get("page") else r["image"]
+        fails = "; ".join(f"{k}: {v}" for k, v in r.get("failures", {}).items())
+        if not r.get("maps"):
+            table.append([link, "-", None, None, None, None, None, None, None, fails])
+        for m in labels:
+            v = r.get("maps", {}).get(m)
+            if v is None:
+                continue
+            table.append([link, m, v.get("psnr"), v.get("ssim"), v.get("worst_ratio"), v.get("noise_quotient"),
+                          v.get("contrast"), v.get("truth_contrast"), v.get("converged"), fails])
+    table = [[("-" if c is None else c) for c in row] for row in table]
+    sections.append({"title": "3. Every image", "text": ["One row per image and map; the image links to its page."],
+                     "tables": [{"columns": ["image", "map", "PSNR dB", "SSIM", "worst-case ratio", "/ noise ratio",
+                                             "contrast", "truth's change", "converged", "failures"],
+                                 "rows": table}], "figures": []})
+    record: dict[str, Any] = {"settings": settings, "rows": rows}
+    if control is not None:
+        if isinstance(control, str):
+            sections.append({"title": "4. The positive control", "text": [f"The positive control FAILED: {control}"],
+                             "tables": [], "figures": []})
+            summary.append(f"The positive control FAILED: {control}")
+        else:
+            s, rec = positive_control_section(control, out, title="4. The positive control: is the attack able to "
+                                                                  "find instability?")
+            sections.append(s)
+            record["positive_control"] = rec
+            summary += [t for t in s["text"] if t.startswith(CONTROL_LABEL)][:1]
+    status = []
+    for stage in STAGES:
+        if stage not in settings["stages"]:
+            continue
+        if stage == "positive-control":
+            ok = control is not None and not isinstance(control, str)
+            status.append([stage, "once" if ok else 0, 0 if ok else 1, "" if ok else str(control)])
+            continue
+        done = sum(stage in r.get("completed", []) for r in rows)
+        errors = [f"{r['image']}: {r['failures'][stage]}" for r in rows if stage in r.get("failures", {})]
+        status.append([stage, done, len(errors), errors[0] if errors else ""])
+    loads = [f"{r['image']}: {r['failures']['load']}" for r in rows if "load" in r.get("failures", {})]
+    if loads:
+        status.append(["load", len(rows) - len(loads), len(loads), loads[0]])
+    sections.append({"title": f"{len(sections) + 1}. Stages",
+                     "text": ["Per stage, the images on which it completed and failed, and the first error."],
+                     "tables": [{"columns": ["stage", "completed", "failed", "first error"], "rows": status}],
+                     "figures": []})
+    total = seconds if seconds is not None else 0.0
+    results = {"title": f"firenets audit: {name} on {len(rows)} images", "summary": summary, "sections": sections,
+               "meta": _meta(total), "record": record}
     write(results, out)
     return results

@@ -124,10 +124,17 @@ class BatteryResult:
     hallucination: dict[str, HallucinationMaps] | None = None
     positive_control: Any = None  # stability.control.ControlResult: the attack on a map unstable by theorem
     seconds: dict[str, float] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)  # stage -> "ErrorType: message" of a stage that failed
+
+    @property
+    def completed(self) -> list[str]:
+        """The stages asked for that ran to the end."""
+        return [s for s in self.settings["stages"] if s in self.seconds and s not in self.failures]
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready numbers of every stage that ran."""
-        out: dict[str, Any] = {"settings": self.settings, "seconds": self.seconds}
+        out: dict[str, Any] = {"settings": self.settings, "seconds": self.seconds, "completed": self.completed,
+                               "failures": self.failures}
         if self.accuracy is not None:
             out["accuracy"] = self.accuracy.summary()
         for name in ("perturbation", "hallucination_attack", "structural", "more_samples", "generalisation",
@@ -140,21 +147,22 @@ class BatteryResult:
         return out
 
 
-def _acquire(x: torch.Tensor, mask: str, rate: float, seed: int):
+def _acquire(x: torch.Tensor, mask: str | torch.Tensor, rate: float, seed: int, noise: float = 0.0):
     from ..acquisition import acquire
 
-    return acquire(x, mask=mask, rate=rate, seed=seed)
+    return acquire(x, mask=mask, rate=rate, seed=seed, noise=noise)
 
 
-def accuracy(makers: Mapping[str, MapFactory], images: Mapping[str, torch.Tensor], *, mask: str = "gaussian",
-             rate: float = 0.25, seed: int = 0) -> Accuracy:
+def accuracy(makers: Mapping[str, MapFactory], images: Mapping[str, torch.Tensor], *,
+             mask: str | torch.Tensor = "gaussian", rate: float = 0.25, seed: int = 0,
+             noise: float = 0.0) -> Accuracy:
     """Every map's reconstruction of every image from the same samples, and the zero-filled image:
     PSNR, SSIM, NMSE (fastMRI conventions, ``metrics.evaluate``) and seconds."""
     from .. import metrics
 
     recons, mets, secs, truths = {}, {}, {}, {}
     for name, x in images.items():
-        acq = _acquire(x, mask, rate, seed)
+        acq = _acquire(x, mask, rate, seed, noise)
         target = acq.target.abs()
         truths[name], recons[name], mets[name], secs[name] = target, {}, {}, {}
         for label, make in {"zero-filled": None, **makers}.items():
@@ -230,18 +238,21 @@ def sample_sweeps(makers: Mapping[str, MapFactory], x: torch.Tensor, *, mask: st
 
 
 def generalisations(makers: Mapping[str, MapFactory], images: Sequence[torch.Tensor], *, mask: str = "gaussian",
-                    rate: float = 0.25, seed: int = 0) -> dict[str, Generalisation]:
+                    rate: float = 0.25, seed: int = 0, noise: float = 0.0) -> dict[str, Generalisation]:
     """Each map off its images (Shepp-Logan, the photograph) and off its acquisition (radial, a lower
     rate, noise), against the given images at the given mask and rate."""
     from .. import data
 
     shape = tuple(images[0].shape)
     others = {"shepp-logan": [data.shepp_logan(shape)], "camera": [data.camera(shape)]}
+    # a given image is the reference set: the same picture again would only repeat its row
+    others = {k: v for k, v in others.items()
+              if not any(x.shape == v[0].shape and torch.equal(x.to(torch.float64), v[0]) for x in images)}
     acqs = {"radial": {"mask": "radial", "rate": rate, "seed": seed},
             "lower rate": {"mask": mask, "rate": round(rate * 0.6, 3), "seed": seed},
-            "noise 0.01": {"mask": mask, "rate": rate, "noise": 0.01, "seed": seed}}
+            f"noise {noise + 0.01:g}": {"mask": mask, "rate": rate, "noise": noise + 0.01, "seed": seed}}
     return {label: generalisation(make, list(images), others=others, acquisitions=acqs,
-                                  baseline={"mask": mask, "rate": rate, "seed": seed})
+                                  baseline={"mask": mask, "rate": rate, "seed": seed, "noise": noise})
             for label, make in makers.items()}
 
 
@@ -255,21 +266,28 @@ def run(
     images: Mapping[str, torch.Tensor],
     *,
     stages: Sequence[str] = STAGES,
-    mask: str = "gaussian",
+    mask: str | torch.Tensor = "gaussian",
     rate: float = 0.25,
     seed: int = 0,
+    noise: float = 0.0,
     budget: Budget = Budget(),
     detail: tuple[torch.Tensor, torch.Tensor] | None = None,
     log: Callable[[str], None] | None = None,
+    keep_going: bool = False,
 ) -> BatteryResult:
     """The chosen ``stages`` on every map; the single-image stages use the first image.
+
+    ``mask``: a kind drawn at ``rate`` with ``seed``, or a boolean (H, W) tensor (then the stages that
+    draw masks at other rates, more-samples and generalisation, are refused). ``noise``: the standard
+    deviation of complex Gaussian noise per sample in the accuracy and generalisation stages (the
+    attacks perturb noiseless samples A x). With ``keep_going`` a stage that raises is recorded in
+    ``failures`` (its type and message) and the next stage runs; KeyboardInterrupt always stops.
 
     "positive-control" checks the attack itself, with the same budget, on the shipped control network
     (unstable by theorem, ``stability.control``) beside the reference FIRENET and zero-filling; it does
     not use ``makers`` or ``images``. ``detail`` = (x with a detail, its support) for the structural stage (default: a small
     ellipse, ``data.insert_detail``, in the first image).
     """
-    from .. import data
 
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
@@ -282,38 +300,93 @@ def run(
     shape = tuple(xs[0].shape)
     if any(tuple(x.shape) != shape for x in xs):
         raise ValueError(f"all images must have one shape for one map; got {[tuple(x.shape) for x in xs]}")
+    custom = isinstance(mask, torch.Tensor)
+    drawn = [s for s in ("more-samples", "generalisation") if s in stages]
+    if custom and drawn:
+        raise ValueError(f"the stages {', '.join(drawn)} draw masks at other rates, which a given mask cannot do; "
+                         "give a mask kind, or leave those stages out")
+    noise = check_scalar("noise", noise, nonnegative=True)
     first = next(iter(images))
     acq = _acquire(xs[0], mask, rate, seed)
     A, x = acq.operator, acq.target
-    settings = {"images": list(images), "shape": list(shape), "mask": mask, "rate": rate, "seed": seed,
-                "maps": list(makers), "stages": list(stages), "budget": budget.summary(), "attacked_image": first}
+    settings = {"images": list(images), "shape": list(shape), "mask": "custom" if custom else mask,
+                "rate": acq.rate if custom else rate, "seed": seed, "noise": noise, "maps": list(makers),
+                "stages": [s for s in STAGES if s in stages], "budget": budget.summary(), "attacked_image": first}
     result = BatteryResult(settings)
-    steps = [s for s in STAGES if s in stages]
+    steps = settings["stages"]
     for i, stage in enumerate(steps, start=1):
         _say(log, f"[{i}/{len(steps)}] {stage} ...")
         t0 = time.perf_counter()
-        if stage == "accuracy":
-            result.accuracy = accuracy(makers, images, mask=mask, rate=rate, seed=seed)
-        elif stage == "perturbation":
-            result.perturbation = perturbations(makers, A, x, budget, log=log)
-        elif stage == "hallucination-attack":
-            result.hallucination_attack = hallucination_attacks(makers, A, x, budget, log=log)
-        elif stage == "structural":
-            xd, support = detail if detail is not None else data.insert_detail(x.real, "ellipse")
-            result.detail = (xd, support)
-            result.structural = structural_changes(makers, A, x.real, xd, support)
-        elif stage == "more-samples":
-            result.more_samples = sample_sweeps(makers, x.real, mask=mask, seed=seed)
-        elif stage == "generalisation":
-            result.generalisation = generalisations(makers, xs, mask=mask, rate=rate, seed=seed)
-        elif stage == "hallucination":
-            result.hallucination = hallucinations(makers, A, x)
-        elif stage == "positive-control":
-            from .control import control_stage
-
-            result.positive_control = control_stage(budget=budget, log=log)
+        try:
+            _stage(result, stage, makers, images, xs, A, x, mask=mask, rate=rate, seed=seed, noise=noise,
+                   budget=budget, detail=detail, log=log)
+        except Exception as exc:  # recorded; the next stage still runs
+            if not keep_going:
+                raise
+            result.failures[stage] = f"{type(exc).__name__}: {exc}"
+            _say(log, f"      {stage} FAILED: {result.failures[stage]}")
         result.seconds[stage] = time.perf_counter() - t0
     return result
+
+
+def _stage(result: BatteryResult, stage: str, makers, images, xs, A, x, *, mask, rate, seed, noise, budget,
+           detail, log) -> None:
+    """Run one stage of ``run`` into ``result``."""
+    from .. import data
+
+    if stage == "accuracy":
+        result.accuracy = accuracy(makers, images, mask=mask, rate=rate, seed=seed, noise=noise)
+    elif stage == "perturbation":
+        result.perturbation = perturbations(makers, A, x, budget, log=log)
+    elif stage == "hallucination-attack":
+        result.hallucination_attack = hallucination_attacks(makers, A, x, budget, log=log)
+    elif stage == "structural":
+        xd, support = detail if detail is not None else data.insert_detail(x.real, "ellipse")
+        result.detail = (xd, support)
+        result.structural = structural_changes(makers, A, x.real, xd, support)
+    elif stage == "more-samples":
+        result.more_samples = sample_sweeps(makers, x.real, mask=mask, seed=seed)
+    elif stage == "generalisation":
+        result.generalisation = generalisations(makers, xs, mask=mask, rate=rate, seed=seed, noise=noise)
+    elif stage == "hallucination":
+        result.hallucination = hallucinations(makers, A, x)
+    elif stage == "positive-control":
+        from .control import control_stage
+
+        result.positive_control = control_stage(budget=budget, log=log)
+
+
+ROW_KEYS = ("psnr", "ssim", "nmse", "worst_ratio", "noise_ratio", "noise_quotient", "contrast", "truth_contrast",
+            "converged")
+
+
+def image_row(result: BatteryResult) -> dict[str, Any]:
+    """One audited image's numbers per map, JSON-ready: PSNR, SSIM, NMSE (accuracy), the largest
+    worst-case ratio and Gaussian-noise ratio and their quotient (perturbation), the contrast the
+    targeted attack created and the perturbed truth's own change (hallucination attack), whether every
+    attack converged; the stages completed and failed, and seconds. Missing stages give None."""
+    image = result.settings["attacked_image"]
+    maps: dict[str, dict[str, Any]] = {}
+    for label in dict.fromkeys(["zero-filled", *result.settings["maps"]]):
+        row: dict[str, Any] = dict.fromkeys(ROW_KEYS)
+        if result.accuracy is not None and label in result.accuracy.metrics.get(image, {}):
+            row.update({k: result.accuracy.metrics[image][label][k] for k in ("psnr", "ssim", "nmse")})
+        converged = []
+        if result.perturbation is not None and label in result.perturbation:
+            p = result.perturbation[label]
+            row.update(worst_ratio=p.max_ratio, noise_ratio=p.max_noise_ratio,
+                       noise_quotient=p.max_ratio / p.max_noise_ratio if p.max_noise_ratio > 0 else None)
+            converged.append(bool(p.worst.converged))
+        if result.hallucination_attack is not None and label in result.hallucination_attack:
+            h = result.hallucination_attack[label]
+            best = max(h.attacks, key=lambda a: a.contrast)
+            row.update(contrast=best.contrast, truth_contrast=best.input_contrast)
+            converged.append(bool(h.converged))
+        row["converged"] = all(converged) if converged else None
+        if any(v is not None for v in row.values()):
+            maps[label] = row
+    return {"image": image, "maps": maps, "completed": result.completed, "failures": dict(result.failures),
+            "seconds": dict(result.seconds)}
 
 
 UNSTABLE_FACTOR = 2.0  # a worst case more than this many times zero-filling's (exactly 1) counts as unstable
@@ -437,14 +510,16 @@ def demo(*, progress: bool = True, log: Callable[[str], None] | None = None,
     return DemoResult(tab, recs, bat, struct, seconds, ctrl)
 
 
-def audit(makers: Mapping[str, MapFactory], images: Mapping[str, torch.Tensor], *, mask: str = "gaussian",
-          rate: float = 0.25, seed: int = 0, stages: Sequence[str] = STAGES, budget: Budget = Budget(),
+def audit(makers: Mapping[str, MapFactory], images: Mapping[str, torch.Tensor], *,
+          mask: str | torch.Tensor = "gaussian", rate: float = 0.25, seed: int = 0, noise: float = 0.0,
+          stages: Sequence[str] = STAGES, budget: Budget = Budget(), keep_going: bool = True,
           log: Callable[[str], None] | None = None) -> BatteryResult:
     """The battery on the given maps (a user's network first) with FIRENET at the reference depth and
-    zero-filling beside them."""
+    zero-filling beside them; a stage that fails is recorded and the others run (``keep_going``)."""
     ref = reference_makers()
     both = {**makers, REFERENCE: ref[REFERENCE], "zero-filled": ref["zero-filled"]}
-    return run(both, images, stages=stages, mask=mask, rate=rate, seed=seed, budget=budget, log=log)
+    return run(both, images, stages=stages, mask=mask, rate=rate, seed=seed, noise=noise, budget=budget, log=log,
+               keep_going=keep_going)
 
 
 @dataclass(frozen=True, eq=False)
