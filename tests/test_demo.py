@@ -37,7 +37,9 @@ def test_demo_page_is_complete_and_self_contained(demo_dir):
     assert "<script" not in page and "http://" not in page and "https://" not in page
     results = json.loads((demo_dir / "results.json").read_text())
     assert all(results["record"]["table"]["claims"].values())
-    assert len(results["sections"]) == 7
+    assert len(results["sections"]) == 8 and results["sections"][-1]["title"] == "8. Stages"
+    assert results["record"]["completed"] == list(results["record"]["settings"]["stages"])
+    assert results["record"]["failures"] == {}
     assert (demo_dir / "table" / "table.json").is_file()
 
 
@@ -204,7 +206,9 @@ def test_audit_command(tmp_path, monkeypatch, capsys):
     assert main(["audit", "--model", "auditmodel:build", "--weights", str(weights), str(image),
                  "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
-    assert len(results["sections"]) == 7
+    assert len(results["sections"]) == 8 and results["sections"][-1]["title"] == "8. Stages"
+    assert results["record"]["completed"] == list(results["record"]["settings"]["stages"])
+    assert results["record"]["failures"] == {}
     maps = results["record"]["perturbation"]["maps"]
     assert list(maps) == ["auditmodel:build", "FIRENET (reference)", "zero-filled"]
     # perturbations of fixed relative sizes, every map attacked at the same ones with the same budget
@@ -223,7 +227,7 @@ def test_audit_command(tmp_path, monkeypatch, capsys):
         (["--model", "nosuchmodule:build"], "cannot import"),
         (["--model", "auditmodel:not_a_module"], "not a torch.nn.Module"),
         (["--model", "auditmodel:build", "--weights", str(image)], "cannot be read"),
-        (["--model", "auditmodel:build", "--input", "kspace"], "fails on the k-space samples"),
+        (["--model", "auditmodel:build", "--input", "kspace"], "fails on the zero-filled k-space P_M^* y"),
         (["--model", "auditmodel:needs_args"], "needs_args() failed"),
     ]:
         target = tmp_path / f"bad{len(message)}"
@@ -249,7 +253,7 @@ def test_audit_stages_size_and_seed(tmp_path, monkeypatch, capsys):
     assert main(["audit", "--model", "auditmodel2:build", "--weights", str(tmp_path / "w.pt"), "ellipses:4",
                  "--size", "48", "--seed", "3", "--stages", "accuracy,perturbation", "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
-    assert [s["title"] for s in results["sections"]] == ["1. Accuracy", "2. Worst-case perturbations"]
+    assert [s["title"] for s in results["sections"]] == ["1. Accuracy", "2. Worst-case perturbations", "3. Stages"]
     st = results["record"]["settings"]
     assert st["shape"] == [48, 48] and st["seed"] == 3 and st["stages"] == ["accuracy", "perturbation"]
     assert st["budget"]["seed"] == 3

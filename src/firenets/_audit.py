@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import sys
@@ -142,26 +143,35 @@ def run(args: argparse.Namespace) -> int:
                              "is a file")
         stages = tuple(args.stages or battery.STAGES)
         sampling = _sampling(args)
+        drawn = [s for s in ("more-samples", "generalisation") if s in stages]
+        if args.mask_file is not None and drawn:
+            raise ValueError(f"--mask-file: the stages {', '.join(drawn)} draw masks at other rates, which one "
+                             "given mask cannot do; leave them out of --stages, or give --mask")
         budget = battery.Budget(**_budget(args))
         sys.path.insert(0, str(Path.cwd()))
-        from .nets.user import load_model
 
-        net = load_model(args.model, args.weights)
-        dtype = {"float32": torch.float32, "float64": torch.float64}[args.dtype] if args.dtype else model_dtype(net)
-        net = net.to(device=device, dtype=dtype) if args.dtype else net.to(device=device)
-        makers = _makers(args, net, device, dtype)
+        def setup():  # the model, once the output place is known to be usable
+            from .nets.user import load_model
+
+            net = load_model(args.model, args.weights)
+            dtype = {"float32": torch.float32, "float64": torch.float64}[args.dtype] if args.dtype \
+                else model_dtype(net)
+            net = net.to(device=device, dtype=dtype) if args.dtype else net.to(device=device)
+            return _makers(args, net, device, dtype), dtype
+
         settings = {"model": args.model, "weights": args.weights and _sha256(args.weights), "input": args.input,
-                    "output": args.output, "dtype": str(dtype).replace("torch.", ""),
+                    "output": args.output, "dtype": args.dtype or "the model's",
                     "mask": "custom" if isinstance(sampling["mask"], torch.Tensor) else sampling["mask"],
                     "mask_file": args.mask_file and _sha256(args.mask_file), "rate": sampling["rate"],
                     "center_fraction": sampling["center_fraction"], "seed": args.seed, "noise": args.noise,
                     "stages": [s for s in battery.STAGES if s in stages], "budget": budget.summary(),
                     "size": args.size}
         if not dataset:
-            return _single(args, sources, makers, sampling, stages, budget, device, dtype)
+            return _single(args, sources, setup, sampling, stages, budget, device)
         items = dataset_items(sources, args.slices)
         settings["images"] = [it.name for it in items]
-        return _dataset(args, items, makers, sampling, stages, budget, settings, ranks, device)
+        settings = json.loads(json.dumps(settings))  # as results.jsonl holds them (tuples become lists)
+        return _dataset(args, items, setup, sampling, stages, budget, settings, ranks, device)
     finally:
         _distributed.stop(ranks)
 
@@ -195,13 +205,18 @@ def _probe(args, makers, image, sampling) -> None:
     from .acquisition import acquire
     from .nets.user import INPUT_HELP
 
-    probe = acquire(image, seed=args.seed, **sampling)
+    probe = acquire(image, seed=args.seed, noise=args.noise, **sampling)
     try:
         with torch.no_grad():
             makers[args.model](probe.operator)(probe.y)
     except Exception as exc:
+        hint = ""
+        if args.input == "fastmri" and "NaN" in str(exc):
+            hint = ("; fastMRI's VarNet divides each channel of its low-frequency image by its standard deviation, "
+                    "and the imaginary part of a real image whose centre is sampled symmetrically is 0 (the "
+                    "attacks' noiseless samples keep it 0): audit complex images, or a 2-D mask such as gaussian")
         raise ValueError(f"--model {args.model} fails on {INPUT_HELP[args.input]} (--input {args.input}): "
-                         f"{type(exc).__name__}: {exc}") from None
+                         f"{type(exc).__name__}: {exc}{hint}") from None
 
 
 def _check_mask(sampling: dict, shape, where: str, mask_file: str | None) -> None:
@@ -218,7 +233,7 @@ def _load(source: str, slice: int | None, size: int | None):
     return data.load(source, slice=slice, shape=size if not Path(source).exists() else None)
 
 
-def _single(args, sources, makers, sampling, stages, budget, device, dtype) -> int:
+def _single(args, sources, setup, sampling, stages, budget, device) -> int:
     """A few images on one page: accuracy over all of them, the single-image stages on the first."""
     from .cli import _output
     from .report import story
@@ -227,6 +242,7 @@ def _single(args, sources, makers, sampling, stages, budget, device, dtype) -> i
     out = Path(args.out)
     with _output(args, DATASET_MARKERS) as staging:
         start = time.perf_counter()
+        makers, dtype = setup()
         images = {}
         for spec in sources:
             loaded = _load(spec, None, args.size)
@@ -259,7 +275,7 @@ def _prepare(out: Path, settings: dict, *, force: bool, resume: bool) -> tuple[A
     """Rank 0, before any work: the lock on --out, the directory checked (a run's rows need --resume
     with the same settings, other files --force), the previous page's markers removed. Returns the
     lock and the names of the images whose rows are already there."""
-    from ._io import Lock, OutputError, append_row, read_rows
+    from ._io import Lock, OutputError, append_row, atomic_write_text, read_rows
 
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out} exists and is not a directory")
@@ -282,11 +298,16 @@ def _prepare(out: Path, settings: dict, *, force: bool, resume: bool) -> tuple[A
                 raise OutputError(f"--resume: this run's options differ from those of the run in {out} in: "
                                   f"{', '.join(diff)}; give the same options, or --force to start again")
             for f in rank_files:  # rows of ranks of an interrupted torchrun: folded into the rows file
-                more, _ = read_rows(f)
-                for row in more:
-                    append_row(rows_path, row)
+                more, t = read_rows(f)
+                rows += more
+                torn += t
+            # the complete rows only, rewritten at once: a line torn by a crash must not swallow the next row
+            atomic_write_text(rows_path, "".join(_json_line(r) for r in rows))
+            for f in rank_files:
                 f.unlink()
-            rows, torn = read_rows(rows_path)
+            if torn:
+                print(f"firenets audit: --resume: {torn} incomplete line(s) of {out / ROWS} dropped (their images "
+                      "run again)", file=sys.stderr)
             done = {r["image"] for r in rows[1:] if "image" in r}
         else:
             if any(out.iterdir()):
@@ -306,7 +327,7 @@ def _prepare(out: Path, settings: dict, *, force: bool, resume: bool) -> tuple[A
         raise
 
 
-def _dataset(args, items, makers, sampling, stages, budget, settings, ranks, device) -> int:
+def _dataset(args, items, setup, sampling, stages, budget, settings, ranks, device) -> int:
     from . import _distributed
     from ._io import OutputError, append_row, atomic_write_text, read_rows
     from .report import story
@@ -324,6 +345,7 @@ def _dataset(args, items, makers, sampling, stages, budget, settings, ranks, dev
     if error is not None:
         raise OutputError(error)
     try:
+        makers, dtype = setup()
         todo = [(i, it) for i, it in enumerate(items) if it.name not in set(done)]
         mine = ranks.share(todo)
         if done and ranks.main:
@@ -348,7 +370,8 @@ def _dataset(args, items, makers, sampling, stages, budget, settings, ranks, dev
                     result = battery.audit(makers, {it.name: image}, seed=args.seed, noise=args.noise,
                                            stages=per_image, budget=budget, **_battery_sampling(sampling),
                                            log=lambda t: _say(ranks, "  " + t))
-                    result.settings.update(device=str(device), input=args.input)
+                    result.settings.update(device=str(device), input=args.input,
+                                           dtype=str(dtype).replace("torch.", ""))
                     row.update(battery.image_row(result))
                     row["page"] = _image_page(result, out, i, it.name, args.model, time.perf_counter() - t0)
                 else:
@@ -379,7 +402,8 @@ def _dataset(args, items, makers, sampling, stages, budget, settings, ranks, dev
                 control = control_stage(budget=budget, log=lambda t: _say(ranks, "  " + t))
             except Exception as exc:  # recorded on the page
                 control = f"{type(exc).__name__}: {exc}"
-        page = story.dataset_page(rows, out, name=args.model, settings=settings, control=control,
+        page = story.dataset_page(rows, out, name=args.model, control=control,
+                                  settings={**settings, "dtype": str(dtype).replace("torch.", "")},
                                   seconds=time.perf_counter() - start, ranks=ranks.world)
         for line in page["summary"]:
             print(line)
@@ -392,8 +416,6 @@ def _dataset(args, items, makers, sampling, stages, budget, settings, ranks, dev
 
 
 def _json_line(row: dict) -> str:
-    import json
-
     return json.dumps(row, sort_keys=True) + "\n"
 
 

@@ -282,7 +282,18 @@ def _train(args: argparse.Namespace) -> int:
     from firenets import reconstruction
     from firenets._io import Lock
 
-    out = Path(args.out) if args.out else Path(f"{args.kind}-{args.size}-{args.mask}-{round(args.rate * 100)}.pt")
+    if (args.kind is None) == (args.model is None):
+        print("firenets train: give a kind (unet, cascade) or --model PKG.MODULE:FACTORY, one of them",
+              file=sys.stderr)
+        return 2
+    if args.model is None and args.input is not None:
+        print("firenets train: --input applies to --model", file=sys.stderr)
+        return 2
+    if args.model is not None and args.features is not None:
+        print("firenets train: --features applies to the built-in kinds; your factory sets its own", file=sys.stderr)
+        return 2
+    name = args.kind or args.model.split(":")[-1]
+    out = Path(args.out) if args.out else Path(f"{name}-{args.size}-{args.mask}-{round(args.rate * 100)}.pt")
     if out.is_dir():
         print(f"firenets train: --out {out} is a directory; give the weights file's name", file=sys.stderr)
         return 2
@@ -300,14 +311,21 @@ def _train(args: argparse.Namespace) -> int:
             return 2
         rest = sys.argv[sys.argv.index("train") + 1:] if "train" in sys.argv else []
         command = "firenets train " + " ".join(shlex.quote(a) for a in rest) if args.record_argv else ""
-        net, record = reconstruction.train(
-            args.kind, out, size=args.size, mask=args.mask, rate=args.rate, seed=args.seed, epochs=args.epochs,
-            n_train=args.n_train, n_val=args.n_val, batch=args.batch, lr=args.lr, features=args.features,
-            resume=args.resume, progress=not args.no_progress, command=command or args.command_text,
-        )
+        common = dict(size=args.size, mask=args.mask, rate=args.rate, seed=args.seed, n_train=args.n_train,
+                      n_val=args.n_val, batch=args.batch, lr=args.lr, resume=args.resume,
+                      progress=not args.no_progress, command=command or args.command_text)
+        if args.model is not None:
+            from firenets.nets.user import load_model
+
+            sys.path.insert(0, str(Path.cwd()))
+            net = load_model(args.model)
+            net, record = reconstruction.train_model(net, out, input=args.input or "adjoint", spec=args.model,
+                                                     epochs=args.epochs or 10, **common)
+        else:
+            net, record = reconstruction.train(args.kind, out, epochs=args.epochs, features=args.features, **common)
     finally:
         lock.release()
-    print(f"trained {args.kind} ({record['epochs']} epochs, best {record['best_epoch'] + 1}, "
+    print(f"trained {name} ({record['epochs']} epochs, best {record['best_epoch'] + 1}, "
           f"{record['seconds']:.0f} s): validation PSNR {record['val_psnr']:.2f} dB "
           f"(zero-filled {record['val_psnr_zero_filled']:.2f} dB)")
     print(f"wrote {out}")
@@ -529,13 +547,19 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--out", type=_out_path, default="firenets-reconstruction", help="output directory")
     rec.add_argument("--force", action="store_true", help=FORCE_HELP)
     rec.set_defaults(run=_reconstruct)
-    tr = sub.add_parser("train", help="train a U-Net or deep cascade on ellipse phantoms")
-    tr.add_argument("kind", choices=["unet", "cascade"])
+    tr = sub.add_parser("train", help="train a U-Net, a deep cascade or your own network on ellipse phantoms")
+    tr.add_argument("kind", nargs="?", choices=["unet", "cascade"], default=None,
+                    help="a built-in network (or give --model)")
+    tr.add_argument("--model", default=None,
+                    help="instead of a kind: PKG.MODULE:FACTORY returning your torch.nn.Module, trained as "
+                         "firenets audit calls it (--input); the weights file then works with audit --weights")
+    tr.add_argument("--input", choices=INPUT_NAMES, default=None,
+                    help="with --model: what the network is called with (as in firenets audit; default adjoint)")
     tr.add_argument("--size", type=int, default=128)
     tr.add_argument("--mask", choices=["gaussian", "cartesian", "radial", "das"], default="gaussian")
     tr.add_argument("--rate", type=_rate, default=0.25)
     tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--epochs", type=int, default=None, help="default: 14 (unet), 2 (cascade)")
+    tr.add_argument("--epochs", type=int, default=None, help="default: 14 (unet), 2 (cascade), 10 (--model)")
     tr.add_argument("--n-train", type=int, default=1500, help="training phantoms (default 1500)")
     tr.add_argument("--n-val", type=int, default=100, help="validation phantoms (default 100)")
     tr.add_argument("--batch", type=int, default=16)

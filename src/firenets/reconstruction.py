@@ -346,6 +346,86 @@ def train(
     return net, record
 
 
+def train_model(
+    net: torch.nn.Module,
+    out: str | Path,
+    *,
+    input: str = "adjoint",
+    spec: str = "",
+    size: int = TRAINING_DEFAULTS["size"],
+    mask: str = TRAINING_DEFAULTS["mask"],
+    rate: float = TRAINING_DEFAULTS["rate"],
+    seed: int = TRAINING_DEFAULTS["seed"],
+    epochs: int = 10,
+    n_train: int = TRAINING_DEFAULTS["n_train"],
+    n_val: int = TRAINING_DEFAULTS["n_val"],
+    batch: int = TRAINING_DEFAULTS["batch"],
+    lr: float = TRAINING_DEFAULTS["lr"],
+    resume: bool = False,
+    progress: bool = True,
+    command: str | None = None,
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Train a user's network ``net`` (built by ``spec`` = PKG.MODULE:FACTORY) on the phantoms and
+    acquisition of ``train``, called as the audit calls it (``nets.user.UserMap`` with ``input``);
+    write {"state_dict", "training"} to ``out``, which ``firenets audit --model SPEC --weights OUT``
+    reads. The loop, seeds, validation and resumable state are ``train``'s."""
+    import platform
+
+    from . import __version__, data, metrics
+    from .nets import training
+    from .nets.user import INPUTS, UserMap
+
+    if input not in INPUTS:
+        raise ValueError(f"input must be one of {', '.join(INPUTS)}; got {input!r}")
+    size = check_int("size", size, minimum=8)
+    check_pixels("size", (size, size))
+    if mask not in MASKS:
+        raise ValueError(f"mask must be one of {MASKS}; got {mask!r}")
+    rate = check_scalar("rate", rate, positive=True)
+    if rate > 1:
+        raise ValueError(f"rate must be in (0, 1]; got {rate}")
+    seed = check_seed("seed", seed)
+    n_train = check_int("n_train", n_train, minimum=2)
+    n_val = check_int("n_val", n_val, minimum=1)
+    epochs = check_int("epochs", epochs, minimum=1)
+    out = Path(out)
+    m = _masks.make(mask, (size, size), rate, seed=seed).mask
+    torch.manual_seed(seed)
+
+    def stack(ds) -> torch.Tensor:
+        return torch.stack([ds[i] for i in range(len(ds))])
+
+    images = stack(data.PhantomDataset(size, n_train, seed=2 * seed + 1))
+    val = stack(data.PhantomDataset(size, n_val, seed=2 * seed + 2))
+    result = training.train(net, images, val, m, epochs=epochs, batch=batch, lr=lr, seed=seed,
+                            state_path=out.with_name(out.name + ".state"), resume=resume, progress=progress,
+                            input=input)
+    F = Fourier2D(m)
+    dtype = next(p.dtype for p in net.parameters() if p.is_floating_point())
+    f = UserMap(net, F, input, dtype=dtype)
+    with torch.no_grad():
+        y = F(val.to(torch.complex128))
+        rec = torch.cat([f(y[i : i + batch]) for i in range(0, n_val, batch)])
+        zf = F.adjoint(y)
+    psnr_net = sum(metrics.psnr(val[i], rec[i].abs()) for i in range(n_val)) / n_val
+    psnr_zf = sum(metrics.psnr(val[i], zf[i].abs()) for i in range(n_val)) / n_val
+    record = {
+        "model": spec, "input": input, "size": size, "mask": mask, "rate": rate, "mask_rate": float(m.float().mean()),
+        "seed": seed, "epochs": epochs, "batch": batch, "lr": lr, "n_train": n_train, "n_val": n_val,
+        "data": "random ellipses (firenets.data.PhantomDataset)", "train_seed": 2 * seed + 1, "val_seed": 2 * seed + 2,
+        "train_loss": result.train_loss, "val_loss": result.val_loss, "best_epoch": result.best_epoch,
+        "val_psnr": float(psnr_net), "val_psnr_zero_filled": float(psnr_zf), "seconds": result.seconds,
+        "command": command or "", "firenets": __version__, "torch": str(torch.__version__),
+        "python": platform.python_version(),
+    }
+    from ._io import atomic_write
+
+    payload = {"state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}, "training": record}
+    atomic_write(out, lambda tmp: torch.save(payload, tmp))
+    out.with_name(out.name + ".state").unlink(missing_ok=True)
+    return net, record
+
+
 def psnr_gain(result: Reconstruction) -> float:
     """PSNR(method) - PSNR(zero-filled), in dB."""
     return result.metrics["psnr"] - result.zero_filled_metrics["psnr"]
@@ -357,6 +437,7 @@ __all__ = [
     "REGULARISERS",
     "REGULARISER_DEFAULTS",
     "default_lam",
+    "train_model",
     "regulariser_operator",
     "METHODS",
     "Acquisition",

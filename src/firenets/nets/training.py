@@ -178,12 +178,15 @@ def train(
     resume: bool = False,
     progress: bool = True,
     on_epoch: Callable[[int, float, float], None] | None = None,
+    input: str | None = None,
 ) -> TrainingResult:
     """Adam on mean |f(A^* A x) - x|^2 over ``images`` (N, H, W); the best validation epoch is kept.
 
     Inputs are computed once; batches are shuffled with a generator seeded by (seed, epoch), so a
     resumed run (``resume`` with the ``state_path`` written after every epoch) repeats the
     uninterrupted one. Returns the loss history; ``net`` ends with the best weights, in eval mode.
+    ``input``: a user's network, trained as the map f = ``nets.user.UserMap(net, A, input)`` of the
+    samples y = A x (what the audit calls it with) instead of net(A^* y).
     """
     epochs = check_int("epochs", epochs, minimum=1)
     batch = check_int("batch", batch, minimum=1)
@@ -198,13 +201,21 @@ def train(
             raise ValueError(f"{name} are {tuple(t.shape[1:])} but the mask is {tuple(mask.shape)}")
         if t.shape[0] == 0:
             raise ValueError(f"{name} is empty")
-    dtype = next(net.parameters()).dtype
+    params = list(net.parameters())
+    if not params:
+        raise ValueError("the network has no parameters to train")
+    dtype = next((p.dtype for p in params if p.is_floating_point()), torch.float64)
     cdtype = torch.complex64 if dtype == torch.float32 else torch.complex128
     F = Fourier2D(mask, dtype=cdtype)
-    x0, target = _pairs(F, images, cdtype)
-    v0, vtarget = _pairs(F, val_images, cdtype)
+    x0, target = _pairs(F, images, cdtype, samples=input is not None)
+    v0, vtarget = _pairs(F, val_images, cdtype, samples=input is not None)
+    f = net
+    if input is not None:
+        from .user import UserMap
 
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+        f = UserMap(net, Fourier2D(mask), input, dtype=dtype)  # called on the samples y, as the audit does
+
+    opt = torch.optim.Adam(params, lr=lr)
     state = {"epoch": 0, "train": [], "val": [], "best_epoch": -1, "best_loss": math.inf,
              "best": None, "seconds": 0.0}
     state_path = Path(state_path) if state_path is not None else None
@@ -223,16 +234,16 @@ def train(
         total = 0.0
         for i in range(0, len(order), batch):
             idx = order[i : i + batch]
-            if len(idx) < 2 and isinstance(net, UNet):
+            if len(idx) < 2 and (isinstance(net, UNet) or input is not None):
                 continue  # BatchNorm needs more than one value per channel at the bottleneck
-            out = net(x0[idx])
+            out = f(x0[idx])
             loss = (out - target[idx]).abs().pow(2).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             total += loss.item() * len(idx)
         train_loss = total / x0.shape[0]
-        val_loss = evaluate_loss(net, v0, vtarget, batch)
+        val_loss = evaluate_loss(f, v0, vtarget, batch)
         if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
             raise FloatingPointError(f"training diverged in epoch {epoch + 1}: the loss is {train_loss:g} "
                                      f"(validation {val_loss:g}); lower lr (got {lr:g})")
@@ -257,9 +268,15 @@ def train(
     return TrainingResult(state["train"], state["val"], state["best_epoch"], state["epoch"], state["seconds"])
 
 
-def _pairs(F: Fourier2D, images: torch.Tensor, cdtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+def _pairs(F: Fourier2D, images: torch.Tensor, cdtype: torch.dtype, *,
+           samples: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(A^* A x, x) for the images x, or (A x, x) with ``samples`` (A x in complex128)."""
     target = images.to(cdtype)
     with torch.no_grad():
+        if samples:
+            A = Fourier2D(F.mask)  # complex128: what the audit hands a user's map
+            return torch.cat([A(images[i : i + 64].to(torch.complex128)) for i in range(0, images.shape[0], 64)]), \
+                target
         x0 = torch.cat([F.adjoint(F(target[i : i + 64])) for i in range(0, target.shape[0], 64)])
     return x0, target
 
