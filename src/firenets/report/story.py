@@ -375,6 +375,9 @@ def stages_section(bat, *, title: str) -> dict:
     text = [f"{len(done)} of {len(bat.settings['stages'])} stages asked for completed"
             + (f"; {len(failed)} failed: {', '.join(failed)} (the error of each is below; the other stages ran)."
                if failed else ".")]
+    for stage, per in getattr(bat, "map_seconds", {}).items():
+        if per:
+            text.append(f"{stage}, seconds per map: " + ", ".join(f"{m} {t:.1f}" for m, t in per.items()) + ".")
     return {"title": title, "text": text,
             "tables": [{"columns": ["stage", "status", "seconds", "error"], "rows": rows}], "figures": []}
 
@@ -442,6 +445,7 @@ def audit_page(bat, out: str | Path, *, name: str, seconds: float | None = None)
     summary.append(status["text"][0])
     sections.append(status)
     record["completed"], record["failures"] = bat.completed, dict(bat.failures)
+    record["map_seconds"] = bat.map_seconds
     total = seconds if seconds is not None else sum(bat.seconds.values())
     results = {"title": f"firenets audit: {name}", "summary": summary, "sections": sections, "meta": _meta(total),
                "record": record, "seconds": bat.seconds}

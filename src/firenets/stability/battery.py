@@ -125,6 +125,7 @@ class BatteryResult:
     positive_control: Any = None  # stability.control.ControlResult: the attack on a map unstable by theorem
     seconds: dict[str, float] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)  # stage -> "ErrorType: message" of a stage that failed
+    map_seconds: dict[str, dict[str, float]] = field(default_factory=dict)  # stage -> map -> seconds
 
     @property
     def completed(self) -> list[str]:
@@ -134,7 +135,7 @@ class BatteryResult:
     def summary(self) -> dict[str, Any]:
         """JSON-ready numbers of every stage that ran."""
         out: dict[str, Any] = {"settings": self.settings, "seconds": self.seconds, "completed": self.completed,
-                               "failures": self.failures}
+                               "failures": self.failures, "map_seconds": self.map_seconds}
         if self.accuracy is not None:
             out["accuracy"] = self.accuracy.summary()
         for name in ("perturbation", "hallucination_attack", "structural", "more_samples", "generalisation",
@@ -194,12 +195,16 @@ def perturbation(f: torch.nn.Module, A: Any, x: torch.Tensor, budget: Budget = B
 
 
 def perturbations(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor, budget: Budget = Budget(),
-                  *, log: Callable[[str], None] | None = None) -> dict[str, Perturbation]:
-    """``perturbation`` for every map, with one budget."""
+                  *, log: Callable[[str], None] | None = None,
+                  seconds: dict[str, float] | None = None) -> dict[str, Perturbation]:
+    """``perturbation`` for every map, with one budget (each map's wall seconds into ``seconds``)."""
     out = {}
     for label, make in makers.items():
         _say(log, f"      attacking {label} ...")
+        t0 = time.perf_counter()
         out[label] = perturbation(make(A), A, x, budget)
+        if seconds is not None:
+            seconds[label] = time.perf_counter() - t0
     return out
 
 
@@ -210,7 +215,8 @@ def lesion_regions(shape: Sequence[int]) -> list[torch.Tensor]:
 
 
 def hallucination_attacks(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor, budget: Budget = Budget(),
-                          *, log: Callable[[str], None] | None = None) -> dict[str, HallucinationAttack]:
+                          *, log: Callable[[str], None] | None = None,
+                          seconds: dict[str, float] | None = None) -> dict[str, HallucinationAttack]:
     """The targeted hallucination attack of every map at the budget's smallest size, on the grid of
     ``lesion_regions`` (screened, the best attacked in full), with the budget's stopping rule."""
     rho = budget.norms[0] * float(torch.linalg.vector_norm(x))
@@ -218,10 +224,13 @@ def hallucination_attacks(makers: Mapping[str, MapFactory], A: Any, x: torch.Ten
     out = {}
     for label, make in makers.items():
         _say(log, f"      hallucination attack on {label} ...")
+        t0 = time.perf_counter()
         out[label] = hallucination_attack(make(A), A, x, regions, [rho], steps=budget.steps, tol=budget.tol,
                                           patience=budget.patience, restarts=max(budget.restarts, 1), lr=budget.lr,
                                           momentum=budget.momentum, noise_trials=budget.noise_trials,
                                           seed=budget.seed)
+        if seconds is not None:
+            seconds[label] = time.perf_counter() - t0
     return out
 
 
@@ -337,9 +346,11 @@ def _stage(result: BatteryResult, stage: str, makers, images, xs, A, x, *, mask,
     if stage == "accuracy":
         result.accuracy = accuracy(makers, images, mask=mask, rate=rate, seed=seed, noise=noise)
     elif stage == "perturbation":
-        result.perturbation = perturbations(makers, A, x, budget, log=log)
+        result.perturbation = perturbations(makers, A, x, budget, log=log,
+                                            seconds=result.map_seconds.setdefault(stage, {}))
     elif stage == "hallucination-attack":
-        result.hallucination_attack = hallucination_attacks(makers, A, x, budget, log=log)
+        result.hallucination_attack = hallucination_attacks(makers, A, x, budget, log=log,
+                                                            seconds=result.map_seconds.setdefault(stage, {}))
     elif stage == "structural":
         xd, support = detail if detail is not None else data.insert_detail(x.real, "ellipse")
         result.detail = (xd, support)
