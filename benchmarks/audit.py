@@ -43,7 +43,8 @@ def _firenets() -> str:
 
 def _run(cmd: list[str], cwd: Path, env: dict | None = None) -> float:
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, cwd=cwd, env={**os.environ, "PYTHONPATH": str(cwd), **(env or {})},
+    path = os.pathsep.join(p for p in (str(cwd), os.environ.get("PYTHONPATH", "")) if p)
+    done = subprocess.run(cmd, cwd=cwd, env={**os.environ, "PYTHONPATH": path, **(env or {})},
                           capture_output=True, text=True)
     seconds = time.perf_counter() - t0
     if done.returncode != 0:

@@ -5,8 +5,8 @@ architecture, and fastMRI's models where fastmri is installed."""
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -434,6 +434,7 @@ def test_torchrun_shards_the_images_and_merges_what_one_process_computes(models,
                           "--out", str(bad)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode != 0
     assert "this rank cannot build the model" in run.stderr
+    assert "[rank 0] firenets audit: stopped by torchrun" in run.stderr  # the other rank says why it stops
     assert not (bad / "index.html").exists()
 
 

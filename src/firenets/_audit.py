@@ -130,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
 
     device = device_of(args.device)
     ranks = _distributed.start(str(device))
+    if ranks.world > 1:
+        _stop_quietly_on_sigterm(ranks, args.out)
     try:
         if ranks.world > 1 and device.type == "cuda":
             device = torch.device("cuda", ranks.local_rank)
@@ -172,8 +174,25 @@ def run(args: argparse.Namespace) -> int:
         settings["images"] = [it.name for it in items]
         settings = json.loads(json.dumps(settings))  # as results.jsonl holds them (tuples become lists)
         return _dataset(args, items, setup, sampling, stages, budget, settings, ranks, device)
+    except Exception as exc:
+        if ranks.world > 1:
+            _say(ranks, f"firenets audit failed on this rank: {type(exc).__name__}: {exc}; torchrun stops the others")
+        raise
     finally:
         _distributed.stop(ranks)
+
+
+def _stop_quietly_on_sigterm(ranks, out: str) -> None:
+    """Under torchrun a rank that fails makes the launcher terminate the others: say so and leave (the
+    rows already written stay for --resume; nothing of the run claims to be complete)."""
+    import signal
+
+    def stopped(signum, frame):
+        _say(ranks, f"firenets audit: stopped by torchrun (another rank failed, or the job was cancelled); the rows "
+                    f"written so far stay in {out} for --resume")
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stopped)
 
 
 def _budget(args: argparse.Namespace) -> dict:
@@ -410,6 +429,10 @@ def _dataset(args, items, setup, sampling, stages, budget, settings, ranks, devi
         print(f"wrote {out / 'index.html'}, {out / ROWS} ({len(rows)} images)")
         failed = [r["image"] for r in rows if r.get("failures")]
         return 0 if not failed and not isinstance(control, str) else 1
+    except KeyboardInterrupt:
+        _say(ranks, f"interrupted: the rows of the images done are in {out}; the same command with --resume "
+                    "continues")
+        raise
     finally:
         if lock is not None:
             lock.release()
