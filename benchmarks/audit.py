@@ -1,6 +1,7 @@
 """The audit's speed, measured as a user runs it (the ``firenets`` command in a subprocess).
 
-    python benchmarks/audit.py [--parts one,dataset,torchrun] [--size 64] [--steps 100] [--out DIR]
+    python benchmarks/audit.py [--parts one,dataset,torchrun] [--size 64] [--steps 100] [--torchrun-images 8]
+                               [--out DIR]
 
 one: ``firenets audit`` of one 256x256 image (the default images and stages) for the shipped U-Net,
      wall time against the 5-minute goal, and the seconds of every stage and of every map in it (the
@@ -8,7 +9,7 @@ one: ``firenets audit`` of one 256x256 image (the default images and stages) for
 dataset: a folder of 1, 4 and 16 phantoms (SIZE x SIZE, stages accuracy, perturbation and
      hallucination-attack, the budget's step cap --steps): wall seconds per image, which should not
      grow with the number of images, and the median of the rows' own seconds.
-torchrun: 8 phantoms audited by one process (2 threads) and by ``torchrun --nproc-per-node 2`` (1
+torchrun: --torchrun-images phantoms (8) audited by one process (2 threads) and by ``torchrun --nproc-per-node 2`` (1
      thread each) on the same 2 cores, run interleaved, twice each: the ratio of their wall times.
 """
 
@@ -91,8 +92,8 @@ def dataset(work: Path, size: int, steps: int) -> list[tuple[str, str]]:
     return rows
 
 
-def torchrun(work: Path, size: int, steps: int) -> list[tuple[str, str]]:
-    folder = _folder(work, 8, size)
+def torchrun(work: Path, size: int, steps: int, n: int = 8) -> list[tuple[str, str]]:
+    folder = _folder(work, n, size)
     exe = Path(sys.executable).with_name("torchrun")
     if not exe.exists():
         return [("torchrun", "not installed")]
@@ -104,7 +105,7 @@ def torchrun(work: Path, size: int, steps: int) -> list[tuple[str, str]]:
         double.append(_run([str(exe), "--nproc-per-node", "2", "--no-python", _firenets(), *common, "--out",
                             str(work / f"double-{k}")], work, {"OMP_NUM_THREADS": "1"}))
     a, b = statistics.median(single), statistics.median(double)
-    return [(f"8 images ({size}x{size}), one process, 2 threads", f"{a:.0f} s (runs {', '.join(f'{s:.0f}' for s in single)})"),
+    return [(f"{n} images ({size}x{size}), one process, 2 threads", f"{a:.0f} s (runs {', '.join(f'{s:.0f}' for s in single)})"),
             ("  torchrun, 2 processes, 1 thread each", f"{b:.0f} s (runs {', '.join(f'{s:.0f}' for s in double)}): "
              f"{a / b:.2f}x faster" if b < a else f"{b:.0f} s: {b / a:.2f}x slower")]
 
@@ -114,6 +115,7 @@ def main() -> None:
     p.add_argument("--parts", default="one,dataset,torchrun")
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--torchrun-images", type=int, default=8)
     p.add_argument("--out", default=None, help="keep the runs' directories here (default: a temporary one)")
     args = p.parse_args()
     work = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="firenets-audit-bench-"))
@@ -127,7 +129,7 @@ def main() -> None:
             elif part == "dataset":
                 rows += dataset(work, args.size, args.steps)
             elif part == "torchrun":
-                rows += torchrun(work, args.size, args.steps)
+                rows += torchrun(work, args.size, args.steps, args.torchrun_images)
             else:
                 raise SystemExit(f"unknown part {part!r}")
             for name, value in rows:

@@ -256,6 +256,16 @@ def test_audit_cli_kspace_model_is_zero_filling_on_the_page(models, tmp_path, ca
                                                                            abs=1e-6)
     assert res["record"]["completed"] == ["accuracy", "perturbation", "more-samples"]
     assert "3 of 3 stages asked for completed." in res["summary"]
+    # fastMRI's column masks, and the generalisation stage's other acquisitions, reach the model too
+    out2 = tmp_path / "b"
+    assert main(["audit", "--model", "usermodels:kspace", "--input", "kspace", "ellipses:1", *QUICK, "--mask",
+                 "fastmri-random", "--acceleration", "4", "--stages", "accuracy,generalisation", "--out", str(out2)]) == 0
+    res = json.loads((out2 / "results.json").read_text())
+    assert res["record"]["settings"]["mask"] == "fastmri-random" and res["record"]["completed"] == [
+        "accuracy", "generalisation"]
+    cells = res["record"]["generalisation"]["usermodels:kspace"]["table"]
+    zf = res["record"]["generalisation"]["zero-filled"]["table"]
+    assert [c["psnr"] for c in cells] == pytest.approx([c["psnr"] for c in zf], abs=1e-6)  # zero-filling everywhere
 
 
 def test_a_failing_stage_is_recorded_and_the_others_run(models, tmp_path, capsys):
@@ -281,6 +291,7 @@ def test_audit_option_errors(models, tmp_path, capsys):
         (["--rate", "0.3", "--acceleration", "4"], "not both"),
         (["--resume"], "--resume continues a dataset run"),
         (["--slices", "0", "--stages", "accuracy"], "--slices applies to HDF5 volumes"),
+        (["--mask", "fastmri-random", "--stages", "accuracy,more-samples"], "needs nested masks"),
     ]
     img = tmp_path / "img.npy"
     np.save(img, data.ellipses(32, seed=0).numpy())

@@ -46,18 +46,6 @@ def device_of(text: str | None):
     return torch.device(name)
 
 
-def model_dtype(net) -> Any:
-    """The floating dtype of the model's parameters (float64 for a model without any)."""
-    import torch
-
-    for p in list(net.parameters()) + list(net.buffers()):
-        if p.is_floating_point():
-            return p.dtype
-        if p.is_complex():
-            return torch.float32 if p.dtype == torch.complex64 else torch.float64
-    return torch.float64
-
-
 def parse_slices(text: str | None, n: int, path: str) -> list[int]:
     """--slices: "all", "A:B" (B excluded), or comma-separated indices, checked against the volume's n."""
     if text is None or text == "all":
@@ -149,15 +137,19 @@ def run(args: argparse.Namespace) -> int:
         if args.mask_file is not None and drawn:
             raise ValueError(f"--mask-file: the stages {', '.join(drawn)} draw masks at other rates, which one "
                              "given mask cannot do; leave them out of --stages, or give --mask")
+        if isinstance(sampling["mask"], str) and sampling["mask"].startswith("fastmri") and "more-samples" in stages:
+            raise ValueError(f"--mask {sampling['mask']}: the more-samples stage needs nested masks, and fastMRI's "
+                             "masks at other accelerations do not contain each other; leave more-samples out of "
+                             "--stages, or give --mask cartesian (random columns and a fully sampled centre, nested)")
         budget = battery.Budget(**_budget(args))
         sys.path.insert(0, str(Path.cwd()))
 
         def setup():  # the model, once the output place is known to be usable
-            from .nets.user import load_model
+            from .nets.user import load_model, parameter_dtype
 
             net = load_model(args.model, args.weights)
             dtype = {"float32": torch.float32, "float64": torch.float64}[args.dtype] if args.dtype \
-                else model_dtype(net)
+                else parameter_dtype(net)
             net = net.to(device=device, dtype=dtype) if args.dtype else net.to(device=device)
             return _makers(args, net, device, dtype), dtype
 
@@ -282,9 +274,6 @@ def _single(args, sources, setup, sampling, stages, budget, device) -> int:
 
 
 def _battery_sampling(sampling: dict) -> dict:
-    if sampling.get("center_fraction") is not None:
-        raise ValueError("--center-fraction is not yet passed to the audit's stages; leave it out (the "
-                         "fastMRI default for the acceleration is used)")
     return {"mask": sampling["mask"], "rate": sampling["rate"]}
 
 

@@ -640,7 +640,6 @@ def build_parser() -> argparse.ArgumentParser:
     aud.add_argument("--mask-file", default=None, help="a boolean (H, W) .npy file: your own mask")
     aud.add_argument("--rate", type=_rate, default=None, help="fraction of k-space sampled (default 0.25)")
     aud.add_argument("--acceleration", type=_acceleration, default=None, help="instead of --rate: 1 / the fraction")
-    aud.add_argument("--center-fraction", type=_fraction, default=None, help=argparse.SUPPRESS)
     aud.add_argument("--noise", type=_nonnegative_float, default=0.0,
                      help="standard deviation of complex Gaussian noise per k-space sample in the accuracy and "
                           "generalisation stages (image max = 1; the attacks perturb noiseless samples)")
@@ -664,7 +663,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "(the options must be the same)")
     aud.add_argument("--out", type=_out_path, default="firenets-audit", help="output directory")
     aud.add_argument("--force", action="store_true", help=FORCE_HELP)
-    aud.set_defaults(run=_audit)
+    aud.set_defaults(run=_audit, center_fraction=None)  # fastMRI masks: the default centre of the acceleration
     return parser
 
 

@@ -401,8 +401,7 @@ def train_model(
                             state_path=out.with_name(out.name + ".state"), resume=resume, progress=progress,
                             input=input)
     F = Fourier2D(m)
-    dtype = next(p.dtype for p in net.parameters() if p.is_floating_point())
-    f = UserMap(net, F, input, dtype=dtype)
+    f = UserMap(net, F, input)
     with torch.no_grad():
         y = F(val.to(torch.complex128))
         rec = torch.cat([f(y[i : i + batch]) for i in range(0, n_val, batch)])

@@ -204,7 +204,9 @@ def train(
     params = list(net.parameters())
     if not params:
         raise ValueError("the network has no parameters to train")
-    dtype = next((p.dtype for p in params if p.is_floating_point()), torch.float64)
+    from .user import parameter_dtype
+
+    dtype = parameter_dtype(net)
     cdtype = torch.complex64 if dtype == torch.float32 else torch.complex128
     F = Fourier2D(mask, dtype=cdtype)
     x0, target = _pairs(F, images, cdtype, samples=input is not None)

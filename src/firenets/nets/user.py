@@ -39,21 +39,33 @@ def low_frequencies(mask: torch.Tensor) -> int:
     return hi - lo + 1
 
 
+def parameter_dtype(net: torch.nn.Module) -> torch.dtype:
+    """The real floating dtype of a network's first floating (or complex) parameter or buffer; float64
+    for a network without any."""
+    for p in [*net.parameters(), *net.buffers()]:
+        if p.is_floating_point():
+            return p.dtype
+        if p.is_complex():
+            return torch.float32 if p.dtype == torch.complex64 else torch.float64
+    return torch.float64
+
+
 class UserMap(torch.nn.Module):
     """A user's network as a reconstruction map y -> complex image for the operator A (``Fourier2D`` or
     ``MultiCoilFourier``), handed what ``input`` names (``INPUT_HELP``) for A's own mask and maps, so a
     stage that changes the acquisition changes what the network sees.
 
-    The network runs on ``device`` in ``dtype`` (float32 or float64; complex inputs in the matching
-    complex type); its output comes back as complex128 on A's device, so the attacks around it keep
+    The network runs on ``device`` (default A's) in ``dtype`` (float32 or float64, default its
+    parameters', ``parameter_dtype``; complex inputs in the matching complex type); its output comes back as complex128 on A's device, so the attacks around it keep
     float64. ``output``: "magnitude" refuses a complex output, "complex" a real one, "auto" takes both
     (a real output is an image with zero imaginary part). Outputs of the wrong shape, NaN or Inf, and a
     network that changes its input in place are refused with the reason.
     """
 
     def __init__(self, net: torch.nn.Module, A: Any, input: str = "adjoint", *, output: str = "auto",
-                 device: torch.device | str | None = None, dtype: torch.dtype = torch.float64):
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None):
         super().__init__()
+        dtype = parameter_dtype(net) if dtype is None else dtype
         if input not in INPUTS:
             raise ValueError(f"input must be one of {', '.join(INPUTS)}; got {input!r}")
         if output not in OUTPUTS:
