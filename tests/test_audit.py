@@ -509,3 +509,23 @@ def test_fastmri_varnet_and_unet_plug_in(tmp_path, monkeypatch, capsys):
     assert main(["audit", "--model", "fm:varnet", "--input", "fastmri", "ellipses:3", *QUICK, "--mask",
                  "fastmri-equispaced", "--stages", "accuracy", "--out", str(tmp_path / "cols")]) == 2
     assert "imaginary part of a real image" in capsys.readouterr().err
+
+
+def test_the_shipped_unet_audited_as_a_users_model_is_the_built_in_one(tmp_path, capsys):
+    from firenets.nets.mri import reconstruction_map
+
+    x = data.ellipses(64, seed=7)
+    acq = acquire(x, mask="gaussian", rate=0.25, seed=0)
+    from firenets.nets.training import shipped_unet
+
+    user = UserMap(shipped_unet(), acq.operator)(acq.y)
+    built_in = reconstruction_map("unet", acq.operator)(acq.y)
+    assert torch.allclose(user, built_in.to(torch.complex128), atol=1e-5)
+    out = tmp_path / "a"
+    assert main(["audit", "--model", "firenets.nets.training:shipped_unet", "ellipses:7", "--size", "64",
+                 "--stages", "accuracy", "--out", str(out)]) == 0
+    acc = json.loads((out / "results.json").read_text())["record"]["accuracy"]["ellipses:7"]
+    from firenets import metrics
+
+    assert acc["firenets.nets.training:shipped_unet"]["psnr"] == pytest.approx(
+        metrics.evaluate(acq.target, built_in.abs())["psnr"], abs=1e-3)

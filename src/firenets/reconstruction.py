@@ -291,17 +291,41 @@ def train(
     ``out`` + ".state" and removed when training ends; the file records every setting, the loss
     history, validation PSNR against zero-filling, and ``command``.
     """
-    import platform
-
-    from . import __version__, data, metrics
     from .nets import training
 
     if kind not in training.KINDS:
         raise ValueError(f"kind must be one of {training.KINDS}; got {kind!r}")
     size = check_int("size", size, minimum=16)
-    check_pixels("size", (size, size))
     if size % training.MULTIPLE:
         raise ValueError(f"size must be a multiple of {training.MULTIPLE}; got {size}")
+    epochs = check_int("epochs", EPOCHS[kind] if epochs is None else epochs, minimum=1)
+    config = dict(NETWORK_DEFAULTS[kind])
+    if features is not None:
+        config["features"] = check_int("features", features, minimum=1)
+    out = Path(out)
+    size, rate, seed, m, images, val = _phantom_training(size, mask, rate, seed, n_train, n_val)
+    net = training.build(kind, {**config, "seed": seed}, m)
+    result = training.train(net, images, val, m, epochs=epochs, batch=batch, lr=lr, seed=seed,
+                            state_path=out.with_name(out.name + ".state"), resume=resume, progress=progress)
+    F = Fourier2D(m, dtype=torch.complex64)
+    with torch.no_grad():
+        zf = F.adjoint(F(val.to(torch.complex64)))
+        rec = torch.cat([net(zf[i : i + batch]) for i in range(0, len(val), batch)])
+    record = _training_record(result, val, rec, zf, m, command, kind=kind, size=size, mask=mask, rate=rate, seed=seed,
+                              epochs=epochs, batch=batch, lr=lr, n_train=len(images), n_val=len(val))
+    training.save(out, net, record)
+    out.with_name(out.name + ".state").unlink(missing_ok=True)
+    return net, record
+
+
+def _phantom_training(size: int, mask: str, rate: float, seed: int, n_train: int, n_val: int, *,
+                      min_size: int = 16) -> tuple:
+    """The checked settings, the mask ``masks.make(mask, (size, size), rate, seed)`` and the phantoms of
+    training (``data.PhantomDataset``, seeds 2 seed + 1) and validation (2 seed + 2)."""
+    from . import data
+
+    size = check_int("size", size, minimum=min_size)
+    check_pixels("size", (size, size))
     if mask not in MASKS:
         raise ValueError(f"mask must be one of {MASKS}; got {mask!r}")
     rate = check_scalar("rate", rate, positive=True)
@@ -310,40 +334,34 @@ def train(
     seed = check_seed("seed", seed)
     n_train = check_int("n_train", n_train, minimum=2)
     n_val = check_int("n_val", n_val, minimum=1)
-    epochs = check_int("epochs", EPOCHS[kind] if epochs is None else epochs, minimum=1)
-    config = dict(NETWORK_DEFAULTS[kind])
-    if features is not None:
-        config["features"] = check_int("features", features, minimum=1)
-    out = Path(out)
     m = _masks.make(mask, (size, size), rate, seed=seed).mask
-    net = training.build(kind, {**config, "seed": seed}, m)
 
     def stack(ds) -> torch.Tensor:
         return torch.stack([ds[i] for i in range(len(ds))])
 
-    images = stack(data.PhantomDataset(size, n_train, seed=2 * seed + 1))
-    val = stack(data.PhantomDataset(size, n_val, seed=2 * seed + 2))
-    result = training.train(net, images, val, m, epochs=epochs, batch=batch, lr=lr, seed=seed,
-                            state_path=out.with_name(out.name + ".state"), resume=resume, progress=progress)
-    F = Fourier2D(m, dtype=torch.complex64)
-    with torch.no_grad():
-        zf = F.adjoint(F(val.to(torch.complex64)))
-        rec = torch.cat([net(zf[i : i + batch]) for i in range(0, n_val, batch)])
-    psnr_net = sum(metrics.psnr(val[i], rec[i].abs()) for i in range(n_val)) / n_val
-    psnr_zf = sum(metrics.psnr(val[i], zf[i].abs()) for i in range(n_val)) / n_val
-    record = {
-        "kind": kind, "size": size, "mask": mask, "rate": rate, "mask_rate": float(m.float().mean()),
-        "seed": seed, "epochs": epochs, "batch": batch, "lr": lr, "n_train": n_train, "n_val": n_val,
-        "data": "random ellipses (firenets.data.PhantomDataset)",
-        "train_seed": 2 * seed + 1, "val_seed": 2 * seed + 2,
-        "train_loss": result.train_loss, "val_loss": result.val_loss, "best_epoch": result.best_epoch,
-        "val_psnr": float(psnr_net), "val_psnr_zero_filled": float(psnr_zf), "seconds": result.seconds,
-        "command": command or "", "firenets": __version__, "torch": str(torch.__version__),
-        "python": platform.python_version(),
+    return (size, rate, seed, m, stack(data.PhantomDataset(size, n_train, seed=2 * seed + 1)),
+            stack(data.PhantomDataset(size, n_val, seed=2 * seed + 2)))
+
+
+def _training_record(result, val: torch.Tensor, rec: torch.Tensor, zf: torch.Tensor, m: torch.Tensor,
+                     command: str | None, **settings: Any) -> dict[str, Any]:
+    """What a trained network's file records: its settings, losses, validation PSNR (mean over the
+    validation phantoms) against zero-filling's, seconds, the command and the versions."""
+    import platform
+
+    from . import __version__, metrics
+
+    n = len(val)
+    seed = settings["seed"]
+    return {
+        **settings, "mask_rate": float(m.float().mean()), "data": "random ellipses (firenets.data.PhantomDataset)",
+        "train_seed": 2 * seed + 1, "val_seed": 2 * seed + 2, "train_loss": result.train_loss,
+        "val_loss": result.val_loss, "best_epoch": result.best_epoch,
+        "val_psnr": float(sum(metrics.psnr(val[i], rec[i].abs()) for i in range(n)) / n),
+        "val_psnr_zero_filled": float(sum(metrics.psnr(val[i], zf[i].abs()) for i in range(n)) / n),
+        "seconds": result.seconds, "command": command or "", "firenets": __version__,
+        "torch": str(torch.__version__), "python": platform.python_version(),
     }
-    training.save(out, net, record)
-    out.with_name(out.name + ".state").unlink(missing_ok=True)
-    return net, record
 
 
 def train_model(
@@ -369,34 +387,16 @@ def train_model(
     acquisition of ``train``, called as the audit calls it (``nets.user.UserMap`` with ``input``);
     write {"state_dict", "training"} to ``out``, which ``firenets audit --model SPEC --weights OUT``
     reads. The loop, seeds, validation and resumable state are ``train``'s."""
-    import platform
 
-    from . import __version__, data, metrics
     from .nets import training
     from .nets.user import INPUTS, UserMap
 
     if input not in INPUTS:
         raise ValueError(f"input must be one of {', '.join(INPUTS)}; got {input!r}")
-    size = check_int("size", size, minimum=8)
-    check_pixels("size", (size, size))
-    if mask not in MASKS:
-        raise ValueError(f"mask must be one of {MASKS}; got {mask!r}")
-    rate = check_scalar("rate", rate, positive=True)
-    if rate > 1:
-        raise ValueError(f"rate must be in (0, 1]; got {rate}")
-    seed = check_seed("seed", seed)
-    n_train = check_int("n_train", n_train, minimum=2)
-    n_val = check_int("n_val", n_val, minimum=1)
     epochs = check_int("epochs", epochs, minimum=1)
     out = Path(out)
-    m = _masks.make(mask, (size, size), rate, seed=seed).mask
-    torch.manual_seed(seed)
-
-    def stack(ds) -> torch.Tensor:
-        return torch.stack([ds[i] for i in range(len(ds))])
-
-    images = stack(data.PhantomDataset(size, n_train, seed=2 * seed + 1))
-    val = stack(data.PhantomDataset(size, n_val, seed=2 * seed + 2))
+    size, rate, seed, m, images, val = _phantom_training(size, mask, rate, seed, n_train, n_val, min_size=8)
+    torch.manual_seed(seed)  # the user's layers that draw (dropout) start from the run's seed
     result = training.train(net, images, val, m, epochs=epochs, batch=batch, lr=lr, seed=seed,
                             state_path=out.with_name(out.name + ".state"), resume=resume, progress=progress,
                             input=input)
@@ -404,19 +404,11 @@ def train_model(
     f = UserMap(net, F, input)
     with torch.no_grad():
         y = F(val.to(torch.complex128))
-        rec = torch.cat([f(y[i : i + batch]) for i in range(0, n_val, batch)])
+        rec = torch.cat([f(y[i : i + batch]) for i in range(0, len(val), batch)])
         zf = F.adjoint(y)
-    psnr_net = sum(metrics.psnr(val[i], rec[i].abs()) for i in range(n_val)) / n_val
-    psnr_zf = sum(metrics.psnr(val[i], zf[i].abs()) for i in range(n_val)) / n_val
-    record = {
-        "model": spec, "input": input, "size": size, "mask": mask, "rate": rate, "mask_rate": float(m.float().mean()),
-        "seed": seed, "epochs": epochs, "batch": batch, "lr": lr, "n_train": n_train, "n_val": n_val,
-        "data": "random ellipses (firenets.data.PhantomDataset)", "train_seed": 2 * seed + 1, "val_seed": 2 * seed + 2,
-        "train_loss": result.train_loss, "val_loss": result.val_loss, "best_epoch": result.best_epoch,
-        "val_psnr": float(psnr_net), "val_psnr_zero_filled": float(psnr_zf), "seconds": result.seconds,
-        "command": command or "", "firenets": __version__, "torch": str(torch.__version__),
-        "python": platform.python_version(),
-    }
+    record = _training_record(result, val, rec, zf, m, command, model=spec, input=input, size=size, mask=mask,
+                              rate=rate, seed=seed, epochs=epochs, batch=batch, lr=lr, n_train=len(images),
+                              n_val=len(val))
     from ._io import atomic_write
 
     payload = {"state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}, "training": record}

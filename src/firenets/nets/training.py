@@ -326,4 +326,11 @@ def _load_state(path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer) ->
     return {k: payload[k] for k in ("epoch", "train", "val", "best_epoch", "best_loss", "best", "seconds")}
 
 
-__all__ = ["KINDS", "TrainingResult", "build", "evaluate_loss", "load", "save", "shipped", "train"]
+def shipped_unet() -> UNet:
+    """The shipped U-Net (``shipped("unet")``) as a factory: ``firenets audit --model
+    firenets.nets.training:shipped_unet`` audits it as a user's network (input A^* y)."""
+    net, _ = load(shipped("unet"), kind="unet")
+    return net.eval()
+
+
+__all__ = ["KINDS", "TrainingResult", "build", "evaluate_loss", "load", "save", "shipped", "shipped_unet", "train"]
