@@ -529,3 +529,21 @@ def test_the_shipped_unet_audited_as_a_users_model_is_the_built_in_one(tmp_path,
 
     assert acc["firenets.nets.training:shipped_unet"]["psnr"] == pytest.approx(
         metrics.evaluate(acq.target, built_in.abs())["psnr"], abs=1e-3)
+
+
+def test_the_dataset_sentence_is_computed_from_the_rows():
+    from firenets.report.story import dataset_sentence
+
+    def row(name, psnr, ratio, zf_ratio, converged):
+        return {"image": name, "maps": {
+            "net": {"psnr": psnr, "worst_ratio": ratio, "noise_quotient": ratio / 0.5, "contrast": 0.1,
+                    "converged": converged},
+            "zero-filled": {"psnr": 20.0, "worst_ratio": zf_ratio, "noise_quotient": 2.0, "contrast": 0.05,
+                            "converged": True}}}
+
+    rows = [row("a", 30.0, 1.5, 1.0, True), row("b", 32.0, 4.0, 1.0, False), row("c", 34.0, 2.5, 1.0, True)]
+    text = dataset_sentence("net", rows)
+    assert text.startswith("net on 3 images: PSNR median 32.00 dB (from 30.00 to 34.00)")
+    assert "worst-case ratio median 2.5, largest 4 on b" in text and "5 times its Gaussian-noise ratio" in text
+    assert "on 2 of 3 images" in text  # 4.0 and 2.5 exceed 2x zero-filling's 1, 1.5 does not
+    assert "converged on 2 of 3 images (on the 1 other the step cap ended them" in text

@@ -491,8 +491,9 @@ def _median(values: list[float]) -> float:
     return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
 
 
-def dataset_sentence(label: str, rows: list[dict]) -> str:
-    """What the rows of one map show over the images: medians and ranges, the worst image, convergence."""
+def dataset_sentence(label: str, rows: list[dict], control: str = "zero-filled") -> str:
+    """What the rows of one map show over the images: medians and ranges, the worst image, on how many
+    images its worst case exceeds ``UNSTABLE_FACTOR`` times the control's (zero-filling's), convergence."""
     vals = {k: [(r["maps"][label][k], r["image"]) for r in rows
                 if label in r.get("maps", {}) and r["maps"][label].get(k) is not None] for k, _ in DATASET_PANELS}
     parts = []
@@ -507,10 +508,22 @@ def dataset_sentence(label: str, rows: list[dict]) -> str:
         parts.append(f"{_median([v for v, _ in vals['noise_quotient']]):.3g} times its Gaussian-noise ratio (median)")
     if vals["contrast"]:
         parts.append(f"hallucination contrast median {_median([v for v, _ in vals['contrast']]):.3g}")
+    from ..stability.battery import UNSTABLE_FACTOR
+
+    factors = [r["maps"][label]["worst_ratio"] / r["maps"][control]["worst_ratio"] for r in rows
+               if label != control and r.get("maps", {}).get(label, {}).get("worst_ratio") is not None
+               and r["maps"].get(control, {}).get("worst_ratio")]
+    if factors:
+        k = sum(f > UNSTABLE_FACTOR for f in factors)
+        parts.append(f"unstable at these sizes (worst case above {UNSTABLE_FACTOR:g}x zero-filling's) on {k} of "
+                     f"{len(factors)} images")
     conv = [r["maps"][label]["converged"] for r in rows
             if label in r.get("maps", {}) and r["maps"][label].get("converged") is not None]
     if conv:
-        parts.append(f"its attacks converged on {sum(conv)} of {len(conv)} images")
+        parts.append(f"its attacks converged on {sum(conv)} of {len(conv)} images"
+                     + ("" if all(conv) else f" (on the {len(conv) - sum(conv)} other"
+                                            f"{'s' if len(conv) - sum(conv) != 1 else ''} the step cap ended them: "
+                                            "their ratios are weaker lower bounds)"))
     n = sum(1 for r in rows if label in r.get("maps", {}))
     return f"{label} on {n} images: " + ("; ".join(parts) if parts else "no measurement completed") + "."
 
