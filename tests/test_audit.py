@@ -292,6 +292,7 @@ def test_audit_option_errors(models, tmp_path, capsys):
         (["--resume"], "--resume continues a dataset run"),
         (["--slices", "0", "--stages", "accuracy"], "--slices applies to HDF5 volumes"),
         (["--mask", "fastmri-random", "--stages", "accuracy,more-samples"], "needs nested masks"),
+        (["--weights", str(tmp_path / "missing.pt")], "missing.pt: no such file"),
     ]
     img = tmp_path / "img.npy"
     np.save(img, data.ellipses(32, seed=0).numpy())

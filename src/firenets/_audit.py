@@ -141,6 +141,9 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--mask {sampling['mask']}: the more-samples stage needs nested masks, and fastMRI's "
                              "masks at other accelerations do not contain each other; leave more-samples out of "
                              "--stages, or give --mask cartesian (random columns and a fully sampled centre, nested)")
+        for option, path in (("--weights", args.weights), ("--mask-file", args.mask_file)):
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"{option} {path}: no such file")
         budget = battery.Budget(**_budget(args))
         sys.path.insert(0, str(Path.cwd()))
 
