@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .cli import _output, _sampling, check_mask_shape
+
 ROWS = "results.jsonl"
 DATASET_MARKERS = ("index.html", "results.json")
 
@@ -132,15 +134,12 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--size applies to the built-in images; {next(s for s in sources if Path(s).exists())} "
                              "is a file")
         stages = tuple(args.stages or battery.STAGES)
-        sampling = _sampling(args)
-        drawn = [s for s in ("more-samples", "generalisation") if s in stages]
-        if args.mask_file is not None and drawn:
-            raise ValueError(f"--mask-file: the stages {', '.join(drawn)} draw masks at other rates, which one "
-                             "given mask cannot do; leave them out of --stages, or give --mask")
-        if isinstance(sampling["mask"], str) and sampling["mask"].startswith("fastmri") and "more-samples" in stages:
-            raise ValueError(f"--mask {sampling['mask']}: the more-samples stage needs nested masks, and fastMRI's "
-                             "masks at other accelerations do not contain each other; leave more-samples out of "
-                             "--stages, or give --mask cartesian (random columns and a fully sampled centre, nested)")
+        sampling = _sampling(args, False)
+        try:  # before any image or model is loaded
+            battery.check_sampling(stages, sampling["mask"])
+        except ValueError as exc:
+            option = "--mask-file" if args.mask_file is not None else f"--mask {sampling['mask']}"
+            raise ValueError(f"{option} with --stages {','.join(stages)}: {exc}") from None
         for option, path in (("--weights", args.weights), ("--mask-file", args.mask_file)):
             if path is not None and not Path(path).is_file():
                 raise ValueError(f"{option} {path}: no such file")
@@ -199,12 +198,6 @@ def _budget(args: argparse.Namespace) -> dict:
     return out
 
 
-def _sampling(args: argparse.Namespace) -> dict:
-    from .cli import _sampling as sampling
-
-    return sampling(args, False)
-
-
 def _makers(args, net, device, dtype) -> dict:
     from .nets.user import UserMap
 
@@ -233,14 +226,6 @@ def _probe(args, makers, image, sampling) -> None:
                          f"{type(exc).__name__}: {exc}{hint}") from None
 
 
-def _check_mask(sampling: dict, shape, where: str, mask_file: str | None) -> None:
-    import torch
-
-    m = sampling["mask"]
-    if isinstance(m, torch.Tensor) and tuple(m.shape) != tuple(shape):
-        raise ValueError(f"--mask-file {mask_file} is {tuple(m.shape)} but {where} is {tuple(shape)}")
-
-
 def _load(source: str, slice: int | None, size: int | None):
     from . import data
 
@@ -249,7 +234,6 @@ def _load(source: str, slice: int | None, size: int | None):
 
 def _single(args, sources, setup, sampling, stages, budget, device) -> int:
     """A few images on one page: accuracy over all of them, the single-image stages on the first."""
-    from .cli import _output
     from .report import story
     from .stability import battery
 
@@ -264,7 +248,7 @@ def _single(args, sources, setup, sampling, stages, budget, device) -> int:
                 raise ValueError(f"image {spec!r} is given twice")
             images[loaded.source] = loaded.image
         first = next(iter(images.values()))
-        _check_mask(sampling, first.shape, "the image", args.mask_file)
+        check_mask_shape(sampling, first.shape, "the image", args.mask_file)
         _probe(args, makers, first, sampling)
         result = battery.audit(makers, images, seed=args.seed, noise=args.noise, stages=stages, budget=budget,
                                log=lambda t: print(t, file=sys.stderr), **_battery_sampling(sampling))
@@ -286,7 +270,7 @@ def _prepare(out: Path, settings: dict, *, force: bool, resume: bool) -> tuple[A
     """Rank 0, before any work: the lock on --out, the directory checked (a run's rows need --resume
     with the same settings, other files --force), the previous page's markers removed. Returns the
     lock and the names of the images whose rows are already there."""
-    from ._io import Lock, OutputError, append_row, atomic_write_text, read_rows
+    from ._io import Lock, OutputError, append_row, read_rows
 
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out} exists and is not a directory")
@@ -299,7 +283,7 @@ def _prepare(out: Path, settings: dict, *, force: bool, resume: bool) -> tuple[A
         if resume:
             if not rows_path.exists():
                 raise OutputError(f"--resume: {out} holds no {ROWS} of an earlier run")
-            rows, torn = read_rows(rows_path)
+            rows, _ = read_rows(rows_path)
             header = rows[0] if rows and "settings" in rows[0] else None
             if header is None:
                 raise OutputError(f"--resume: {rows_path} does not start with a run's settings")
@@ -308,14 +292,7 @@ def _prepare(out: Path, settings: dict, *, force: bool, resume: bool) -> tuple[A
                               if settings.get(k) != header["settings"].get(k))
                 raise OutputError(f"--resume: this run's options differ from those of the run in {out} in: "
                                   f"{', '.join(diff)}; give the same options, or --force to start again")
-            for f in rank_files:  # rows of ranks of an interrupted torchrun: folded into the rows file
-                more, t = read_rows(f)
-                rows += more
-                torn += t
-            # the complete rows only, rewritten at once: a line torn by a crash must not swallow the next row
-            atomic_write_text(rows_path, "".join(_json_line(r) for r in rows))
-            for f in rank_files:
-                f.unlink()
+            rows, torn = _collect_rows(out)  # with the rows of the ranks of an interrupted torchrun
             if torn:
                 print(f"firenets audit: --resume: {torn} incomplete line(s) of {out / ROWS} dropped (their images "
                       "run again)", file=sys.stderr)
@@ -338,9 +315,30 @@ def _prepare(out: Path, settings: dict, *, force: bool, resume: bool) -> tuple[A
         raise
 
 
+def _collect_rows(out: Path) -> tuple[list[dict], int]:
+    """The rows of ``results.jsonl`` (its settings line first) and of every rank's ``results.rank-R.jsonl``,
+    and the number of torn lines dropped; the rank files are folded into ``results.jsonl`` (the images'
+    order) and removed."""
+    from ._io import read_rows, write_rows
+
+    rows, torn = read_rows(out / ROWS)
+    rank_files = sorted(out.glob("results.rank-*.jsonl"))
+    for f in rank_files:
+        more, t = read_rows(f)
+        rows += more
+        torn += t
+    if rows and "settings" in rows[0]:
+        rows = [rows[0], *sorted(rows[1:], key=lambda r: r.get("index", -1))]
+    # the complete rows only, rewritten at once: a line torn by a crash must not swallow the next row
+    write_rows(out / ROWS, rows)
+    for f in rank_files:
+        f.unlink()
+    return rows, torn
+
+
 def _dataset(args, items, setup, sampling, stages, budget, settings, ranks, device) -> int:
     from . import _distributed
-    from ._io import OutputError, append_row, atomic_write_text, read_rows
+    from ._io import OutputError, append_row
     from .report import story
     from .stability import battery
 
@@ -370,7 +368,7 @@ def _dataset(args, items, setup, sampling, stages, budget, settings, ranks, devi
             row: dict[str, Any] = {"index": i, "image": it.name, "source": it.source, "slice": it.slice}
             try:
                 image = _load(it.source, it.slice, args.size).image
-                _check_mask(sampling, image.shape, it.name, args.mask_file)
+                check_mask_shape(sampling, image.shape, it.name, args.mask_file)
             except (ValueError, OSError) as exc:
                 row.update(maps={}, completed=[], failures={"load": f"{type(exc).__name__}: {exc}"}, seconds={})
             else:
@@ -393,17 +391,10 @@ def _dataset(args, items, setup, sampling, stages, budget, settings, ranks, devi
         _distributed.gather(len(mine), ranks)  # every rank's rows are written
         if not ranks.main:
             return 0
-        rows_all, torn = read_rows(out / ROWS)
-        header, rows = rows_all[0], rows_all[1:]
-        for f in sorted(out.glob("results.rank-*.jsonl")):
-            more, t = read_rows(f)
-            rows += more
-            torn += t
-        rows.sort(key=lambda r: r["index"])
-        text = "".join(_json_line(r) for r in [header, *rows])
-        atomic_write_text(out / ROWS, text)
-        for f in out.glob("results.rank-*.jsonl"):
-            f.unlink()
+        rows, torn = _collect_rows(out)
+        rows = rows[1:]  # after the settings line
+        if torn:
+            _say(ranks, f"{torn} incomplete line(s) of the rows dropped (their images are missing from the page)")
         control = None
         if "positive-control" in stages:
             from .stability.control import control_stage
@@ -428,10 +419,6 @@ def _dataset(args, items, setup, sampling, stages, budget, settings, ranks, devi
     finally:
         if lock is not None:
             lock.release()
-
-
-def _json_line(row: dict) -> str:
-    return json.dumps(row, sort_keys=True) + "\n"
 
 
 def _image_page(result, out: Path, index: int, name: str, model: str, seconds: float) -> str:

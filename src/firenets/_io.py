@@ -207,16 +207,24 @@ def load_tensors(path: str | Path) -> object:
         raise ValueError(reason) from None
 
 
+def _row_line(row: dict) -> str:
+    import json
+
+    return json.dumps(row, sort_keys=True) + "\n"
+
+
 def append_row(path: str | Path, row: dict) -> None:
     """Append ``row`` as one JSON line to ``path`` and flush it to disk: a row read back is complete,
     a line torn by a crash is not JSON and ``read_rows`` drops it."""
-    import json
-
-    line = json.dumps(row, sort_keys=True)
     with open(path, "a", encoding="utf-8") as fh:
-        fh.write(line + "\n")
+        fh.write(_row_line(row))
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def write_rows(path: str | Path, rows: list[dict]) -> Path:
+    """Replace ``path`` by ``rows``, one JSON line each (atomically: the old rows or all the new ones)."""
+    return atomic_write_text(path, "".join(_row_line(r) for r in rows))
 
 
 def read_rows(path: str | Path) -> tuple[list[dict], int]:

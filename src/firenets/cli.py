@@ -120,6 +120,13 @@ def _sampling(args: argparse.Namespace, multicoil: bool) -> dict:
     return out
 
 
+def check_mask_shape(sampling: dict, shape: Sequence[int], where: str, mask_file: str | None) -> None:
+    """Refuse a --mask-file whose (H, W) is not the image's (``where`` names the image)."""
+    m = sampling["mask"]
+    if not isinstance(m, str) and tuple(m.shape) != tuple(shape):
+        raise ValueError(f"--mask-file {mask_file} is {tuple(m.shape)} but {where} is {tuple(shape)}")
+
+
 FORCE_HELP = ("write into an --out that holds other files (the previous run's completion files are removed "
               "first, this run's written last)")
 
@@ -212,9 +219,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
         image = firenets.data.load(args.image, slice=args.slice)
         multicoil = image.kspace is not None and image.kspace.ndim == 3
         sampling = _sampling(args, multicoil)
-        if isinstance(sampling["mask"], torch.Tensor) and tuple(sampling["mask"].shape) != tuple(image.image.shape):
-            raise ValueError(f"--mask-file {args.mask_file} is {tuple(sampling['mask'].shape)} but the image is "
-                             f"{tuple(image.image.shape)}")
+        check_mask_shape(sampling, image.image.shape, "the image", args.mask_file)
         if multicoil and args.method not in ("firenet", "zero-filled"):
             raise ValueError(f"{args.image} is multi-coil k-space; the shipped {args.method} is single-coil: give "
                              "--method firenet or zero-filled")

@@ -208,14 +208,16 @@ def train(
 
     dtype = parameter_dtype(net)
     cdtype = torch.complex64 if dtype == torch.float32 else torch.complex128
-    F = Fourier2D(mask, dtype=cdtype)
-    x0, target = _pairs(F, images, cdtype, samples=input is not None)
-    v0, vtarget = _pairs(F, val_images, cdtype, samples=input is not None)
     f = net
-    if input is not None:
+    if input is None:
+        F = Fourier2D(mask, dtype=cdtype)
+    else:  # called on the samples y in complex128, as the audit calls it
         from .user import UserMap
 
-        f = UserMap(net, Fourier2D(mask), input, dtype=dtype)  # called on the samples y, as the audit does
+        F = Fourier2D(mask)
+        f = UserMap(net, F, input, dtype=dtype)
+    x0, target = _pairs(F, images, cdtype, samples=input is not None)
+    v0, vtarget = _pairs(F, val_images, cdtype, samples=input is not None)
 
     opt = torch.optim.Adam(params, lr=lr)
     state = {"epoch": 0, "train": [], "val": [], "best_epoch": -1, "best_loss": math.inf,
@@ -272,14 +274,11 @@ def train(
 
 def _pairs(F: Fourier2D, images: torch.Tensor, cdtype: torch.dtype, *,
            samples: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """(A^* A x, x) for the images x, or (A x, x) with ``samples`` (A x in complex128)."""
+    """(A^* A x, x) for the images x, or (A x, x) with ``samples``, in F's precision; targets in ``cdtype``."""
     target = images.to(cdtype)
     with torch.no_grad():
-        if samples:
-            A = Fourier2D(F.mask)  # complex128: what the audit hands a user's map
-            return torch.cat([A(images[i : i + 64].to(torch.complex128)) for i in range(0, images.shape[0], 64)]), \
-                target
-        x0 = torch.cat([F.adjoint(F(target[i : i + 64])) for i in range(0, target.shape[0], 64)])
+        batches = [images[i : i + 64].to(F.dtype) for i in range(0, images.shape[0], 64)]
+        x0 = torch.cat([F(b) if samples else F.adjoint(F(b)).to(cdtype) for b in batches])
     return x0, target
 
 

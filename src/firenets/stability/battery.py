@@ -270,6 +270,20 @@ def hallucinations(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor) ->
     return {label: hallucination_maps(make(A), A, x) for label, make in makers.items()}
 
 
+def check_sampling(stages: Sequence[str], mask: str | torch.Tensor) -> None:
+    """Refuse stages the sampling cannot serve: more-samples and generalisation draw masks at other rates
+    (a given mask tensor cannot), and more-samples needs nested masks (fastMRI's masks at other
+    accelerations are not)."""
+    drawn = [s for s in ("more-samples", "generalisation") if s in stages]
+    if isinstance(mask, torch.Tensor) and drawn:
+        raise ValueError(f"the stages {', '.join(drawn)} draw masks at other rates, which one given mask cannot "
+                         "do; leave them out of the stages, or give a mask kind")
+    if isinstance(mask, str) and mask.startswith("fastmri") and "more-samples" in stages:
+        raise ValueError(f"the more-samples stage needs nested masks, and fastMRI's masks ({mask}) at other "
+                         "accelerations do not contain each other; leave more-samples out of the stages, or give "
+                         "the mask kind cartesian (random columns and a fully sampled centre, nested)")
+
+
 def run(
     makers: Mapping[str, MapFactory],
     images: Mapping[str, torch.Tensor],
@@ -297,7 +311,6 @@ def run(
     not use ``makers`` or ``images``. ``detail`` = (x with a detail, its support) for the structural stage (default: a small
     ellipse, ``data.insert_detail``, in the first image).
     """
-
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise ValueError(f"stages must be among {STAGES}; got {unknown}")
@@ -309,11 +322,8 @@ def run(
     shape = tuple(xs[0].shape)
     if any(tuple(x.shape) != shape for x in xs):
         raise ValueError(f"all images must have one shape for one map; got {[tuple(x.shape) for x in xs]}")
+    check_sampling(stages, mask)
     custom = isinstance(mask, torch.Tensor)
-    drawn = [s for s in ("more-samples", "generalisation") if s in stages]
-    if custom and drawn:
-        raise ValueError(f"the stages {', '.join(drawn)} draw masks at other rates, which a given mask cannot do; "
-                         "give a mask kind, or leave those stages out")
     noise = check_scalar("noise", noise, nonnegative=True)
     first = next(iter(images))
     acq = _acquire(xs[0], mask, rate, seed)
