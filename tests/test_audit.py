@@ -548,3 +548,21 @@ def test_the_dataset_sentence_is_computed_from_the_rows():
     assert "worst-case ratio median 2.5, largest 4 on b" in text and "5 times its Gaussian-noise ratio" in text
     assert "on 2 of 3 images" in text  # 4.0 and 2.5 exceed 2x zero-filling's 1, 1.5 does not
     assert "converged on 2 of 3 images (on the 1 other the step cap ended them" in text
+
+
+def test_a_section_that_cannot_be_drawn_is_reported_and_the_result_is_left_alone(tmp_path, monkeypatch):
+    from firenets.report import story
+
+    net = torch.nn.Identity()
+    result = battery.audit({"id": lambda F: UserMap(net, F)}, {"e": data.ellipses(32, seed=1)},
+                           stages=("accuracy", "hallucination"), budget=battery.Budget(steps=3))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no figure today")
+
+    monkeypatch.setattr(story, "hallucination_section", broken)
+    page = story.audit_page(result, tmp_path, name="id")
+    assert page["record"]["failures"] == {"hallucination": "drawing the page section: RuntimeError: no figure today"}
+    assert page["record"]["completed"] == ["accuracy"]
+    assert result.failures == {} and result.completed == ["accuracy", "hallucination"]  # rendering ran nothing
+    assert "FAILED" in (tmp_path / "index.html").read_text()

@@ -257,7 +257,7 @@ def _single(args, sources, setup, sampling, stages, budget, device) -> int:
     for line in page["summary"]:
         print(line)
     print(f"wrote {out / 'index.html'}")
-    return 0 if not result.failures else 1
+    return 0 if not page["record"]["failures"] else 1
 
 
 def _battery_sampling(sampling: dict) -> dict:

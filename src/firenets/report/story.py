@@ -359,19 +359,22 @@ def demo_page(result, out: str | Path, *, seconds: float | None = None) -> dict[
     return results
 
 
-def stages_section(bat, *, title: str) -> dict:
-    """Which stages of a battery run completed, failed (with the error) or were not asked for."""
+def stages_section(bat, *, title: str, failures: dict[str, str] | None = None) -> dict:
+    """Which stages of a battery run completed, failed (with the error; ``failures``: the run's, default
+    ``bat.failures``) or were not asked for."""
     from ..stability.battery import STAGES
 
+    failures = bat.failures if failures is None else failures
     rows = []
     for stage in STAGES:
-        if stage in bat.failures:
-            rows.append([stage, "FAILED", bat.seconds.get(stage, 0.0), bat.failures[stage]])
+        if stage in failures:
+            rows.append([stage, "FAILED", bat.seconds.get(stage, 0.0), failures[stage]])
         elif stage in bat.seconds:
             rows.append([stage, "completed", bat.seconds[stage], ""])
         else:
             rows.append([stage, "not run", "-", ""])
-    done, failed = bat.completed, list(bat.failures)
+    failed = list(failures)
+    done = bat.completed_besides(failures)
     text = [f"{len(done)} of {len(bat.settings['stages'])} stages asked for completed"
             + (f"; {len(failed)} failed: {', '.join(failed)} (the error of each is below; the other stages ran)."
                if failed else ".")]
@@ -434,17 +437,17 @@ def audit_page(bat, out: str | Path, *, name: str, seconds: float | None = None)
         add("positive-control", "positive_control",
             lambda: positive_control_section(bat.positive_control, out, title=title(
                 "The positive control: is the attack able to find instability?")))
-    for stage, error in drawn_failures.items():
-        bat.failures.setdefault(stage, error)
+    failures = {**drawn_failures, **bat.failures}  # the run's own error first where a stage has both
     summary = [next((t for t in s["text"][1:] if t.startswith(name)), s["text"][0]) for s in sections
                if "positive control" not in s["title"]]
     control = [t for s in sections if "positive control" in s["title"] for t in s["text"]
                if t.startswith(CONTROL_LABEL)]
     summary += control[:1]
-    status = stages_section(bat, title=title("Stages"))
+    status = stages_section(bat, title=title("Stages"), failures=failures)
     summary.append(status["text"][0])
     sections.append(status)
-    record["completed"], record["failures"] = bat.completed, dict(bat.failures)
+    record["completed"] = bat.completed_besides(failures)
+    record["failures"] = failures
     record["map_seconds"] = bat.map_seconds
     total = seconds if seconds is not None else sum(bat.seconds.values())
     results = {"title": f"firenets audit: {name}", "summary": summary, "sections": sections, "meta": _meta(total),

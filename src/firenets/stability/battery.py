@@ -130,7 +130,11 @@ class BatteryResult:
     @property
     def completed(self) -> list[str]:
         """The stages asked for that ran to the end."""
-        return [s for s in self.settings["stages"] if s in self.seconds and s not in self.failures]
+        return self.completed_besides(self.failures)
+
+    def completed_besides(self, failures: Mapping[str, str]) -> list[str]:
+        """The stages asked for that ran and are not in ``failures`` (the run's, and a report's own)."""
+        return [s for s in self.settings["stages"] if s in self.seconds and s not in failures]
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready numbers of every stage that ran."""
