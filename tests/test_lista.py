@@ -222,3 +222,20 @@ def test_bad_checkpoint_and_arguments(tmp_path):
         LISTA(A)(torch.ones(3, 5, dtype=torch.float64))
     with pytest.raises(TypeError, match="LISTA here is real"):
         LISTA(A.to(torch.complex128))
+
+
+def test_progress_reports_the_epochs_done(tmp_path):
+    # one Status per epoch (the slowest group's, with several threads); a resumed run reports its start first
+    A, x, y, xv, yv = _data(G=3)
+    for workers in (1, 3):
+        seen = []
+        train(LISTA(A, seed=2), x, y, xv, yv, lr=1e-3, epochs=3, batch=32, progress=seen.append, workers=workers)
+        assert [(s.task, s.done, s.total, s.unit) for s in seen] == [("training LISTA", e, 3, "epoch")
+                                                                     for e in (1, 2, 3)]
+    ckpt = tmp_path / "lista.pt"
+    train(LISTA(A, seed=2), x, y, xv, yv, lr=1e-3, epochs=2, batch=32, progress=False, checkpoint=ckpt)
+    seen = []
+    train(LISTA(A, seed=2), x, y, xv, yv, lr=1e-3, epochs=4, batch=32, progress=seen.append, checkpoint=ckpt)
+    assert [s.done for s in seen] == [2, 3, 4]
+    with pytest.raises(TypeError, match="progress"):
+        train(LISTA(A), x, y, xv, yv, lr=1e-3, epochs=1, progress="yes")

@@ -256,6 +256,16 @@ def test_training_resumes_exactly(tmp_path, kind):
     assert r_straight.best_epoch == int(np.argmin(r_straight.val_loss))
 
 
+def test_training_reports_its_epochs(tmp_path):
+    mask = fn.masks.make("gaussian", (32, 32), 0.3, seed=0).mask
+    net = training.build("unet", {"levels": 2, "features": 4, "seed": 0}, mask)
+    images = torch.stack([fn.data.ellipses(32, seed=i, dtype=torch.float32) for i in range(4)])
+    seen = []
+    training.train(net, images, images[:2], mask, epochs=2, batch=2, progress=seen.append)
+    assert [(s.task, s.done, s.total, s.unit) for s in seen] == [("training UNet", 1, 2, "epoch"),
+                                                                 ("training UNet", 2, 2, "epoch")]
+
+
 def test_training_lowers_the_loss_and_checkpoints_round_trip(tmp_path):
     net, result, mask = _tiny_training(tmp_path, "cascade", 4)
     assert min(result.val_loss) < result.val_loss[0]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from .. import _progress
 from .._io import atomic_write_text
 from .._validation import check_int
 from . import approximation, omega
@@ -97,10 +98,13 @@ def run(
     training_size: int = 8000,
     validation_size: int = 100,
     seed: int = 0,
-    progress: bool = True,
+    progress: bool | _progress.Progress | None = True,
     checkpoint: str | Path | None = None,
 ) -> TableResult:
-    """Run the experiment for every (K, n); the LISTA networks are trained together."""
+    """Run the experiment for every (K, n); the LISTA networks are trained together.
+
+    ``progress`` (True, False/None or a callable taking a ``Status``) reports LISTA's training epochs.
+    """
     from .. import reference
     from ..nets import FIRENET
     from ..nets.lista import LISTA, train

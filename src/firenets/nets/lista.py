@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from .. import _progress
 from .._io import atomic_write, load_tensors
-from .._progress import epoch_bar
 from .._validation import as_tensor, check_int, check_scalar, check_seed
 
 
@@ -237,7 +238,7 @@ def train(
     seed: int = 0,
     checkpoint: str | Path | None = None,
     checkpoint_every: int = 100,
-    progress: bool = True,
+    progress: bool | _progress.Progress | None = True,
     betas: tuple[float, float] = (0.9, 0.999),
     adam_eps: float = 1e-8,
     workers: int | None = None,
@@ -256,7 +257,9 @@ def train(
     The networks do not interact (every batch holds the same sample indices for each), so on the
     CPU they are split into ``workers`` groups (default: one per torch thread, at most G), each
     trained by its own thread with one BLAS thread: the products are too small for two threads to
-    share one, and the arithmetic of every network is the same as in one group.
+    share one, and the arithmetic of every network is the same as in one group. ``progress``: True
+    (a bar on the terminal), False/None, or a callable given ``Status("training LISTA", epochs done,
+    epochs)`` (with several groups, the epochs of the slowest).
     """
     G = net.networks
     for name, t, last in (("x", x, net.A.shape[2]), ("y", y, net.A.shape[1]),
@@ -276,6 +279,7 @@ def train(
     if workers is None:
         workers = 1 if net.W.device.type != "cpu" else torch.get_num_threads()
     workers = min(check_int("workers", workers, minimum=1), G)
+    report = _progress.callback(progress)
     state = {
         "epoch": 0, "step": 0,
         "m": [torch.zeros_like(net.W), torch.zeros_like(net.theta)],
@@ -293,55 +297,54 @@ def train(
     bounds = [round(i * G / workers) for i in range(workers + 1)]
     groups = [torch.arange(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     trainers = [_Trainer(net, idx, state, x, y, x_val, y_val, lr, batch, betas, adam_eps) for idx in groups]
-    bar = epoch_bar(epochs, state["epoch"], progress, "training LISTA")
+    if state["epoch"]:
+        _progress.count(report, "training LISTA", state["epoch"], epochs, "epoch")
+    on_epoch = _Slowest(report, trainers, epochs) if report is not None else None
     epoch_seconds: list[float] = []
     epoch = state["epoch"]
     while epoch < epochs:
         until = min(epochs, (epoch // checkpoint_every + 1) * checkpoint_every) if path is not None else epochs
         if len(trainers) == 1:
-            epoch_seconds += trainers[0].run(until, bar)
+            epoch_seconds += trainers[0].run(until, on_epoch)
         else:
-            epoch_seconds += _run_parallel(trainers, until, bar)
+            epoch_seconds += _run_parallel(trainers, until, on_epoch)
         epoch = until
         if path is not None:
             _save(path, net, _gather(trainers, net, state, final=False))
-    if bar is not None:
-        bar.close()
     state = _gather(trainers, net, state, final=True)
     return TrainingResult(state["validation"], state["best_epoch"], state["best_error"], state["epoch"],
                           epoch_seconds=epoch_seconds)
 
 
-class _SlowestBar:
-    """A progress bar that shows the epochs of the slowest of several trainers (thread-safe)."""
+class _Slowest:
+    """Reports ``Status("training LISTA", e, epochs)`` for e the epochs of the slowest of several
+    trainers, each time it grows (called by the trainers after each of their epochs; thread-safe)."""
 
-    def __init__(self, bar, trainers: list[_Trainer]):
+    def __init__(self, report: _progress.Progress, trainers: list[_Trainer], epochs: int):
         import threading
 
-        self.bar, self.trainers, self.lock = bar, trainers, threading.Lock()
+        self.report, self.trainers, self.epochs, self.lock = report, trainers, epochs, threading.Lock()
+        self.done = min(t.epoch for t in trainers)
 
-    def update(self, _n: int = 1) -> None:
+    def __call__(self) -> None:
         with self.lock:
             done = min(t.epoch for t in self.trainers)
-            if done > self.bar.n:
-                self.bar.update(done - self.bar.n)
-
-    def set_postfix(self, **_kw) -> None:
-        pass
+            if done > self.done:
+                self.done = done
+                _progress.count(self.report, "training LISTA", done, self.epochs, "epoch")
 
 
-def _run_parallel(trainers: list[_Trainer], until: int, bar) -> list[float]:
+def _run_parallel(trainers: list[_Trainer], until: int, on_epoch: Callable[[], None] | None) -> list[float]:
     """Run every trainer to epoch ``until``, each in its own thread with one torch thread; the
     seconds of each epoch (wall clock, as the slowest group, the last, sees them)."""
     import threading
 
     threads_before = torch.get_num_threads()
     results: list = [None] * len(trainers)
-    slowest = _SlowestBar(bar, trainers) if bar is not None else None
 
     def work(i: int) -> None:
         try:
-            results[i] = trainers[i].run(until, slowest)
+            results[i] = trainers[i].run(until, on_epoch)
         except BaseException as exc:  # re-raised in the calling thread
             results[i] = exc
 
@@ -414,8 +417,8 @@ class _Trainer:
         self.xv_norm = torch.linalg.vector_norm(self.xvT, dim=1)
         self.bufs: dict[int, tuple[_Buffers, torch.Tensor, torch.Tensor]] = {}
 
-    def run(self, until: int, bar) -> list[float]:
-        """Epochs up to ``until``; the seconds of each."""
+    def run(self, until: int, on_epoch: Callable[[], None] | None) -> list[float]:
+        """Epochs up to ``until``, calling ``on_epoch`` after each; the seconds of each."""
         G, L, m, N = self.shape
         flat, P, mom, vel, best, grad, t1, t2 = (self.flat, self.P, self.mom, self.vel, self.best, self.grad,
                                                  self.t1, self.t2)
@@ -463,9 +466,8 @@ class _Trainer:
             self.validation = torch.cat([self.validation, err[:, None]], dim=1)
             self.epoch = epoch + 1
             seconds.append(time.perf_counter() - t_epoch)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(best=f"{self.best_error.max().item():.2e}")
+            if on_epoch is not None:
+                on_epoch()
         return seconds
 
     def state(self) -> dict:

@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
+from .. import _progress
 from .._io import atomic_write, load_tensors
-from .._progress import epoch_bar
 from .._validation import check_int, check_scalar, check_seed
 from ..operators import Fourier2D
 from .learned import DeepCascade, UNet
@@ -176,7 +176,7 @@ def train(
     seed: int = 0,
     state_path: str | Path | None = None,
     resume: bool = False,
-    progress: bool = True,
+    progress: bool | _progress.Progress | None = True,
     on_epoch: Callable[[int, float, float], None] | None = None,
     input: str | None = None,
 ) -> TrainingResult:
@@ -186,7 +186,8 @@ def train(
     resumed run (``resume`` with the ``state_path`` written after every epoch) repeats the
     uninterrupted one. Returns the loss history; ``net`` ends with the best weights, in eval mode.
     ``input``: a user's network, trained as the map f = ``nets.user.UserMap(net, A, input)`` of the
-    samples y = A x (what the audit calls it with) instead of net(A^* y).
+    samples y = A x (what the audit calls it with) instead of net(A^* y). ``progress``: True (a bar
+    on the terminal), False/None, or a callable given ``Status("training <Name>", epochs done, epochs)``.
     """
     epochs = check_int("epochs", epochs, minimum=1)
     batch = check_int("batch", batch, minimum=1)
@@ -194,6 +195,7 @@ def train(
     if lr > MAX_LR:
         raise ValueError(f"lr must be at most {MAX_LR:g} (Adam moves each weight by about lr per step); got {lr:g}")
     seed = check_seed("seed", seed)
+    report = _progress.callback(progress)
     for name, t in (("images", images), ("val_images", val_images)):
         if not isinstance(t, torch.Tensor) or t.ndim != 3 or t.is_complex() or not t.is_floating_point():
             raise ValueError(f"{name} must be a real tensor of shape (N, H, W)")
@@ -229,7 +231,9 @@ def train(
         if not state_path.is_file():
             raise FileNotFoundError(f"resume asked but no training state at {state_path}")
         state = _load_state(state_path, net, opt)
-    bar = epoch_bar(epochs, state["epoch"], progress, f"training {type(net).__name__}")
+    task = f"training {type(net).__name__}"
+    if state["epoch"]:
+        _progress.count(report, task, state["epoch"], epochs, "epoch")
     for epoch in range(state["epoch"], epochs):
         start = time.perf_counter()
         net.train()
@@ -260,13 +264,9 @@ def train(
         state["seconds"] += time.perf_counter() - start
         if state_path is not None:
             _save_state(state_path, net, opt, state)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(train=f"{train_loss:.2e}", val=f"{val_loss:.2e}")
+        _progress.count(report, task, state["epoch"], epochs, "epoch")
         if on_epoch is not None:
             on_epoch(epoch, train_loss, val_loss)
-    if bar is not None:
-        bar.close()
     net.load_state_dict(state["best"])
     net.eval()
     return TrainingResult(state["train"], state["val"], state["best_epoch"], state["epoch"], state["seconds"])
