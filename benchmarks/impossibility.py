@@ -19,7 +19,8 @@ import time
 import torch
 
 from firenets.barriers import omega, table
-from firenets.nets.lista import LISTA, train
+from firenets.barriers.lista_training import train
+from firenets.nets.lista import LISTA
 
 G, L, M_ROWS, N_COLS, BATCH, VALIDATION, STEPS = 9, 10, 21, 22, 1000, 100, 8
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from firenets.barriers import omega
+from firenets.barriers.lista_training import loss_and_gradients, relative_error, train
 from firenets.nets import LISTA
-from firenets.nets.lista import loss_and_gradients, relative_error, train
 
 
 def _data(G=2, seed=0):

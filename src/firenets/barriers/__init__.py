@@ -1,5 +1,5 @@
-"""The barriers of deep learning: the class Omega_K and the impossibility experiment."""
+"""The barriers of deep learning: the class Omega_K, the impossibility experiment and LISTA's trainer."""
 
-from . import approximation, omega, table
+from . import approximation, lista_training, omega, table
 
-__all__ = ["approximation", "omega", "table"]
+__all__ = ["approximation", "lista_training", "omega", "table"]

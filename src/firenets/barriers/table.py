@@ -19,10 +19,12 @@ from pathlib import Path
 
 import torch
 
-from .. import _progress
+from .. import _progress, reference
 from .._io import atomic_write_text
 from .._validation import check_int
+from ..nets import FIRENET, LISTA
 from . import approximation, omega
+from .lista_training import train
 
 KS = (1, 3, 6)
 NS = (10, 20, 30)
@@ -105,10 +107,6 @@ def run(
 
     ``progress`` (True, False/None or a callable taking a ``Status``) reports LISTA's training epochs.
     """
-    from .. import reference
-    from ..nets import FIRENET
-    from ..nets.lista import LISTA, train
-
     Ks = _check_values("K", Ks)
     ns = _check_values("n", ns)
     if dims not in omega.DIMS:
