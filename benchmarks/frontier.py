@@ -7,7 +7,7 @@ and zero-filling as points, all attacked with one budget on the same image, mask
                                   [--figure out.png [--from a.json b.json ...]]
 
 Image: the held-out ellipse phantom ellipses:SEED at SIZE x SIZE (never seen in training), mask at
-25% (seed 0). Attacks: ``stability.battery.Budget()`` (fixed-norm ascent, stopping rule tol 1e-3 over
+25% (seed 0). Attacks: ``stability.Budget()`` (fixed-norm ascent, stopping rule tol 1e-3 over
 10 steps, cap 100 per start, one random direction of both signs) at ||r|| = rho ||x||, and the
 targeted hallucination attack at the same size on the 3 x 3 grid of discs. lam is a multiple of the
 calibrated default (``nets.mri.default_lam``); depth is restarts x inner layers at a fixed depth.
@@ -46,15 +46,16 @@ TRAINING_SEEDS = range(8)  # the phantoms the level sparsities come from
 
 def point(label: str, make, A, x, budget) -> dict:
     import firenets as fn
-    from firenets.stability import battery
+    from firenets.experiments import stages
+    from firenets.stability import perturbation
 
     f = make(A)
     with torch.no_grad():
         rec = f(A(x))
     psnr = float(fn.metrics.psnr(x.abs(), rec.abs()))
     t0 = time.perf_counter()
-    pert = battery.perturbation(f, A, x, budget)
-    ha = battery.hallucination_attacks({label: make}, A, x, budget)[label].attacks[0]
+    pert = perturbation(f, A, x, budget)
+    ha = stages.hallucination_attacks({label: make}, A, x, budget)[label].best
     return {"map": label, "psnr": psnr, "ratio": pert.max_ratio, "noise_ratio": pert.max_noise_ratio,
             "error": pert.error, "error_perturbed": pert.worst.stages[0].error, "converged": bool(pert.worst.converged),
             "contrast": ha.contrast, "contrast_max": ha.contrast / float(x.abs().max()),
@@ -86,13 +87,14 @@ def level_weights(size: int, regulariser: str) -> list[float]:
 def run(size: int, seed: int, mask: str, rho: float, configs: list, on_row=None) -> list[dict]:
     import firenets as fn
     from firenets.acquisition import acquire
+    from firenets.experiments import reference_makers
     from firenets.nets.mri import default_lam, reconstruction_map
-    from firenets.stability import battery
+    from firenets.stability import Budget
 
     x0 = fn.data.ellipses(size, seed=seed)
     acq = acquire(x0, mask=mask, rate=0.25, seed=0)
     A, x = acq.operator, acq.target
-    budget = battery.Budget(norms=(rho,))  # the battery's default stopping rule and starts
+    budget = Budget(norms=(rho,))  # the battery's default stopping rule and starts
     rows = []
     for reg, restarts, inner, mult, weighted in configs:
         lam = mult * default_lam(reg, (size, size))
@@ -106,7 +108,7 @@ def run(size: int, seed: int, mask: str, rho: float, configs: list, on_row=None)
         rows.append({**point(label, make, A, x, budget), "regulariser": reg, "depth": f"{restarts}x{inner}",
                      "lam": lam, "lam_multiple": mult, "level_weights": w, "mask": mask})
         _done(rows, mask, on_row)
-    for label, make in battery.reference_makers().items():
+    for label, make in reference_makers().items():
         if label.startswith("FIRENET"):
             continue
         rows.append(point(label, make, A, x, budget))

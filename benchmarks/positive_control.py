@@ -4,9 +4,9 @@ by how much, and the attack must find it. FIRENET and zero-filling on the same p
 
     python benchmarks/positive_control.py [--train OUT | --weights FILE] [--pairs 4]
 
---train trains the control (``stability.control.CONTROL``, minutes on 2 cores) into OUT and records
+--train trains the control (``experiments.control.CONTROL``, minutes on 2 cores) into OUT and records
 this command in it; --weights measures a control trained before; neither measures the shipped one
-(``stability.control.shipped_control``, trained by --train with the defaults). Pairs: held-out phantoms
+(``experiments.control.shipped_control``, trained by --train with the defaults). Pairs: held-out phantoms
 ellipses:30000 + i, each with and without the leaky lesion. Per map and pair: its errors on x and
 x', the bound (||x - x'|| - 2 eta) / ||A x - A x'|| with eta the larger error, the bound with the
 errors' difference ||e' - e|| in place of 2 eta (bound d), the ratio at the
@@ -24,7 +24,7 @@ import torch
 
 
 def report(weights: Path | None, pairs: int) -> None:
-    from firenets.stability import control
+    from firenets.experiments import control
 
     for i in range(pairs):
         res = control.control_stage(weights=weights, pair=i)
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("give at most one of --train OUT and --weights FILE")
     torch.set_num_threads(args.threads)
     if args.train:
-        from firenets.stability import control
+        from firenets.experiments import control
 
         cmd = "python benchmarks/positive_control.py " + " ".join(sys.argv[1:] if argv is None else argv)
         _, rec = control.train_control(args.train, command=cmd)

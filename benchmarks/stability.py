@@ -1,6 +1,6 @@
 """The stability battery on held-out phantoms: FIRENET (reference depth), the U-Net, the deep cascade
 and zero-filling with one attack budget, the Gaussian-noise control, a small detail, more samples
-and generalisation (``stability.battery.run``, the stages `firenets audit` runs).
+and generalisation (``experiments.run``, the stages `firenets audit` runs).
 
     python benchmarks/stability.py [--size 128] [--images 2] [--norms 0.001,0.01,0.03] [--steps 100]
 
@@ -20,15 +20,15 @@ import torch
 
 def report(size: int, images: int, norms: tuple[float, ...], steps: int) -> None:
     import firenets as fn
-    from firenets.stability import battery
+    from firenets import experiments
 
-    makers = battery.reference_makers()
-    budget = battery.Budget(norms=norms, steps=steps)
+    makers = experiments.reference_makers()
+    budget = experiments.Budget(norms=norms, steps=steps)
     runs = []
     for i in range(images):
         x = fn.data.ellipses(size, seed=20_000 + i)
         stages = ("perturbation", "structural", "more-samples") if i == 0 else ("perturbation",)
-        runs.append(battery.run(makers, {f"ellipses:{20_000 + i}": x}, stages=stages, budget=budget))
+        runs.append(experiments.run(makers, {f"ellipses:{20_000 + i}": x}, stages=stages, budget=budget))
     print(f"worst-case ratio ||f(A(x+r)) - f(Ax)|| / ||r|| (fixed-norm ascent, cap {steps} steps per start, tol "
           f"{budget.tol:g} over {budget.patience} steps, {budget.restarts} random direction(s) of both signs) and "
           f"Gaussian noise of the same norm (max of {budget.noise_trials} draws); {images} held-out {size}x{size} "
@@ -44,7 +44,7 @@ def report(size: int, images: int, norms: tuple[float, ...], steps: int) -> None
         secs = statistics.mean(b.seconds["perturbation"] / len(makers) for b in runs)
         cells = "  ".join(f"{w:8.3f} {n:9.3f}" for w, n in zip(worst, noise, strict=True))
         print(f"{label:14} {cells}  {str(conv):>9} {iters:6.1f} {secs:8.1f}")
-    verdicts = [battery.verdicts(b.perturbation) for b in runs]
+    verdicts = [b.verdicts for b in runs]
     for label in verdicts[0]:
         factors = ", ".join(f"{v[label].factor:.2f}" for v in verdicts)
         print(f"{label}: worst case / zero-filling's = {factors} ({'unstable' if verdicts[0][label].unstable else 'no instability found'} on the first image)")

@@ -18,9 +18,10 @@ import torch
 from firenets import data
 from firenets.acquisition import acquire
 from firenets.cli import main
-from firenets.nets.user import UserMap, low_frequencies
-from firenets.operators import Fourier2D, MultiCoilFourier
-from firenets.stability import battery
+from firenets.experiments import stages
+from firenets.nets.adapter import NetworkMap, low_frequencies
+from firenets.operators import Fourier2D, MultiCoilFourier, ifft2c
+from firenets.stability import Budget, perturbation
 
 MODELS = '''
 import os
@@ -122,7 +123,7 @@ def models(tmp_path, monkeypatch):
 
 
 def _ifft(k):
-    return Fourier2D._ifft(k)
+    return ifft2c(k)
 
 
 # --- what the model is handed -------------------------------------------------------------------
@@ -131,20 +132,20 @@ def test_kspace_input_is_the_zero_filled_kspace_with_the_operators_mask(models):
     x = data.ellipses(32, seed=1)
     acq = acquire(x, mask="gaussian", rate=0.25, seed=2)
     net = models.KSpace()
-    f = UserMap(net, acq.operator, "kspace")
+    f = NetworkMap(net, acq.operator, "kspace")
     rec = f(acq.y)
     # the inverse FFT of P_M^* y is A^* y: the model is zero-filling, to rounding
     assert torch.allclose(rec, acq.zero_filled, atol=1e-12)
     assert torch.equal(net.masks[-1], acq.mask)
     # a worst case of zero-filling is exactly 1 (A^* is an isometry on the range of A^*)
-    wc = battery.perturbation(f, acq.operator, acq.target, battery.Budget(steps=5))
+    wc = perturbation(f, acq.operator, acq.target, Budget(steps=5))
     assert wc.max_ratio == pytest.approx(1.0, abs=1e-9)
 
 
 def test_every_stage_that_changes_the_acquisition_hands_the_model_the_new_mask(models):
     x = data.ellipses(32, seed=1)
     net = models.KSpace()
-    sweeps = battery.sample_sweeps({"k": lambda F: UserMap(net, F, "kspace")}, x, rates=(0.2, 0.3, 0.4), seed=1)
+    sweeps = stages.sample_sweeps({"k": lambda F: NetworkMap(net, F, "kspace")}, x, rates=(0.2, 0.3, 0.4), seed=1)
     rates = [round(float(m.double().mean()), 2) for m in net.masks]
     assert sorted(set(rates)) == pytest.approx([0.2, 0.3, 0.4], abs=0.02)
     assert sweeps["k"].summary()["results"][0]["psnr"] < sweeps["k"].summary()["results"][-1]["psnr"]
@@ -157,8 +158,8 @@ def test_fastmri_layout_and_low_frequencies():
     centre = int(round(40 * 0.2))
     assert low_frequencies(m) == centre  # the fully sampled centre columns
     acq = acquire(data.ellipses((32, 40), seed=0), mask=m)
-    f = UserMap(torch.nn.Identity(), acq.operator, "fastmri")
-    k, mask, n = f._inputs(acq.y[None])
+    f = NetworkMap(torch.nn.Identity(), acq.operator, "fastmri")
+    k, mask, n = f.inputs(acq.y[None])
     assert k.shape == (1, 1, 32, 40, 2) and k.dtype == torch.float64
     assert mask.shape == (1, 1, 1, 40, 1) and torch.equal(mask[0, 0, 0, :, 0], m[0])
     assert torch.equal(torch.view_as_complex(k)[0, 0], acq.operator.zero_filled(acq.y))
@@ -167,14 +168,14 @@ def test_fastmri_layout_and_low_frequencies():
     g[8, 5:12] = True
     g[3, 3] = True
     assert low_frequencies(g) == 7  # no full column: the run through the centre of the middle row
-    f2 = UserMap(torch.nn.Identity(), Fourier2D(g), "fastmri")
+    f2 = NetworkMap(torch.nn.Identity(), Fourier2D(g), "fastmri")
     assert f2.fastmri_mask.shape == (1, 1, 16, 16, 1)
 
 
 def test_fastmri_layout_reconstructs_the_rss_and_multicoil_kspace_carries_the_maps(models):
     x = data.ellipses(32, seed=3)
     acq = acquire(x, mask="fastmri-random", rate=0.25, seed=1)
-    f = UserMap(models.FastMRI(), acq.operator, "fastmri", dtype=torch.float32)
+    f = NetworkMap(models.FastMRI(), acq.operator, "fastmri", dtype=torch.float32)
     assert torch.allclose(f(acq.y), acq.zero_filled.abs().to(torch.complex128), atol=1e-5)
     from firenets import coils
 
@@ -188,10 +189,10 @@ def test_fastmri_layout_reconstructs_the_rss_and_multicoil_kspace_carries_the_ma
             seen.update(k=k, mask=mask, maps=s)
             return (_ifft(k) * s.conj()).sum(1)
 
-    rec = UserMap(Sense(), A, "kspace")(y)
+    rec = NetworkMap(Sense(), A, "kspace")(y)
     assert seen["k"].shape == (1, 4, 32, 32) and torch.equal(seen["maps"], A.maps)
     assert torch.allclose(rec, A.adjoint(y), atol=1e-12)  # sum_c conj(S_c) F^* P^* y_c is A^* y
-    rss = UserMap(models.FastMRI(), A, "fastmri")(y)
+    rss = NetworkMap(models.FastMRI(), A, "fastmri")(y)
     assert torch.allclose(rss.real, A.coil_images(y).abs().pow(2).sum(0).sqrt(), atol=1e-5)
 
 
@@ -221,9 +222,9 @@ def test_bad_models_are_refused_with_the_reason(models):
     ]
     for net, output, message in cases:
         with pytest.raises((ValueError, TypeError), match=re.escape(message)):
-            UserMap(net, A, "adjoint", output=output)(acq.y)
+            NetworkMap(net, A, "adjoint", output=output)(acq.y)
     with pytest.raises(ValueError, match="input must be one of"):
-        UserMap(Lambda(lambda x: x), A, "image")
+        NetworkMap(Lambda(lambda x: x), A, "image")
 
 
 def test_dtype_moves_the_models_inputs_and_outputs_come_back_in_complex128(models):
@@ -235,10 +236,10 @@ def test_dtype_moves_the_models_inputs_and_outputs_come_back_in_complex128(model
             got["dtype"] = x.dtype
             return x
 
-    out = UserMap(Rec(), acq.operator, "adjoint", dtype=torch.float32)(acq.y)
+    out = NetworkMap(Rec(), acq.operator, "adjoint", dtype=torch.float32)(acq.y)
     assert got["dtype"] == torch.complex64 and out.dtype == torch.complex128
     assert torch.allclose(out, acq.zero_filled, atol=1e-6)
-    UserMap(Rec(), acq.operator, "magnitude", dtype=torch.float64)(acq.y)
+    NetworkMap(Rec(), acq.operator, "magnitude", dtype=torch.float64)(acq.y)
     assert got["dtype"] == torch.float64
 
 
@@ -519,7 +520,7 @@ def test_the_shipped_unet_audited_as_a_users_model_is_the_built_in_one(tmp_path,
     acq = acquire(x, mask="gaussian", rate=0.25, seed=0)
     from firenets.nets.training import shipped_unet
 
-    user = UserMap(shipped_unet(), acq.operator)(acq.y)
+    user = NetworkMap(shipped_unet(), acq.operator)(acq.y)
     built_in = reconstruction_map("unet", acq.operator)(acq.y)
     assert torch.allclose(user, built_in.to(torch.complex128), atol=1e-5)
     out = tmp_path / "a"
@@ -533,7 +534,8 @@ def test_the_shipped_unet_audited_as_a_users_model_is_the_built_in_one(tmp_path,
 
 
 def test_the_dataset_sentence_is_computed_from_the_rows():
-    from firenets.report.story import dataset_sentence
+    from firenets.experiments.verdicts import over_images
+    from firenets.report.sentences import dataset_sentence
 
     def row(name, psnr, ratio, zf_ratio, converged):
         return {"image": name, "maps": {
@@ -543,7 +545,7 @@ def test_the_dataset_sentence_is_computed_from_the_rows():
                             "converged": True}}}
 
     rows = [row("a", 30.0, 1.5, 1.0, True), row("b", 32.0, 4.0, 1.0, False), row("c", 34.0, 2.5, 1.0, True)]
-    text = dataset_sentence("net", rows)
+    text = dataset_sentence(over_images(rows, "net"))
     assert text.startswith("net on 3 images: PSNR median 32.00 dB (from 30.00 to 34.00)")
     assert "worst-case ratio median 2.5, largest 4 on b" in text and "5 times its Gaussian-noise ratio" in text
     assert "on 2 of 3 images" in text  # 4.0 and 2.5 exceed 2x zero-filling's 1, 1.5 does not
@@ -551,18 +553,19 @@ def test_the_dataset_sentence_is_computed_from_the_rows():
 
 
 def test_a_section_that_cannot_be_drawn_is_reported_and_the_result_is_left_alone(tmp_path, monkeypatch):
-    from firenets.report import story
+    import firenets as fn
+    from firenets.report import pages
 
     net = torch.nn.Identity()
-    result = battery.audit({"id": lambda F: UserMap(net, F)}, {"e": data.ellipses(32, seed=1)},
-                           stages=("accuracy", "hallucination"), budget=battery.Budget(steps=3))
+    result = fn.audit(net, {"e": data.ellipses(32, seed=1)}, name="id", stages=("accuracy", "hallucination"),
+                      budget=Budget(steps=3))
 
     def broken(*args, **kwargs):
         raise RuntimeError("no figure today")
 
-    monkeypatch.setattr(story, "hallucination_section", broken)
-    page = story.audit_page(result, tmp_path, name="id")
-    assert page["record"]["failures"] == {"hallucination": "drawing the page section: RuntimeError: no figure today"}
-    assert page["record"]["completed"] == ["accuracy"]
+    monkeypatch.setattr(pages, "hallucination_section", broken)
+    page = result.write(tmp_path)
+    assert page.record["failures"] == {"hallucination": "drawing the page section: RuntimeError: no figure today"}
+    assert page.record["completed"] == ["accuracy"]
     assert result.failures == {} and result.completed == ["accuracy", "hallucination"]  # rendering ran nothing
     assert "FAILED" in (tmp_path / "index.html").read_text()

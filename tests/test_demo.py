@@ -237,8 +237,8 @@ def test_audit_command(tmp_path, monkeypatch, capsys):
 def test_audit_stages_size_and_seed(tmp_path, monkeypatch, capsys):
     import torch
 
-    from firenets.cli import STAGE_NAMES
-    from firenets.stability.battery import STAGES
+    from firenets.cli.audit import STAGES as STAGE_NAMES
+    from firenets.experiments.stages import STAGES
 
     assert STAGE_NAMES == STAGES  # the parser's list is the battery's
     monkeypatch.chdir(tmp_path)

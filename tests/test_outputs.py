@@ -196,10 +196,10 @@ def test_every_command_refuses_a_non_empty_out_without_force(tmp_path, capsys, c
 
 @pytest.mark.parametrize("command, target, markers", [
     (["table", "--quick", "--K", "1", "--n", "10"], ("firenets.barriers.table", "run"), ["run.json", "table.json"]),
-    (["reconstruct", "shepp-logan"], ("firenets", "reconstruct"), ["metrics.json"]),
-    (["attack", "shepp-logan", "--method", "zero-filled"], ("firenets.stability.battery", "attack"), ["attack.json"]),
-    (["demo"], ("firenets.stability.battery", "demo"), ["index.html", "results.json"]),
-    (["audit", "--model", "x:y"], ("firenets.nets.user", "load_model"), ["index.html", "results.json"]),
+    (["reconstruct", "shepp-logan"], ("firenets.cli.reconstruct", "reconstruct"), ["metrics.json"]),
+    (["attack", "shepp-logan", "--method", "zero-filled"], ("firenets.cli.attack", "attack"), ["attack.json"]),
+    (["demo"], ("firenets.cli.demo", "demo"), ["index.html", "results.json"]),
+    (["audit", "--model", "x:y"], ("firenets.cli.audit", "load_model"), ["index.html", "results.json"]),
 ])
 def test_every_command_interrupted_leaves_no_completion_marker(tmp_path, monkeypatch, capsys, command, target, markers):
     import importlib

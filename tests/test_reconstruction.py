@@ -141,7 +141,7 @@ def test_warm_started_firenet_keeps_a_minimiser_and_improves_a_network(small_pro
     err = lambda z: float(torch.linalg.vector_norm(z - x_star) / torch.linalg.vector_norm(x_star))  # noqa: E731
     assert err(kept) < 1e-4 and err(kept) < err(cold) / 100
     # started at zero-filling, the objective decreases below the network's and FIRENET's from zero
-    zf = rc.ZeroFilled(acq.operator)
+    zf = rc.zero_filled(acq.operator)
     problem = fn.SRLasso(acq.operator @ W.H, acq.y, lam=lam)
     with torch.no_grad():
         warm = WarmStarted(zf, fire(2))(acq.y)

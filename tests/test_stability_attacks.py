@@ -59,7 +59,7 @@ def test_zero_filling_reaches_one_and_never_exceeds_it(setup):
     # f(y) = A^* y: f(A(x+r)) - f(Ax) = A^*A r, an orthogonal projection of r: the worst case is exactly 1
     A, x = setup
     xn = float(torch.linalg.vector_norm(x))
-    res = worst_case(fn.reconstruction.ZeroFilled(A), A, x, norms=[0.01 * xn, 0.03 * xn])
+    res = worst_case(fn.nets.adapter.zero_filled(A), A, x, norms=[0.01 * xn, 0.03 * xn])
     for stage in res.stages:
         assert 0.99 <= stage.ratio <= 1 + 1e-12
         # the starts are drawn in the range of A^* (the null-space part of r changes nothing): the
@@ -120,7 +120,7 @@ def test_fixed_norm_ascent_finds_an_instability_behind_a_smooth_switch(setup):
 
 def test_a_capped_ascent_says_it_did_not_converge(setup):
     A, x = setup
-    res = worst_case(fn.reconstruction.ZeroFilled(A), A, x, norms=[0.05], steps=2, restarts=0)
+    res = worst_case(fn.nets.adapter.zero_filled(A), A, x, norms=[0.05], steps=2, restarts=0)
     assert res.stages[0].converged is False and res.converged is False
     assert res.summary()["converged"] is False and res.summary()["stages"][0]["starts"][0]["iterations"] == 2
 
@@ -165,7 +165,7 @@ def test_penalised_ascent_shrinks_when_the_map_is_stable_enough(setup):
 
 def test_noise_control_of_a_projection_has_ratio_sqrt_rate(setup):
     A, x = setup
-    zero_filled = fn.reconstruction.ZeroFilled(A)
+    zero_filled = fn.nets.adapter.zero_filled(A)
     ctrl = noise_control(zero_filled, A, x, [0.05, 0.5], seed=1)
     rate = A.shape[0] / (SHAPE[0] * SHAPE[1])
     for stage in ctrl.stages:
@@ -177,7 +177,7 @@ def test_noise_control_of_a_projection_has_ratio_sqrt_rate(setup):
 
 def test_measurement_attack_on_zero_filling_matches_the_closed_form(setup):
     A, x = setup
-    f = fn.reconstruction.ZeroFilled(A)
+    f = fn.nets.adapter.zero_filled(A)
     res = measurement_attack(f, A, x, rels=(0.0, 0.02, 0.08))  # the default stopping rule
     assert res.converged and all(r.iterations < 100 for r in res.results)
     assert [s["kind"] for s in res.results[2].starts] == ["warm", "random", "random"]
@@ -203,7 +203,7 @@ def test_attacks_run_through_firenet(setup):
 
 def test_bad_input(setup):
     A, x = setup
-    f = fn.reconstruction.ZeroFilled(A)
+    f = fn.nets.adapter.zero_filled(A)
     with pytest.raises(TypeError, match="callable"):
         worst_case("unet", A, x)
     with pytest.raises(ValueError, match="shape"):

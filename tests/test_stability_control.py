@@ -59,7 +59,7 @@ def test_at_the_feasible_perturbation_every_map_reaches_the_bound(setup):
     x = fn.data.ellipses(SHAPE, seed=5)
     L = control.leaky(d, b, 0.05)
     region = disc(SHAPE, (12, 20), 2.0)
-    for f in (Oracle(A, L.to(torch.complex128), x.to(torch.complex128)), fn.reconstruction.ZeroFilled(A)):
+    for f in (Oracle(A, L.to(torch.complex128), x.to(torch.complex128)), fn.nets.adapter.zero_filled(A)):
         pc = control.positive_control(f, A, x, L, region)
         # ||f(A x') - f(A x)|| >= ||x' - x|| - 2 eta, divided by ||A (x' - x)||: the theorem, on this map
         assert pc.feasible_ratio >= pc.bound * (1 - 1e-9)
@@ -79,27 +79,31 @@ def test_at_the_feasible_perturbation_every_map_reaches_the_bound(setup):
 
 
 def test_control_stage_on_a_small_trained_control_and_its_page_section(tmp_path):
-    from firenets.report.story import control_sentence, positive_control_section
-    from firenets.stability.battery import REFERENCE, Budget
+    from firenets.experiments import control as shipped
+    from firenets.experiments.maps import REFERENCE
+    from firenets.report.sections import positive_control_section
+    from firenets.report.sentences import control_sentence
+    from firenets.stability.budget import Budget
 
     weights = tmp_path / "control.pt"
-    control.train_control(weights, progress=False, size=32, centre=(12, 20), radius=2.0, n_train=8, n_val=4,
+    shipped.train_control(weights, progress=False, size=32, centre=(12, 20), radius=2.0, n_train=8, n_val=4,
                           epochs=1, features=4)
-    res = control.control_stage(weights=weights, budget=Budget(steps=8, patience=3))
-    assert list(res.maps) == [control.CONTROL_LABEL, REFERENCE, "zero-filled"]
+    res = shipped.control_stage(weights=weights, budget=Budget(steps=8, patience=3))
+    assert list(res.maps) == [shipped.CONTROL_LABEL, REFERENCE, "zero-filled"]
     zf = res.maps["zero-filled"]
     # zero-filling is the orthogonal projection A^*A: the feasible r lies in its range, so its ratio is
     # exactly 1 there and nowhere above 1; the attack reaches it
     assert zf.feasible_ratio == pytest.approx(1.0, abs=1e-9)
     assert zf.attack_ratio <= 1 + 1e-9 and zf.found
-    torch.testing.assert_close(res.x_lesion - res.x, control.control_setup({"control": res.settings})[3].to(res.x.dtype))
+    torch.testing.assert_close(res.x_lesion - res.x, shipped.control_setup({"control": res.settings})[3].to(res.x.dtype))
     # the feasible r has the samples of x' - x: A(x + r) = A x'
-    A = control.control_setup({"control": res.settings})[2]
+    A = shipped.control_setup({"control": res.settings})[2]
     torch.testing.assert_close(A((res.x + res.r).to(torch.complex128)), A(res.x_lesion.to(torch.complex128)))
     for pc in res.maps.values():
         assert pc.feasible_ratio >= max(pc.bound, pc.bound_difference) * (1 - 1e-9)
         assert pc.found == (pc.attack_ratio >= pc.feasible_ratio * (1 - 1e-3))
-    section, record = positive_control_section(res, tmp_path, title="control")
+    section = positive_control_section(res, tmp_path, title="control")
+    section, record = section.as_dict(), section.record
     assert (tmp_path / "positive-control.png").is_file()
     assert record["maps"]["zero-filled"]["feasible_ratio"] == zf.feasible_ratio
     assert [r[0] for r in section["tables"][0]["rows"]] == list(res.maps)

@@ -17,7 +17,8 @@ import torch
 from firenets import masks, metrics
 from firenets.data import ellipses, ellipses_with_details, insert_detail, shepp_logan
 from firenets.operators import Fourier2D
-from firenets.reconstruction import MRIFirenet, ZeroFilled, acquire
+from firenets.reconstruction import MRIFirenet, acquire
+from firenets.reconstruction import zero_filled as ZeroFilled
 from firenets.stability.generalisation import generalisation
 from firenets.stability.hallucination import (
     accuracy_stability_bound,

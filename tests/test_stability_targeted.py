@@ -37,7 +37,7 @@ def test_zero_filling_contrast_lies_between_a_feasible_value_and_the_bound(setup
     A, x = setup
     R = disc(SHAPE, (12, 18), 3)
     P = lambda z: A.adjoint(A(z))  # noqa: E731
-    f = fn.reconstruction.ZeroFilled(A)
+    f = fn.nets.adapter.zero_filled(A)
     rho = 0.02 * float(torch.linalg.vector_norm(x))
     base = P(x)
     # first-order optimal direction: P (w e^{i phase(P x)}), w = 1_R / |R|
@@ -85,7 +85,7 @@ def test_disc_grid_and_bad_input(setup):
     assert len(grid) == 9 and all(m.any() for m in grid)
     centres = {tuple(int(v) for v in torch.nonzero(m).double().mean(0).round()) for m in grid}
     assert len(centres) == 9
-    f = fn.reconstruction.ZeroFilled(A)
+    f = fn.nets.adapter.zero_filled(A)
     with pytest.raises(ValueError, match="holds no pixel"):
         disc(SHAPE, (100, 100), 2)
     with pytest.raises(ValueError, match="empty"):

@@ -2,8 +2,9 @@
 whether a reconstruction network can be trusted.
 
 ``import firenets as fn`` gives the operators, masks, problems and the inexact-input model;
-``fn.reference`` (CVXPY), ``fn.barriers``, ``fn.data``, ``fn.metrics`` and ``fn.reconstruction``
-(with ``fn.reconstruct``) load on first use.
+``fn.reference`` (CVXPY), ``fn.barriers``, ``fn.data``, ``fn.metrics``, ``fn.reconstruction`` (with
+``fn.reconstruct``), ``fn.stability``, ``fn.experiments`` (with ``fn.audit``) and ``fn.report`` load on
+first use.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ __all__ = [
     "QCBP",
     "Lasso",
     "SRLasso",
+    "audit",
     "barriers",
     "data",
+    "experiments",
     "inexact",
     "masks",
     "metrics",
@@ -38,14 +41,13 @@ __all__ = [
     "stability",
 ]
 
-_LAZY = {"reference", "barriers", "data", "metrics", "reconstruction", "report", "stability"}
+_LAZY = {"reference", "barriers", "data", "experiments", "metrics", "reconstruction", "report", "stability"}
+_FUNCTIONS = {"reconstruct": "reconstruction", "audit": "experiments"}  # a function -> the module it lives in
 
 
 def __getattr__(name: str) -> Any:
-    if name == "reconstruct":
-        from .reconstruction import reconstruct
-
-        return reconstruct
+    if name in _FUNCTIONS:
+        return getattr(importlib.import_module(f".{_FUNCTIONS[name]}", __name__), name)
     if name in _LAZY:
         module = importlib.import_module(f".{name}", __name__)
         globals()[name] = module

@@ -131,16 +131,38 @@ def _merge(staging: Path, out: Path, markers: tuple[str, ...], option: str) -> N
 
 
 @contextlib.contextmanager
+def locked(out: str | Path, *, option: str = "--out", warn: Callable[[str], None] | None = None) -> Iterator[Lock]:
+    """The lock of an output place: ``Lock`` on ``.NAME.firenets-lock`` beside ``out`` (a directory or a
+    file), held while the run writes; a lock left by a run that died is taken over and reported through
+    ``warn``. Every command that writes takes it."""
+    out = Path(out)
+    parent = out.absolute().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        lock = Lock(parent / f".{out.absolute().name}.firenets-lock", what=f"{option} {out}")
+    except OSError as exc:
+        raise OutputError(f"{option} {out}: cannot write next to it ({exc.strerror or exc})") from None
+    try:
+        if lock.stale is not None and warn is not None:
+            warn(f"{option} {out}: an earlier run (pid {lock.stale}) into it was interrupted; its lock is taken over")
+        yield lock
+    finally:
+        lock.release()
+
+
+@contextlib.contextmanager
 def run_directory(out: str | Path, *, force: bool, markers: tuple[str, ...], option: str = "--out",
-                  warn: Callable[[str], None] | None = None) -> Iterator[Path]:
-    """The output protocol of every command: yields a fresh staging directory next to ``out`` for the
-    run's files; when the run completes they are moved into place, ``markers`` (the files whose presence
-    says a run completed) last, and nothing of an interrupted or failed run is left behind.
+                  warn: Callable[[str], None] | None = None, in_place: bool = False) -> Iterator[Path]:
+    """The output protocol of every command: under ``locked(out)``, yields a fresh staging directory next
+    to ``out`` for the run's files; when the run completes they are moved into place, ``markers`` (the
+    files whose presence says a run completed) last, and nothing of an interrupted or failed run is left
+    behind.
 
     - ``out`` must not be empty; a file there is refused; a directory holding files needs ``force``,
       and with it the previous run's markers are removed before the run starts;
-    - a lock (``Lock``) next to ``out`` refuses a second run into it while one is running; a lock
-      left by a run that died is taken over and reported through ``warn``.
+    - ``in_place``: a run that writes into ``out`` as it goes (a dataset's rows, kept for a resumed run)
+      gets ``out`` itself, its markers removed first; nothing is staged, and the run writes its
+      markers last itself.
     """
     import shutil
 
@@ -150,15 +172,7 @@ def run_directory(out: str | Path, *, force: bool, markers: tuple[str, ...], opt
     if out.exists() and not out.is_dir():
         raise OutputError(f"{option} {out} exists and is not a directory")
     parent = out.absolute().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        lock = Lock(parent / f".{out.absolute().name}.firenets-lock", what=f"{option} {out}")
-    except OSError as exc:
-        raise OutputError(f"{option} {out}: cannot write next to it ({exc.strerror or exc})") from None
-    staging = None
-    try:
-        if lock.stale is not None and warn is not None:
-            warn(f"{option} {out}: an earlier run (pid {lock.stale}) into it was interrupted; its lock is taken over")
+    with locked(out, option=option, warn=warn):
         for old in parent.glob(f".{out.absolute().name}.partial-*"):  # left by runs that were killed
             shutil.rmtree(old, ignore_errors=True)
         if out.is_dir() and any(out.iterdir()):
@@ -168,22 +182,39 @@ def run_directory(out: str | Path, *, force: bool, markers: tuple[str, ...], opt
                 marker = out / name
                 if marker.is_symlink() or marker.is_file():
                     marker.unlink()
+        if in_place:
+            out.mkdir(parents=True, exist_ok=True)
+            yield out
+            return
+        staging = None
         try:
-            staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.absolute().name}.partial-"))
-        except OSError as exc:
-            raise OutputError(f"{option} {out}: cannot write next to it ({exc.strerror or exc})") from None
-        yield staging
-        if out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
-        if not out.exists():
-            os.rename(staging, out)
-            staging = None
-        else:
-            _merge(staging, out, markers, option)
-    finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-        lock.release()
+            try:
+                staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.absolute().name}.partial-"))
+            except OSError as exc:
+                raise OutputError(f"{option} {out}: cannot write next to it ({exc.strerror or exc})") from None
+            yield staging
+            if out.is_dir() and not any(out.iterdir()):
+                out.rmdir()
+            if not out.exists():
+                os.rename(staging, out)
+                staging = None
+            else:
+                _merge(staging, out, markers, option)
+        finally:
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+
+
+def replace_directory(staged: Path, dest: Path) -> None:
+    """Move the complete directory ``staged`` onto ``dest`` (a previous one, or a file or link there,
+    removed first): a directory that appears is complete."""
+    import shutil
+
+    if dest.is_symlink() or dest.is_file():
+        dest.unlink()
+    elif dest.exists():
+        shutil.rmtree(dest)
+    os.rename(staged, dest)
 
 
 def load_tensors(path: str | Path) -> object:

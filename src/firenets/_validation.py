@@ -8,6 +8,16 @@ from typing import Any
 
 import torch
 
+
+class ArgumentError(ValueError):
+    """A bad value of the argument ``argument`` (the Python parameter's name): the message is
+    "ARGUMENT DETAIL", and a command line can name its own option for the argument instead."""
+
+    def __init__(self, argument: str, detail: str):
+        super().__init__(f"{argument} {detail}")
+        self.argument, self.detail = argument, detail
+
+
 _REAL_OF = {
     torch.float64: torch.float64,
     torch.float32: torch.float32,

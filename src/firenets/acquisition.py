@@ -11,9 +11,10 @@ from typing import Any
 
 import torch
 
+from . import coils
 from . import masks as _masks
-from ._validation import as_tensor, check_scalar, check_seed
-from .operators import Fourier2D
+from ._validation import ArgumentError, as_tensor, check_scalar, check_seed
+from .operators import Fourier2D, MultiCoilFourier, ifft2c
 
 MASKS = ("gaussian", "cartesian", "radial", "das")
 
@@ -102,7 +103,7 @@ def sampling_mask(mask: str | torch.Tensor, shape: tuple[int, int], *, rate: flo
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
         raise TypeError("mask must be a mask kind (str) or a boolean torch.Tensor")
     if tuple(mask.shape) != tuple(shape):
-        raise ValueError(f"mask has shape {tuple(mask.shape)} but {what} is {tuple(shape)}")
+        raise ArgumentError("mask", f"has shape {tuple(mask.shape)} but {what} is {tuple(shape)}")
     return mask, "custom"
 
 
@@ -128,9 +129,7 @@ class MultiCoilAcquisition(Acquisition):
     @property
     def zero_filled(self) -> torch.Tensor:
         """The root-sum-of-squares of the zero-filled coil images (fastMRI's baseline), real."""
-        from .coils import rss
-
-        return rss(self.operator.coil_images(self.y)).to(torch.complex128)
+        return coils.rss(self.operator.coil_images(self.y)).to(torch.complex128)
 
 
 def calibration_size(mask: torch.Tensor, cap: int = 48) -> tuple[int, int]:
@@ -165,9 +164,6 @@ def acquire_multicoil(
     noise of standard deviation ``noise`` per sample, and the coil maps: given, or estimated from the
     largest fully sampled centred block (``calibration_size``) by ESPIRiT or the low-resolution
     method. The target is ``reference`` when given, else the RSS of the fully sampled coil images."""
-    from . import coils
-    from .operators import MultiCoilFourier
-
     k = as_tensor("kspace", kspace, dtype=torch.complex128)
     if k.ndim != 3:
         raise ValueError(f"kspace must be multi-coil (coils, H, W); got shape {tuple(k.shape)}")
@@ -205,5 +201,5 @@ def acquire_multicoil(
     A = MultiCoilFourier(maps, m)
     y = k.reshape(C, -1).index_select(1, A.single.index)
     y = _noisy(y, noise, seed)
-    target = coils.rss(Fourier2D._ifft(k)) if reference is None else as_tensor("reference", reference).to(torch.float64)
+    target = coils.rss(ifft2c(k)) if reference is None else as_tensor("reference", reference).to(torch.float64)
     return MultiCoilAcquisition(A, y, target, m, kind, A.rate, seed, noise, False, maps_method, calib)

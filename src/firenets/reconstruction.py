@@ -18,17 +18,18 @@ from typing import Any
 import torch
 
 from . import masks as _masks
+from ._io import atomic_write
 from ._validation import as_tensor, check_int, check_pixels, check_scalar, check_seed
 from .acquisition import MASKS, Acquisition, acquire
+from .nets import training
+from .nets.adapter import INPUTS, NetworkMap, zero_filled
 from .nets.mri import (  # noqa: F401 (re-exported: the public names of FIRENET for MRI)
     FIRENET_DEFAULTS,
     METHODS,
     REFERENCE_FIRENET,
     REGULARISER_DEFAULTS,
     REGULARISERS,
-    AdjointInput,
     MRIFirenet,
-    ZeroFilled,
     default_lam,
     lam_scale,
     reconstruction_map,
@@ -384,13 +385,9 @@ def train_model(
     command: str | None = None,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train a user's network ``net`` (built by ``spec`` = PKG.MODULE:FACTORY) on the phantoms and
-    acquisition of ``train``, called as the audit calls it (``nets.user.UserMap`` with ``input``);
+    acquisition of ``train``, called as the audit calls it (``nets.adapter.NetworkMap`` with ``input``);
     write {"state_dict", "training"} to ``out``, which ``firenets audit --model SPEC --weights OUT``
     reads. The loop, seeds, validation and resumable state are ``train``'s."""
-
-    from .nets import training
-    from .nets.user import INPUTS, UserMap
-
     if input not in INPUTS:
         raise ValueError(f"input must be one of {', '.join(INPUTS)}; got {input!r}")
     epochs = check_int("epochs", epochs, minimum=1)
@@ -401,7 +398,7 @@ def train_model(
                             state_path=out.with_name(out.name + ".state"), resume=resume, progress=progress,
                             input=input)
     F = Fourier2D(m)
-    f = UserMap(net, F, input)
+    f = NetworkMap(net, F, input)
     with torch.no_grad():
         y = F(val.to(torch.complex128))
         rec = torch.cat([f(y[i : i + batch]) for i in range(0, len(val), batch)])
@@ -409,8 +406,6 @@ def train_model(
     record = _training_record(result, val, rec, zf, m, command, model=spec, input=input, size=size, mask=mask,
                               rate=rate, seed=seed, epochs=epochs, batch=batch, lr=lr, n_train=len(images),
                               n_val=len(val))
-    from ._io import atomic_write
-
     payload = {"state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}, "training": record}
     atomic_write(out, lambda tmp: torch.save(payload, tmp))
     out.with_name(out.name + ".state").unlink(missing_ok=True)
@@ -432,10 +427,9 @@ __all__ = [
     "regulariser_operator",
     "METHODS",
     "Acquisition",
-    "AdjointInput",
     "MRIFirenet",
     "Reconstruction",
-    "ZeroFilled",
+    "zero_filled",
     "acquire",
     "psnr_gain",
     "reconstruct",

@@ -17,8 +17,10 @@ import torch
 
 from .._validation import check_scalar, complex_dtype, real_dtype
 from ..operators import Fourier2D, MultiCoilFourier, Wavelet2D
-from ..problems import weights_in_levels
+from ..problems import SRLasso, weights_in_levels
+from .adapter import NetworkMap, zero_filled
 from .firenet import FIRENET
+from .training import load, shipped
 
 METHODS = ("firenet", "unet", "cascade", "zero-filled")
 # Imaging defaults (docs/imaging.md gives the evidence): the regulariser, depth and schedule the
@@ -232,8 +234,6 @@ class MRIFirenet(torch.nn.Module):
 
     def _problem64(self, y: torch.Tensor):
         """The problem this network solves, in float64 (for certificates of a single-precision network)."""
-        from ..problems import SRLasso
-
         if self._exact is None:
             self._exact = self._operators(torch.complex128)
         A, B, weights, _, _ = self._exact
@@ -249,19 +249,6 @@ def _detached(dual, dtype: torch.dtype | None = None):
 
 def _twos(n: int) -> int:
     return (n & -n).bit_length() - 1
-
-
-class AdjointInput(torch.nn.Module):
-    """f(y) = net(A^* y): a network on the zero-filled image seen as a map from the samples y."""
-
-    def __init__(self, net: torch.nn.Module, operator: Fourier2D):
-        super().__init__()
-        self.net = net
-        self.F = operator
-
-    def forward(self, y: torch.Tensor) -> torch.Tensor:
-        """net(A^* y) for y of shape (m,) or (B, m)."""
-        return self.net(self.F.adjoint(y))
 
 
 class WarmStarted(torch.nn.Module):
@@ -294,18 +281,6 @@ class WarmStarted(torch.nn.Module):
         return self.fire(y, x0=x0, eps0=eps0)
 
 
-class ZeroFilled(torch.nn.Module):
-    """f(y) = A^* y: the zero-filled inverse FFT (the baseline every method must beat)."""
-
-    def __init__(self, operator: Fourier2D):
-        super().__init__()
-        self.F = operator
-
-    def forward(self, y: torch.Tensor) -> torch.Tensor:
-        """A^* y."""
-        return self.F.adjoint(y)
-
-
 def reconstruction_map(
     method: str, operator: Fourier2D, *, weights: str | Path | None = None, **firenet_options: Any
 ) -> torch.nn.Module:
@@ -325,10 +300,9 @@ def reconstruction_map(
     if method == "zero-filled":
         if weights is not None:
             raise ValueError("weights apply to unet and cascade only")
-        return ZeroFilled(operator)
-    from .training import load, shipped
-
+        return zero_filled(operator)
     path = shipped(method) if weights is None else weights
     net, _ = load(path, kind=method, mask=operator.mask)
     net.eval()
-    return AdjointInput(net, operator)
+    # handed A^* y in complex128: the built-in networks convert to their parameters' precision inside
+    return NetworkMap(net, operator, "adjoint", dtype=torch.float64)

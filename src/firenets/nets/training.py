@@ -23,6 +23,7 @@ from .. import _progress
 from .._io import atomic_write, load_tensors
 from .._validation import check_int, check_scalar, check_seed
 from ..operators import Fourier2D
+from .adapter import NetworkMap, parameter_dtype
 from .learned import DeepCascade, UNet
 
 FORMAT = 1
@@ -185,7 +186,7 @@ def train(
     Inputs are computed once; batches are shuffled with a generator seeded by (seed, epoch), so a
     resumed run (``resume`` with the ``state_path`` written after every epoch) repeats the
     uninterrupted one. Returns the loss history; ``net`` ends with the best weights, in eval mode.
-    ``input``: a user's network, trained as the map f = ``nets.user.UserMap(net, A, input)`` of the
+    ``input``: a user's network, trained as the map f = ``nets.adapter.NetworkMap(net, A, input)`` of the
     samples y = A x (what the audit calls it with) instead of net(A^* y). ``progress``: True (a bar
     on the terminal), False/None, or a callable given ``Status("training <Name>", epochs done, epochs)``.
     """
@@ -206,18 +207,14 @@ def train(
     params = list(net.parameters())
     if not params:
         raise ValueError("the network has no parameters to train")
-    from .user import parameter_dtype
-
     dtype = parameter_dtype(net)
     cdtype = torch.complex64 if dtype == torch.float32 else torch.complex128
     f = net
     if input is None:
         F = Fourier2D(mask, dtype=cdtype)
     else:  # called on the samples y in complex128, as the audit calls it
-        from .user import UserMap
-
         F = Fourier2D(mask)
-        f = UserMap(net, F, input, dtype=dtype)
+        f = NetworkMap(net, F, input, dtype=dtype)
     x0, target = _pairs(F, images, cdtype, samples=input is not None)
     v0, vtarget = _pairs(F, val_images, cdtype, samples=input is not None)
 

@@ -1,10 +1,12 @@
-"""Results on disk: JSON records, PNG images and figures, and the HTML page, each written atomically.
+"""Results on disk, rendered from result objects only: JSON records, PNG images and figures, typed page
+sections, and the HTML pages, each written atomically. Nothing here runs an experiment.
 
 matplotlib loads inside the functions that draw (Agg backend, no display needed).
 """
 
 from __future__ import annotations
 
+from . import pages, sections, sentences
 from .attack import attack_files, attack_record, attack_text
 from .figures import (
     attack_figure,
@@ -15,19 +17,27 @@ from .figures import (
     save_image,
 )
 from .page import render, write
+from .pages import Page, audit_page, dataset_page, demo_page
 from .records import write_json
 
 __all__ = [
+    "Page",
+    "attack_figure",
     "attack_files",
     "attack_record",
     "attack_text",
-    "attack_figure",
+    "audit_page",
+    "dataset_page",
+    "demo_page",
     "grid_figure",
     "hallucination_attack_figure",
     "maps_figure",
+    "pages",
     "reconstruction_figure",
     "render",
     "save_image",
+    "sections",
+    "sentences",
     "write",
     "write_json",
 ]

@@ -1,4 +1,4 @@
-"""The files and summary of ``firenets attack``, rendered from a ``stability.battery.AttackResult``."""
+"""The files and summary of ``firenets attack``, rendered from an ``experiments.attack.AttackResult``."""
 
 from __future__ import annotations
 

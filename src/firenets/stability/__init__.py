@@ -1,6 +1,7 @@
-"""Stability of reconstruction maps: worst-case perturbations (image and measurement domain) with a
-noise control, targeted hallucination attacks, hallucination maps, small details, more samples,
-generalisation; ``battery`` runs them on several maps alike.
+"""Stability of reconstruction maps, the mathematics only: the attack ``Budget``, worst-case
+perturbations (image and measurement domain) with a noise control, targeted hallucination attacks,
+hallucination maps, kernel pairs and the accuracy-stability bound, the positive control's lesion, small
+details, more samples, generalisation. ``experiments`` runs them on several maps alike.
 
 A reconstruction map f takes k-space samples y, (m,) or (B, m), to a complex image; the operator
 A is an ``operators.Fourier2D``. Antun et al., PNAS 2020; Bhadra et al., IEEE TMI 2021
@@ -9,6 +10,7 @@ A is an ``operators.Fourier2D``. Antun et al., PNAS 2020; Bhadra et al., IEEE TM
 
 from __future__ import annotations
 
+from .budget import Budget
 from .constrained import BudgetResult, MeasurementAttack, measurement_attack
 from .generalisation import Generalisation, generalisation
 from .hallucination import (
@@ -18,17 +20,29 @@ from .hallucination import (
     check_orthonormal_rows,
     hallucination_maps,
     kernel_pair,
+    leaky,
     measurement_component,
     near_kernel_pair,
     null_component,
 )
-from .perturbation import RELATIVE_NORMS, NoiseControl, Stage, WorstCase, noise_control, worst_case
+from .perturbation import (
+    RELATIVE_NORMS,
+    NoiseControl,
+    Perturbation,
+    Stage,
+    WorstCase,
+    noise_control,
+    penalised_perturbation,
+    perturbation,
+    worst_case,
+)
 from .sampling import MoreSamples, more_samples
 from .structural import StructuralChange, structural_change
-from .targeted import HallucinationAttack, RegionAttack, disc, disc_grid, hallucination_attack
+from .targeted import HallucinationAttack, RegionAttack, disc, disc_grid, hallucination_attack, lesion_regions
 
 __all__ = [
     "RELATIVE_NORMS",
+    "Budget",
     "BudgetResult",
     "Generalisation",
     "HallucinationAttack",
@@ -38,6 +52,7 @@ __all__ = [
     "MoreSamples",
     "RegionAttack",
     "NoiseControl",
+    "Perturbation",
     "Stage",
     "StructuralChange",
     "WorstCase",
@@ -49,12 +64,16 @@ __all__ = [
     "hallucination_attack",
     "hallucination_maps",
     "kernel_pair",
+    "leaky",
+    "lesion_regions",
     "measurement_attack",
     "measurement_component",
     "more_samples",
     "near_kernel_pair",
     "noise_control",
     "null_component",
+    "penalised_perturbation",
+    "perturbation",
     "structural_change",
     "worst_case",
 ]

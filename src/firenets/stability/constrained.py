@@ -10,14 +10,15 @@ rel = 0 is the unperturbed reconstruction. Reference: Antun, Renna, Poon, Adcock
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from .._progress import Progress
 from .._validation import check_int, check_scalar, check_seed
-from .perturbation import ReconstructionMap, _check, _differentiable, _psnr
+from .perturbation import ReconstructionMap, Steps, _check, _differentiable, _psnr
 
 RELS = (0.0, 0.02, 0.04, 0.06, 0.08)
 
@@ -79,7 +80,7 @@ def measurement_attack(
     tol: float = 1e-3,
     patience: int = 10,
     seed: int = 0,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> MeasurementAttack:
     """max ||f(A x + e) - x|| over ||e|| <= rel ||A x||, for each rel, by projected Adam.
 
@@ -110,7 +111,7 @@ def measurement_attack(
     results = []
     nonzero = sum(1 for r in budgets if r > 0)
     total = steps * (restarts * nonzero + max(nonzero - 1, 0))  # the warm start from the second nonzero budget
-    done = 0
+    tick = Steps(progress, "measurement attack (steps, at most)", total)
     warm: torch.Tensor | None = None
     for j, rel in enumerate(budgets, start=1):
         d = rel * y0n
@@ -143,9 +144,7 @@ def measurement_attack(
                     last_gain, anchor = it, value
                 if value > top:
                     top, top_e = value, e.detach().clone()
-                done += 1
-                if progress is not None:
-                    progress(done, total)
+                tick()
                 if it - last_gain >= patience:
                     converged = True
                     break

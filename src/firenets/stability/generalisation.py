@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from .. import metrics as _metrics
-from ..reconstruction import acquire
+from ..acquisition import acquire
 from .hallucination import _check_map, _reconstruct
 
 __all__ = ["ACQUISITION_KEYS", "BASELINE", "REFERENCE", "Generalisation", "generalisation"]

@@ -33,6 +33,7 @@ __all__ = [
     "check_orthonormal_rows",
     "hallucination_maps",
     "kernel_pair",
+    "leaky",
     "measurement_component",
     "near_kernel_pair",
     "null_component",
@@ -298,5 +299,13 @@ def near_kernel_pair(A: LinearOperator, x: Any, detail: Any, leak: float) -> Ker
     meas, null, tiny = _detail_parts(A, detail)
     if _norm(meas) <= tiny:
         raise ValueError("detail must have a measured part; A detail = 0 (use kernel_pair for that case)")
-    xp = x + null + leak * meas
+    xp = x + leaky(null, null + meas, leak)
     return KernelPair(xp, accuracy_stability_bound(A, x, xp))
+
+
+def leaky(null: torch.Tensor, detail: torch.Tensor, leak: float) -> torch.Tensor:
+    """null + leak (detail - null): a detail's null-space part P_null d plus ``leak`` times its measured
+    part, so ||A (result)|| = leak ||A d|| (A A^* = I). The near-kernel detail of ``near_kernel_pair``
+    and of the positive control's lesion."""
+    leak = check_scalar("leak", leak, positive=True)
+    return null + leak * (detail - null)

@@ -25,14 +25,26 @@ from typing import Any
 
 import torch
 
+from .._progress import Progress, count
 from .._validation import check_int, check_scalar, check_seed
+from .budget import RELATIVE_NORMS, Budget, check_norms, check_search, check_step
 from .hallucination import _check_map, _check_operator, _image
 
-# the relative sizes ||r|| / ||x|| at which `firenets attack` and `firenets audit` seek worst-case
-# perturbations by default: fixed sizes, so that maps and images of any scale compare alike
-RELATIVE_NORMS = (0.01, 0.02, 0.04)
+__all__ = ["RELATIVE_NORMS", "NoiseControl", "Perturbation", "Stage", "WorstCase", "ascend", "noise_control",
+           "penalised_perturbation", "perturbation", "seen", "worst_case"]
 
 ReconstructionMap = Callable[[torch.Tensor], torch.Tensor]
+
+
+class Steps:
+    """A search's step counter: each call counts one step and reports it to ``progress``."""
+
+    def __init__(self, progress: Progress | None, task: str, total: int):
+        self.progress, self.task, self.total, self.done = progress, task, total, 0
+
+    def __call__(self) -> None:
+        self.done += 1
+        count(self.progress, self.task, self.done, self.total)
 
 
 @dataclass(frozen=True, eq=False)
@@ -217,7 +229,7 @@ def worst_case(
     restarts: int = 1,
     seed: int = 0,
     init: float = 1e-4,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> WorstCase:
     """Perturbations r of x that maximise the change of f(A(x + r)).
 
@@ -243,10 +255,13 @@ def worst_case(
     x = _check(f, A, x)
     fixed = norms is not None
     lam = check_scalar("lam", lam, nonnegative=True)
-    lr = check_scalar("lr", (0.5 if fixed else 0.01) if lr is None else lr, positive=True)
-    momentum = check_scalar("momentum", (0.5 if fixed else 0.9) if momentum is None else momentum, nonnegative=True)
-    if momentum >= 1:
-        raise ValueError(f"momentum must be in [0, 1); got {momentum}")
+    lr, momentum = check_step((0.5 if fixed else 0.01) if lr is None else lr,
+                              (0.5 if fixed else 0.9) if momentum is None else momentum)
+    if fixed:
+        rhos = list(check_norms("norms", norms))
+        search = check_search(steps=steps, tol=tol, patience=patience, restarts=restarts, lr=lr, momentum=momentum,
+                              seed=seed)
+        steps, tol, patience, restarts = (search[k] for k in ("steps", "tol", "patience", "restarts"))
     init = check_scalar("init", init, positive=True)
     seed = check_seed("seed", seed)
     gen = torch.Generator(device="cpu").manual_seed(seed)
@@ -284,8 +299,7 @@ def worst_case(
                 raise FloatingPointError(f"the ascent diverged at iteration {it}; lower lr (got {lr})")
             if it in checkpoints:
                 stages.append(_record(f, A, x, fx, r, it))
-            if progress is not None:
-                progress(it, total)
+            count(progress, "penalised ascent", it, total)
         settings = {"mode": "penalised", "lam": lam, "lr": lr, "momentum": momentum, "records": checkpoints,
                     "init": init, "seed": seed}
         if stages[-1].r_rel > 1:
@@ -298,22 +312,9 @@ def worst_case(
             )
         return WorstCase(x=x.detach(), recon=fx, stages=stages, settings=settings)
 
-    rhos = [check_scalar("norms", rho, positive=True) for rho in norms]
-    if not rhos or any(b <= a for a, b in zip(rhos, rhos[1:], strict=False)):
-        raise ValueError(f"norms must be increasing positive numbers; got {list(norms)}")
-    steps = check_int("steps", steps, minimum=1)
-    patience = check_int("patience", patience, minimum=1)
-    restarts = check_int("restarts", restarts, minimum=0)
-    tol = check_scalar("tol", tol, nonnegative=True)
     lam = 0.0  # on the sphere the penalty is constant
     total = steps * (2 * max(restarts, 1) + (len(rhos) - 1) * (2 * restarts + 1))  # starts over all spheres
-    done = 0
-
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(done, total)
+    tick = Steps(progress, "worst-case search (steps, at most)", total)
 
     warm: torch.Tensor | None = None
     for j, rho in enumerate(rhos, start=1):
@@ -380,3 +381,53 @@ def noise_control(
                 best = stage
         stages.append(best)
     return NoiseControl(stages)
+
+
+@dataclass(frozen=True, eq=False)
+class Perturbation:
+    """One map's worst case at a budget's sizes, the Gaussian control at the same sizes, and the
+    unperturbed error ||f(A x) - x|| / ||x||."""
+
+    worst: WorstCase
+    noise: NoiseControl
+    error: float
+    config: dict | None = None  # the map's configuration, when it has one (an MRIFirenet's)
+
+    @property
+    def max_ratio(self) -> float:
+        return self.worst.max_ratio
+
+    @property
+    def max_noise_ratio(self) -> float:
+        return max(s.ratio for s in self.noise.stages)
+
+    def summary(self) -> dict[str, Any]:
+        return {**self.worst.summary(), "noise_control": self.noise.summary(), "max_ratio": self.max_ratio,
+                "max_noise_ratio": self.max_noise_ratio, "error": self.error, "config": self.config}
+
+
+def perturbation(f: ReconstructionMap, A: Any, x: Any, budget: Budget | None = None, *,
+                 progress: Progress | None = None) -> Perturbation:
+    """The worst case of f at ||r|| = rho ||x|| for the budget's rho (``worst_case``, fixed norms), with
+    its noise control (``noise_control``, the budget's ``noise_trials`` draws)."""
+    budget = Budget() if budget is None else budget
+    x = _check(f, A, x)
+    xn = float(torch.linalg.vector_norm(x))
+    norms = [rho * xn for rho in budget.norms]
+    wc = worst_case(f, A, x, norms=norms, progress=progress, **budget.search())
+    nc = noise_control(f, A, x, norms, seed=budget.seed, trials=budget.noise_trials)
+    return _with_error(f, wc, nc)
+
+
+def _with_error(f: Any, wc: WorstCase, nc: NoiseControl) -> Perturbation:
+    xn = float(torch.linalg.vector_norm(wc.x))
+    return Perturbation(wc, nc, float(torch.linalg.vector_norm(wc.recon - wc.x)) / xn, getattr(f, "config", None))
+
+
+def penalised_perturbation(f: ReconstructionMap, A: Any, x: Any, *, noise_trials: int = 3,
+                           progress: Progress | None = None, **ascent: Any) -> Perturbation:
+    """The penalised ascent of ``worst_case`` (``ascent``: lam, lr, momentum, records, seed), then the
+    noise control at the sizes it reached."""
+    wc = worst_case(f, A, x, progress=progress, **ascent)
+    nc = noise_control(f, A, x, [s.r_norm for s in wc.stages], seed=ascent.get("seed", 0), trials=noise_trials)
+    return _with_error(f, wc, nc)

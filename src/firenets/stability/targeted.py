@@ -14,14 +14,16 @@ Antun et al., PNAS 2020; REFERENCE sections 5 and 8.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from .._validation import check_int, check_scalar, check_seed
-from .perturbation import ReconstructionMap, _check, _differentiable, _finite, _output, ascend, seen
+from .._progress import Progress
+from .._validation import check_int, check_scalar
+from .budget import check_norms, check_search
+from .perturbation import ReconstructionMap, Steps, _check, _differentiable, _finite, _output, ascend, seen
 
 
 def disc(shape: Sequence[int], centre: Sequence[float], radius: float) -> torch.Tensor:
@@ -44,6 +46,12 @@ def disc_grid(shape: Sequence[int], radius: float, per_side: int = 3) -> list[to
     rows = [H / 4 + (H / 2) * (k + 0.5) / per_side for k in range(per_side)]
     cols = [W / 4 + (W / 2) * (k + 0.5) / per_side for k in range(per_side)]
     return [disc((H, W), (r, c), radius) for r in rows for c in cols]
+
+
+def lesion_regions(shape: Sequence[int]) -> list[torch.Tensor]:
+    """The places a targeted attack screens: 3 x 3 discs of radius max(2, min(H, W) / 40) on the middle
+    half of the image (a lesion of a few millimetres at typical MRI resolutions)."""
+    return disc_grid(shape, max(2.0, min(shape) / 40), per_side=3)
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,6 +98,11 @@ class HallucinationAttack:
     def converged(self) -> bool:
         return all(a.converged for a in self.attacks)
 
+    @property
+    def best(self) -> RegionAttack:
+        """The attack, over the sizes, that created the most contrast: the one pages and rows report."""
+        return max(self.attacks, key=lambda a: a.contrast)
+
     def summary(self) -> dict[str, Any]:
         return {"settings": self.settings, "converged": self.converged,
                 "attacks": [a.summary() for a in self.attacks], "screening": self.screening}
@@ -129,7 +142,7 @@ def hallucination_attack(
     refine: int = 1,
     noise_trials: int = 3,
     seed: int = 0,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> HallucinationAttack:
     """max over ||r|| <= rho of <|f(A(x + r))|>_R - <|f(A x)|>_R, for each rho in ``norms`` (absolute).
 
@@ -140,31 +153,21 @@ def hallucination_attack(
     """
     x = _check(f, A, x)
     regions = _regions(region, tuple(x.shape))
-    rhos = [check_scalar("norms", rho, positive=True) for rho in norms]
-    if not rhos or any(b <= a for a, b in zip(rhos, rhos[1:], strict=False)):
-        raise ValueError(f"norms must be increasing positive numbers; got {list(norms)}")
-    steps, patience = check_int("steps", steps, minimum=1), check_int("patience", patience, minimum=1)
-    restarts = check_int("restarts", restarts, minimum=1)
+    rhos = list(check_norms("norms", norms))
+    search = check_search(steps=steps, tol=tol, patience=patience, restarts=restarts, lr=lr, momentum=momentum,
+                          seed=seed, min_restarts=1)
+    steps, tol, patience, restarts, lr, momentum = (search[k] for k in ("steps", "tol", "patience", "restarts", "lr",
+                                                                         "momentum"))
     screen_steps = check_int("screen_steps", screen_steps, minimum=1)
     refine = min(check_int("refine", refine, minimum=1), len(regions))
     noise_trials = check_int("noise_trials", noise_trials, minimum=1)
-    tol, lr = check_scalar("tol", tol, nonnegative=True), check_scalar("lr", lr, positive=True)
-    momentum = check_scalar("momentum", momentum, nonnegative=True)
-    if momentum >= 1:
-        raise ValueError(f"momentum must be in [0, 1); got {momentum}")
-    gen = torch.Generator(device="cpu").manual_seed(check_seed("seed", seed))
+    gen = torch.Generator(device="cpu").manual_seed(search["seed"])
     with torch.no_grad():
         fx = _output(f, A(x)).detach()
     base = [float(fx.abs()[m].mean()) for m in regions]
     x_in = [float(x.abs()[m].mean()) for m in regions]
     total = len(rhos) * ((len(regions) * screen_steps if len(regions) > 1 else 0) + refine * 2 * restarts * steps)
-    done = 0
-
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(done, total)
+    tick = Steps(progress, "hallucination attack (steps, at most)", total)
 
     def objective(k: int, rho: float):
         m = regions[k]

@@ -1,0 +1,228 @@
+"""``fn.audit``: the stability battery on a user's network in one call, with the reference FIRENET and
+zero-filling beside it under one attack budget; the result carries its verdicts, rows and page."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import data
+from .._progress import Progress, callback
+from .._validation import ArgumentError, check_scalar, check_seed
+from ..nets.adapter import INPUT_HELP, INPUTS, OUTPUTS, NetworkMap, parameter_dtype
+from ..report import pages
+from ..stability.budget import Budget
+from .maps import BUILT_IN, REFERENCE, ZERO_FILLED, MapFactory, reference_makers
+from .stages import STAGES, BatteryResult, acquisitions, check_sampling, check_stages, image_row, run
+from .verdicts import Verdict
+
+__all__ = ["ACQUISITION_KEYS", "AuditResult", "Setup", "audit", "device_of", "named_images", "probe", "run_setup",
+           "sampling", "setup"]
+
+ACQUISITION_KEYS = ("mask", "rate", "acceleration", "seed", "noise")
+
+
+@dataclass(eq=False)
+class AuditResult(BatteryResult):
+    """The battery of one audit: every stage's results for the user's map (``subject``), the reference
+    FIRENET and zero-filling, the verdicts, the settings (model, input convention, device, dtype,
+    acquisition, budget), seconds and failures. ``write(out)`` renders its page."""
+
+    subject: str = "model"
+
+    @property
+    def verdict(self) -> Verdict | None:
+        """The subject's perturbation verdict (None when that stage did not run or failed)."""
+        return self.verdicts.get(self.subject)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per attacked image (``experiments.stages.image_row``): per map the accuracy, worst case,
+        noise ratio, targeted-attack contrast and convergence."""
+        return [image_row(self)]
+
+    def summary(self) -> dict[str, Any]:
+        return {"subject": self.subject, **super().summary()}
+
+    def write(self, out: str | Path, *, seconds: float | None = None) -> pages.Page:
+        """Write the audit page into the existing directory ``out`` (``index.html`` last)."""
+        return pages.audit_page(self, out, seconds=seconds)
+
+
+def device_of(device: str | torch.device | None) -> torch.device:
+    """The torch device named (default: cuda when available, else cpu); CUDA asked for where there is none
+    is refused."""
+    name = str(device) if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ArgumentError("device", f"must be cpu, cuda or cuda:N; got {name!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ArgumentError("device", f"{name}: CUDA is not available on this machine (torch {torch.__version__}, "
+                                      f"built {'with' if torch.version.cuda else 'without'} CUDA)")
+    return dev
+
+
+def sampling(acquisition: Mapping[str, Any] | None) -> dict[str, Any]:
+    """mask, rate, seed and noise of an ``acquisition`` dict (keys ``ACQUISITION_KEYS``; ``acceleration``
+    is 1 / rate): defaults gaussian, 0.25, 0, 0."""
+    acq = dict(acquisition or {})
+    unknown = sorted(set(acq) - set(ACQUISITION_KEYS))
+    if unknown:
+        raise ArgumentError("acquisition", f"takes the keys {', '.join(ACQUISITION_KEYS)}; got {', '.join(unknown)}")
+    if "rate" in acq and "acceleration" in acq:
+        raise ArgumentError("acquisition", "takes rate or acceleration, not both")
+    if "acceleration" in acq:
+        a = check_scalar("acceleration", acq.pop("acceleration"), positive=True)
+        if a < 1:
+            raise ArgumentError("acceleration", f"must be at least 1; got {a:g}")
+        acq["rate"] = 1 / a
+    out = {"mask": acq.get("mask", "gaussian"), "rate": check_scalar("rate", acq.get("rate", 0.25), positive=True),
+           "seed": check_seed("seed", acq.get("seed", 0)),
+           "noise": check_scalar("noise", acq.get("noise", 0.0), nonnegative=True)}
+    if out["rate"] > 1:
+        raise ArgumentError("rate", f"must be in (0, 1]; got {out['rate']:g}")
+    return out
+
+
+def named_images(images: Any, *, size: int | None = None) -> dict[str, torch.Tensor]:
+    """{name: (H, W) image} from a tensor ("image"), a path or built-in name (loaded by ``data.load``,
+    built-ins at ``size``), or a list or dict of them (list entries named by their source, or "image i")."""
+    if isinstance(images, (torch.Tensor, str, Path)):
+        images = [images]
+    if isinstance(images, Mapping):
+        items = list(images.items())
+    elif isinstance(images, Sequence) and images:
+        items = [(None, v) for v in images]
+    else:
+        raise ArgumentError("images", f"must be a tensor, a path or built-in name, or a non-empty list or dict of "
+                                      f"them; got {type(images).__name__}")
+    out: dict[str, torch.Tensor] = {}
+    for i, (name, value) in enumerate(items):
+        if isinstance(value, (str, Path)):
+            loaded = data.load(value, shape=size if not Path(value).exists() else None)
+            name, value = name or loaded.source, loaded.image
+        elif not isinstance(value, torch.Tensor):
+            raise ArgumentError("images", f"entry {name or i} must be a tensor, a path or a built-in name; got "
+                                          f"{type(value).__name__}")
+        name = str(name) if name is not None else ("image" if len(items) == 1 else f"image {i}")
+        if name in out:
+            raise ArgumentError("images", f"{name!r} is given twice")
+        out[name] = value
+    return out
+
+
+def probe(f: Any, acq: Any, *, input: str, label: str) -> None:
+    """Call the map once on one acquisition's samples: a model that does not take what ``input`` hands it
+    is named, with the reason, before any stage runs."""
+    try:
+        with torch.no_grad():
+            f(acq.y)
+    except Exception as exc:
+        hint = ""
+        if input == "fastmri" and "NaN" in str(exc):
+            hint = ("; fastMRI's VarNet divides each channel of its low-frequency image by its standard deviation, "
+                    "and the imaginary part of a real image whose centre is sampled symmetrically is 0 (the "
+                    "attacks' noiseless samples keep it 0): give a 2-D mask such as gaussian, the default")
+        raise ValueError(f"the model {label} fails on {INPUT_HELP[input]} (input {input!r}): "
+                         f"{type(exc).__name__}: {exc}{hint}") from None
+
+
+@dataclass(frozen=True, eq=False)
+class Setup:
+    """A user's model ready to audit: its label, the maps (it, the reference FIRENET, zero-filling), the
+    checked stages, budget and acquisition, and what the settings record about the model."""
+
+    label: str
+    makers: dict[str, MapFactory]
+    input: str
+    stages: tuple[str, ...]
+    budget: Budget
+    acquisition: dict[str, Any]
+    about: dict[str, Any]
+
+
+def setup(model: Any, *, name: str | None = None, input: str = "adjoint", output: str = "auto",
+          acquisition: Mapping[str, Any] | None = None, stages: Sequence[str] = STAGES,
+          budget: Budget | None = None, device: str | torch.device | None = None,
+          dtype: torch.dtype | None = None) -> Setup:
+    """Check the audit's arguments (``audit``), move the model to its device and dtype, and build the maps."""
+    if input not in INPUTS:
+        raise ArgumentError("input", f"must be one of {', '.join(INPUTS)}; got {input!r}")
+    if output not in OUTPUTS:
+        raise ArgumentError("output", f"must be one of {', '.join(OUTPUTS)}; got {output!r}")
+    stages = check_stages(stages)
+    budget = Budget() if budget is None else budget
+    acq_args = sampling(acquisition)
+    check_sampling(stages, acq_args["mask"])
+    label = name if name is not None else type(model).__name__
+    if label in BUILT_IN:
+        raise ArgumentError("name", f"{label!r} is the label of a map the audit puts beside yours; give another")
+    dev = device_of(device)
+    if dtype is not None and dtype not in (torch.float32, torch.float64):
+        raise ArgumentError("dtype", f"must be torch.float32 or torch.float64; got {dtype}")
+    if isinstance(model, torch.nn.Module):
+        model = model.to(device=dev, dtype=dtype) if dtype is not None else model.to(device=dev)
+    dtype = parameter_dtype(model) if dtype is None else dtype
+
+    def make(F: Any) -> NetworkMap:
+        return NetworkMap(model, F, input, output=output, device=dev, dtype=dtype)
+
+    ref = reference_makers()
+    makers: dict[str, MapFactory] = {label: make, REFERENCE: ref[REFERENCE], ZERO_FILLED: ref[ZERO_FILLED]}
+    about = {"subject": label, "input": input, "output": output, "device": str(dev),
+             "dtype": str(dtype).replace("torch.", "")}
+    return Setup(label, makers, input, stages, budget, acq_args, about)
+
+
+def run_setup(s: Setup, images: Mapping[str, torch.Tensor], *, stages: Sequence[str] | None = None,
+              detail: tuple[torch.Tensor, torch.Tensor] | None = None, progress: Progress | None = None,
+              keep_going: bool = True, check_model: bool = True) -> AuditResult:
+    """The battery of ``s`` on ``images`` (all acquired once; the model first called on the first, unless
+    ``check_model`` is False), as an ``AuditResult``."""
+    acqs = acquisitions(images, **s.acquisition)
+    if check_model:
+        acq = next(iter(acqs.values()))
+        probe(s.makers[s.label](acq.operator), acq, input=s.input, label=s.label)
+    result = run(s.makers, images, stages=s.stages if stages is None else stages, budget=s.budget, detail=detail,
+                 acqs=acqs, about=s.about, progress=progress, keep_going=keep_going, **s.acquisition)
+    return AuditResult(**{f.name: getattr(result, f.name) for f in fields(BatteryResult)}, subject=s.label)
+
+
+def audit(
+    model: Any,
+    images: Any,
+    *,
+    name: str | None = None,
+    input: str = "adjoint",
+    output: str = "auto",
+    acquisition: Mapping[str, Any] | None = None,
+    stages: Sequence[str] = STAGES,
+    budget: Budget | None = None,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | None = None,
+    size: int | None = None,
+    detail: tuple[torch.Tensor, torch.Tensor] | None = None,
+    progress: bool | Progress | None = False,
+    keep_going: bool = True,
+) -> AuditResult:
+    """Audit ``model`` on ``images``: the chosen ``stages`` (default all, ``STAGES``) on the model, the
+    reference FIRENET and zero-filling, with one acquisition and one attack ``budget``.
+
+    ``model``: a torch module (or callable) called as ``input`` names (``nets.adapter.INPUTS``: adjoint,
+    magnitude, kspace, fastmri), returning a real or complex image (``output``: auto, magnitude, complex);
+    moved to ``device`` (default: cuda when available) and cast to ``dtype`` (default: its parameters'),
+    in place as ``Module.to`` does. ``images``: a tensor, a path or built-in name (``data.load``; built-ins
+    at ``size``), or a list or dict of them; the single-image stages use the first. ``acquisition``: a
+    dict of mask (a kind or a boolean (H, W) tensor), rate or acceleration, seed, noise. ``name`` labels
+    the model on the page (default its class name). A stage that fails is recorded and the others run
+    (``keep_going``). The answers: ``result.verdict``, ``result.verdicts``, ``result.rows()``,
+    ``result.write(out)``. Antun et al., PNAS 2020 (REFERENCE sections 5 to 8).
+    """
+    s = setup(model, name=name, input=input, output=output, acquisition=acquisition, stages=stages, budget=budget,
+              device=device, dtype=dtype)
+    return run_setup(s, named_images(images, size=size), detail=detail, progress=callback(progress),
+                     keep_going=keep_going)

@@ -1,0 +1,351 @@
+"""The stages of an audit, run on several reconstruction maps alike (the battery).
+
+A map is given by its factory A -> f (an operator to a map y -> complex image), so that stages which
+change the sampling (more samples, generalisation) can rebuild it. Every map in one run gets the same
+images, acquisitions, seeds and attack ``Budget`` (one stopping rule, one step cap): their numbers
+compare like with like. Every image is acquired once; the attacks perturb the image itself (complex
+when it has a phase) through that acquisition's operator. ``run`` returns a ``BatteryResult`` holding
+each stage's results and their verdicts; rendering them is ``report``'s work.
+Antun et al., PNAS 2020; Bhadra et al., IEEE TMI 2021 (REFERENCE sections 5, 6, 8).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+
+from .. import data, metrics
+from .._progress import Progress, indented, say
+from .._validation import check_scalar
+from ..acquisition import Acquisition, acquire
+from ..stability.budget import Budget
+from ..stability.generalisation import Generalisation, generalisation
+from ..stability.hallucination import HallucinationMaps, hallucination_maps
+from ..stability.perturbation import Perturbation, perturbation
+from ..stability.sampling import MoreSamples, more_samples
+from ..stability.structural import StructuralChange, structural_change
+from ..stability.targeted import HallucinationAttack, hallucination_attack, lesion_regions
+from .control import ControlResult, control_stage
+from .maps import ZERO_FILLED, MapFactory
+from .verdicts import Verdict, verdicts
+
+__all__ = ["ROW_KEYS", "SAMPLE_RATES", "STAGES", "Accuracy", "BatteryResult", "accuracy", "acquisitions",
+           "check_sampling", "check_stages", "generalisations", "hallucination_attacks", "hallucinations",
+           "image_row", "perturbations", "run", "sample_sweeps", "structural_changes"]
+
+STAGES = ("accuracy", "perturbation", "hallucination-attack", "structural", "more-samples", "generalisation",
+          "hallucination", "positive-control")
+SAMPLE_RATES = (0.15, 0.2, 0.25, 0.3, 0.4)
+
+
+@dataclass(frozen=True, eq=False)
+class Accuracy:
+    """Per image: the truth |x|, and every map's reconstruction magnitude and metrics (zero-filled included)."""
+
+    images: dict[str, torch.Tensor]
+    recons: dict[str, dict[str, torch.Tensor]]
+    metrics: dict[str, dict[str, dict[str, float]]]
+    seconds: dict[str, dict[str, float]]
+
+    def summary(self) -> dict[str, Any]:
+        return {img: {m: {**v, "seconds": self.seconds[img][m]} for m, v in per.items()}
+                for img, per in self.metrics.items()}
+
+
+@dataclass(eq=False)
+class BatteryResult:
+    """The stages run on (maps, images): each stage's results per map, the verdicts of the perturbation
+    stage (``experiments.verdicts``), the settings, seconds and the stages that failed."""
+
+    settings: dict[str, Any]
+    accuracy: Accuracy | None = None
+    perturbation: dict[str, Perturbation] | None = None
+    hallucination_attack: dict[str, HallucinationAttack] | None = None
+    structural: dict[str, StructuralChange] | None = None
+    detail: tuple[torch.Tensor, torch.Tensor] | None = None  # the image with the detail, and its support
+    more_samples: dict[str, MoreSamples] | None = None
+    generalisation: dict[str, Generalisation] | None = None
+    hallucination: dict[str, HallucinationMaps] | None = None
+    positive_control: ControlResult | None = None  # the attack on a map unstable by theorem
+    seconds: dict[str, float] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)  # stage -> "ErrorType: message" of a stage that failed
+    map_seconds: dict[str, dict[str, float]] = field(default_factory=dict)  # stage -> map -> seconds
+    verdicts: dict[str, Verdict] = field(default_factory=dict)  # map -> its perturbation verdict
+    STAGES: ClassVar[tuple[str, ...]] = STAGES  # every stage there is, in order
+
+    @property
+    def completed(self) -> list[str]:
+        """The stages asked for that ran to the end."""
+        return self.completed_besides(self.failures)
+
+    def completed_besides(self, failures: Mapping[str, str]) -> list[str]:
+        """The stages asked for that ran and are not in ``failures`` (the run's, and a report's own)."""
+        return [s for s in self.settings["stages"] if s in self.seconds and s not in failures]
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready numbers of every stage that ran."""
+        out: dict[str, Any] = {"settings": self.settings, "seconds": self.seconds, "completed": self.completed,
+                               "failures": self.failures, "map_seconds": self.map_seconds}
+        if self.accuracy is not None:
+            out["accuracy"] = self.accuracy.summary()
+        for name in ("perturbation", "hallucination_attack", "structural", "more_samples", "generalisation",
+                     "hallucination"):
+            part = getattr(self, name)
+            if part is not None:
+                out[name] = {m: r.summary() for m, r in part.items()}
+        if self.verdicts:
+            out["verdicts"] = {m: v.summary() for m, v in self.verdicts.items()}
+        if self.positive_control is not None:
+            out["positive_control"] = self.positive_control.summary()
+        return out
+
+
+def acquisitions(images: Mapping[str, torch.Tensor], *, mask: str | torch.Tensor = "gaussian", rate: float = 0.25,
+                 seed: int = 0, noise: float = 0.0) -> dict[str, Acquisition]:
+    """Every image acquired once (``acquisition.acquire``) with the same mask kind, rate, seed and noise."""
+    return {name: acquire(x, mask=mask, rate=rate, seed=seed, noise=noise) for name, x in images.items()}
+
+
+def accuracy(makers: Mapping[str, MapFactory], acqs: Mapping[str, Acquisition]) -> Accuracy:
+    """Every map's reconstruction of every image from its samples, and the zero-filled image: PSNR,
+    SSIM, NMSE of the magnitudes (fastMRI conventions, ``metrics.evaluate``) and seconds."""
+    recons, mets, secs, truths = {}, {}, {}, {}
+    for name, acq in acqs.items():
+        target = acq.target.abs()
+        truths[name], recons[name], mets[name], secs[name] = target, {}, {}, {}
+        for label, make in {ZERO_FILLED: None, **makers}.items():
+            t0 = time.perf_counter()
+            if make is None:
+                rec = acq.zero_filled
+            else:
+                with torch.no_grad():
+                    rec = make(acq.operator)(acq.y)
+                if not bool(torch.isfinite(rec).all()):
+                    raise ValueError(f"{label} returned NaN or Inf values on {name} (its unperturbed samples)")
+            secs[name][label] = time.perf_counter() - t0
+            recons[name][label] = rec.abs()
+            mets[name][label] = metrics.evaluate(target, rec.abs())
+    return Accuracy(truths, recons, mets, secs)
+
+
+def _timed(makers: Mapping[str, MapFactory], run_one, progress: Progress | None, what: str,
+           seconds: dict[str, float] | None) -> dict[str, Any]:
+    """run_one(label, make) for every map, each map's wall seconds into ``seconds``."""
+    out = {}
+    for label, make in makers.items():
+        say(progress, f"{what} {label} ...")
+        t0 = time.perf_counter()
+        out[label] = run_one(label, make)
+        if seconds is not None:
+            seconds[label] = time.perf_counter() - t0
+    return out
+
+
+def perturbations(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor, budget: Budget | None = None, *,
+                  progress: Progress | None = None,
+                  seconds: dict[str, float] | None = None) -> dict[str, Perturbation]:
+    """``stability.perturbation`` (worst case and noise control) of every map, with one budget."""
+    return _timed(makers, lambda label, make: perturbation(make(A), A, x, budget), progress, "attacking", seconds)
+
+
+def hallucination_attacks(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor, budget: Budget | None = None,
+                          *, progress: Progress | None = None,
+                          seconds: dict[str, float] | None = None) -> dict[str, HallucinationAttack]:
+    """The targeted hallucination attack of every map at the budget's smallest size, on the grid of
+    ``stability.targeted.lesion_regions`` (screened, the best attacked in full), with the budget's
+    stopping rule (at least one random direction)."""
+    budget = Budget() if budget is None else budget
+    rho = budget.norms[0] * float(torch.linalg.vector_norm(x))
+    regions = lesion_regions(tuple(x.shape))
+    search = {**budget.search(), "restarts": max(budget.restarts, 1)}
+    return _timed(makers, lambda label, make: hallucination_attack(make(A), A, x, regions, [rho], **search,
+                                                                   noise_trials=budget.noise_trials),
+                  progress, "hallucination attack on", seconds)
+
+
+def structural_changes(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor, xd: torch.Tensor,
+                       support: torch.Tensor) -> dict[str, StructuralChange]:
+    """Whether each map recovers the detail xd - x (``stability.structural_change``)."""
+    return {label: structural_change(make(A), A, x, xd, support) for label, make in makers.items()}
+
+
+def sample_sweeps(makers: Mapping[str, MapFactory], x: torch.Tensor, *, mask: str = "gaussian",
+                  rates: Sequence[float] = SAMPLE_RATES, seed: int = 0) -> dict[str, MoreSamples]:
+    """Each map on nested masks at increasing rates (``stability.more_samples``)."""
+    return {label: more_samples(make, x, kind=mask, rates=rates, seed=seed) for label, make in makers.items()}
+
+
+def generalisations(makers: Mapping[str, MapFactory], images: Sequence[torch.Tensor], *, mask: str = "gaussian",
+                    rate: float = 0.25, seed: int = 0, noise: float = 0.0) -> dict[str, Generalisation]:
+    """Each map off its images (Shepp-Logan, the photograph) and off its acquisition (radial, a lower
+    rate, noise), against the given images at the given mask and rate."""
+    shape = tuple(images[0].shape)
+    others = {"shepp-logan": [data.shepp_logan(shape)], "camera": [data.camera(shape)]}
+    # a given image is the reference set: the same picture again would only repeat its row
+    others = {k: v for k, v in others.items()
+              if not any(x.shape == v[0].shape and torch.equal(x.to(torch.float64), v[0]) for x in images)}
+    acqs = {"radial": {"mask": "radial", "rate": rate, "seed": seed},
+            "lower rate": {"mask": mask, "rate": round(rate * 0.6, 3), "seed": seed},
+            f"noise {noise + 0.01:g}": {"mask": mask, "rate": rate, "noise": noise + 0.01, "seed": seed}}
+    return {label: generalisation(make, list(images), others=others, acquisitions=acqs,
+                                  baseline={"mask": mask, "rate": rate, "seed": seed, "noise": noise})
+            for label, make in makers.items()}
+
+
+def hallucinations(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor) -> dict[str, HallucinationMaps]:
+    """Error, measurement-space and null-space maps of each map (``stability.hallucination_maps``)."""
+    return {label: hallucination_maps(make(A), A, x) for label, make in makers.items()}
+
+
+def check_stages(stages: Sequence[str]) -> tuple[str, ...]:
+    """The stages asked for, in ``STAGES``' order; unknown names refused."""
+    if isinstance(stages, str):
+        stages = (stages,)
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown or not stages:
+        raise ValueError(f"stages must be among {', '.join(STAGES)}; got {list(stages)}")
+    return tuple(s for s in STAGES if s in stages)
+
+
+def check_sampling(stages: Sequence[str], mask: str | torch.Tensor) -> None:
+    """Refuse stages the sampling cannot serve: more-samples and generalisation draw masks at other rates
+    (a given mask tensor cannot), and more-samples needs nested masks (fastMRI's masks at other
+    accelerations are not)."""
+    drawn = [s for s in ("more-samples", "generalisation") if s in stages]
+    if isinstance(mask, torch.Tensor) and drawn:
+        raise ValueError(f"the stages {', '.join(drawn)} draw masks at other rates, which one given mask cannot "
+                         "do; leave them out of the stages, or give a mask kind")
+    if isinstance(mask, str) and mask.startswith("fastmri") and "more-samples" in stages:
+        raise ValueError(f"the more-samples stage needs nested masks, and fastMRI's masks ({mask}) at other "
+                         "accelerations do not contain each other; leave more-samples out of the stages, or give "
+                         "the mask kind cartesian (random columns and a fully sampled centre, nested)")
+
+
+def run(
+    makers: Mapping[str, MapFactory],
+    images: Mapping[str, torch.Tensor],
+    *,
+    stages: Sequence[str] = STAGES,
+    mask: str | torch.Tensor = "gaussian",
+    rate: float = 0.25,
+    seed: int = 0,
+    noise: float = 0.0,
+    budget: Budget | None = None,
+    detail: tuple[torch.Tensor, torch.Tensor] | None = None,
+    acqs: Mapping[str, Acquisition] | None = None,
+    about: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+    keep_going: bool = False,
+) -> BatteryResult:
+    """The chosen ``stages`` on every map; the single-image stages use the first image.
+
+    ``mask``: a kind drawn at ``rate`` with ``seed``, or a boolean (H, W) tensor (then the stages that
+    draw masks at other rates, more-samples and generalisation, are refused). ``noise``: the standard
+    deviation of complex Gaussian noise per sample in the accuracy and generalisation stages (the
+    attacks perturb noiseless samples A x). ``acqs``: the images' acquisitions when already made
+    (``acquisitions``). ``about``: more settings to record (the maps' descriptions). With ``keep_going`` a stage that raises is recorded in ``failures`` (its type
+    and message) and the next stage runs; KeyboardInterrupt always stops.
+
+    "positive-control" checks the attack itself, with the same budget, on the shipped control network
+    (unstable by theorem, ``experiments.control``) beside the reference FIRENET and zero-filling; it does
+    not use ``makers`` or ``images``. ``detail`` = (x with a detail, its support) for the structural
+    stage (default: a small ellipse, ``data.insert_detail``, in the first image).
+    """
+    stages = check_stages(stages)
+    budget = Budget() if budget is None else budget
+    if not makers:
+        raise ValueError("makers must hold at least one map")
+    if not images:
+        raise ValueError("images must hold at least one image")
+    xs = list(images.values())
+    shape = tuple(xs[0].shape)
+    if any(tuple(x.shape) != shape for x in xs):
+        raise ValueError(f"all images must have one shape for one map; got {[tuple(x.shape) for x in xs]}")
+    check_sampling(stages, mask)
+    custom = isinstance(mask, torch.Tensor)
+    noise = check_scalar("noise", noise, nonnegative=True)
+    acqs = acquisitions(images, mask=mask, rate=rate, seed=seed, noise=noise) if acqs is None else acqs
+    first = next(iter(images))
+    A = acqs[first].operator
+    x = xs[0].to(torch.complex128 if xs[0].is_complex() else torch.float64)  # the image itself, phase and all
+    settings = {"images": list(images), "shape": list(shape), "mask": "custom" if custom else mask,
+                "rate": acqs[first].rate if custom else rate, "seed": seed, "noise": noise, "maps": list(makers),
+                "stages": list(stages), "budget": budget.summary(), "attacked_image": first, **(about or {})}
+    result = BatteryResult(settings)
+    inner = indented(progress, "      ")
+    for i, stage in enumerate(stages, start=1):
+        say(progress, f"[{i}/{len(stages)}] {stage} ...")
+        t0 = time.perf_counter()
+        try:
+            _stage(result, stage, makers, acqs, xs, A, x, mask=mask, rate=rate, seed=seed, noise=noise,
+                   budget=budget, detail=detail, progress=inner)
+        except Exception as exc:  # recorded; the next stage still runs
+            if not keep_going:
+                raise
+            result.failures[stage] = f"{type(exc).__name__}: {exc}"
+            say(inner, f"{stage} FAILED: {result.failures[stage]}")
+        result.seconds[stage] = time.perf_counter() - t0
+    if result.perturbation is not None and ZERO_FILLED in result.perturbation:
+        result.verdicts = verdicts(result.perturbation)
+    return result
+
+
+def _stage(result: BatteryResult, stage: str, makers, acqs, xs, A, x, *, mask, rate, seed, noise, budget,
+           detail, progress) -> None:
+    """Run one stage of ``run`` into ``result``."""
+    if stage == "accuracy":
+        result.accuracy = accuracy(makers, acqs)
+    elif stage == "perturbation":
+        result.perturbation = perturbations(makers, A, x, budget, progress=progress,
+                                            seconds=result.map_seconds.setdefault(stage, {}))
+    elif stage == "hallucination-attack":
+        result.hallucination_attack = hallucination_attacks(makers, A, x, budget, progress=progress,
+                                                            seconds=result.map_seconds.setdefault(stage, {}))
+    elif stage == "structural":
+        xd, support = detail if detail is not None else data.insert_detail(x, "ellipse")
+        result.detail = (xd, support)
+        result.structural = structural_changes(makers, A, x, xd, support)
+    elif stage == "more-samples":
+        result.more_samples = sample_sweeps(makers, x, mask=mask, seed=seed)
+    elif stage == "generalisation":
+        result.generalisation = generalisations(makers, xs, mask=mask, rate=rate, seed=seed, noise=noise)
+    elif stage == "hallucination":
+        result.hallucination = hallucinations(makers, A, x)
+    elif stage == "positive-control":
+        result.positive_control = control_stage(budget=budget, progress=progress)
+
+
+ROW_KEYS = ("psnr", "ssim", "nmse", "worst_ratio", "noise_ratio", "noise_quotient", "contrast", "truth_contrast",
+            "converged")
+
+
+def image_row(result: BatteryResult) -> dict[str, Any]:
+    """One audited image's numbers per map, JSON-ready: PSNR, SSIM, NMSE (accuracy), the largest
+    worst-case ratio and Gaussian-noise ratio and their quotient (perturbation), the contrast the
+    targeted attack created and the perturbed truth's own change (``HallucinationAttack.best``), whether
+    every attack converged; the stages completed and failed, and seconds. Missing stages give None."""
+    image = result.settings["attacked_image"]
+    maps: dict[str, dict[str, Any]] = {}
+    for label in dict.fromkeys([ZERO_FILLED, *result.settings["maps"]]):
+        row: dict[str, Any] = dict.fromkeys(ROW_KEYS)
+        if result.accuracy is not None and label in result.accuracy.metrics.get(image, {}):
+            row.update({k: result.accuracy.metrics[image][label][k] for k in ("psnr", "ssim", "nmse")})
+        converged = []
+        if result.perturbation is not None and label in result.perturbation:
+            p = result.perturbation[label]
+            row.update(worst_ratio=p.max_ratio, noise_ratio=p.max_noise_ratio,
+                       noise_quotient=p.max_ratio / p.max_noise_ratio if p.max_noise_ratio > 0 else None)
+            converged.append(bool(p.worst.converged))
+        if result.hallucination_attack is not None and label in result.hallucination_attack:
+            h = result.hallucination_attack[label]
+            row.update(contrast=h.best.contrast, truth_contrast=h.best.input_contrast)
+            converged.append(bool(h.converged))
+        row["converged"] = all(converged) if converged else None
+        if any(v is not None for v in row.values()):
+            maps[label] = row
+    return {"image": image, "maps": maps, "completed": result.completed, "failures": dict(result.failures),
+            "seconds": dict(result.seconds)}

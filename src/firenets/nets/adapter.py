@@ -1,0 +1,154 @@
+"""Any network as a reconstruction map y -> complex image: the one adapter that hands a network what
+its input convention names, for the operator's own mask (and coil maps), and checks what comes back.
+
+Conventions (``INPUTS``): ``adjoint`` net(A^* y); ``magnitude`` net(|A^* y|); ``kspace`` net(P_M^* y,
+mask[, maps]); ``fastmri`` net(masked_kspace, mask, num_low_frequencies) in fastMRI's layout
+(``fastmri.models.VarNet``). The built-in U-Net and deep cascade are ``adjoint`` networks; zero-filling
+is the identity on A^* y. docs/audit.md describes the shapes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .._validation import ArgumentError
+
+INPUTS = ("adjoint", "magnitude", "kspace", "fastmri")
+OUTPUTS = ("auto", "magnitude", "complex")
+INPUT_HELP = {
+    "adjoint": "the zero-filled image A^* y, complex (B, H, W)",
+    "magnitude": "its magnitude |A^* y|, real (B, 1, H, W)",
+    "kspace": "the zero-filled k-space P_M^* y, complex (B, H, W) or (B, coils, H, W), and the mask (H, W) "
+              "(and the maps (coils, H, W) with coils)",
+    "fastmri": "fastMRI's layout: masked_kspace (B, coils, H, W, 2) real, mask (1, 1, H or 1, W, 1) bool and "
+               "num_low_frequencies",
+}
+
+__all__ = ["INPUTS", "INPUT_HELP", "OUTPUTS", "NetworkMap", "low_frequencies", "parameter_dtype", "zero_filled"]
+
+
+def low_frequencies(mask: torch.Tensor) -> int:
+    """The number of k-space columns around W // 2 sampled in every row (fastMRI's fully sampled centre);
+    for a mask without such columns (a 2-D pattern), the sampled run around the centre of the middle row."""
+    H, W = mask.shape
+    full = mask.all(0)
+    row = full if bool(full[W // 2]) else mask[H // 2]
+    if not bool(row[W // 2]):
+        return 0
+    lo = W // 2
+    while lo > 0 and bool(row[lo - 1]):
+        lo -= 1
+    hi = W // 2
+    while hi < W - 1 and bool(row[hi + 1]):
+        hi += 1
+    return hi - lo + 1
+
+
+def parameter_dtype(net: Any) -> torch.dtype:
+    """The real floating dtype of a network's first floating (or complex) parameter or buffer; float64
+    for a network (or a plain callable) without any."""
+    tensors = [*net.parameters(), *net.buffers()] if isinstance(net, torch.nn.Module) else []
+    for p in tensors:
+        if p.is_floating_point():
+            return p.dtype
+        if p.is_complex():
+            return torch.float32 if p.dtype == torch.complex64 else torch.float64
+    return torch.float64
+
+
+class NetworkMap(torch.nn.Module):
+    """f(y) = net(inputs(y)): a network as a reconstruction map y -> complex image for the operator A
+    (``Fourier2D`` or ``MultiCoilFourier``), handed what ``input`` names (``INPUT_HELP``) for A's own mask
+    and maps, so a stage that changes the acquisition changes what the network sees.
+
+    The network runs on ``device`` (default A's) and is handed its inputs in ``dtype`` (float32 or
+    float64, default its parameters', ``parameter_dtype``; complex inputs in the matching complex type);
+    its output comes back as complex128 on A's device, so the attacks around it keep float64.
+    ``output``: "magnitude" refuses a complex output, "complex" a real one, "auto" takes both (a real
+    output is an image with zero imaginary part). Outputs of the wrong shape, NaN or Inf, and a
+    network that changes its input in place are refused with the reason.
+    """
+
+    def __init__(self, net: Any, A: Any, input: str = "adjoint", *, output: str = "auto",
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None):
+        super().__init__()
+        if not callable(net):
+            raise ArgumentError("net", f"must be a torch.nn.Module or a callable; got {type(net).__name__}")
+        if input not in INPUTS:
+            raise ArgumentError("input", f"must be one of {', '.join(INPUTS)}; got {input!r}")
+        if output not in OUTPUTS:
+            raise ArgumentError("output", f"must be one of {', '.join(OUTPUTS)}; got {output!r}")
+        dtype = parameter_dtype(net) if dtype is None else dtype
+        if dtype not in (torch.float32, torch.float64):
+            raise ArgumentError("dtype", f"must be torch.float32 or torch.float64; got {dtype}")
+        self.net, self.A, self.input, self.output = net, A, input, output
+        self.device = torch.device(device) if device is not None else A.device
+        self.dtype = dtype
+        self.cdtype = torch.complex64 if dtype == torch.float32 else torch.complex128
+        self.coils = getattr(A, "coils", None)  # None: single-coil Fourier2D
+        mask = A.mask.to(self.device)
+        self.mask = mask
+        self.maps = A.maps.to(device=self.device, dtype=self.cdtype) if self.coils is not None else None
+        W = mask.shape[1]
+        columns = bool((mask == mask[:1]).all())  # every row alike: fastMRI's column mask
+        self.fastmri_mask = (mask[:1] if columns else mask).reshape(1, 1, -1, W, 1)
+        self.num_low_frequencies = low_frequencies(mask.cpu())
+
+    def _kspace(self, y: torch.Tensor) -> torch.Tensor:
+        """P_M^* y: the samples in the k-space grid, zeros elsewhere, (B, H, W) or (B, C, H, W)."""
+        F = self.A.single if self.coils is not None else self.A
+        return F._zero_fill(y)
+
+    def inputs(self, yb: torch.Tensor) -> tuple:
+        """What the network is called with for the samples yb (B, m) or (B, C, m)."""
+        if self.input in ("adjoint", "magnitude"):
+            x0 = self.A.adjoint(yb).to(device=self.device, dtype=self.cdtype)
+            return (x0,) if self.input == "adjoint" else (x0.abs()[:, None],)
+        k = self._kspace(yb).to(device=self.device, dtype=self.cdtype)
+        if self.input == "kspace":
+            return (k, self.mask) if self.coils is None else (k, self.mask, self.maps)
+        k = k[:, None] if self.coils is None else k
+        return (torch.view_as_real(k), self.fastmri_mask, self.num_low_frequencies)
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        """The complex128 image (H, W) or (B, H, W) the network returns for the samples y."""
+        single = y.ndim == len(self.A.out_shape)
+        yb = y[None] if single else y
+        args = self.inputs(yb)
+        kept = [a.detach().clone() if isinstance(a, torch.Tensor) else a for a in args]
+        out = self.net(*args)
+        for a, b in zip(args, kept, strict=True):
+            if isinstance(a, torch.Tensor) and not torch.equal(a.detach(), b):
+                raise ValueError("the model changed its input in place; it must leave the tensors it is given "
+                                 "unchanged (the attacks reuse them)")
+        out = self._image(out, yb.shape[0])
+        return out[0] if single else out
+
+    def _image(self, out: Any, batch: int) -> torch.Tensor:
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(f"the model returned {type(out).__name__}, not a torch.Tensor")
+        H, W = self.A.in_shape
+        if out.ndim == 4 and out.shape[1] == 1:
+            out = out[:, 0]
+        if tuple(out.shape) != (batch, H, W):
+            raise ValueError(f"the model returned shape {tuple(out.shape)}; expected ({batch}, {H}, {W}) or "
+                             f"({batch}, 1, {H}, {W}) for the input convention {self.input!r}")
+        if out.is_complex() and self.output == "magnitude":
+            raise ValueError(f"the model returned a complex image ({out.dtype}) but output 'magnitude' expects "
+                             "a real one")
+        if not out.is_complex() and self.output == "complex":
+            raise ValueError(f"the model returned a real image ({out.dtype}) but output 'complex' expects a "
+                             "complex one")
+        if not (out.is_complex() or out.is_floating_point()):
+            raise TypeError(f"the model returned dtype {out.dtype}; expected a floating or complex image")
+        if not bool(torch.isfinite(out).all()):
+            raise ValueError("the model returned NaN or Inf values")
+        return out.to(device=self.A.device, dtype=torch.complex128)  # real: zero imaginary part
+
+
+def zero_filled(A: Any) -> NetworkMap:
+    """f(y) = A^* y: the zero-filled inverse FFT (for SENSE, the coil-combined adjoint), the baseline
+    every method must beat and the negative control of the attacks (an orthogonal projection: worst case 1)."""
+    return NetworkMap(torch.nn.Identity(), A)

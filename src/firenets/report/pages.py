@@ -1,0 +1,257 @@
+"""The demo, audit and dataset pages, rendered from the experiments' result objects (``experiments``):
+typed sections (``report.sections``), a summary made of each section's own line, ``index.html`` last.
+
+Nothing here runs an experiment: every number and every sentence that states one is computed from the
+result objects given, and the figures are drawn from their images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import __version__
+from ..barriers import table
+from ..nets.mri import REFERENCE_FIRENET
+from .figures import box_figure
+from .page import write
+from .sections import (
+    Figure,
+    Section,
+    Table,
+    accuracy_section,
+    generalisation_section,
+    hallucination_attack_section,
+    hallucination_section,
+    perturbation_section,
+    positive_control_section,
+    slug,
+    stages_section,
+    structural_and_samples_section,
+    structural_section,
+    table_section,
+)
+from .sentences import dataset_sentence, depth
+
+__all__ = ["TITLE", "Page", "audit_page", "dataset_page", "demo_page"]
+
+TITLE = "firenets: can this network be trusted to reconstruct an image?"
+
+
+@dataclass(frozen=True)
+class Page:
+    """A written page: its path, the summary lines, the record in results.json, and the sections that
+    could not be drawn (section -> error; the run's own results are left as they were)."""
+
+    path: Path
+    summary: list[str]
+    record: dict[str, Any]
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+def _meta(seconds: float) -> dict:
+    return {"firenets": __version__, "torch": str(torch.__version__), "seconds": round(seconds, 1)}
+
+
+def _write(title: str, sections: list[Section], out: Path, *, summary: list[str], record: dict[str, Any],
+           total: float, failures: dict[str, str] | None = None, **extra: Any) -> Page:
+    results = {"title": title, "summary": summary, "sections": [s.as_dict() for s in sections],
+               "meta": _meta(total), "record": record, **extra}
+    path = write(results, out)
+    return Page(path, summary, record, dict(failures or {}))
+
+
+def demo_page(result: Any, out: str | Path, *, seconds: float | None = None) -> Page:
+    """Write the demo page (``experiments.demo.DemoResult``) into ``out``: figures, JSON, the table's
+    files in ``out/table``, ``index.html`` last."""
+    out = Path(out)
+    table.write(result.table, out / "table")
+    bat, struct = result.battery, result.structural
+    sections = [
+        table_section(result.table),
+        accuracy_section(result.reconstructions, out, title="Reconstructions", file="reconstructions.png",
+                         settings="k-space is sampled at 25% with a Gaussian variable-density mask (seed 0); the "
+                                  "networks were trained on random-ellipse phantoms at 128x128 with that mask and "
+                                  "rate, and are applied here at 256x256. FIRENET is computed from the sampling "
+                                  "operator, not trained; here with its defaults (depth chosen by its stopping "
+                                  "rules); section 3 attacks the fixed-depth reference FIRENET."),
+        perturbation_section(bat, out, title="Worst-case perturbations"),
+        hallucination_attack_section(bat, out, title="Targeted hallucination attack"),
+        structural_section(struct, out, title="A small structural change",
+                           detail="The text 'CAN U SEE IT' (intensity +0.15)"),
+        hallucination_section(bat, out, title="Hallucination maps"),
+    ]
+    keys = ["table", "reconstruction", "perturbation", "hallucination_attack", "structural", "hallucination"]
+    if result.control is not None:
+        sections.append(positive_control_section(result.control.positive_control, out,
+                                                 title="The positive control: a network unstable by theorem"))
+        keys.append("positive_control")
+    sections = [s.numbered(i) for i, s in enumerate(sections, start=1)]
+    heads = ["The barrier", "Reconstructions", "Perturbations", "Targeted hallucinations", "Small detail",
+             "Hallucination maps", "Positive control"]
+    # the demo's summary: every measured line of each section (the positive control's: of every map)
+    lines = [sections[0].summary, " ".join(sections[1].text[1:]), " ".join(sections[2].text[2:]),
+             *[" ".join(s.text[1:]) for s in sections[3:]]]
+    summary = [f"{i}. {h}: {t}" for i, (h, t) in enumerate(zip(heads, lines, strict=False), start=1)]
+    total = seconds if seconds is not None else sum(result.seconds.values())
+    return _write(TITLE, sections, out, summary=summary, record={k: s.record for k, s in zip(keys, sections, strict=True)},
+                  total=total, seconds=result.seconds)
+
+
+def audit_page(bat: Any, out: str | Path, *, seconds: float | None = None) -> Page:
+    """Write the audit page of an ``experiments.audit.AuditResult`` (its ``subject`` the user's map): a
+    section per stage that ran, the stages' status (a stage that failed, or whose section could not be
+    drawn, is named with its error), ``index.html`` last."""
+    out = Path(out)
+    st, name = bat.settings, bat.subject
+    where = (f"{st['mask']} mask at {st['rate']:.0%}, seed {st['seed']}"
+             + (f", noise {st['noise']:g} per sample" if st.get("noise") else "")
+             + f"; the reference FIRENET ({depth(REFERENCE_FIRENET)}, a fixed depth) beside it, zero-filling as the "
+               "control.")
+    builders: list[tuple[str, str | None, str, Callable[[str], Section]]] = []
+    if bat.accuracy is not None:
+        builders.append(("accuracy", "accuracy", "Accuracy", lambda t: accuracy_section(
+            bat.accuracy, out, title=t, file="accuracy.png", settings=f"{name} on the given images: " + where,
+            subject=name)))
+    if bat.perturbation is not None:
+        builders.append(("perturbation", "perturbation", "Worst-case perturbations",
+                         lambda t: perturbation_section(bat, out, title=t, subject=name)))
+    if bat.hallucination_attack is not None:
+        builders.append(("hallucination-attack", "hallucination_attack", "Targeted hallucination attack",
+                         lambda t: hallucination_attack_section(bat, out, title=t, subject=name)))
+    if bat.structural is not None or bat.more_samples is not None:
+        builders.append(("structural" if bat.structural is not None else "more-samples", None,
+                         "Small structural change and more samples",
+                         lambda t: structural_and_samples_section(bat, out, title=t, subject=name)))
+    if bat.generalisation is not None:
+        builders.append(("generalisation", "generalisation", "Generalisation",
+                         lambda t: generalisation_section(bat, title=t, subject=name)))
+    if bat.hallucination is not None:
+        builders.append(("hallucination", "hallucination", "Hallucination maps",
+                         lambda t: hallucination_section(bat, out, title=t, subject=name)))
+    if bat.positive_control is not None:
+        builders.append(("positive-control", "positive_control",
+                         "The positive control: is the attack able to find instability?",
+                         lambda t: positive_control_section(bat.positive_control, out, title=t)))
+    sections: list[Section] = []
+    record: dict[str, Any] = {"settings": st}
+    drawn: dict[str, str] = {}
+    for stage, key, title, build in builders:
+        try:
+            s = build(f"{len(sections) + 1}. {title}")
+        except Exception as exc:  # a section that cannot be drawn is reported like a failed stage
+            drawn[stage] = f"drawing the page section: {type(exc).__name__}: {exc}"
+            continue
+        sections.append(s)
+        record.update({key: s.record} if key is not None else s.record)
+    failures = {**drawn, **bat.failures}  # the run's own error first where a stage has both
+    status = stages_section(bat, title=f"{len(sections) + 1}. Stages", failures=failures)
+    sections.append(status)
+    record.update(completed=bat.completed_besides(failures), failures=failures, map_seconds=bat.map_seconds)
+    summary = [s.summary for s in sections if s.summary]
+    total = seconds if seconds is not None else sum(bat.seconds.values())
+    return _write(f"firenets audit: {name}", sections, out, summary=summary, record=record, total=total,
+                  failures=drawn, seconds=bat.seconds)
+
+
+DATASET_PANELS = (("psnr", "PSNR (dB)"), ("worst_ratio", "worst-case ratio"),
+                  ("noise_quotient", "worst-case / noise ratio"), ("contrast", "hallucination contrast"))
+
+
+def dataset_page(res: Any, out: str | Path) -> Page:
+    """Write the page of a dataset audit (``experiments.dataset.DatasetResult``) into ``out``: per-map
+    sentences, box plots, the worst images linked to their pages and figures, a row per image and map,
+    the positive control, the stages' status; ``index.html`` last."""
+    out = Path(out)
+    rows, name, settings, control = res.rows, res.subject, res.settings, res.control
+    labels = res.labels
+    failed = res.failed
+    where = (f"{settings['mask']} mask at {settings['rate']:.0%}, seed {settings['seed']}"
+             + (f", noise {settings['noise']:g}" if settings.get("noise") else "")
+             + f"; model in {settings['dtype']}; the reference FIRENET ({depth(REFERENCE_FIRENET)}) beside it, "
+             "zero-filling as the control; every image gets the same budget "
+             f"(sizes {', '.join(f'{v:.0%}' for v in settings['budget']['norms'])} of ||x||, at most "
+             f"{settings['budget']['steps']} steps per start, tol {settings['budget']['tol']:g} over "
+             f"{settings['budget']['patience']} steps)" + (f"; {res.ranks} processes" if res.ranks > 1 else "") + ".")
+    summary = [f"{len(rows)} images audited" + (f"; {len(failed)} with a failed stage or an unreadable file "
+                                                f"({', '.join(failed[:5])}" + (", ..." if len(failed) > 5 else "")
+                                                + ")." if failed else ".")]
+    stats = res.maps
+    summary += [dataset_sentence(stats[m]) for m in labels]
+    sections = []
+    panels = {title: {m: [r["maps"][m][k] for r in rows if m in r.get("maps", {})] for m in labels}
+              for k, title in DATASET_PANELS}
+    figures = []
+    try:
+        box_figure(out / "distributions.png", panels, title=f"{len(rows)} images")
+        figures.append({"file": "distributions.png", "data": panels,
+                        "caption": "per map, the distribution over the images (each image a dot)"})
+    except ValueError:
+        pass  # no stage measured anything
+    sections.append(Section("1. Distributions over the images", [where, *summary[1:]],
+                            figures=[Figure(f["file"], f["caption"], f["data"]) for f in figures]))
+    ranked = sorted((r for r in rows if r.get("maps", {}).get(name, {}).get("worst_ratio") is not None),
+                    key=lambda r: -r["maps"][name]["worst_ratio"])
+    worst_rows = []
+    for r in ranked[:3]:
+        page = r.get("page")
+        base = page.rsplit("/", 1)[0] if page else None
+        fig = f"{base}/attack-{slug(name)}.png" if base and (out / base / f"attack-{slug(name)}.png").is_file() \
+            else None
+        worst_rows.append([{"text": r["image"], "href": page} if page else r["image"], r["maps"][name]["worst_ratio"],
+                           r["maps"][name].get("noise_quotient"), r["maps"][name].get("psnr"),
+                           {"text": "figure", "href": fig} if fig else "-"])
+    sections.append(Section(
+        f"2. The images where {name} is least stable",
+        [f"The {len(worst_rows)} images with the largest worst-case ratio of {name}; each links to its own audit "
+         "page and its attack figure." if worst_rows else "No image completed the perturbation stage."],
+        tables=[Table(["image", "worst-case ratio", "/ noise ratio", "PSNR dB", "attack"], worst_rows)]
+        if worst_rows else []))
+    every = []
+    for r in rows:
+        link = {"text": r["image"], "href": r["page"]} if r.get("page") else r["image"]
+        fails = "; ".join(f"{k}: {v}" for k, v in r.get("failures", {}).items())
+        if not r.get("maps"):
+            every.append([link, "-", None, None, None, None, None, None, None, fails])
+        for m in labels:
+            v = r.get("maps", {}).get(m)
+            if v is None:
+                continue
+            every.append([link, m, v.get("psnr"), v.get("ssim"), v.get("worst_ratio"), v.get("noise_quotient"),
+                          v.get("contrast"), v.get("truth_contrast"), v.get("converged"), fails])
+    every = [[("-" if c is None else c) for c in row] for row in every]
+    sections.append(Section("3. Every image", ["One row per image and map; the image links to its page."],
+                            tables=[Table(["image", "map", "PSNR dB", "SSIM", "worst-case ratio", "/ noise ratio",
+                                           "contrast", "truth's change", "converged", "failures"], every)]))
+    record: dict[str, Any] = {"settings": settings, "rows": rows}
+    if control is not None:
+        if isinstance(control, str):
+            sections.append(Section("4. The positive control", [f"The positive control FAILED: {control}"]))
+            summary.append(f"The positive control FAILED: {control}")
+        else:
+            s = positive_control_section(control, out, title="4. The positive control: is the attack able to find "
+                                                             "instability?")
+            sections.append(s)
+            record["positive_control"] = s.record
+            summary.append(s.summary)
+    status = []
+    for stage in settings["stages"]:
+        if stage == "positive-control":
+            ok = control is not None and not isinstance(control, str)
+            status.append([stage, "once" if ok else 0, 0 if ok else 1, "" if ok else str(control)])
+            continue
+        done = sum(stage in r.get("completed", []) for r in rows)
+        errors = [f"{r['image']}: {r['failures'][stage]}" for r in rows if stage in r.get("failures", {})]
+        status.append([stage, done, len(errors), errors[0] if errors else ""])
+    loads = [f"{r['image']}: {r['failures']['load']}" for r in rows if "load" in r.get("failures", {})]
+    if loads:
+        status.append(["load", len(rows) - len(loads), len(loads), loads[0]])
+    sections.append(Section(f"{len(sections) + 1}. Stages",
+                            ["Per stage, the images on which it completed and failed, and the first error."],
+                            tables=[Table(["stage", "completed", "failed", "first error"], status)]))
+    return _write(f"firenets audit: {name} on {len(rows)} images", sections, out, summary=summary, record=record,
+                  total=res.seconds)

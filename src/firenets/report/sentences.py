@@ -1,0 +1,89 @@
+"""The sentences of the pages, each computed from one measurement's result object (a verdict, an
+attack, a control, a map over a dataset): no sentence states a number it was not given."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["control_sentence", "dataset_sentence", "depth", "lesion_sentence", "verdict_sentence"]
+
+
+def depth(config: dict | None) -> str:
+    """'regulariser, R restarts x p layers' of an MRIFirenet configuration."""
+    if not config:
+        return ""
+    return f"{config['regulariser']}, {config['restarts']} restarts x {config['inner']} layers"
+
+
+def verdict_sentence(v: Any) -> str:
+    """One map's verdict, from its ``experiments.verdicts.Verdict``."""
+    head = (f"{v.label}: unstable at these sizes" if v.unstable else f"{v.label}: no instability found at these sizes")
+    text = (f"{head}: worst-case ratio {v.ratio:.3g}, {v.factor:.2f}x zero-filling's ({v.control_ratio:.4f}; "
+            f"the threshold is {v.threshold:g}x) and {v.ratio / v.noise_ratio:.2f}x its Gaussian-noise ratio "
+            f"({v.noise_ratio:.3g}). A perturbation of {v.r_rel:.2%} of ||x|| moves the output by {v.out_rel:.2%} "
+            f"of ||x||; the error to the truth goes from {v.error_unperturbed:.2%} to {v.error:.2%} of ||x||.")
+    return text + (" Every stage converged." if v.converged
+                   else " A stage hit the step cap: its ratio is a weaker lower bound.")
+
+
+def lesion_sentence(label: str, a: Any, x_max: float) -> str:
+    """What the targeted attack of one map created, from its ``stability.targeted.RegionAttack``."""
+    centre = a.summary()["region_centre"]
+    return (f"{label}: a perturbation of {a.rho_rel:.2%} of ||x|| makes the output gain contrast {a.contrast:.3g} "
+            f"({a.contrast / x_max:.1%} of the image's maximum) in a disc of {int(a.region.sum())} pixels at "
+            f"({centre[0]:.0f}, {centre[1]:.0f}), where the perturbed truth itself changes by {a.input_contrast:.3g}"
+            + (f": {a.contrast - a.input_contrast:.3g} more than the truth shows" if a.contrast > a.input_contrast
+               else ": no more than the truth shows")
+            + f"; Gaussian noise of that norm adds {a.noise_contrast:.3g} there"
+            + ("." if a.converged else " (the attack hit its step cap: a lower bound)."))
+
+
+def control_sentence(label: str, pc: Any) -> str:
+    """What the positive control shows for one map, from its ``stability.control.PositiveControl``."""
+    xn = pc.errors  # absolute errors; the bound's eta is the larger
+    # a bound of at most 1 forces nothing: zero-filling, the negative control, has Lipschitz constant 1
+    if pc.bound > 1:
+        theorem = (f"accurate enough on both images that every such map must have a local Lipschitz constant of at "
+                   f"least {pc.bound:.3g} (the accuracy-stability bound)")
+    elif pc.bound_difference > 1:
+        theorem = (f"its whole-image errors make the classical bound vacuous, but its errors on x and x' differ so "
+                   f"little that its Lipschitz constant must be at least {pc.bound_difference:.3g}")
+    else:
+        theorem = (f"it does not recover the lesion (the bounds are {pc.bound:.3g} and {pc.bound_difference:.3g}, "
+                   "at most zero-filling's 1), so no theorem forces instability on it")
+    forced = max(pc.bound, pc.bound_difference)
+    ratio_vs = ("" if forced <= 1 else " (at least that bound)" if pc.feasible_ratio >= forced
+                else " (BELOW that bound: a measurement error)")
+    found = ("the attack found " + (f"{pc.attack_ratio:.3g}, at least the feasible ratio" if pc.found
+                                    else f"only {pc.attack_ratio:.3g}, below the feasible ratio")
+             + (" (converged)" if pc.attack_converged else " (step cap)"))
+    return (f"{label}: errors {xn[0]:.3g} on x and {xn[1]:.3g} on x' (||x - x'|| = {pc.lesion_norm:.3g}); "
+            f"{theorem}. The perturbation r = A^*A(x' - x), {pc.r_rel:.2%} of ||x||, has ratio "
+            f"{pc.feasible_ratio:.3g}{ratio_vs}; {found}. Added to x it changes the mean magnitude in the "
+            f"lesion's disc by {pc.appear:+.3g} (the lesion's own contrast there is {pc.lesion_contrast:.3g}), "
+            f"and -r added to x' by {pc.vanish:+.3g} (x + r has the samples of x', and x' - r those of x); "
+            "parts of r: " + ", ".join(f"{t:g} r ({t * pc.r_rel:.2%} of ||x||) {g:+.3g}" for t, g in pc.partial) + ".")
+
+
+def dataset_sentence(m: Any) -> str:
+    """What the rows of one map show over the images, from its ``experiments.verdicts.MapOverImages``:
+    medians and ranges, the worst image, on how many images it is unstable, convergence."""
+    parts = []
+    if m.psnr is not None:
+        parts.append(f"PSNR median {m.psnr[0]:.2f} dB (from {m.psnr[1]:.2f} to {m.psnr[2]:.2f})")
+    if m.worst_ratio is not None:
+        parts.append(f"worst-case ratio median {m.worst_ratio[0]:.3g}, largest {m.worst_ratio[1]:.3g} on "
+                     f"{m.worst_ratio[2]}")
+    if m.noise_quotient is not None:
+        parts.append(f"{m.noise_quotient:.3g} times its Gaussian-noise ratio (median)")
+    if m.contrast is not None:
+        parts.append(f"hallucination contrast median {m.contrast:.3g}")
+    if m.unstable is not None:
+        parts.append(f"unstable at these sizes (worst case above {m.threshold:g}x zero-filling's) on {m.unstable[0]} "
+                     f"of {m.unstable[1]} images")
+    if m.converged is not None:
+        k, n = m.converged
+        parts.append(f"its attacks converged on {k} of {n} images"
+                     + ("" if k == n else f" (on the {n - k} other{'s' if n - k != 1 else ''} the step cap ended "
+                                          "them: their ratios are weaker lower bounds)"))
+    return f"{m.label} on {m.images} images: " + ("; ".join(parts) if parts else "no measurement completed") + "."

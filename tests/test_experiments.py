@@ -1,0 +1,219 @@
+"""The experiments layer: ``fn.audit`` in one call, its judgements and rows, one acquisition per image, the
+page's summary lines chosen by subject, and the defects the layer's restructuring fixed (each test below
+failed on 4d14d22 in its equivalent form there; the note of the change says how)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+import firenets as fn
+from firenets import data
+from firenets.acquisition import acquire
+from firenets.cli import build_parser, main
+from firenets.experiments import stages
+from firenets.nets.adapter import NetworkMap, zero_filled
+from firenets.nets.user import load_model
+from firenets.report.sections import hallucination_attack_section
+from firenets.report.sentences import verdict_sentence
+from firenets.stability import Budget, hallucination_attack, lesion_regions
+from firenets.stability.control import PositiveControl, positive_control
+
+SMALL = Budget(steps=3, patience=2)
+
+
+class Smooth(torch.nn.Module):
+    """A learnable smoothing of A^* y: complex (B, H, W) -> complex (B, H, W)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(2, 2, 3, padding=1, dtype=torch.float64)
+
+    def forward(self, x):
+        z = torch.view_as_real(x).permute(0, 3, 1, 2)
+        z = z + 0.1 * self.conv(z)
+        return torch.complex(z[:, 0].contiguous(), z[:, 1].contiguous())
+
+
+def test_audit_in_one_call_carries_its_judgements_rows_and_page(tmp_path):
+    result = fn.audit(Smooth(), data.ellipses(32, seed=1), stages=("accuracy", "perturbation"), budget=SMALL)
+    assert result.subject == "Smooth" and result.completed == ["accuracy", "perturbation"]
+    assert set(result.verdicts) == {"Smooth", "FIRENET (reference)"}  # every map but the control
+    v = result.verdict
+    assert v is result.verdicts["Smooth"] and v.unstable == (v.factor > v.threshold)
+    # the control's worst case is exactly 1 (zero-filling is an orthogonal projection)
+    assert v.control_ratio == pytest.approx(1.0, abs=1e-9)
+    (row,) = result.rows()
+    assert row["image"] == "image" and row["maps"]["Smooth"]["worst_ratio"] == pytest.approx(v.ratio, rel=1e-12)
+    page = result.write(tmp_path)
+    assert page.path == tmp_path / "index.html" and page.failures == {}
+    assert json.loads((tmp_path / "results.json").read_text())["record"]["perturbation"]["verdicts"]["Smooth"] == \
+        pytest.approx(v.summary())
+
+
+def test_images_as_names_lists_and_dicts():
+    x = data.ellipses(32, seed=1)
+    assert list(stages.acquisitions({"a": x})) == ["a"]
+    from firenets.experiments.audit import named_images
+
+    assert list(named_images([x, x.clone()])) == ["image 0", "image 1"]
+    assert list(named_images({"mine": x, "shepp-logan": "shepp-logan"}, size=32)) == ["mine", "shepp-logan"]
+    assert named_images("ellipses:3", size=32)["ellipses:3"].shape == (32, 32)
+    with pytest.raises(ValueError, match="given twice"):
+        named_images(["ellipses:3", "ellipses:3"], size=32)
+    with pytest.raises(ValueError, match="images must be"):
+        named_images(3)
+
+
+def test_every_image_is_acquired_once(monkeypatch):
+    calls = []
+    real = stages.acquire
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("noise"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stages, "acquire", counted)
+    fn.audit(Smooth(), {"a": data.ellipses(32, seed=1), "b": data.ellipses(32, seed=2)},
+             stages=("accuracy", "perturbation", "hallucination"), budget=SMALL, acquisition={"noise": 0.01})
+    assert len(calls) == 2  # once per image: accuracy, the model's check and the attacks share them
+
+
+def test_the_attacks_perturb_the_image_the_accuracy_stage_reconstructs():
+    # a complex image with a phase: the attacks used |x| while the accuracy stage sampled x itself
+    x = data.ellipses(32, seed=1).to(torch.complex128) * torch.exp(1j * torch.linspace(0, 1, 32))[None, :]
+    result = fn.audit(Smooth(), {"x": x}, stages=("accuracy", "perturbation", "hallucination"), budget=SMALL)
+    for p in result.perturbation.values():
+        assert torch.equal(p.worst.x, x)
+    acq = acquire(x)
+    torch.testing.assert_close(result.hallucination["zero-filled"].error, (acq.zero_filled - x).abs())
+
+
+def test_a_model_labelled_like_a_built_in_map_is_refused_and_every_summary_line_is_its_own(tmp_path):
+    with pytest.raises(ValueError, match="label of a map the audit puts beside yours"):
+        fn.audit(Smooth(), data.ellipses(32, seed=1), name="zero-filled", stages=("accuracy",))
+    # "FIRENET" begins the reference's label: the page's lines are still the model's own
+    result = fn.audit(Smooth(), data.ellipses(32, seed=1), name="FIRENET",
+                      stages=("accuracy", "perturbation", "hallucination-attack", "hallucination"), budget=SMALL)
+    page = result.write(tmp_path)
+    assert [line.split(":")[0] for line in page.summary[:-1]] == ["FIRENET"] * 4
+    assert page.summary[1] == verdict_sentence(result.verdicts["FIRENET"])
+    assert page.summary[-1] == "4 of 4 stages asked for completed."
+
+
+def test_the_targeted_section_and_the_rows_report_the_same_attack(tmp_path):
+    x = data.ellipses(32, seed=1)
+    A = acquire(x).operator
+    xn = float(torch.linalg.vector_norm(x))
+    h = hallucination_attack(zero_filled(A), A, x, lesion_regions((32, 32)), [0.002 * xn, 0.05 * xn], steps=4,
+                             patience=2)
+    assert h.best is max(h.attacks, key=lambda a: a.contrast) and h.best is not h.attacks[0]
+    section = hallucination_attack_section(SimpleNamespace(hallucination_attack={"zf": h}), tmp_path, title="t")
+    assert section.tables[0].rows[0][3] == h.best.contrast
+    bat = stages.BatteryResult({"attacked_image": "x", "maps": ["zf"], "stages": ["hallucination-attack"]},
+                               hallucination_attack={"zf": h}, seconds={"hallucination-attack": 1.0})
+    assert stages.image_row(bat)["maps"]["zf"]["contrast"] == h.best.contrast
+
+
+def test_the_positive_control_is_found_within_the_budgets_own_tolerance():
+    x = data.ellipses(32, seed=5)
+    A = acquire(x).operator
+    lesion = torch.zeros(32, 32, dtype=torch.float64)
+    lesion[12:15, 18:21] = 1.0
+    region = lesion > 0
+    pc = positive_control(zero_filled(A), A, x, lesion, region, budget=Budget(steps=3, patience=2, tol=0.25))
+    assert pc.tol == 0.25 and pc.found == (pc.attack_ratio >= pc.feasible_ratio * 0.75)
+    short = {**{k: getattr(pc, k) for k in pc.__dataclass_fields__}, "attack_ratio": 0.9 * pc.feasible_ratio}
+    assert PositiveControl(**{**short, "tol": 0.25}).found and not PositiveControl(**{**short, "tol": 1e-3}).found
+
+
+def test_library_errors_name_the_python_arguments():
+    acq = acquire(data.ellipses(32, seed=1))
+    with pytest.raises(ValueError) as exc:
+        load_model("no.such.module:build")
+    assert str(exc.value).startswith("spec ") and "--" not in str(exc.value)
+    with pytest.raises(ValueError) as exc:
+        load_model("torch.nn:Identity", weights="/no/such/file.pt")
+    assert str(exc.value).startswith("weights ") and "--" not in str(exc.value)
+    for net, output in ((lambda x: x[:, :16], "auto"), (lambda x: x, "magnitude")):
+        with pytest.raises(ValueError) as exc:
+            NetworkMap(net, acq.operator, output=output)(acq.y)
+        assert "--" not in str(exc.value)
+
+
+def test_the_parsers_lists_are_the_librarys():
+    from firenets.acquisition import MASKS
+    from firenets.masks import FASTMRI_KINDS
+    from firenets.nets.adapter import INPUTS, OUTPUTS
+    from firenets.nets.mri import METHODS, REGULARISERS
+    from firenets.nets.training import KINDS
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices
+
+    def option(command, dest):
+        return next(a for a in sub[command]._actions if a.dest == dest)
+
+    assert option("audit", "input").choices is INPUTS and option("train", "input").choices is INPUTS
+    assert option("audit", "output").choices is OUTPUTS
+    assert tuple(option("audit", "mask").choices) == MASKS + FASTMRI_KINDS
+    assert option("reconstruct", "method").choices is METHODS and option("attack", "method").choices is METHODS
+    assert option("reconstruct", "regulariser").choices is REGULARISERS
+    assert option("train", "kind").choices is KINDS and option("train", "mask").choices is MASKS
+    assert option("audit", "stages").type("accuracy,positive-control") == ("accuracy", "positive-control")
+    for stage in stages.STAGES:
+        assert option("audit", "stages").type(stage) == (stage,)
+
+
+_NAN = '''
+import torch
+
+
+class NaNNet(torch.nn.Module):
+    def forward(self, masked_kspace, mask, num_low_frequencies):
+        return torch.full(masked_kspace.shape[:1] + masked_kspace.shape[2:4], float("nan"))
+
+
+def build():
+    return NaNNet()
+
+
+class Tiny(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(2, 2, 3, padding=1)
+
+    def forward(self, x):
+        z = torch.view_as_real(x).permute(0, 3, 1, 2)
+        z = z + self.conv(z)
+        return torch.complex(z[:, 0].contiguous(), z[:, 1].contiguous())
+
+
+def tiny():
+    return Tiny()
+'''
+
+
+def test_the_varnet_hint_advises_what_the_command_can_do(tmp_path, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "nanmodels.py").write_text(_NAN)
+    code = main(["audit", "--model", "nanmodels:build", "--input", "fastmri", "ellipses:1", "--size", "32",
+                 "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "give a 2-D mask such as gaussian" in err and "complex images" not in err
+
+
+def test_train_records_the_arguments_given_to_main(tmp_path, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "tinymodels.py").write_text(_NAN)
+    out = tmp_path / "w.pt"
+    argv = ["train", "--model", "tinymodels:tiny", "--size", "16", "--n-train", "4", "--n-val", "2", "--epochs", "1",
+            "--batch", "2", "--no-progress", "--out", str(out)]
+    assert main(argv) == 0
+    record = torch.load(out, weights_only=True)["training"]
+    assert record["command"] == "firenets " + " ".join(shlex.quote(a) for a in argv)
