@@ -68,6 +68,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from firenets.operators import fft2c, ifft2c
+
 BART_FISTA_STEP = 0.95  # pics' default FISTA step (-s)
 BART_WAVELET_MINSIZE = 16  # pics decomposes an axis while its band is at least this long
 REGULARISERS = ("l1-wavelet", "tv")
@@ -102,7 +104,7 @@ def zero_filled_kspace(kspace: Any, mask: Any) -> np.ndarray:
     a full (H, W) k-space, which is multiplied by the mask.
     """
     m = as_mask(mask)
-    k = _numpy(kspace).astype(np.complex128)
+    k = _complex(kspace)
     if k.ndim == 1:
         if k.size != int(m.sum()):
             raise ValueError(f"{k.size} samples for a mask with {int(m.sum())} True entries")
@@ -114,14 +116,9 @@ def zero_filled_kspace(kspace: Any, mask: Any) -> np.ndarray:
     return np.where(m, k, 0)
 
 
-def centred_fft2(x: Any) -> np.ndarray:
-    """F_c x = fftshift(fft2(ifftshift(x), norm="ortho")) in complex128 (Fourier2D's full k-space)."""
-    return np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(_numpy(x).astype(np.complex128)), norm="ortho"))
-
-
-def centred_ifft2(k: Any) -> np.ndarray:
-    """F_c^* k = fftshift(ifft2(ifftshift(k), norm="ortho")), the inverse of ``centred_fft2``."""
-    return np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(_numpy(k).astype(np.complex128)), norm="ortho"))
+def _complex(a: Any) -> np.ndarray:
+    """a (numpy array or torch tensor) as a complex128 numpy array."""
+    return _numpy(a).astype(np.complex128)
 
 
 # --------------------------------------------------------------------------- BART files and runs
@@ -355,9 +352,9 @@ def bart_undo_gradient_step(image: Any, kspace: Any, mask: Any, step: float = BA
         raise ValueError(f"step must be in (0, 1); got {step}")
     m = as_mask(mask)
     y = zero_filled_kspace(kspace, m)
-    k = centred_fft2(image)
+    k = fft2c(_complex(image))
     k[m] = (k[m] - step * y[m]) / (1 - step)
-    return centred_ifft2(k)
+    return ifft2c(k)
 
 
 # --------------------------------------------------------------------------- SigPy
@@ -546,7 +543,7 @@ def best_of_lambda(
 def data_fidelity(x: Any, kspace: Any, mask: Any) -> float:
     """1/2 ||P_M F_c x - y||_2^2 in float64."""
     m = as_mask(mask)
-    r = centred_fft2(x)[m] - zero_filled_kspace(kspace, m)[m]
+    r = fft2c(_complex(x))[m] - zero_filled_kspace(kspace, m)[m]
     return 0.5 * float(np.vdot(r, r).real)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from ._validation import as_tensor, check_int, check_scalar, check_shape
+from .operators import ifft2c
 
 __all__ = ["birdcage", "calibration_region", "espirit", "lowres", "rss"]
 
@@ -64,8 +65,6 @@ def calibration_region(kspace: Any, width: int | tuple[int, int]) -> torch.Tenso
 def lowres(kspace: Any, width: int | tuple[int, int] = 24, *, eps: float = 1e-6) -> torch.Tensor:
     """S_c = I_c / sqrt(sum_c |I_c|^2): I_c the image of coil c's calibration region alone (zero-filled
     to the full grid); zero where the root-sum-of-squares is below ``eps`` of its maximum."""
-    from .operators import Fourier2D
-
     k = _kspace("kspace", kspace)
     block = calibration_region(k, width)
     h, w = block.shape[-2:]
@@ -73,7 +72,7 @@ def lowres(kspace: Any, width: int | tuple[int, int] = 24, *, eps: float = 1e-6)
     full = torch.zeros_like(k)
     r0, c0 = H // 2 - h // 2, W // 2 - w // 2
     full[:, r0:r0 + h, c0:c0 + w] = block
-    images = Fourier2D._ifft(full)
+    images = ifft2c(full)
     norm = rss(images)
     keep = norm > eps * float(norm.max())
     return torch.where(keep, images / torch.where(keep, norm, torch.ones_like(norm)), torch.zeros_like(images))
@@ -116,9 +115,7 @@ def espirit(kspace: Any, width: int | tuple[int, int] = 24, *, kernel: int = 6, 
     grid = torch.zeros(n, C, H, W, dtype=torch.complex128)
     r0, c0 = H // 2 - kernel // 2, W // 2 - kernel // 2
     grid[:, :, r0:r0 + kernel, c0:c0 + kernel] = kern
-    from .operators import Fourier2D
-
-    g = Fourier2D._ifft(grid) * math.sqrt(H * W) / kernel  # (n, C, H, W), sum_j g g^* has eigenvalues <= 1
+    g = ifft2c(grid) * math.sqrt(H * W) / kernel  # (n, C, H, W), sum_j g g^* has eigenvalues <= 1
     G = torch.einsum("jcxy,jdxy->xycd", g, g.conj())  # (H, W, C, C), Hermitian per pixel
     values, vectors = torch.linalg.eigh(G)
     top = vectors[..., -1]  # (H, W, C), eigenvalues ascending

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .._validation import check_int, check_pixels
+from ..operators import fft2c, ifft2c
 from .phantoms import _phantom_shape, camera, ellipses, shepp_logan
 
 FORMATS = (".npy", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dcm", ".nii", ".nii.gz", ".h5", ".hdf5")
@@ -46,12 +47,6 @@ class LoadedImage:
 
 class _Refused(ValueError):
     """A ValueError raised by these readers themselves (passed through, not wrapped)."""
-
-
-def centred_ifft2(k: np.ndarray) -> np.ndarray:
-    """x = fftshift(ifft2(ifftshift(k), norm="ortho")) over the last two axes (fastMRI, F_c^-1)."""
-    axes = (-2, -1)
-    return np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(k, axes=axes), axes=axes, norm="ortho"), axes=axes)
 
 
 def _suffix(path: Path) -> str:
@@ -379,9 +374,9 @@ def _load_h5(path: Path, slice: int | None) -> tuple[np.ndarray, dict, np.ndarra
                            "and all of it on each side")
     if k.ndim == 2:  # single-coil: the complex image, k-space kept
         meta["coils"] = 1
-        return centred_ifft2(k), meta, k, reference
+        return ifft2c(k), meta, k, reference
     meta["coils"] = int(k.shape[0])
-    rss = np.sqrt(np.sum(np.abs(centred_ifft2(k)) ** 2, axis=0))
+    rss = np.sqrt(np.sum(np.abs(ifft2c(k)) ** 2, axis=0))
     return rss, meta, k, reference  # multi-coil: the RSS image, and every coil's k-space
 
 
@@ -496,8 +491,8 @@ def simulate_multicoil(images: Any, coils: int = 8, *, path: str | Path | None =
     if tuple(S_c.shape[-2:]) != (H, W) or S_c.ndim != 3:
         raise ValueError(f"maps must be (coils, {H}, {W}); got {tuple(S_c.shape)}")
     coil_images = x.to(torch.complex128)[:, None] * S_c[None]  # (slices, coils, H, W)
-    k = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(coil_images.numpy(), axes=(-2, -1)), norm="ortho"), axes=(-2, -1))
-    rss = np.sqrt((np.abs(centred_ifft2(k)) ** 2).sum(1))
+    k = fft2c(coil_images.numpy())
+    rss = np.sqrt((np.abs(ifft2c(k)) ** 2).sum(1))
     h, w = recon_size if recon_size is not None else (H, W)
     if not (0 < h <= H and 0 < w <= W):
         raise ValueError(f"recon_size {recon_size} must fit in the image {H}x{W}")

@@ -21,9 +21,9 @@ import torch
 from torch import nn
 
 from .._validation import check_int, check_scalar, check_seed, complex_dtype
-from ..operators.fourier import Fourier2D, _as_mask
+from ..operators.fourier import Fourier2D, _as_mask, fft2c, ifft2c
 
-__all__ = ["UNet", "DeepCascade", "count_parameters", "centred_fft2", "centred_ifft2"]
+__all__ = ["UNet", "DeepCascade", "count_parameters"]
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -31,18 +31,6 @@ def count_parameters(module: nn.Module) -> int:
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module; got {type(module).__name__}")
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
-def centred_fft2(x: torch.Tensor) -> torch.Tensor:
-    """F_c x = fftshift(fft2(ifftshift(x), norm="ortho")) over the last two axes (as Fourier2D)."""
-    dims = (-2, -1)
-    return torch.fft.fftshift(torch.fft.fft2(torch.fft.ifftshift(x, dim=dims), norm="ortho"), dim=dims)
-
-
-def centred_ifft2(k: torch.Tensor) -> torch.Tensor:
-    """F_c^* k = fftshift(ifft2(ifftshift(k), norm="ortho")) over the last two axes (F_c^* F_c = I)."""
-    dims = (-2, -1)
-    return torch.fft.fftshift(torch.fft.ifft2(torch.fft.ifftshift(k, dim=dims), norm="ortho"), dim=dims)
 
 
 def _check_image(name: str, x: Any) -> tuple[torch.Tensor, bool]:
@@ -211,7 +199,7 @@ class DeepCascade(_Module):
     cnn: ``layers`` 3x3 convs (2 -> features -> ... -> features -> 2) with ReLU between and no
     activation after the last. Data consistency in centred k-space, with k = F_c x,
     k0 = F_c x0 (= the measured samples on the mask M, 0 elsewhere, since A A^* = I) and
-    F_c x = fftshift(fft2(ifftshift(x), norm="ortho")) as in Fourier2D:
+    F_c x = fftshift(fft2(ifftshift(x), norm="ortho")) (``operators.fft2c``):
       noiseless (noise_level None or 0):  k_dc = (1 - M) k + M k0,
       noisy (noise_level = s > 0):        k_dc = (1 - M) k + M (s k + k0) / (1 + s),
     and x <- F_c^* k_dc. The noisy rule is Schlemper's k_dc(j) = (k(j) + nu k0(j)) / (1 + nu) on
@@ -275,9 +263,9 @@ class DeepCascade(_Module):
                 f"axis); got shape {tuple(x0.shape)}"
             )
         xc = x.to(self._compute_dtype())
-        k0 = centred_fft2(xc)
+        k0 = fft2c(xc)
         for block in self.blocks:
             xc = _to_complex(block(_to_channels(xc)))
-            xc = centred_ifft2(self.data_consistency(centred_fft2(xc), k0))
+            xc = ifft2c(self.data_consistency(fft2c(xc), k0))
         out = xc.to(x.dtype)
         return out[0] if single else out

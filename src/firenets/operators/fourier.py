@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from .._validation import check_float_dtype, complex_dtype
 from .base import LinearOperator
+
+if TYPE_CHECKING:
+    import numpy as np
+
+_DIMS = (-2, -1)
+
+
+def fft2c(x: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+    """F_c x = fftshift(fft2(ifftshift(x), norm="ortho")) over the last two axes: the centred
+    orthonormal 2-D DFT (k-space centre at (H//2, W//2), as fastMRI). A tensor by torch.fft, a NumPy
+    array (file I/O) by numpy.fft, each returning its own kind."""
+    return _centred(x, inverse=False)
+
+
+def ifft2c(k: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+    """F_c^* k = fftshift(ifft2(ifftshift(k), norm="ortho")) over the last two axes: the inverse (and
+    adjoint) of ``fft2c``, F_c^* F_c = I. A tensor by torch.fft, a NumPy array by numpy.fft."""
+    return _centred(k, inverse=True)
+
+
+def _centred(x: Any, *, inverse: bool) -> Any:
+    if isinstance(x, torch.Tensor):
+        transform = torch.fft.ifft2 if inverse else torch.fft.fft2
+        return torch.fft.fftshift(transform(torch.fft.ifftshift(x, dim=_DIMS), norm="ortho"), dim=_DIMS)
+    import numpy as np
+
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"x must be a torch.Tensor or numpy.ndarray; got {type(x).__name__}")
+    transform = np.fft.ifft2 if inverse else np.fft.fft2
+    return np.fft.fftshift(transform(np.fft.ifftshift(x, axes=_DIMS), axes=_DIMS, norm="ortho"), axes=_DIMS)
 
 
 def _as_mask(mask: Any) -> torch.Tensor:
@@ -34,7 +64,7 @@ def _as_mask(mask: Any) -> torch.Tensor:
 class Fourier2D(LinearOperator):
     """A = P_M F_c: centred orthonormal 2-D DFT, then the samples where ``mask`` is True.
 
-    F_c x = fftshift(fft2(ifftshift(x), norm="ortho")), so the k-space centre sits at index
+    F_c x = fftshift(fft2(ifftshift(x), norm="ortho")) (``fft2c``), so the k-space centre sits at index
     (H//2, W//2) as in fastMRI. A maps (*, H, W) images to (*, m) sample vectors, m = mask.sum(),
     in row-major order of the mask; A^* zero-fills the other frequencies and inverts. A A^* = I,
     so ||A|| = 1.
@@ -82,23 +112,13 @@ class Fourier2D(LinearOperator):
         x = self._check("x", x, self.in_shape)
         if self.sign_in is not None:
             return torch.fft.fft2(x * self.sign_in, norm="ortho") * self.sign_out_full
-        return self._fft(x)
-
-    @staticmethod
-    def _fft(x: torch.Tensor) -> torch.Tensor:
-        dims = (-2, -1)
-        return torch.fft.fftshift(torch.fft.fft2(torch.fft.ifftshift(x, dim=dims), norm="ortho"), dim=dims)
-
-    @staticmethod
-    def _ifft(k: torch.Tensor) -> torch.Tensor:
-        dims = (-2, -1)
-        return torch.fft.fftshift(torch.fft.ifft2(torch.fft.ifftshift(k, dim=dims), norm="ortho"), dim=dims)
+        return fft2c(x)
 
     def _forward(self, x):
         if self.fft_index is not None:
             k = torch.fft.fft2(x, norm="ortho")
             return k.reshape(*k.shape[:-2], -1).index_select(-1, self.fft_index) * self.sign_out
-        k = self._fft(x)
+        k = fft2c(x)
         return k.reshape(*k.shape[:-2], -1).index_select(-1, self.index)
 
     def zero_filled(self, y: torch.Tensor) -> torch.Tensor:
@@ -115,7 +135,7 @@ class Fourier2D(LinearOperator):
     def _adjoint(self, y):
         if self.fft_index is not None:
             return torch.fft.ifft2(self._zero_fill(y * self.sign_out, self.fft_index), norm="ortho")
-        return self._ifft(self._zero_fill(y))
+        return ifft2c(self._zero_fill(y))
 
     def _exact_norm(self) -> float:
         return 1.0
