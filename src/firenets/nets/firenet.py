@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from .._validation import as_tensor, check_int, check_scalar, check_seed, real_dtype, split_batch
-from ..operators import as_operator
+from ..operators import LinearOperator, as_operator, power_iteration
 from ..problems import (
     QCBP,
     Certificate,
@@ -449,31 +449,13 @@ class FIRENET(torch.nn.Module):
         return x
 
 
-def stacked_norm(A, B) -> float:
+def stacked_norm(A: LinearOperator, B: LinearOperator) -> float:
     """||[A; B]|| = ||A^* A + B^* B||^(1/2): from the Fourier symbols when both grams have one, else
-    by power iteration on A^* A + B^* B."""
+    by power iteration on A^* A + B^* B (``operators.power_iteration``)."""
     sa, sb = A.gram_symbol(), B.gram_symbol()
     if sa is not None and sb is not None and tuple(sa.shape) == tuple(sb.shape):
         return math.sqrt(float((sa.to(torch.float64) + sb.to(torch.float64)).max()))
-    gen = torch.Generator(device="cpu").manual_seed(0)
-    rdt = real_dtype(A.dtype)
-    v = torch.randn(A.in_shape, generator=gen, dtype=rdt)
-    if A.is_complex or B.is_complex:
-        v = torch.complex(v, torch.randn(A.in_shape, generator=gen, dtype=rdt))
-    v = (v / torch.linalg.vector_norm(v)).to(A.device)
-    estimate = 0.0
-    with torch.no_grad():
-        for _ in range(10_000):
-            w = A.adjoint(A(v)) + B.adjoint(B(v))
-            lam = torch.linalg.vector_norm(w).item()
-            if lam == 0.0:
-                return 0.0
-            v = w / lam
-            new = math.sqrt(lam)
-            if abs(new - estimate) <= 1e-10 * new:
-                return new
-            estimate = new
-    return estimate
+    return power_iteration(A, B)
 
 
 def _detach(z):

@@ -301,7 +301,7 @@ class LinearOperator:
         if key in cache:
             return cache[key]
         exact = self._exact_norm()
-        value = exact if exact is not None else _power_iteration(self, tol, max_iter, seed)
+        value = exact if exact is not None else power_iteration(self, tol=tol, max_iter=max_iter, seed=seed)
         cache[key] = value
         return value
 
@@ -312,17 +312,33 @@ class LinearOperator:
         )
 
 
-def _power_iteration(op: LinearOperator, tol: float, max_iter: int, seed: int) -> float:
+def power_iteration(*operators: LinearOperator, tol: float = 1e-10, max_iter: int = 10_000, seed: int = 0) -> float:
+    """||[A_1; ...; A_k]||_2 = lambda_max(A_1^* A_1 + ... + A_k^* A_k)^(1/2) by the power method.
+
+    v_0 Gaussian (``seed``; complex, with Gaussian real and imaginary parts, when an A_i is),
+    v_{j+1} = G v_j / ||G v_j|| with G = sum_i A_i^* A_i, estimate ||G v_j||^(1/2): it approaches
+    the norm from below and stops when it changes by at most tol (relative) or after max_iter
+    steps (Golub and Van Loan, Matrix Computations, 4th ed., section 7.3.1).
+    """
+    if not operators or not all(isinstance(op, LinearOperator) for op in operators):
+        raise TypeError("power_iteration needs one or more LinearOperators")
+    first = operators[0]
+    for i, op in enumerate(operators[1:], 1):
+        if tuple(op.in_shape) != tuple(first.in_shape):
+            raise ValueError(f"operators[{i}] acts on shape {op.in_shape}, operators[0] on {first.in_shape}")
     gen = torch.Generator(device="cpu").manual_seed(seed)
-    v = torch.randn(op.in_shape, generator=gen, dtype=real_dtype(op.dtype))
-    if op.is_complex:
-        v = torch.complex(v, torch.randn(op.in_shape, generator=gen, dtype=v.dtype))
-    v = v.to(op.device)
+    rdt = real_dtype(first.dtype)
+    v = torch.randn(first.in_shape, generator=gen, dtype=rdt)
+    if any(op.is_complex for op in operators):
+        v = torch.complex(v, torch.randn(first.in_shape, generator=gen, dtype=rdt))
+    v = v.to(first.device)
     v = v / torch.linalg.vector_norm(v)
     estimate = 0.0
     with torch.no_grad():
         for _ in range(max_iter):
-            w = op.adjoint(op(v))
+            w = first.adjoint(first(v))
+            for op in operators[1:]:
+                w = w + op.adjoint(op(v))
             lam = torch.linalg.vector_norm(w).item()
             if lam == 0.0:
                 return 0.0
