@@ -1,4 +1,5 @@
-"""Test images: phantoms (random ellipses, Shepp-Logan) and loaders for image and k-space files.
+"""Test images: phantoms (random ellipses, Shepp-Logan), readers by suffix (npy, png, DICOM, NIfTI),
+fastMRI HDF5 read/write, and ``load``, which picks the reader and normalises the image.
 
 Importing this package is light: scikit-image, Pillow, pydicom, nibabel and h5py load inside
 the functions that need them.
@@ -6,7 +7,8 @@ the functions that need them.
 
 from __future__ import annotations
 
-from .loaders import BUILTINS, FORMATS, LoadedImage, count_slices, load, simulate_multicoil
+from .fastmri import count_slices, simulate_multicoil
+from .loaders import BUILTINS, FORMATS, LoadedImage, load
 from .phantoms import (
     DetailedPhantom,
     PhantomDataset,
