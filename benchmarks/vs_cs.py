@@ -4,10 +4,10 @@
                                [--size 256] [--rate 0.25] [--repeats 3] [--sections quality,shared,layers]
 
 Every tool gets the same k-space samples y = P_M F_c x of a 25% Gaussian mask (seed 0),
-noiseless, and runs on 2 threads (BART with OMP_WAIT_POLICY=PASSIVE, set by benchmarks/cs_tools).
+noiseless, and runs on 2 threads (BART with OMP_WAIT_POLICY=PASSIVE, set by benchmarks/cs_bart).
 
 quality: each tool's best PSNR/SSIM, with lam tuned on the very image (best of a lam grid,
-    refined, never at an edge; benchmarks/cs_tools.best_of_lambda) at the iteration count where its
+    refined, never at an edge; benchmarks/cs_search.best_of_lambda) at the iteration count where its
     PSNR settles (< 0.01 dB on doubling): BART pics -l1 (its default Daubechies-2 with random shifts)
     and pics -R T (isotropic TV), SigPy L1WaveletRecon (db4) and TotalVariationRecon. FIRENET runs
     with its defaults (reconstruction.FIRENET_DEFAULTS: lam from the calibration, never tuned on
@@ -41,7 +41,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import cs_tools  # noqa: E402
+import cs_bart  # noqa: E402
+import cs_objectives  # noqa: E402
+import cs_search  # noqa: E402
+import cs_sigpy  # noqa: E402
 
 MARGIN_DB = 0.3
 
@@ -135,13 +138,13 @@ def _quality_one(name: str, size: int, rate: float, repeats: int, max_iters: int
 
     print(f"\n== {name} {size}x{size}, Gaussian {acq.rate:.3f}", flush=True)
     tools = {}
-    if cs_tools.bart_available():
-        tools["BART pics -l1 (dau2, random shifts)"] = (lambda lam, n: cs_tools.bart_pics(y, mask, lam=lam, iters=n),
+    if cs_bart.bart_available():
+        tools["BART pics -l1 (dau2, random shifts)"] = (lambda lam, n: cs_bart.bart_pics(y, mask, lam=lam, iters=n),
                                                         2e-3, 50)
         tools["BART pics -R T (isotropic TV)"] = (
-            lambda lam, n: cs_tools.bart_pics(y, mask, lam=lam, iters=n, regulariser="tv"), 2e-3, 100)
-    tools["SigPy L1WaveletRecon db4"] = (lambda lam, n: cs_tools.sigpy_l1wavelet(y, mask, lam=lam, iters=n), 2e-3, 50)
-    tools["SigPy TotalVariationRecon"] = (lambda lam, n: cs_tools.sigpy_tv(y, mask, lam=lam, iters=n), 2e-3, 100)
+            lambda lam, n: cs_bart.bart_pics(y, mask, lam=lam, iters=n, regulariser="tv"), 2e-3, 100)
+    tools["SigPy L1WaveletRecon db4"] = (lambda lam, n: cs_sigpy.sigpy_l1wavelet(y, mask, lam=lam, iters=n), 2e-3, 50)
+    tools["SigPy TotalVariationRecon"] = (lambda lam, n: cs_sigpy.sigpy_tv(y, mask, lam=lam, iters=n), 2e-3, 100)
     results = {}
     for label, (run, lam0, n0) in tools.items():
         t0 = time.perf_counter()
@@ -149,13 +152,13 @@ def _quality_one(name: str, size: int, rate: float, repeats: int, max_iters: int
             # random shifts never settle run to run: tuned at the iteration count the unshifted
             # transform needs (cs_tools.measure does the same)
             def fixed(lam, n):
-                return cs_tools.bart_pics(y, mask, lam=lam, iters=n, shifts=False)
-            lam_n, conv_n = cs_tools.tune(fixed, lam0, n0, metric, max_iters=max_iters)
-            search = cs_tools.best_of_lambda(lambda v, n=conv_n.iters, run=run: run(v, n),
-                                             [lam_n * 2.0**k for k in (-2, -1, 0, 1, 2)], metric)
+                return cs_bart.bart_pics(y, mask, lam=lam, iters=n, shifts=False)
+            lam_n, conv_n = cs_search.tune(fixed, lam0, n0, metric, max_iters=max_iters)
+            search = cs_search.best_of_lambda(lambda v, n=conv_n.iters, run=run: run(v, n),
+                                              [lam_n * 2.0**k for k in (-2, -1, 0, 1, 2)], metric)
             lam, iters, image, settled = search.lam, conv_n.iters, search.image, conv_n.settled
         else:
-            lam, conv = cs_tools.tune(run, lam0, n0, metric, max_iters=max_iters)
+            lam, conv = cs_search.tune(run, lam0, n0, metric, max_iters=max_iters)
             lam, iters, image, settled = lam, conv.iters, conv.image, conv.settled
         results[label] = {"lam": lam, "iters": iters, "psnr": metric(image), "ssim": ssim(target, np.abs(image)),
                           "settled": settled, "run": run}
@@ -165,8 +168,8 @@ def _quality_one(name: str, size: int, rate: float, repeats: int, max_iters: int
     reg = FIRENET_DEFAULTS["regulariser"]
     default = firenet_trace(acq)
     lam_default = default_lam(reg, acq.operator.in_shape)
-    oracle = cs_tools.best_of_lambda(lambda v: firenet_trace(acq, lam=v)["image"],
-                                     [lam_default * 2.0**k for k in (-2, -1, 0, 1, 2)], metric)
+    oracle = cs_search.best_of_lambda(lambda v: firenet_trace(acq, lam=v)["image"],
+                                      [lam_default * 2.0**k for k in (-2, -1, 0, 1, 2)], metric)
     results["FIRENET (defaults)"] = {"lam": lam_default, "iters": default["layers"], "psnr": metric(default["image"]),
                                      "ssim": ssim(target, np.abs(default["image"])), "settled": True}
     results["FIRENET (oracle lam)"] = {"lam": oracle.lam, "iters": default["layers"], "psnr": oracle.score,
@@ -243,19 +246,19 @@ def shared(size: int, rate: float, name: str = "shepp-logan", lam: float = 1e-3)
     F, y = acq.operator, acq.y
     mask, yn = acq.mask.numpy(), y.numpy()
     cases = []
-    if cs_tools.bart_available():
-        levels = cs_tools.bart_haar_levels((size, size))
+    if cs_bart.bart_available():
+        levels = cs_objectives.bart_haar_levels((size, size))
         assert levels[0] == levels[1], levels
         cases.append(("Haar l1, BART's levels", Wavelet2D((size, size), wavelet="haar", levels=levels[0]), None,
-                      "bart-haar", lambda n: cs_tools.bart_pics(yn, mask, lam=lam, iters=n, wavelet="haar", shifts=False)))
+                      "bart-haar", lambda n: cs_bart.bart_pics(yn, mask, lam=lam, iters=n, wavelet="haar", shifts=False)))
         cases.append(("isotropic TV (BART's backward differences)", None, Gradient2D((size, size), difference="backward"),
                       "bart-tv",
-                      lambda n: cs_tools.bart_pics(yn, mask, lam=lam, iters=n, regulariser="tv")))
-    sl = cs_tools.sigpy_haar_levels((size, size))
+                      lambda n: cs_bart.bart_pics(yn, mask, lam=lam, iters=n, regulariser="tv")))
+    sl = cs_objectives.sigpy_haar_levels((size, size))
     cases.append(("Haar l1, SigPy's levels", Wavelet2D((size, size), wavelet="haar", levels=sl[0]), None, "sigpy-haar",
-                  lambda n: cs_tools.sigpy_l1wavelet(yn, mask, lam=lam, iters=n, wave_name="haar", dtype=np.complex128)))
+                  lambda n: cs_sigpy.sigpy_l1wavelet(yn, mask, lam=lam, iters=n, wave_name="haar", dtype=np.complex128)))
     cases.append(("anisotropic TV", None, Gradient2D((size, size), isotropic=False), "sigpy-tv",
-                  lambda n: cs_tools.sigpy_tv(yn, mask, lam=lam, iters=n, dtype=np.complex128)))
+                  lambda n: cs_sigpy.sigpy_tv(yn, mask, lam=lam, iters=n, dtype=np.complex128)))
     return [_shared_one(F, y, mask, yn, lam, *case) for case in cases]
 
 
@@ -267,7 +270,7 @@ def _shared_one(F, y, mask, yn, lam, label, W, B, term, tool) -> dict:
     A = F if W is None else F @ W.H
 
     def objective(image, term=term):
-        return cs_tools.objective(image, yn, mask, lam, term)
+        return cs_objectives.objective(image, yn, mask, lam, term)
 
     # F*: a long float64 run, bracketed by its certificate (P2 here is 2 x the tools' objective)
     ref = fn.FIRENET(A, lam=2 * lam, problem="lasso", analysis=B, restarts=200, inner=50, delta=0.0,
@@ -286,7 +289,7 @@ def _shared_one(F, y, mask, yn, lam, label, W, B, term, tool) -> dict:
     fire = [(t, objective((c if W is None else W.H(c)).numpy())) for t, c in stamps]
     tool_runs = [(n, *tool(n)) for n in (10, 20, 40, 80, 160, 320, 640, 1280, 2560)]
     if term == "bart-haar":  # pics' FISTA writes z = v + s A^*(y - A v); v is the iterate
-        tool_runs = [(n, cs_tools.bart_undo_gradient_step(im, yn, mask), sec) for n, im, sec in tool_runs]
+        tool_runs = [(n, cs_bart.bart_undo_gradient_step(im, yn, mask), sec) for n, im, sec in tool_runs]
     tool_trace = [(sec, objective(im)) for n, im, sec in tool_runs]
     best = min(f_ref, min(v for _, v in fire), min(v for _, v in tool_trace))
     assert f_low <= best * (1 + 1e-9), (f_low, best)
@@ -391,7 +394,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; BART "
-          f"{'on PATH' if cs_tools.bart_available() else 'not installed: its rows are skipped'}")
+          f"{'on PATH' if cs_bart.bart_available() else 'not installed: its rows are skipped'}")
     out = {}
     sections = args.sections.split(",")
     if "quality" in sections:
