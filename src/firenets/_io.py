@@ -152,7 +152,7 @@ def locked(out: str | Path, *, option: str = "--out", warn: Callable[[str], None
 
 @contextlib.contextmanager
 def run_directory(out: str | Path, *, force: bool, markers: tuple[str, ...], option: str = "--out",
-                  warn: Callable[[str], None] | None = None, in_place: bool = False) -> Iterator[Path]:
+                  warn: Callable[[str], None] | None = None, in_place: bool = False, hint: str = "") -> Iterator[Path]:
     """The output protocol of every command: under ``locked(out)``, yields a fresh staging directory next
     to ``out`` for the run's files; when the run completes they are moved into place, ``markers`` (the
     files whose presence says a run completed) last, and nothing of an interrupted or failed run is left
@@ -162,7 +162,7 @@ def run_directory(out: str | Path, *, force: bool, markers: tuple[str, ...], opt
       and with it the previous run's markers are removed before the run starts;
     - ``in_place``: a run that writes into ``out`` as it goes (a dataset's rows, kept for a resumed run)
       gets ``out`` itself, its markers removed first; nothing is staged, and the run writes its
-      markers last itself.
+      markers last itself; ``hint`` is added to the refusal of a non-empty ``out``.
     """
     import shutil
 
@@ -177,7 +177,7 @@ def run_directory(out: str | Path, *, force: bool, markers: tuple[str, ...], opt
             shutil.rmtree(old, ignore_errors=True)
         if out.is_dir() and any(out.iterdir()):
             if not force:
-                raise OutputError(f"{option} {out} exists and holds other files; use --force to write into it")
+                raise OutputError(f"{option} {out} exists and holds other files; use --force to write into it{hint}")
             for name in markers:
                 marker = out / name
                 if marker.is_symlink() or marker.is_file():

@@ -10,17 +10,21 @@ learned networks (``nets.UNet``, ``nets.DeepCascade``) map the zero-filled image
 
 from __future__ import annotations
 
+import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
+from . import __version__, data, metrics
 from . import masks as _masks
 from ._io import atomic_write
+from ._progress import Progress
 from ._validation import as_tensor, check_int, check_pixels, check_scalar, check_seed
-from .acquisition import MASKS, Acquisition, acquire
+from .acquisition import MASKS, Acquisition, acquire, acquire_multicoil
 from .nets import training
 from .nets.adapter import INPUTS, NetworkMap, zero_filled
 from .nets.mri import (  # noqa: F401 (re-exported: the public names of FIRENET for MRI)
@@ -106,7 +110,6 @@ def reconstruct(
     Multi-coil k-space (coils, H, W) goes to ``reconstruct_multicoil`` (maps by ``maps_method``);
     ``center_fraction`` is the fastMRI masks' fully sampled centre.
     """
-    from . import data, metrics
 
     if isinstance(image, (str, Path)):
         image = data.load(image)
@@ -212,8 +215,6 @@ def reconstruct_multicoil(
     target) or k-space (coils, H, W). Maps: given, or ESPIRiT (``maps_method``) from the mask's fully
     sampled centre. Metrics with fastMRI's conventions on the centre crop to the target's size. The
     learned networks shipped are single-coil and are not offered here."""
-    from . import data, metrics
-    from .acquisition import acquire_multicoil
 
     if method not in MULTICOIL_METHODS:
         raise ValueError(f"method {method!r} is single-coil only; multi-coil k-space is reconstructed by "
@@ -281,7 +282,7 @@ def train(
     lr: float = TRAINING_DEFAULTS["lr"],
     features: int | None = None,
     resume: bool = False,
-    progress: bool = True,
+    progress: bool | Progress | None = True,
     command: str | None = None,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train a UNet or DeepCascade on random-ellipse phantoms for one mask; write it to ``out``.
@@ -292,7 +293,6 @@ def train(
     ``out`` + ".state" and removed when training ends; the file records every setting, the loss
     history, validation PSNR against zero-filling, and ``command``.
     """
-    from .nets import training
 
     if kind not in training.KINDS:
         raise ValueError(f"kind must be one of {training.KINDS}; got {kind!r}")
@@ -323,7 +323,6 @@ def _phantom_training(size: int, mask: str, rate: float, seed: int, n_train: int
                       min_size: int = 16) -> tuple:
     """The checked settings, the mask ``masks.make(mask, (size, size), rate, seed)`` and the phantoms of
     training (``data.PhantomDataset``, seeds 2 seed + 1) and validation (2 seed + 2)."""
-    from . import data
 
     size = check_int("size", size, minimum=min_size)
     check_pixels("size", (size, size))
@@ -348,9 +347,6 @@ def _training_record(result, val: torch.Tensor, rec: torch.Tensor, zf: torch.Ten
                      command: str | None, **settings: Any) -> dict[str, Any]:
     """What a trained network's file records: its settings, losses, validation PSNR (mean over the
     validation phantoms) against zero-filling's, seconds, the command and the versions."""
-    import platform
-
-    from . import __version__, metrics
 
     n = len(val)
     seed = settings["seed"]
@@ -381,7 +377,7 @@ def train_model(
     batch: int = TRAINING_DEFAULTS["batch"],
     lr: float = TRAINING_DEFAULTS["lr"],
     resume: bool = False,
-    progress: bool = True,
+    progress: bool | Progress | None = True,
     command: str | None = None,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train a user's network ``net`` (built by ``spec`` = PKG.MODULE:FACTORY) on the phantoms and
@@ -460,9 +456,6 @@ class VolumeReconstruction:
 def volume_metrics(targets: list[torch.Tensor], preds: list[torch.Tensor]) -> dict[str, float]:
     """NMSE = ||gt - pred||^2 / ||gt||^2 over the volume, PSNR with data range max(gt) of the volume,
     SSIM the mean over slices with that range (fastMRI's evaluation)."""
-    import numpy as np
-
-    from . import metrics
 
     g = np.stack([t.detach().cpu().numpy() for t in targets])
     p = np.stack([t.detach().cpu().numpy() for t in preds])
@@ -477,7 +470,6 @@ def volume_metrics(targets: list[torch.Tensor], preds: list[torch.Tensor]) -> di
 def reconstruct_volume(path: str | Path, method: str = "firenet", **options: Any) -> VolumeReconstruction:
     """``reconstruct`` every slice of an HDF5 volume (fastMRI layout) with the same ``options``, and the
     volume's metrics (``volume_metrics``) on the original scale."""
-    from . import data
 
     n = data.count_slices(path)
     slices, scales = [], []

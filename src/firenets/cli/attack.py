@@ -12,15 +12,14 @@ from ..acquisition import MASKS, acquire
 from ..experiments import attack, reference_makers
 from ..experiments.maps import REFERENCE
 from ..nets.mri import METHODS, REFERENCE_FIRENET, reconstruction_map
-from ..stability.budget import RELATIVE_NORMS, Budget
 from .options import (
+    BUDGET_OPTIONS,
+    add_budget,
     add_output,
-    momentum,
+    budget,
     nonnegative,
-    nonnegative_int,
     numbers,
     output,
-    positive,
     positive_int,
     rate,
     say,
@@ -36,29 +35,13 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--slice", type=int, default=None)
     p.add_argument("--weights", default=None, help="unet/cascade checkpoint (default: shipped)")
-    p.add_argument("--norms", type=numbers(float, above=0), default=None,
-                   help="relative norms ||r||/||x|| of the perturbations (fixed-norm ascent; default "
-                        "0.01,0.02,0.04: firenets.stability.RELATIVE_NORMS)")
-    p.add_argument("--steps", type=positive_int, default=None,
-                   help="fixed-norm ascent: the step cap per start (default 100; a start that reaches it is "
-                        "reported as not converged)")
-    p.add_argument("--tol", type=nonnegative, default=1e-3,
-                   help="a start ends when its best ratio (or error, in the measurement attack) rises by less "
-                        "than a factor 1 + TOL over --patience steps (default 1e-3)")
-    p.add_argument("--patience", type=positive_int, default=10, help="see --tol (default 10)")
-    p.add_argument("--random-starts", type=nonnegative_int, default=None,
-                   help="fixed-norm ascent: random directions per norm, each tried with both signs, besides the "
-                        "previous norm's best (default 1)")
+    add_budget(p, what="fixed-norm ascent: ")
     p.add_argument("--lam", type=nonnegative, default=None,
                    help="instead, penalised ascent on Q(r) with this penalty of ||r||^2 (0.01 if only --records "
                         "is given); r then grows while the map's local ratio exceeds sqrt(lam)")
     p.add_argument("--records", type=numbers(int, minimum=1), default=None,
                    help="penalised ascent: iterations after which perturbations 1, 2, ... are recorded "
                         "(20,40,60 if only --lam is given)")
-    p.add_argument("--lr", type=positive, default=None,
-                   help="step: a fraction of ||r|| (fixed-norm, default 0.5) or the gradient step (penalised, "
-                        "default 0.01)")
-    p.add_argument("--momentum", type=momentum, default=None, help="default 0.5 (fixed-norm), 0.9 (penalised)")
     p.add_argument("--measurement", type=numbers(float, above=0), default=None,
                    help="also the measurement-domain attack for these budgets ||e||/||y|| (e.g. 0.02,0.04,0.08)")
     p.add_argument("--measurement-steps", type=positive_int, default=100,
@@ -67,8 +50,7 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="also attack FIRENET (reference depth) at the same norms with the same budget")
     p.add_argument("--no-progress", action="store_true")
     add_output(p, "firenets-attack")
-    p.set_defaults(run=run, options={"norms": "--norms", "steps": "--steps", "restarts": "--random-starts",
-                                     "lr": "--lr", "momentum": "--momentum", "tol": "--tol", "patience": "--patience"})
+    p.set_defaults(run=run, options=BUDGET_OPTIONS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,10 +86,7 @@ def run(args: argparse.Namespace) -> int:
             res = attack(f, A, x, penalised=settings, measurement_rule={"tol": args.tol, "patience": args.patience},
                          **common)
         else:
-            given = {"steps": args.steps, "restarts": args.random_starts, "lr": args.lr, "momentum": args.momentum}
-            budget = Budget(norms=tuple(args.norms or RELATIVE_NORMS), tol=args.tol, patience=args.patience,
-                            seed=args.seed, **{k: v for k, v in given.items() if v is not None})  # else the defaults
-            res = attack(f, A, x, budget=budget, **common)
+            res = attack(f, A, x, budget=budget(args), **common)
         if progress is not None:
             progress.close()
         res.meta.update(firenet_config=getattr(f, "config", None), seconds=time.perf_counter() - start)

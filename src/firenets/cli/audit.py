@@ -19,20 +19,20 @@ from ..experiments.dataset import DATASET_MARKERS, ROWS, audit_dataset, dataset_
 from ..experiments.stages import STAGES, check_sampling
 from ..nets.adapter import INPUTS, OUTPUTS
 from ..nets.user import load_model
-from ..stability.budget import Budget
 from .options import (
+    BUDGET_OPTIONS,
+    add_budget,
     add_output,
     add_sampling,
     check_mask_shape,
     choices,
     nonnegative,
-    nonnegative_int,
-    numbers,
     output,
     positive_int,
     sampling,
     seed,
 )
+from .options import budget as budget_of
 
 DEFAULT_IMAGES = ["ellipses:20000", "shepp-logan"]
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -67,11 +67,7 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="side of the built-in images (default 256; the shipped networks were trained at 128)")
     p.add_argument("--stages", type=choices(STAGES, "stages"), default=None,
                    help="comma-separated subset of the battery (default all): " + ", ".join(STAGES))
-    p.add_argument("--norms", type=numbers(float, above=0), default=None,
-                   help="relative sizes ||r||/||x|| of the worst-case search (default 0.01,0.02,0.04)")
-    p.add_argument("--steps", type=positive_int, default=None, help="the attacks' step cap per start (default 100)")
-    p.add_argument("--random-starts", type=nonnegative_int, default=None,
-                   help="random directions per size besides the previous size's best (default 1)")
+    add_budget(p)
     p.add_argument("--slices", default=None,
                    help="HDF5 volumes: audit these slices, each on its own ('all', 'A:B' or 'i,j,k')")
     p.add_argument("--per-image", action="store_true",
@@ -81,9 +77,9 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="continue a dataset run in --out: images whose rows are in its results.jsonl are skipped "
                         "(the options must be the same)")
     add_output(p, "firenets-audit")
-    p.set_defaults(run=run, options={"spec": "--model", "weights": "--weights", "input": "--input",
+    p.set_defaults(run=run, options={**BUDGET_OPTIONS, "spec": "--model", "weights": "--weights", "input": "--input",
                                      "output": "--output", "device": "--device", "slices": "--slices",
-                                     "norms": "--norms", "name": "--model"})
+                                     "name": "--model", "model": "--model"})
 
 
 def _sha256(path: str) -> str:
@@ -129,8 +125,7 @@ def _run(args: argparse.Namespace, device: torch.device, ranks: _distributed.Ran
     for option, path in (("--weights", args.weights), ("--mask-file", args.mask_file)):
         if path is not None and not Path(path).is_file():
             raise ValueError(f"{option} {path}: no such file")
-    given = {"norms": tuple(args.norms) if args.norms else None, "steps": args.steps, "restarts": args.random_starts}
-    budget = Budget(seed=args.seed, **{k: v for k, v in given.items() if v is not None})
+    budget = budget_of(args)
     acquisition = {"mask": sampled["mask"], "rate": sampled["rate"], "seed": args.seed, "noise": args.noise}
     sys.path.insert(0, str(Path.cwd()))
 

@@ -18,6 +18,7 @@ import torch
 from .._io import run_directory
 from ..acquisition import MASKS
 from ..masks import FASTMRI_KINDS
+from ..stability.budget import Budget
 
 MASK_KINDS = MASKS + FASTMRI_KINDS
 FORCE_HELP = ("write into an --out that holds other files (the previous run's completion files are removed "
@@ -116,6 +117,40 @@ def add_sampling(parser: argparse.ArgumentParser, *, mask_help: str) -> None:
     parser.add_argument("--rate", type=rate, default=None, help="fraction of k-space sampled (default 0.25)")
     parser.add_argument("--acceleration", type=acceleration, default=None,
                         help="instead of --rate: 1 / the fraction sampled (fastMRI's convention, e.g. 4 or 8)")
+
+
+def add_budget(parser: argparse.ArgumentParser, *, what: str = "") -> None:
+    """The attack budget's options (``stability.Budget``): sizes, step cap, stopping rule, starts, step."""
+    parser.add_argument("--norms", type=numbers(float, above=0), default=None,
+                        help=f"{what}relative sizes ||r||/||x|| of the perturbations (default 0.01,0.02,0.04: "
+                             "firenets.stability.RELATIVE_NORMS)")
+    parser.add_argument("--steps", type=positive_int, default=None,
+                        help=f"{what}the step cap per start (default 100; a start that reaches it is reported as "
+                             "not converged)")
+    parser.add_argument("--tol", type=nonnegative, default=1e-3,
+                        help="a start ends when its best ratio (or error, in the measurement attack) rises by less "
+                             "than a factor 1 + TOL over --patience steps (default 1e-3)")
+    parser.add_argument("--patience", type=positive_int, default=10, help="see --tol (default 10)")
+    parser.add_argument("--random-starts", type=nonnegative_int, default=None,
+                        help=f"{what}random directions per size, each tried with both signs, besides the previous "
+                             "size's best (default 1)")
+    parser.add_argument("--lr", type=positive, default=None,
+                        help="step: a fraction of ||r|| (fixed-norm, default 0.5) or the gradient step (penalised, "
+                             "default 0.01)")
+    parser.add_argument("--momentum", type=momentum, default=None,
+                        help="default 0.5 (fixed-norm), 0.9 (penalised)")
+
+
+BUDGET_OPTIONS = {"norms": "--norms", "steps": "--steps", "restarts": "--random-starts", "lr": "--lr",
+                  "momentum": "--momentum", "tol": "--tol", "patience": "--patience", "seed": "--seed"}
+
+
+def budget(args: argparse.Namespace) -> Budget:
+    """The ``stability.Budget`` of the options (``add_budget``; the seed of the random starts is --seed)."""
+    given = {"norms": tuple(args.norms) if args.norms else None, "steps": args.steps, "restarts": args.random_starts,
+             "lr": args.lr, "momentum": args.momentum}
+    return Budget(tol=args.tol, patience=args.patience, seed=args.seed,
+                  **{k: v for k, v in given.items() if v is not None})  # the others: Budget's defaults
 
 
 def say(args: argparse.Namespace, text: str) -> None:

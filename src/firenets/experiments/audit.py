@@ -14,7 +14,7 @@ from .. import data
 from .._progress import Progress, callback
 from .._validation import ArgumentError, check_scalar, check_seed
 from ..nets.adapter import INPUT_HELP, INPUTS, OUTPUTS, NetworkMap, parameter_dtype
-from ..report import pages
+from ..report import pages, sentences
 from ..stability.budget import Budget
 from .maps import BUILT_IN, REFERENCE, ZERO_FILLED, MapFactory, reference_makers
 from .stages import STAGES, BatteryResult, acquisitions, check_sampling, check_stages, image_row, run
@@ -46,6 +46,24 @@ class AuditResult(BatteryResult):
 
     def summary(self) -> dict[str, Any]:
         return {"subject": self.subject, **super().summary()}
+
+    def text(self) -> list[str]:
+        """The subject's results in sentences: accuracy, the perturbation verdict, the targeted attack, and
+        which stages completed (the page's summary, without its figures)."""
+        lines = []
+        if self.accuracy is not None:
+            lines += [f"{self.subject} on {img}: PSNR {per[self.subject]['psnr']:.2f} dB, SSIM "
+                      f"{per[self.subject]['ssim']:.3f} (zero-filled {per[ZERO_FILLED]['psnr']:.2f} dB)."
+                      for img, per in self.accuracy.metrics.items()]
+        if self.verdict is not None:
+            lines.append(sentences.verdict_sentence(self.verdict))
+        if self.hallucination_attack is not None and self.subject in self.hallucination_attack:
+            h = self.hallucination_attack[self.subject]
+            lines.append(sentences.lesion_sentence(self.subject, h.best, float(h.x.abs().max())))
+        failed = [f"{stage} FAILED ({error})" for stage, error in self.failures.items()]
+        lines.append(f"{len(self.completed)} of {len(self.settings['stages'])} stages asked for completed"
+                     + (": " + "; ".join(failed) if failed else "."))
+        return lines
 
     def write(self, out: str | Path, *, seconds: float | None = None) -> pages.Page:
         """Write the audit page into the existing directory ``out`` (``index.html`` last)."""
@@ -127,8 +145,8 @@ def probe(f: Any, acq: Any, *, input: str, label: str) -> None:
             hint = ("; fastMRI's VarNet divides each channel of its low-frequency image by its standard deviation, "
                     "and the imaginary part of a real image whose centre is sampled symmetrically is 0 (the "
                     "attacks' noiseless samples keep it 0): give a 2-D mask such as gaussian, the default")
-        raise ValueError(f"the model {label} fails on {INPUT_HELP[input]} (input {input!r}): "
-                         f"{type(exc).__name__}: {exc}{hint}") from None
+        raise ArgumentError("model", f"{label} fails on {INPUT_HELP[input]} (input {input!r}): "
+                                     f"{type(exc).__name__}: {exc}{hint}") from None
 
 
 @dataclass(frozen=True, eq=False)

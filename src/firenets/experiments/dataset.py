@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import tempfile
 import time
@@ -189,8 +190,6 @@ def _image_page(result: Any, out: Path, index: int, name: str, seconds: float) -
         replace_directory(tmp, images / dest_name)
     finally:
         if tmp.exists():
-            import shutil
-
             shutil.rmtree(tmp, ignore_errors=True)
     return f"images/{dest_name}/index.html"
 
@@ -230,7 +229,8 @@ def audit_dataset(s: Setup | Callable[[], Setup], items: Sequence[Item], out: st
     if ranks.main:
         try:
             stack.enter_context(run_directory(out, force=force or resume, markers=DATASET_MARKERS, in_place=True,
-                                              warn=lambda t: say(progress, f"firenets audit: {t}")))
+                                              warn=lambda t: say(progress, f"firenets audit: {t}"),
+                                              hint=f", or --resume to continue the run whose {ROWS} it holds"))
             done = _prepare_rows(out, settings, force=force, resume=resume, warn=progress)
         except (OutputError, ValueError) as exc:
             stack.close()

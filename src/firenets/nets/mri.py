@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from .._validation import check_scalar, complex_dtype, real_dtype
-from ..operators import Fourier2D, MultiCoilFourier, Wavelet2D
+from ..operators import Fourier2D, Gradient2D, MultiCoilFourier, Stack, UndecimatedWavelet2D, Wavelet2D
 from ..problems import SRLasso, weights_in_levels
 from .adapter import NetworkMap, zero_filled
 from .firenet import FIRENET
@@ -80,8 +80,6 @@ def regulariser_operator(
     penalised); tv: isotropic ``Gradient2D``; undecimated+tv: their ``Stack`` with the gradient
     scaled by ``tv_weight`` (||B x||_1 = ||W_d x||_1 + tv_weight TV(x)).
     """
-    from ..operators import Gradient2D, Stack, UndecimatedWavelet2D
-
     if regulariser not in REGULARISERS[1:]:
         raise ValueError(f"regulariser must be one of {REGULARISERS}; got {regulariser!r}")
     tv_weight = check_scalar("tv_weight", tv_weight, positive=True)

@@ -53,6 +53,15 @@ class Page:
     failures: dict[str, str] = field(default_factory=dict)
 
 
+def _directory(out: str | Path) -> Path:
+    """The page's directory, made if missing (its figures go there first, ``index.html`` last)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out {out} exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def _meta(seconds: float) -> dict:
     return {"firenets": __version__, "torch": str(torch.__version__), "seconds": round(seconds, 1)}
 
@@ -68,7 +77,7 @@ def _write(title: str, sections: list[Section], out: Path, *, summary: list[str]
 def demo_page(result: Any, out: str | Path, *, seconds: float | None = None) -> Page:
     """Write the demo page (``experiments.demo.DemoResult``) into ``out``: figures, JSON, the table's
     files in ``out/table``, ``index.html`` last."""
-    out = Path(out)
+    out = _directory(out)
     table.write(result.table, out / "table")
     bat, struct = result.battery, result.structural
     sections = [
@@ -106,7 +115,7 @@ def audit_page(bat: Any, out: str | Path, *, seconds: float | None = None) -> Pa
     """Write the audit page of an ``experiments.audit.AuditResult`` (its ``subject`` the user's map): a
     section per stage that ran, the stages' status (a stage that failed, or whose section could not be
     drawn, is named with its error), ``index.html`` last."""
-    out = Path(out)
+    out = _directory(out)
     st, name = bat.settings, bat.subject
     where = (f"{st['mask']} mask at {st['rate']:.0%}, seed {st['seed']}"
              + (f", noise {st['noise']:g} per sample" if st.get("noise") else "")
@@ -166,7 +175,7 @@ def dataset_page(res: Any, out: str | Path) -> Page:
     """Write the page of a dataset audit (``experiments.dataset.DatasetResult``) into ``out``: per-map
     sentences, box plots, the worst images linked to their pages and figures, a row per image and map,
     the positive control, the stages' status; ``index.html`` last."""
-    out = Path(out)
+    out = _directory(out)
     rows, name, settings, control = res.rows, res.subject, res.settings, res.control
     labels = res.labels
     failed = res.failed

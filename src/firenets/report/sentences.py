@@ -68,22 +68,16 @@ def control_sentence(label: str, pc: Any) -> str:
 def dataset_sentence(m: Any) -> str:
     """What the rows of one map show over the images, from its ``experiments.verdicts.MapOverImages``:
     medians and ranges, the worst image, on how many images it is unstable, convergence."""
-    parts = []
-    if m.psnr is not None:
-        parts.append(f"PSNR median {m.psnr[0]:.2f} dB (from {m.psnr[1]:.2f} to {m.psnr[2]:.2f})")
-    if m.worst_ratio is not None:
-        parts.append(f"worst-case ratio median {m.worst_ratio[0]:.3g}, largest {m.worst_ratio[1]:.3g} on "
-                     f"{m.worst_ratio[2]}")
-    if m.noise_quotient is not None:
-        parts.append(f"{m.noise_quotient:.3g} times its Gaussian-noise ratio (median)")
-    if m.contrast is not None:
-        parts.append(f"hallucination contrast median {m.contrast:.3g}")
-    if m.unstable is not None:
-        parts.append(f"unstable at these sizes (worst case above {m.threshold:g}x zero-filling's) on {m.unstable[0]} "
-                     f"of {m.unstable[1]} images")
-    if m.converged is not None:
-        k, n = m.converged
-        parts.append(f"its attacks converged on {k} of {n} images"
-                     + ("" if k == n else f" (on the {n - k} other{'s' if n - k != 1 else ''} the step cap ended "
-                                          "them: their ratios are weaker lower bounds)"))
+    p, w, u, c = m.psnr, m.worst_ratio, m.unstable, m.converged
+    parts = [
+        p and f"PSNR median {p[0]:.2f} dB (from {p[1]:.2f} to {p[2]:.2f})",
+        w and f"worst-case ratio median {w[0]:.3g}, largest {w[1]:.3g} on {w[2]}",
+        m.noise_quotient is not None and f"{m.noise_quotient:.3g} times its Gaussian-noise ratio (median)",
+        m.contrast is not None and f"hallucination contrast median {m.contrast:.3g}",
+        u and f"unstable at these sizes (worst case above {m.threshold:g}x zero-filling's) on {u[0]} of {u[1]} images",
+        c and f"its attacks converged on {c[0]} of {c[1]} images" + (
+            "" if c[0] == c[1] else f" (on the {c[1] - c[0]} other{'s' if c[1] - c[0] != 1 else ''} the step cap "
+                                    "ended them: their ratios are weaker lower bounds)"),
+    ]
+    parts = [t for t in parts if t]
     return f"{m.label} on {m.images} images: " + ("; ".join(parts) if parts else "no measurement completed") + "."

@@ -27,6 +27,7 @@ import torch
 
 from .._progress import Progress, count
 from .._validation import check_int, check_scalar, check_seed
+from ..metrics import psnr
 from .budget import RELATIVE_NORMS, Budget, check_norms, check_search, check_step
 from .hallucination import _check_map, _check_operator, _image
 
@@ -110,8 +111,6 @@ def _check(f: Any, A: Any, x: Any) -> torch.Tensor:
 
 
 def _psnr(truth: torch.Tensor, recon: torch.Tensor) -> float:
-    from ..metrics import psnr
-
     return float(psnr(truth.abs().detach(), recon.abs().detach()))
 
 
