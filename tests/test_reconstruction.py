@@ -378,3 +378,16 @@ def test_mri_firenet_bad_options(kwargs, match):
     F = Fourier2D(fn.masks.gaussian((32, 32), 0.3, seed=0).mask)
     with pytest.raises((ValueError, TypeError), match=match):
         rc.MRIFirenet(F, **kwargs)
+
+
+# ---------------------------------------------------------------- the module's surface and volume metrics
+@pytest.mark.parametrize("argument", ["targets", "preds"])
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_volume_metrics_refuses_non_finite_slices_naming_the_argument(argument, bad):
+    targets = [fn.data.ellipses(16, seed=i) for i in range(3)]
+    given = {"targets": targets, "preds": [t + 0.01 for t in targets]}
+    broken = given[argument][1].clone()
+    broken[3, 4] = bad
+    given[argument] = [given[argument][0], broken, given[argument][2]]
+    with pytest.raises(ValueError, match=rf"^{argument}\[1\] must be finite; it holds 1 NaN/Inf entries"):
+        rc.volume_metrics(given["targets"], given["preds"])

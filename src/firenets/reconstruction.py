@@ -23,7 +23,7 @@ from . import __version__, data, metrics
 from . import masks as _masks
 from ._io import atomic_write
 from ._progress import Progress
-from ._validation import as_tensor, check_int, check_pixels, check_scalar, check_seed
+from ._validation import as_tensor, check_finite, check_int, check_pixels, check_scalar, check_seed
 from .acquisition import MASKS, Acquisition, acquire, acquire_multicoil
 from .nets import training
 from .nets.adapter import INPUTS, NetworkMap, zero_filled
@@ -456,7 +456,9 @@ class VolumeReconstruction:
 def volume_metrics(targets: list[torch.Tensor], preds: list[torch.Tensor]) -> dict[str, float]:
     """NMSE = ||gt - pred||^2 / ||gt||^2 over the volume, PSNR with data range max(gt) of the volume,
     SSIM the mean over slices with that range (fastMRI's evaluation)."""
-
+    for name, images in (("targets", targets), ("preds", preds)):
+        for i, t in enumerate(images):
+            check_finite(f"{name}[{i}]", t)
     g = np.stack([t.detach().cpu().numpy() for t in targets])
     p = np.stack([t.detach().cpu().numpy() for t in preds])
     top = float(g.max())
