@@ -381,6 +381,17 @@ def test_mri_firenet_bad_options(kwargs, match):
 
 
 # ---------------------------------------------------------------- the module's surface and volume metrics
+def test_all_lists_every_public_name_and_each_exists():
+    import inspect
+
+    assert len(rc.__all__) == len(set(rc.__all__))
+    missing = [name for name in rc.__all__ if not hasattr(rc, name)]
+    assert not missing, missing
+    defined = {name for name, value in vars(rc).items() if not name.startswith("_")
+               and (inspect.isfunction(value) or inspect.isclass(value)) and value.__module__ == rc.__name__}
+    assert defined <= set(rc.__all__), sorted(defined - set(rc.__all__))
+
+
 @pytest.mark.parametrize("argument", ["targets", "preds"])
 @pytest.mark.parametrize("bad", [math.nan, math.inf])
 def test_volume_metrics_refuses_non_finite_slices_naming_the_argument(argument, bad):

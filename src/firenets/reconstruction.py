@@ -41,6 +41,39 @@ from .nets.mri import (  # noqa: F401 (re-exported: the public names of FIRENET 
 )
 from .operators import Fourier2D
 
+__all__ = [
+    # defined here
+    "EPOCHS",
+    "MULTICOIL_METHODS",
+    "NETWORK_DEFAULTS",
+    "TRAINING_DEFAULTS",
+    "MultiCoilReconstruction",
+    "Reconstruction",
+    "VolumeReconstruction",
+    "centre_crop",
+    "psnr_gain",
+    "reconstruct",
+    "reconstruct_multicoil",
+    "reconstruct_volume",
+    "train",
+    "train_model",
+    "volume_metrics",
+    # re-exported: the measurement model, zero-filling and the public names of FIRENET for MRI
+    "Acquisition",
+    "acquire",
+    "zero_filled",
+    "FIRENET_DEFAULTS",
+    "METHODS",
+    "REFERENCE_FIRENET",
+    "REGULARISERS",
+    "REGULARISER_DEFAULTS",
+    "MRIFirenet",
+    "default_lam",
+    "lam_scale",
+    "reconstruction_map",
+    "regulariser_operator",
+]
+
 
 @dataclass(frozen=True)
 class Reconstruction:
@@ -411,27 +444,6 @@ def train_model(
 def psnr_gain(result: Reconstruction) -> float:
     """PSNR(method) - PSNR(zero-filled), in dB."""
     return result.metrics["psnr"] - result.zero_filled_metrics["psnr"]
-
-
-__all__ = [
-    "FIRENET_DEFAULTS",
-    "REFERENCE_FIRENET",
-    "REGULARISERS",
-    "REGULARISER_DEFAULTS",
-    "default_lam",
-    "train_model",
-    "regulariser_operator",
-    "METHODS",
-    "Acquisition",
-    "MRIFirenet",
-    "Reconstruction",
-    "zero_filled",
-    "acquire",
-    "psnr_gain",
-    "reconstruct",
-    "reconstruction_map",
-    "train",
-]
 
 
 @dataclass(frozen=True)
