@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from ._validation import check_int, check_scalar
-from .problems import QCBP, Certificate, Lasso, SRLasso, _Problem
+from .problems import QCBP, Certificate, Lasso, SRLasso, _Problem, group_segments
 
 
 class ReferenceAccuracyWarning(UserWarning):
@@ -164,8 +164,6 @@ def solve(
 def _group_indices(problem: _Problem) -> list:
     """Flat indices of B x per group: arrays of shape (size, pixels) for each run of equal groups."""
     import numpy as np
-
-    from .problems import group_segments
 
     shape = problem.B.out_shape
     if problem.B.groups is None:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .._validation import check_float_dtype, complex_dtype
+from .._validation import as_tensor, check_finite, check_float_dtype, complex_dtype
 from .base import LinearOperator
 
 if TYPE_CHECKING:
@@ -165,8 +165,6 @@ class MultiCoilFourier(LinearOperator):
         dtype: torch.dtype = torch.complex128,
         device: torch.device | str | None = None,
     ):
-        from .._validation import as_tensor, check_finite
-
         mask = _as_mask(mask)
         dtype = complex_dtype(check_float_dtype("dtype", dtype))
         if isinstance(maps, torch.Tensor) and not (maps.is_complex() or maps.is_floating_point()):
