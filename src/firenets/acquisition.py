@@ -57,9 +57,7 @@ def acquire(
     """
     image = _image_tensor(image)
     shape = tuple(image.shape)
-    seed = check_seed("seed", seed)
-    noise = check_scalar("noise", noise, nonnegative=True)
-    m, kind = sampling_mask(mask, shape, rate=rate, seed=seed, center_fraction=center_fraction, what="the image")
+    m, kind, seed, noise = _sampling(mask, shape, rate, seed, noise, center_fraction, "the image")
     F = Fourier2D(m)
     if kspace is not None:
         k = as_tensor("kspace", kspace, dtype=torch.complex128)
@@ -105,6 +103,15 @@ def sampling_mask(mask: str | torch.Tensor, shape: tuple[int, int], *, rate: flo
     if tuple(mask.shape) != tuple(shape):
         raise ArgumentError("mask", f"has shape {tuple(mask.shape)} but {what} is {tuple(shape)}")
     return mask, "custom"
+
+
+def _sampling(mask: str | torch.Tensor, shape: tuple[int, int], rate: float, seed: int, noise: float,
+              center_fraction: float | None, what: str) -> tuple[torch.Tensor, str, int, float]:
+    """The options every acquisition takes, checked: (mask, kind) from ``sampling_mask``, seed and noise."""
+    seed = check_seed("seed", seed)
+    noise = check_scalar("noise", noise, nonnegative=True)
+    m, kind = sampling_mask(mask, shape, rate=rate, seed=seed, center_fraction=center_fraction, what=what)
+    return m, kind, seed, noise
 
 
 def _image_tensor(image: Any) -> torch.Tensor:
@@ -168,10 +175,7 @@ def acquire_multicoil(
     if k.ndim != 3:
         raise ValueError(f"kspace must be multi-coil (coils, H, W); got shape {tuple(k.shape)}")
     C, H, W = k.shape
-    seed = check_seed("seed", seed)
-    noise = check_scalar("noise", noise, nonnegative=True)
-    m, kind = sampling_mask(mask, (H, W), rate=rate, seed=seed, center_fraction=center_fraction,
-                            what="the k-space")
+    m, kind, seed, noise = _sampling(mask, (H, W), rate, seed, noise, center_fraction, "the k-space")
     sampled = torch.where(m, k, torch.zeros_like(k))
     calib = calibration_size(m)
     if maps is None:

@@ -380,19 +380,27 @@ class _Adjoint(LinearOperator):
         return f"{self.op!r}.H"
 
 
-class _Composition(LinearOperator):
+class _Pair(LinearOperator):
+    """An operator made of two, a and b (a composition, a sum): on their common device, in their
+    promoted dtype; ``what`` names the combination in the error for operators on two devices."""
+
+    def __init__(self, a: LinearOperator, b: LinearOperator, in_shape: tuple[int, ...],
+                 out_shape: tuple[int, ...], what: str):
+        if a.device != b.device:
+            raise ValueError(f"cannot {what} operators on {a.device} and {b.device}")
+        self.a, self.b = a, b
+        self.in_shape, self.out_shape = in_shape, out_shape
+        self.dtype, self.device = _promote(a.dtype, b.dtype), a.device
+
+
+class _Composition(_Pair):
     def __init__(self, a: LinearOperator, b: LinearOperator):
         if tuple(b.out_shape) != tuple(a.in_shape):
             raise ValueError(
                 f"cannot compose: the right operator's out_shape {b.out_shape} differs from the "
                 f"left operator's in_shape {a.in_shape}"
             )
-        if a.device != b.device:
-            raise ValueError(f"cannot compose operators on {a.device} and {b.device}")
-        self.a, self.b = a, b
-        self.in_shape, self.out_shape = b.in_shape, a.out_shape
-        self.dtype, self.device = _promote(a.dtype, b.dtype), a.device
-
+        super().__init__(a, b, b.in_shape, a.out_shape, "compose")
         self.unitary = a.unitary and b.unitary
 
     def _forward(self, x):
@@ -446,18 +454,14 @@ class _Scaled(LinearOperator):
         return f"{self.c!r} * {self.op!r}"
 
 
-class _Sum(LinearOperator):
+class _Sum(_Pair):
     def __init__(self, a: LinearOperator, b: LinearOperator):
         if tuple(a.in_shape) != tuple(b.in_shape) or tuple(a.out_shape) != tuple(b.out_shape):
             raise ValueError(
                 f"cannot add operators of shapes {a.in_shape}->{a.out_shape} and "
                 f"{b.in_shape}->{b.out_shape}"
             )
-        if a.device != b.device:
-            raise ValueError(f"cannot add operators on {a.device} and {b.device}")
-        self.a, self.b = a, b
-        self.in_shape, self.out_shape = a.in_shape, a.out_shape
-        self.dtype, self.device = _promote(a.dtype, b.dtype), a.device
+        super().__init__(a, b, a.in_shape, a.out_shape, "add")
 
     def _forward(self, x):
         return self.a._inner(x, False) + self.b._inner(x, False)

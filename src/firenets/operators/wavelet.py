@@ -100,6 +100,19 @@ def _level_matrix(lo: list[float], hi: list[float], n: int, dtype: torch.dtype) 
         return _int32_csr(coo.to_sparse_csr())
 
 
+def _check_arguments(
+    shape: Any, levels: Any, dtype: Any, *, min_levels: int
+) -> tuple[tuple[int, int], int, torch.dtype]:
+    """(shape, levels, dtype) of a wavelet operator, checked: an image shape (H, W), an integer number
+    of levels >= min_levels, and a real floating dtype (the filters are real)."""
+    shape = check_shape("shape", shape, ndim=2)
+    levels = check_int("levels", levels, minimum=min_levels)
+    dtype = check_float_dtype("dtype", dtype)
+    if dtype.is_complex:
+        raise TypeError(f"dtype must be real (wavelet filters are real); got {dtype}")
+    return shape, levels, dtype
+
+
 def _int32_csr(m: torch.Tensor) -> torch.Tensor:
     """The same CSR matrix with int32 indices, which the sparse product would convert every call."""
     return torch.sparse_csr_tensor(m.crow_indices().int(), m.col_indices().int(), m.values(), m.shape)
@@ -127,11 +140,7 @@ class Wavelet2D(LinearOperator):
         dtype: torch.dtype = torch.float64,
         device: torch.device | str = "cpu",
     ):
-        shape = check_shape("shape", shape, ndim=2)
-        levels = check_int("levels", levels, minimum=0)
-        dtype = check_float_dtype("dtype", dtype)
-        if dtype.is_complex:
-            raise TypeError(f"dtype must be real (wavelet filters are real); got {dtype}")
+        shape, levels, dtype = _check_arguments(shape, levels, dtype, min_levels=0)
         H, W = shape
         if H % 2**levels or W % 2**levels:
             raise ValueError(
@@ -324,11 +333,7 @@ class UndecimatedWavelet2D(LinearOperator):
         dtype: torch.dtype = torch.float64,
         device: torch.device | str = "cpu",
     ):
-        shape = check_shape("shape", shape, ndim=2)
-        levels = check_int("levels", levels, minimum=1)
-        dtype = check_float_dtype("dtype", dtype)
-        if dtype.is_complex:
-            raise TypeError(f"dtype must be real (wavelet filters are real); got {dtype}")
+        shape, levels, dtype = _check_arguments(shape, levels, dtype, min_levels=1)
         if not isinstance(approximation, bool):
             raise TypeError(f"approximation must be True or False; got {approximation!r}")
         H, W = shape

@@ -13,12 +13,11 @@ from collections.abc import Callable
 import torch
 
 from .._validation import check_int
+from ..problems import Lasso
 from .prox import soft_threshold
 
 
 def _setup(problem, x0):
-    from ..problems import Lasso
-
     if not isinstance(problem, Lasso):
         raise TypeError(f"ISTA/FISTA solve (P2) Lasso problems; got {type(problem).__name__}")
     L = 2 * problem.A.norm() ** 2
@@ -40,13 +39,7 @@ def ista(
     callback: Callable[[int, torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
     """``iterations`` steps of ISTA on a Lasso problem."""
-    iterations = check_int("iterations", iterations, minimum=1)
-    L, x, thr = _setup(problem, x0)
-    for k in range(iterations):
-        x = _gradient_step(problem, x, L, thr)
-        if callback is not None:
-            callback(k, x)
-    return x
+    return _proximal_gradient(problem, iterations, x0, callback, accelerated=False)
 
 
 def fista(
@@ -54,14 +47,25 @@ def fista(
     callback: Callable[[int, torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
     """``iterations`` steps of FISTA on a Lasso problem."""
+    return _proximal_gradient(problem, iterations, x0, callback, accelerated=True)
+
+
+def _proximal_gradient(problem, iterations: int, x0: torch.Tensor | None,
+                       callback: Callable[[int, torch.Tensor], None] | None, *, accelerated: bool) -> torch.Tensor:
+    """x_{k+1} = S(v_k - grad / L) with v_k = x_k (ISTA) or, accelerated, v_k = x_k + (t_{k-1} - 1) / t_k
+    (x_k - x_{k-1}), t_k = (1 + sqrt(1 + 4 t_{k-1}^2)) / 2, t_0 = 1 (FISTA); callback(k, x_{k+1})."""
     iterations = check_int("iterations", iterations, minimum=1)
     L, x, thr = _setup(problem, x0)
     v, t = x, 1.0
     for k in range(iterations):
         x_new = _gradient_step(problem, v, L, thr)
-        t_new = (1 + math.sqrt(1 + 4 * t * t)) / 2
-        v = x_new + ((t - 1) / t_new) * (x_new - x)
-        x, t = x_new, t_new
+        if accelerated:
+            t_new = (1 + math.sqrt(1 + 4 * t * t)) / 2
+            v = x_new + ((t - 1) / t_new) * (x_new - x)
+            t = t_new
+        else:
+            v = x_new
+        x = x_new
         if callback is not None:
             callback(k, x)
     return x

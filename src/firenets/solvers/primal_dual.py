@@ -20,6 +20,7 @@ import torch
 
 from ..operators import LinearOperator
 from ..operators.base import _apply
+from ..problems import QCBP, Lasso, SRLasso, segment_weights
 from .prox import _soft_threshold_, dual_prox_shifted, project_groups, soft_threshold
 
 
@@ -32,15 +33,15 @@ def _finite_state(*tensors: torch.Tensor) -> None:
                 "steps are too large for the data or the data's scale overflows; for a FIRENET, give L_A >= ||A||")
 
 
-@dataclass
-class SaddlePoint:
-    """The pieces one primal-dual step needs: A, data y, thresholds lam w, problem kind, eta."""
+class _Steps:
+    """What the two step kinds share: the problem kind, the dimensions, the residual A x - y carried
+    between steps, one step, and p steps with their ergodic averages. A subclass gives A, y, kind,
+    eta, ``_checked``, ``_stepper`` and how its dual splits into tensors (``_parts``, ``_join``)."""
 
     A: LinearOperator
     y: torch.Tensor
-    thresholds: torch.Tensor  # lam * w, of shape A.in_shape or broadcastable to it
     kind: str
-    eta: float = 0.0
+    eta: float
 
     def __post_init__(self):
         if self.kind not in ("srlasso", "lasso", "qcbp"):
@@ -63,6 +64,57 @@ class SaddlePoint:
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         """A x - y."""
         return self.A.residual(x, self.y)
+
+    @staticmethod
+    def _parts(z) -> tuple[torch.Tensor, ...]:
+        return (z,)
+
+    @staticmethod
+    def _join(parts: tuple[torch.Tensor, ...]):
+        return parts[0]
+
+    def step(self, x: torch.Tensor, z, tau: torch.Tensor | float, sigma: torch.Tensor | float,
+             r: torch.Tensor | None = None) -> tuple:
+        """One Chambolle-Pock step (x, z) -> (x+, z+); also returns r+ = A x+ - y (pass it back as r)."""
+        x, z = self._checked(x, z)
+        if r is None:
+            r = self.residual(x)
+        return self._stepper(tau, sigma)(x, z, r)
+
+    def inner(self, x: torch.Tensor, z, tau, sigma, p: int, r: torch.Tensor | None = None, last: bool = False):
+        """p steps from (x, z); returns the ergodic averages (mean of x_1..x_p, of z_1..z_p) and
+        the residual A xbar - y of the first (by linearity, the mean of the r_i: no extra
+        application of A).
+
+        r: A x - y, when the caller has it (the previous block's third output). With ``last``
+        also returns the states (x, z, r) before and after the last step.
+        """
+        x, z = self._checked(x, z)
+        step = self._stepper(tau, sigma)
+        if r is None:
+            r = self.residual(x)
+        sums = [torch.zeros_like(x), *(torch.zeros_like(t) for t in self._parts(z)), torch.zeros_like(r)]
+        before = None
+        for i in range(p):
+            if last and i == p - 1:
+                before = (x, z, r)
+            x, z, r = step(x, z, r)
+            for acc, t in zip(sums, (x, *self._parts(z), r), strict=True):
+                acc.add_(t)  # in place: addition needs none of its inputs for the backward pass
+        means = [t / p for t in sums]
+        averages = (means[0], self._join(tuple(means[1:-1])), means[-1])
+        return (averages, before, (x, z, r)) if last else averages
+
+
+@dataclass
+class SaddlePoint(_Steps):
+    """The pieces one primal-dual step needs: A, data y, thresholds lam w, problem kind, eta."""
+
+    A: LinearOperator
+    y: torch.Tensor
+    thresholds: torch.Tensor  # lam * w, of shape A.in_shape or broadcastable to it
+    kind: str
+    eta: float = 0.0
 
     def _checked(self, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # once per call, so that the steps can skip the operator's checks (and real x or z
@@ -104,45 +156,6 @@ class SaddlePoint:
 
         return step
 
-    def step(
-        self, x: torch.Tensor, z: torch.Tensor, tau: torch.Tensor | float, sigma: torch.Tensor | float,
-        r: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One Chambolle-Pock step (x, z) -> (x+, z+); also returns r+ = A x+ - y (pass it back as r)."""
-        x, z = self._checked(x, z)
-        if r is None:
-            r = self.residual(x)
-        return self._stepper(tau, sigma)(x, z, r)
-
-    def inner(
-        self, x: torch.Tensor, z: torch.Tensor, tau, sigma, p: int, r: torch.Tensor | None = None,
-        last: bool = False,
-    ):
-        """p steps from (x, z); returns the ergodic averages (mean of x_1..x_p, of z_1..z_p) and
-        the residual A xbar - y of the first (by linearity, the mean of the r_i: no extra
-        application of A).
-
-        r: A x - y, when the caller has it (the previous block's third output). With ``last``
-        also returns the states (x, z, r) before and after the last step.
-        """
-        x, z = self._checked(x, z)
-        step = self._stepper(tau, sigma)
-        if r is None:
-            r = self.residual(x)
-        x_sum = torch.zeros_like(x)
-        z_sum = torch.zeros_like(z)
-        r_sum = torch.zeros_like(r)
-        before = None
-        for i in range(p):
-            if last and i == p - 1:
-                before = (x, z, r)
-            x, z, r = step(x, z, r)
-            x_sum.add_(x)  # in place: addition needs none of its inputs for the backward pass
-            z_sum.add_(z)
-            r_sum.add_(r)
-        averages = (x_sum / p, z_sum / p, r_sum / p)
-        return (averages, before, (x, z, r)) if last else averages
-
     def fixed_point_residual(self, state, stepped, tau, sigma) -> torch.Tensor:
         """||w - T w||_M^2 per sample for w = (x, z) and T w = one step from it, in the metric
         M = [[I / tau, -A^*], [-A, I / sigma]] of the primal-dual iteration (positive when
@@ -154,7 +167,7 @@ class SaddlePoint:
 
 
 @dataclass
-class AnalysisSaddlePoint:
+class AnalysisSaddlePoint(_Steps):
     """One primal-dual step of the analysis form min lam ||B x||_{1,w} + H(A x) (P1, P2, P3).
 
     The saddle-point form is min_x max_{z, v} Re<A x, z> - H*(z) + Re<B x, v> subject to
@@ -180,27 +193,17 @@ class AnalysisSaddlePoint:
     kind: str
     eta: float = 0.0
 
-    def __post_init__(self):
-        if self.kind not in ("srlasso", "lasso", "qcbp"):
-            raise ValueError(f"kind must be 'srlasso', 'lasso' or 'qcbp'; got {self.kind!r}")
-
-    @property
-    def nin(self) -> int:
-        return len(self.A.in_shape)
-
-    @property
-    def nout(self) -> int:
-        return len(self.A.out_shape)
-
     @property
     def nreg(self) -> int:
         return len(self.B.out_shape)
 
-    expand = SaddlePoint.expand
+    @staticmethod
+    def _parts(z) -> tuple[torch.Tensor, ...]:
+        return z  # the pair (z, v)
 
-    def residual(self, x: torch.Tensor) -> torch.Tensor:
-        """A x - y."""
-        return self.A.residual(x, self.y)
+    @staticmethod
+    def _join(parts: tuple[torch.Tensor, ...]):
+        return parts
 
     def zeros(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The dual pair (0, 0) for primal iterates like x."""
@@ -251,33 +254,6 @@ class AnalysisSaddlePoint:
 
         return step
 
-    def step(self, x, z, tau, sigma, r=None):
-        """One step (x, (z, v)) -> (x+, (z+, v+)); also returns A x+ - y (pass it back as r)."""
-        x, z = self._checked(x, z)
-        if r is None:
-            r = self.residual(x)
-        return self._stepper(tau, sigma)(x, z, r)
-
-    def inner(self, x, z, tau, sigma, p: int, r=None, last: bool = False):
-        """p steps from (x, (z, v)); returns the ergodic averages of x and of (z, v), and the
-        residual of the average (the mean of the r_i, by linearity); with ``last`` also the
-        states before and after the last step."""
-        x, z = self._checked(x, z)
-        step = self._stepper(tau, sigma)
-        if r is None:
-            r = self.residual(x)
-        sums = [torch.zeros_like(x), torch.zeros_like(z[0]), torch.zeros_like(z[1]), torch.zeros_like(r)]
-        before = None
-        for i in range(p):
-            if last and i == p - 1:
-                before = (x, z, r)
-            x, z, r = step(x, z, r)
-            for acc, t in zip(sums, (x, z[0], z[1], r), strict=True):
-                acc.add_(t)
-        xs, z1s, z2s, rs = (t / p for t in sums)
-        averages = (xs, (z1s, z2s), rs)
-        return (averages, before, (x, z, r)) if last else averages
-
     def fixed_point_residual(self, state, stepped, tau, sigma) -> torch.Tensor:
         """||w - T w||_M^2 per sample, M = [[I / tau, -K^*], [-K, I / sigma]], K = [A; B]
         (``SaddlePoint.fixed_point_residual``; B (x+ - x) is applied here)."""
@@ -304,8 +280,6 @@ def _metric(dx: torch.Tensor, blocks, tau, sigma, nin: int) -> torch.Tensor:
 
 def saddle_point(problem) -> SaddlePoint | AnalysisSaddlePoint:
     """The SaddlePoint (or, with ``analysis``, AnalysisSaddlePoint) of a QCBP, Lasso or SRLasso."""
-    from ..problems import QCBP, Lasso, SRLasso, segment_weights
-
     if not isinstance(problem, (QCBP, Lasso, SRLasso)):
         raise TypeError(f"problem must be an SRLasso, Lasso or QCBP; got {type(problem).__name__}")
     lam = 1.0 if isinstance(problem, QCBP) else problem.lam
