@@ -298,4 +298,6 @@ def _audit_items(s: Setup, items: Sequence[Item], out: Path, done: set[str], *, 
             control = control_stage(budget=s.budget, progress=indented(progress, "  "))
         except Exception as exc:  # recorded on the page
             control = f"{type(exc).__name__}: {exc}"
-    return DatasetResult(s.label, settings, rows, control, time.perf_counter() - start, ranks.world)
+    # the page states the precision the model ran in (the rows' settings say what was asked for)
+    return DatasetResult(s.label, {**settings, "dtype": s.about["dtype"]}, rows, control, time.perf_counter() - start,
+                         ranks.world)

@@ -410,16 +410,16 @@ def perturbation(f: ReconstructionMap, A: Any, x: Any, budget: Budget | None = N
     """The worst case of f at ||r|| = rho ||x|| for the budget's rho (``worst_case``, fixed norms), with
     its noise control (``noise_control``, the budget's ``noise_trials`` draws)."""
     budget = Budget() if budget is None else budget
-    x = _check(f, A, x)
-    xn = float(torch.linalg.vector_norm(x))
+    xn = float(torch.linalg.vector_norm(_check(f, A, x) if not isinstance(x, torch.Tensor) else x))  # x as given
     norms = [rho * xn for rho in budget.norms]
     wc = worst_case(f, A, x, norms=norms, progress=progress, **budget.search())
     nc = noise_control(f, A, x, norms, seed=budget.seed, trials=budget.noise_trials)
-    return _with_error(f, wc, nc)
+    return _with_error(f, wc, nc, xn)
 
 
-def _with_error(f: Any, wc: WorstCase, nc: NoiseControl) -> Perturbation:
-    xn = float(torch.linalg.vector_norm(wc.x))
+def _with_error(f: Any, wc: WorstCase, nc: NoiseControl, xn: float | None = None) -> Perturbation:
+    """The perturbation with the unperturbed error ||f(A x) - x|| / ||x|| (``xn``: ||x||, default from wc.x)."""
+    xn = float(torch.linalg.vector_norm(wc.x)) if xn is None else xn
     return Perturbation(wc, nc, float(torch.linalg.vector_norm(wc.recon - wc.x)) / xn, getattr(f, "config", None))
 
 
