@@ -154,18 +154,9 @@ def calibration_size(mask: torch.Tensor, cap: int = 48) -> tuple[int, int]:
     return best
 
 
-def acquire_multicoil(
-    kspace: Any,
-    *,
-    mask: str | torch.Tensor = "fastmri-random",
-    rate: float = 0.25,
-    seed: int = 0,
-    noise: float = 0.0,
-    center_fraction: float | None = None,
-    maps: Any = None,
-    maps_method: str = "espirit",
-    reference: torch.Tensor | None = None,
-) -> MultiCoilAcquisition:
+def acquire_multicoil(kspace: Any, *, mask: str | torch.Tensor = "fastmri-random", rate: float = 0.25, seed: int = 0,
+                      noise: float = 0.0, center_fraction: float | None = None, maps: Any = None,
+                      maps_method: str = "espirit", reference: torch.Tensor | None = None) -> MultiCoilAcquisition:
     """Retrospectively undersampled multi-coil k-space (coils, H, W): the samples of ``mask`` (a kind,
     drawn at ``rate`` = 1 / acceleration with ``seed``, or a boolean (H, W) tensor), complex Gaussian
     noise of standard deviation ``noise`` per sample, and the coil maps: given, or estimated from the

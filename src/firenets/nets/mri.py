@@ -110,24 +110,11 @@ class MRIFirenet(torch.nn.Module):
     the problem solved (coefficients c in the synthesis form, the image in the analysis form).
     """
 
-    def __init__(
-        self,
-        operator: Fourier2D,
-        *,
-        regulariser: str | None = None,
-        wavelet: str | None = None,
-        levels: int | None = None,
-        lam: float | None = None,
-        tv_weight: float | None = None,
-        level_weights: Any = None,
-        restarts: int | None = None,
-        inner: int | None = None,
-        delta: float | None = None,
-        schedule: str | None = None,
-        tol: float | None = None,
-        xtol: float | None = None,
-        dtype: torch.dtype = torch.complex128,
-    ):
+    def __init__(self, operator: Fourier2D, *, regulariser: str | None = None, wavelet: str | None = None,
+                 levels: int | None = None, lam: float | None = None, tv_weight: float | None = None,
+                 level_weights: Any = None, restarts: int | None = None, inner: int | None = None,
+                 delta: float | None = None, schedule: str | None = None, tol: float | None = None,
+                 xtol: float | None = None, dtype: torch.dtype = torch.complex128):
         super().__init__()
         if not isinstance(operator, (Fourier2D, MultiCoilFourier)):
             raise TypeError("operator must be a firenets.operators.Fourier2D or MultiCoilFourier; got "
