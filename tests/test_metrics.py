@@ -113,3 +113,19 @@ def test_metric_errors(pair):
         metrics.nmse([[1.0]], pred)
     with pytest.raises(TypeError, match="pred must hold numbers"):
         metrics.nmse(gt, pred > 0)
+
+
+def test_volume_metrics_refuses_complex_slices_and_unequal_volumes():
+    import pytest
+    import torch
+
+    from firenets.metrics import volume_metrics
+
+    real = [torch.rand(8, 8, dtype=torch.float64) + 0.1 for _ in range(2)]
+    with pytest.raises(TypeError, match=r"preds\[1\] must be real"):
+        volume_metrics(real, [real[0], real[1].to(torch.complex128)])
+    with pytest.raises(ValueError, match="same number of slices"):
+        volume_metrics(real, real[:1])
+    # fastMRI's volume NMSE: ||gt - pred||^2 / ||gt||^2 over every slice at once
+    got = volume_metrics(real, [r * 0.9 for r in real])["nmse"]
+    assert got == pytest.approx(0.01, rel=1e-12)

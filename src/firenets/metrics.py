@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["evaluate", "nmse", "psnr", "relative_error", "ssim"]
+from ._validation import check_finite
+
+__all__ = ["evaluate", "nmse", "psnr", "relative_error", "ssim", "volume_metrics"]
 
 
 def _array(name: str, value: Any) -> np.ndarray:
@@ -147,3 +149,25 @@ def evaluate(gt: Any, pred: Any, data_range: float | None = None) -> dict[str, f
     """{"psnr", "ssim", "nmse"} for one image (H, W), fastMRI conventions as above."""
     g, p = _pair(gt, pred, ndims=(2,), magnitude=True)
     return {"psnr": _psnr(g, p, data_range), "ssim": _ssim(g, p, data_range), "nmse": _nmse(g, p)}
+
+
+def volume_metrics(targets: list[torch.Tensor], preds: list[torch.Tensor]) -> dict[str, float]:
+    """NMSE = ||gt - pred||^2 / ||gt||^2 over the volume, PSNR with data range max(gt) of the volume,
+    SSIM the mean over slices with that range (fastMRI's evaluation); real (magnitude) slices."""
+    if len(targets) != len(preds) or not targets:
+        raise ValueError(f"targets and preds must hold the same number of slices (at least one); got "
+                         f"{len(targets)} and {len(preds)}")
+    for name, images in (("targets", targets), ("preds", preds)):
+        for i, t in enumerate(images):
+            if t.is_complex():
+                raise TypeError(f"{name}[{i}] must be real (a magnitude image); got {t.dtype}")
+            check_finite(f"{name}[{i}]", t)
+    g = np.stack([t.detach().cpu().numpy() for t in targets])
+    p = np.stack([t.detach().cpu().numpy() for t in preds])
+    top = float(g.max())
+    nmse = float(np.sum((g - p) ** 2) / np.sum(g**2))
+    mse = float(np.mean((g - p) ** 2))
+    psnr = float(10 * np.log10(top**2 / mse)) if mse > 0 else float("inf")
+    ssim_mean = float(np.mean([ssim(torch.from_numpy(a), torch.from_numpy(b), data_range=top)
+                               for a, b in zip(g, p, strict=True)]))
+    return {"nmse": nmse, "psnr": psnr, "ssim": ssim_mean}

@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from . import __version__, data, metrics
 from . import masks as _masks
 from ._io import atomic_write
 from ._progress import Progress
-from ._validation import as_tensor, check_finite, check_int, check_pixels, check_scalar, check_seed
+from ._validation import as_tensor, check_int, check_pixels, check_scalar, check_seed
 from .acquisition import MASKS, Acquisition, acquire, acquire_multicoil
+from .metrics import volume_metrics
 from .nets import training
 from .nets.adapter import INPUTS, NetworkMap, zero_filled
 from .nets.mri import (  # noqa: F401 (re-exported: the public names of FIRENET for MRI)
@@ -463,22 +463,6 @@ class VolumeReconstruction:
         return {"method": first["method"], "volume": self.metrics, "zero_filled_volume": self.zero_filled_metrics,
                 "slices": [{"slice": i, **r.summary()} for i, r in enumerate(self.slices)],
                 "seconds": sum(r.seconds for r in self.slices)}
-
-
-def volume_metrics(targets: list[torch.Tensor], preds: list[torch.Tensor]) -> dict[str, float]:
-    """NMSE = ||gt - pred||^2 / ||gt||^2 over the volume, PSNR with data range max(gt) of the volume,
-    SSIM the mean over slices with that range (fastMRI's evaluation)."""
-    for name, images in (("targets", targets), ("preds", preds)):
-        for i, t in enumerate(images):
-            check_finite(f"{name}[{i}]", t)
-    g = np.stack([t.detach().cpu().numpy() for t in targets])
-    p = np.stack([t.detach().cpu().numpy() for t in preds])
-    top = float(g.max())
-    nmse = float(np.sum((g - p) ** 2) / np.sum(g**2))
-    mse = float(np.mean((g - p) ** 2))
-    psnr = float(10 * np.log10(top**2 / mse)) if mse > 0 else float("inf")
-    ssim = float(np.mean([metrics.ssim(torch.from_numpy(a), torch.from_numpy(b), data_range=top) for a, b in zip(g, p, strict=True)]))
-    return {"nmse": nmse, "psnr": psnr, "ssim": ssim}
 
 
 def reconstruct_volume(path: str | Path, method: str = "firenet", **options: Any) -> VolumeReconstruction:
