@@ -35,7 +35,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--slice", type=int, default=None)
     p.add_argument("--weights", default=None, help="unet/cascade checkpoint (default: shipped)")
-    add_budget(p, what="fixed-norm ascent: ")
+    add_budget(p, penalised=True)
     p.add_argument("--lam", type=nonnegative, default=None,
                    help="instead, penalised ascent on Q(r) with this penalty of ||r||^2 (0.01 if only --records "
                         "is given); r then grows while the map's local ratio exceeds sqrt(lam)")

@@ -119,26 +119,30 @@ def add_sampling(parser: argparse.ArgumentParser, *, mask_help: str) -> None:
                         help="instead of --rate: 1 / the fraction sampled (fastMRI's convention, e.g. 4 or 8)")
 
 
-def add_budget(parser: argparse.ArgumentParser, *, what: str = "") -> None:
-    """The attack budget's options (``stability.Budget``): sizes, step cap, stopping rule, starts, step."""
+def add_budget(parser: argparse.ArgumentParser, *, penalised: bool = False) -> None:
+    """The attack budget's options (``stability.Budget``): sizes, step cap, stopping rule, starts, step;
+    with ``penalised`` the help also says what they mean for the penalised and measurement attacks."""
+    mode = "fixed-norm ascent: " if penalised else ""
     parser.add_argument("--norms", type=numbers(float, above=0), default=None,
-                        help=f"{what}relative sizes ||r||/||x|| of the perturbations (default 0.01,0.02,0.04: "
+                        help=f"{mode}relative sizes ||r||/||x|| of the perturbations (default 0.01,0.02,0.04: "
                              "firenets.stability.RELATIVE_NORMS)")
     parser.add_argument("--steps", type=positive_int, default=None,
-                        help=f"{what}the step cap per start (default 100; a start that reaches it is reported as "
+                        help=f"{mode}the step cap per start (default 100; a start that reaches it is reported as "
                              "not converged)")
     parser.add_argument("--tol", type=nonnegative, default=1e-3,
-                        help="a start ends when its best ratio (or error, in the measurement attack) rises by less "
-                             "than a factor 1 + TOL over --patience steps (default 1e-3)")
+                        help="a start ends when its best ratio " + ("(or error, in the measurement attack) "
+                                                                    if penalised else "")
+                             + "rises by less than a factor 1 + TOL over --patience steps (default 1e-3)")
     parser.add_argument("--patience", type=positive_int, default=10, help="see --tol (default 10)")
     parser.add_argument("--random-starts", type=nonnegative_int, default=None,
-                        help=f"{what}random directions per size, each tried with both signs, besides the previous "
+                        help=f"{mode}random directions per size, each tried with both signs, besides the previous "
                              "size's best (default 1)")
     parser.add_argument("--lr", type=positive, default=None,
-                        help="step: a fraction of ||r|| (fixed-norm, default 0.5) or the gradient step (penalised, "
-                             "default 0.01)")
+                        help="step: a fraction of ||r|| (default 0.5)" + (
+                            " in the fixed-norm ascent, the gradient step (default 0.01) in the penalised one"
+                            if penalised else ""))
     parser.add_argument("--momentum", type=momentum, default=None,
-                        help="default 0.5 (fixed-norm), 0.9 (penalised)")
+                        help="default 0.5" + (" (fixed-norm), 0.9 (penalised)" if penalised else ""))
 
 
 BUDGET_OPTIONS = {"norms": "--norms", "steps": "--steps", "restarts": "--random-starts", "lr": "--lr",
