@@ -154,22 +154,10 @@ def bart_pics_command(
     return cmd
 
 
-def bart_pics_run(
-    kspace: Any,
-    mask: Any,
-    *,
-    lam: float,
-    iters: int,
-    regulariser: str = "l1-wavelet",
-    wavelet: str = "dau2",
-    shifts: bool = True,
-    scale: bool = False,
-    threads: int = 2,
-    step: float | None = None,
-    rho: float | None = None,
-    cg_iters: int | None = None,
-    maps: Any = None,
-) -> BartResult:
+def bart_pics_run(kspace: Any, mask: Any, *, lam: float, iters: int, regulariser: str = "l1-wavelet",
+                  wavelet: str = "dau2", shifts: bool = True, scale: bool = False, threads: int = 2,
+                  step: float | None = None, rho: float | None = None, cg_iters: int | None = None,
+                  maps: Any = None) -> BartResult:
     """``bart pics`` on Cartesian data with timing; see ``bart_pics``. Single-coil (maps 1, pattern =
     mask), or with ``maps`` (coils, H, W) multi-coil: ``kspace`` is then (coils, m) samples or the
     (coils, H, W) grid, and BART's coil dimension (3) holds the coils."""
@@ -193,17 +181,8 @@ def bart_pics_run(
         # pics' fftmod centring differs from fftshift on odd sides: its image comes back rolled
         # by one pixel along each odd axis, times a global phase (measured with BART v0.8.00)
         raise ValueError(f"bart_pics needs even sides (BART centres odd sides differently); got {(H, W)}")
-    cmd = bart_pics_command(
-        lam=lam,
-        iters=iters,
-        regulariser=regulariser,
-        wavelet=wavelet,
-        shifts=shifts,
-        scale=scale,
-        step=step,
-        rho=rho,
-        cg_iters=cg_iters,
-    )
+    cmd = bart_pics_command(lam=lam, iters=iters, regulariser=regulariser, wavelet=wavelet, shifts=shifts, scale=scale,
+                            step=step, rho=rho, cg_iters=cg_iters)
     cmd += ["-p", "pat", "ksp", "sens", "out"]
     if not bart_available():
         raise RuntimeError("bart is not on PATH (Debian package 'bart')")
@@ -234,18 +213,9 @@ def bart_pics_run(
     )
 
 
-def bart_pics(
-    kspace: Any,
-    mask: Any,
-    *,
-    lam: float,
-    iters: int,
-    regulariser: str = "l1-wavelet",
-    wavelet: str = "dau2",
-    shifts: bool = True,
-    scale: bool = False,
-    threads: int = 2,
-) -> tuple[np.ndarray, float]:
+def bart_pics(kspace: Any, mask: Any, *, lam: float, iters: int, regulariser: str = "l1-wavelet",
+              wavelet: str = "dau2", shifts: bool = True, scale: bool = False, threads: int = 2
+              ) -> tuple[np.ndarray, float]:
     """BART pics reconstruction and the wall seconds of the ``pics`` call: (complex128 (H, W), seconds).
 
     regulariser "l1-wavelet": ``-l1 -r lam --wavelet WAVELET`` (FISTA; ``-n`` when shifts=False);
@@ -253,17 +223,8 @@ def bart_pics(
     1/2 ||P F_c x - y||^2 + lam R(x)); scale=True lets BART scale the data and undoes it with ``-S``.
     Reference: Uecker et al., BART, ISMRM 2015; the objectives are in this module's docstring.
     """
-    r = bart_pics_run(
-        kspace,
-        mask,
-        lam=lam,
-        iters=iters,
-        regulariser=regulariser,
-        wavelet=wavelet,
-        shifts=shifts,
-        scale=scale,
-        threads=threads,
-    )
+    r = bart_pics_run(kspace, mask, lam=lam, iters=iters, regulariser=regulariser, wavelet=wavelet, shifts=shifts,
+                      scale=scale, threads=threads)
     return r.image, r.seconds
 
 

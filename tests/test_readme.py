@@ -16,6 +16,7 @@ def test_readme_has_examples():
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
-def test_readme_example_runs(index, capsys):
+def test_readme_example_runs(index, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # what an example writes lands in a temporary directory
     exec(compile(BLOCKS[index], f"README.md[python block {index}]", "exec"), {})
     assert capsys.readouterr().out.strip()
