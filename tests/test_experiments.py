@@ -217,3 +217,35 @@ def test_train_records_the_arguments_given_to_main(tmp_path, monkeypatch, capsys
     assert main(argv) == 0
     record = torch.load(out, weights_only=True)["training"]
     assert record["command"] == "firenets " + " ".join(shlex.quote(a) for a in argv)
+
+
+def test_channels_input_hands_the_real_and_imaginary_parts_and_reads_two_channels_back():
+    x = data.ellipses(32, seed=1).to(torch.complex128) * torch.exp(1j * torch.linspace(0, 2, 32))[:, None]
+    acq = acquire(x, seed=3)
+    seen = {}
+
+    def identity(z):
+        seen["z"] = z
+        return z
+
+    f = NetworkMap(identity, acq.operator, "channels")
+    torch.testing.assert_close(f(acq.y), acq.zero_filled, rtol=0, atol=1e-12)  # zero-filling, to rounding
+    z, x0 = seen["z"], acq.zero_filled
+    assert z.shape == (1, 2, 32, 32) and not z.is_complex()
+    assert torch.equal(z[0, 0], x0.real) and torch.equal(z[0, 1], x0.imag)
+    # a linear map of the channels is a linear map of y: its worst case is the zero-filling's, 1
+    wc = fn.stability.perturbation(f, acq.operator, x, Budget(steps=5, norms=(0.01,)))
+    assert wc.max_ratio == pytest.approx(1.0, abs=1e-9)
+    # a magnitude network's (B, 1, H, W) answer is read as a real image
+    g = NetworkMap(lambda z: z.square().sum(1, keepdim=True).sqrt(), acq.operator, "channels", output="magnitude")
+    torch.testing.assert_close(g(acq.y), x0.abs().to(torch.complex128), rtol=0, atol=1e-12)
+
+
+def test_fastmris_two_channel_unet_is_audited():
+    models = pytest.importorskip("fastmri.models", reason="fastmri is not installed (an optional extra)")
+    torch.manual_seed(0)
+    unet = models.Unet(in_chans=2, out_chans=2, chans=4, num_pool_layers=2)
+    result = fn.audit(unet, data.ellipses(32, seed=1), input="channels", name="Unet",
+                      stages=("accuracy", "perturbation"), budget=Budget(steps=3, patience=2), device="cpu")
+    assert result.completed == ["accuracy", "perturbation"] and result.verdict.ratio > 0
+    assert result.settings["dtype"] == "float32"

@@ -1,9 +1,11 @@
 """Any network as a reconstruction map y -> complex image: the one adapter that hands a network what
 its input convention names, for the operator's own mask (and coil maps), and checks what comes back.
 
-Conventions (``INPUTS``): ``adjoint`` net(A^* y); ``magnitude`` net(|A^* y|); ``kspace`` net(P_M^* y,
-mask[, maps]); ``fastmri`` net(masked_kspace, mask, num_low_frequencies) in fastMRI's layout
-(``fastmri.models.VarNet``). The built-in U-Net and deep cascade are ``adjoint`` networks; zero-filling
+Conventions (``INPUTS``): ``adjoint`` net(A^* y); ``magnitude`` net(|A^* y|); ``channels`` net of A^* y's
+real and imaginary parts as 2 channels (fastMRI's ``Unet(in_chans=2, out_chans=2)``, deepinv's layout);
+``kspace`` net(P_M^* y, mask[, maps]); ``fastmri`` net(masked_kspace, mask, num_low_frequencies) in
+fastMRI's layout (``fastmri.models.VarNet``). A network may return a real or complex image, (B, H, W) or
+(B, 1, H, W), or real and imaginary parts as 2 channels (B, 2, H, W). The built-in U-Net and deep cascade are ``adjoint`` networks; zero-filling
 is the identity on A^* y. docs/audit.md describes the shapes.
 """
 
@@ -15,11 +17,12 @@ import torch
 
 from .._validation import ArgumentError
 
-INPUTS = ("adjoint", "magnitude", "kspace", "fastmri")
+INPUTS = ("adjoint", "magnitude", "channels", "kspace", "fastmri")
 OUTPUTS = ("auto", "magnitude", "complex")
 INPUT_HELP = {
     "adjoint": "the zero-filled image A^* y, complex (B, H, W)",
     "magnitude": "its magnitude |A^* y|, real (B, 1, H, W)",
+    "channels": "its real and imaginary parts as 2 channels, real (B, 2, H, W)",
     "kspace": "the zero-filled k-space P_M^* y, complex (B, H, W) or (B, coils, H, W), and the mask (H, W) "
               "(and the maps (coils, H, W) with coils)",
     "fastmri": "fastMRI's layout: masked_kspace (B, coils, H, W, 2) real, mask (1, 1, H or 1, W, 1) bool and "
@@ -103,8 +106,10 @@ class NetworkMap(torch.nn.Module):
 
     def inputs(self, yb: torch.Tensor) -> tuple:
         """What the network is called with for the samples yb (B, m) or (B, C, m)."""
-        if self.input in ("adjoint", "magnitude"):
+        if self.input in ("adjoint", "magnitude", "channels"):
             x0 = self.A.adjoint(yb).to(device=self.device, dtype=self.cdtype)
+            if self.input == "channels":
+                return (torch.view_as_real(x0).permute(0, 3, 1, 2).contiguous(),)
             return (x0,) if self.input == "adjoint" else (x0.abs()[:, None],)
         k = self._kspace(yb).to(device=self.device, dtype=self.cdtype)
         if self.input == "kspace":
@@ -130,11 +135,14 @@ class NetworkMap(torch.nn.Module):
         if not isinstance(out, torch.Tensor):
             raise TypeError(f"the model returned {type(out).__name__}, not a torch.Tensor")
         H, W = self.A.in_shape
+        if out.ndim == 4 and out.shape[1] == 2 and not out.is_complex():  # real and imaginary parts
+            out = torch.complex(out[:, 0], out[:, 1])
         if out.ndim == 4 and out.shape[1] == 1:
             out = out[:, 0]
         if tuple(out.shape) != (batch, H, W):
-            raise ValueError(f"the model returned shape {tuple(out.shape)}; expected ({batch}, {H}, {W}) or "
-                             f"({batch}, 1, {H}, {W}) for the input convention {self.input!r}")
+            raise ValueError(f"the model returned shape {tuple(out.shape)}; expected ({batch}, {H}, {W}), "
+                             f"({batch}, 1, {H}, {W}) or 2 channels ({batch}, 2, {H}, {W}) for the input "
+                             f"convention {self.input!r}")
         if out.is_complex() and self.output == "magnitude":
             raise ValueError(f"the model returned a complex image ({out.dtype}) but output 'magnitude' expects "
                              "a real one")
