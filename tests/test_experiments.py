@@ -249,3 +249,39 @@ def test_fastmris_two_channel_unet_is_audited():
                       stages=("accuracy", "perturbation"), budget=Budget(steps=3, patience=2), device="cpu")
     assert result.completed == ["accuracy", "perturbation"] and result.verdict.ratio > 0
     assert result.settings["dtype"] == "float32"
+
+
+def test_smooth_phase_is_a_unit_modulus_slowly_varying_field():
+    p = data.smooth_phase((48, 40), seed=3)
+    assert p.dtype == torch.complex128 and torch.allclose(p.abs(), torch.ones(48, 40, dtype=torch.float64))
+    phi = torch.angle(p)
+    assert float(phi.abs().max()) == pytest.approx(torch.pi, rel=1e-12)  # scaled to the peak
+    # a quadratic: its second differences are constant along each axis
+    d2 = phi[2:] - 2 * phi[1:-1] + phi[:-2]
+    assert float((d2 - d2[0:1]).abs().max()) < 1e-12
+    assert torch.equal(p, data.smooth_phase((48, 40), seed=3)) and not torch.equal(p, data.smooth_phase((48, 40), seed=4))
+    with pytest.raises(ValueError, match="peak"):
+        data.smooth_phase(8, peak=-1.0)
+
+
+def test_files_keep_their_phase_and_built_ins_take_one_on_request(tmp_path):
+    import numpy as np
+
+    from firenets.experiments.audit import named_images
+
+    z = data.ellipses(32, seed=2).numpy() * np.exp(1j * np.linspace(0, 2, 32))[None, :]
+    np.save(tmp_path / "z.npy", z)
+    np.save(tmp_path / "m.npy", np.abs(z))
+    loaded = data.load(tmp_path / "z.npy")
+    np.testing.assert_allclose(loaded.complex_image.numpy(), z / np.abs(z).max(), rtol=0, atol=1e-15)
+    torch.testing.assert_close(loaded.complex_image.abs(), loaded.image, rtol=0, atol=1e-15)
+    assert data.load(tmp_path / "m.npy").complex_image is None
+    assert data.load(tmp_path / "z.npy", shape=16).complex_image is None  # resized: the phase is dropped, said
+    zf, mf = str(tmp_path / "z.npy"), str(tmp_path / "m.npy")
+    images = named_images([zf, mf, "ellipses:5"], size=32, phase=7)  # files named by their path
+    assert images[zf].is_complex() and not images[mf].is_complex()
+    torch.testing.assert_close(images["ellipses:5"], data.ellipses(32, seed=5) * data.smooth_phase(32, seed=7))
+    result = fn.audit(Smooth(), images, stages=("accuracy",))
+    assert result.settings["complex_images"] == [zf, "ellipses:5"]
+    page = json.loads((result.write(tmp_path / "page").path.parent / "results.json").read_text())
+    assert f"Magnitude images (the source holds no phase): {mf}." in page["sections"][0]["text"][0]

@@ -402,3 +402,12 @@ def test_volume_metrics_refuses_non_finite_slices_naming_the_argument(argument, 
     given[argument] = [given[argument][0], broken, given[argument][2]]
     with pytest.raises(ValueError, match=rf"^{argument}\[1\] must be finite; it holds 1 NaN/Inf entries"):
         rc.volume_metrics(given["targets"], given["preds"])
+
+
+def test_a_file_with_a_phase_is_sampled_with_it(tmp_path):
+    z = fn.data.ellipses(32, seed=4).numpy() * np.exp(1j * np.linspace(-1, 1, 32))[:, None]
+    np.save(tmp_path / "z.npy", z)
+    res = fn.reconstruct(str(tmp_path / "z.npy"), "zero-filled")
+    zt = torch.from_numpy(z / np.abs(z).max())
+    torch.testing.assert_close(res.acquisition.y, res.acquisition.operator(zt), rtol=0, atol=1e-14)
+    torch.testing.assert_close(res.acquisition.target, zt.abs(), rtol=0, atol=1e-15)  # scored on the magnitude

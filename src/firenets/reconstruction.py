@@ -138,7 +138,7 @@ def reconstruct(
     """Sample ``image`` (``acquire``), reconstruct with ``method``, and score it against |image|.
 
     ``image`` is an (H, W) tensor/array, a ``data.LoadedImage`` (its k-space is used when it has
-    one) or a source for ``data.load`` (a file or a built-in phantom name). Metrics: PSNR, SSIM
+    one, else its complex image when the file holds a phase) or a source for ``data.load`` (a file or a built-in phantom name). Metrics: PSNR, SSIM
     and NMSE of the magnitude with data_range = target max (``metrics``, fastMRI conventions).
     Multi-coil k-space (coils, H, W) goes to ``reconstruct_multicoil`` (maps by ``maps_method``);
     ``center_fraction`` is the fastMRI masks' fully sampled centre.
@@ -157,7 +157,7 @@ def reconstruct(
     if isinstance(image, data.LoadedImage):
         if kspace is None and image.kspace is not None:
             kspace = image.kspace
-        image = image.image if kspace is None else _image_from_kspace(kspace)
+        image = image.with_phase if kspace is None else _image_from_kspace(kspace)
     acq = acquire(image, mask=mask, rate=rate, seed=seed, noise=noise, kspace=kspace, center_fraction=center_fraction)
     f = reconstruction_map(method, acq.operator, weights=weights, **firenet_options)
     cert = None

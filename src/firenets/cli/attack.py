@@ -67,8 +67,9 @@ def run(args: argparse.Namespace) -> int:
     with output(args, ("attack.json",)) as staging:
         start = time.perf_counter()
         image = data.load(args.image, slice=args.slice)
-        acq = acquire(image.image, mask=args.mask, rate=args.rate, seed=args.seed)
-        A, x = acq.operator, acq.target
+        x = image.with_phase  # a file's phase is kept: the attack perturbs the complex image
+        acq = acquire(x, mask=args.mask, rate=args.rate, seed=args.seed)
+        A = acq.operator
         # FIRENET is attacked at the fixed depth of REFERENCE_FIRENET (as in demo and audit): the
         # stopping rules of the reconstruction defaults would make the depth depend on the input
         f = reconstruction_map(args.method, A, weights=args.weights,

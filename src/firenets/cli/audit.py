@@ -65,6 +65,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=seed, default=0, help="seed of the mask and of the attacks' random starts")
     p.add_argument("--size", type=positive_int, default=None,
                    help="side of the built-in images (default 256; the shipped networks were trained at 128)")
+    p.add_argument("--phase", type=seed, default=None,
+                   help="give the built-in images the smooth random phase of this seed (data.smooth_phase), so that "
+                        "they are complex like measured MR images; files keep the phase they hold")
     p.add_argument("--stages", type=choices(STAGES, "stages"), default=None,
                    help="comma-separated subset of the battery (default all): " + ", ".join(STAGES))
     add_budget(p)
@@ -142,9 +145,9 @@ def _run(args: argparse.Namespace, device: torch.device, ranks: _distributed.Ran
                 "mask": "custom" if isinstance(sampled["mask"], torch.Tensor) else sampled["mask"],
                 "mask_file": args.mask_file and _sha256(args.mask_file), "rate": sampled["rate"], "seed": args.seed,
                 "noise": args.noise, "stages": [s for s in STAGES if s in stages], "budget": budget.summary(),
-                "size": args.size}
+                "size": args.size, "phase": args.phase}
     items = dataset_items(sources, args.slices)
-    result = audit_dataset(load, items, args.out, settings=settings, size=args.size, force=args.force,
+    result = audit_dataset(load, items, args.out, settings=settings, size=args.size, phase=args.phase, force=args.force,
                            resume=args.resume, ranks=ranks, progress=console)
     if result is None:  # another rank's part is done; rank 0 writes the page
         return 0
@@ -162,7 +165,7 @@ def _single(args: argparse.Namespace, sources: list[str], load: Any, mask: Any, 
     with output(args, DATASET_MARKERS) as staging:
         start = time.perf_counter()
         s = load()
-        images = named_images(sources, size=args.size)
+        images = named_images(sources, size=args.size, phase=args.phase)
         check_mask_shape(args, mask, next(iter(images.values())).shape, "the image")
         result = run_setup(s, images, progress=console)
         page = result.write(staging, seconds=time.perf_counter() - start)

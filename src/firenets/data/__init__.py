@@ -17,6 +17,7 @@ from .phantoms import (
     ellipses_with_details,
     insert_detail,
     shepp_logan,
+    smooth_phase,
 )
 
 __all__ = [
@@ -32,5 +33,6 @@ __all__ = [
     "insert_detail",
     "load",
     "shepp_logan",
+    "smooth_phase",
     "simulate_multicoil",
 ]

@@ -37,7 +37,9 @@ class LoadedImage:
     reference: a stored reconstruction on the same scale (fastMRI ``reconstruction_esc`` /
     ``reconstruction_rss``, usually 320 x 320), else None. source: what was asked for.
     meta: format, original dtype and shape, slice, ``scale`` (the factor divided out: the
-    original magnitude is image * scale), and format-specific entries.
+    original magnitude is image * scale), and format-specific entries. complex_image: complex128
+    (H, W), the image with its phase on the same scale (|complex_image| = image), when the source
+    holds one (complex data, single-coil fastMRI k-space) and it was not resized; else None.
     """
 
     image: torch.Tensor
@@ -45,6 +47,12 @@ class LoadedImage:
     source: str
     meta: dict = field(default_factory=dict)
     reference: torch.Tensor | None = None
+    complex_image: torch.Tensor | None = None
+
+    @property
+    def with_phase(self) -> torch.Tensor:
+        """The complex image when the source holds a phase, else the (real) magnitude image."""
+        return self.image if self.complex_image is None else self.complex_image
 
 
 def _suffix(path: Path) -> str:
@@ -78,6 +86,7 @@ def _finish(
     if np.iscomplexobj(arr):
         meta["complex"] = True
     image = torch.from_numpy(mag / scale)
+    z = torch.from_numpy(arr.astype(np.complex128) / scale) if np.iscomplexobj(arr) else None
     k = None if kspace is None else torch.from_numpy(kspace.astype(np.complex128) / scale)
     ref = None if reference is None else torch.from_numpy(np.asarray(reference, dtype=np.float64) / scale)
     if shape is not None:
@@ -94,8 +103,10 @@ def _finish(
                 ref = ref / peak
             if k is not None:
                 meta["kspace_dropped"] = "the image was resized, so the file's k-space no longer matches it"
-            k = None
-    return LoadedImage(image=image, kspace=k, source=name, meta=meta, reference=ref)
+            if z is not None:
+                meta["phase_dropped"] = "the image was resized: only its magnitude is kept"
+            k, z = None, None
+    return LoadedImage(image=image, kspace=k, source=name, meta=meta, reference=ref, complex_image=z)
 
 
 def _builtin(source: str, shape: Any) -> LoadedImage | None:

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .._validation import check_int, check_scalar, check_seed, check_shape
+from .._validation import check_int, check_pixels, check_scalar, check_seed, check_shape
 
 MIN_SIDE, MAX_SIDE = 16, 1024
 
@@ -233,6 +233,23 @@ def camera(shape: Any = 256, dtype: torch.dtype = torch.float64) -> torch.Tensor
     dtype = _check_real_dtype(dtype)
     image = resize(_camera().astype(float), shape, anti_aliasing=True)
     return torch.from_numpy(image / image.max()).to(dtype)
+
+
+def smooth_phase(shape: Any, seed: int = 0, *, peak: float = math.pi) -> torch.Tensor:
+    """exp(i phi), complex128 (H, W): phi a random quadratic without constant term in the normalised
+    coordinates u, v in [-1, 1], phi = sum_{1 <= j + k <= 2} c_jk u^j v^k (c_jk uniform in [-1, 1] from
+    ``seed``), scaled so that max |phi| = ``peak``: the slowly varying background phase of an MR image
+    (B0 inhomogeneity, coil phase), for realistic complex phantoms."""
+    H, W = check_pixels("shape", check_shape("shape", (shape, shape) if isinstance(shape, int) else shape, ndim=2))
+    peak = check_scalar("peak", peak, nonnegative=True)
+    gen = torch.Generator().manual_seed(check_seed("seed", seed))
+    u = torch.linspace(-1, 1, H, dtype=torch.float64)[:, None]
+    v = torch.linspace(-1, 1, W, dtype=torch.float64)[None, :]
+    c = torch.rand(5, generator=gen, dtype=torch.float64) * 2 - 1
+    phi = c[0] * u + c[1] * v + c[2] * u * u + c[3] * u * v + c[4] * v * v
+    top = float(phi.abs().max())
+    phi = phi * (peak / top) if top > 0 else phi
+    return torch.polar(torch.ones_like(phi), phi)
 
 
 def _text_support(shape: tuple[int, int], text: str, centre: tuple[float, float], size: int) -> torch.Tensor:

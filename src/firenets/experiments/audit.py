@@ -21,7 +21,7 @@ from .stages import STAGES, BatteryResult, acquisitions, check_sampling, check_s
 from .verdicts import Verdict
 
 __all__ = ["ACQUISITION_KEYS", "AuditResult", "Setup", "audit", "device_of", "named_images", "probe", "run_setup",
-           "sampling", "setup"]
+           "load_image", "sampling", "setup"]
 
 ACQUISITION_KEYS = ("mask", "rate", "acceleration", "seed", "noise")
 
@@ -106,9 +106,22 @@ def sampling(acquisition: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def named_images(images: Any, *, size: int | None = None) -> dict[str, torch.Tensor]:
-    """{name: (H, W) image} from a tensor ("image"), a path or built-in name (loaded by ``data.load``,
-    built-ins at ``size``), or a list or dict of them (list entries named by their source, or "image i")."""
+def load_image(source: str | Path, *, slice: int | None = None, size: int | None = None,
+               phase: int | None = None) -> tuple[str, torch.Tensor]:
+    """(the source's name, its image): a file's with its phase when it holds one (``data.load``), a built-in
+    ``size`` wide with the smooth phase of seed ``phase`` (``data.smooth_phase``) when given."""
+    file = Path(source).exists()
+    loaded = data.load(source, slice=slice, shape=size if not file else None)
+    image = loaded.with_phase
+    if phase is not None and not file:
+        image = image * data.smooth_phase(image.shape, seed=phase)
+    return loaded.source, image
+
+
+def named_images(images: Any, *, size: int | None = None, phase: int | None = None) -> dict[str, torch.Tensor]:
+    """{name: (H, W) image} from a tensor ("image"), a path or built-in name (``data.load``: a file with a
+    phase gives its complex image, built-ins are ``size`` wide and, with ``phase`` (a seed), multiplied by
+    ``data.smooth_phase``), or a list or dict of them (list entries named by their source, or "image i")."""
     if isinstance(images, (torch.Tensor, str, Path)):
         images = [images]
     if isinstance(images, Mapping):
@@ -121,8 +134,8 @@ def named_images(images: Any, *, size: int | None = None) -> dict[str, torch.Ten
     out: dict[str, torch.Tensor] = {}
     for i, (name, value) in enumerate(items):
         if isinstance(value, (str, Path)):
-            loaded = data.load(value, shape=size if not Path(value).exists() else None)
-            name, value = name or loaded.source, loaded.image
+            source, value = load_image(value, size=size, phase=phase)
+            name = name or source
         elif not isinstance(value, torch.Tensor):
             raise ArgumentError("images", f"entry {name or i} must be a tensor, a path or a built-in name; got "
                                           f"{type(value).__name__}")
@@ -223,6 +236,7 @@ def audit(
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
     size: int | None = None,
+    phase: int | None = None,
     detail: tuple[torch.Tensor, torch.Tensor] | None = None,
     progress: bool | Progress | None = False,
     keep_going: bool = True,
@@ -233,8 +247,9 @@ def audit(
     ``model``: a torch module (or callable) called as ``input`` names (``nets.adapter.INPUTS``: adjoint,
     magnitude, kspace, fastmri), returning a real or complex image (``output``: auto, magnitude, complex);
     moved to ``device`` (default: cuda when available) and cast to ``dtype`` (default: its parameters'),
-    in place as ``Module.to`` does. ``images``: a tensor, a path or built-in name (``data.load``; built-ins
-    at ``size``), or a list or dict of them; the single-image stages use the first. ``acquisition``: a
+    in place as ``Module.to`` does. ``images``: a tensor (complex for an image with a phase), a path or
+    built-in name (``data.load``: a file's phase is kept; built-ins at ``size``, with the smooth phase of
+    seed ``phase`` when given), or a list or dict of them; the single-image stages use the first. ``acquisition``: a
     dict of mask (a kind or a boolean (H, W) tensor), rate or acceleration, seed, noise. ``name`` labels
     the model on the page (default its class name). A stage that fails is recorded and the others run
     (``keep_going``). The answers: ``result.verdict``, ``result.verdicts``, ``result.rows()``,
@@ -242,5 +257,5 @@ def audit(
     """
     s = setup(model, name=name, input=input, output=output, acquisition=acquisition, stages=stages, budget=budget,
               device=device, dtype=dtype)
-    return run_setup(s, named_images(images, size=size), detail=detail, progress=callback(progress),
+    return run_setup(s, named_images(images, size=size, phase=phase), detail=detail, progress=callback(progress),
                      keep_going=keep_going)

@@ -22,7 +22,7 @@ from .._progress import Console, Progress, indented, say
 from .._validation import ArgumentError
 from ..report import pages
 from ..report.sections import slug
-from .audit import Setup, run_setup
+from .audit import Setup, load_image, run_setup
 from .control import ControlResult, control_stage
 from .maps import REFERENCE, ZERO_FILLED
 from .verdicts import MapOverImages, over_images
@@ -211,9 +211,9 @@ def _stop_quietly_on_sigterm(progress: Progress | None, out: Path) -> Iterator[N
 
 
 def audit_dataset(s: Setup | Callable[[], Setup], items: Sequence[Item], out: str | Path, *, settings: dict[str, Any],
-                  size: int | None = None, force: bool = False, resume: bool = False,
+                  size: int | None = None, phase: int | None = None, force: bool = False, resume: bool = False,
                   ranks: _distributed.Ranks | None = None, progress: Progress | None = None) -> DatasetResult | None:
-    """Audit every item on its own with the setup ``s`` (``experiments.audit.setup``, or a function that
+    """Audit every item on its own (built-ins at ``size``, with the smooth phase of seed ``phase``) with the setup ``s`` (``experiments.audit.setup``, or a function that
     makes it once the output place is ready, so that a model is not loaded for a run that cannot write): its page in
     out/images/INDEX-NAME/, its row appended to out/results.jsonl (the first line holds ``settings``,
     which a ``resume``d run must repeat; images whose rows are there are skipped). Under torchrun
@@ -241,7 +241,7 @@ def audit_dataset(s: Setup | Callable[[], Setup], items: Sequence[Item], out: st
     with stack, (_stop_quietly_on_sigterm(progress, out) if ranks.world > 1 else contextlib.nullcontext()):
         try:
             s = s() if callable(s) else s
-            return _audit_items(s, items, out, set(done), size=size, settings=settings, ranks=ranks,
+            return _audit_items(s, items, out, set(done), size=size, phase=phase, settings=settings, ranks=ranks,
                                 progress=progress, start=start)
         except KeyboardInterrupt:
             say(progress, f"interrupted: the rows of the images done are in {out}; the same command with --resume "
@@ -249,7 +249,8 @@ def audit_dataset(s: Setup | Callable[[], Setup], items: Sequence[Item], out: st
             raise
 
 
-def _audit_items(s: Setup, items: Sequence[Item], out: Path, done: set[str], *, size: int | None, settings: dict,
+def _audit_items(s: Setup, items: Sequence[Item], out: Path, done: set[str], *, size: int | None,
+                 phase: int | None, settings: dict,
                  ranks: _distributed.Ranks, progress: Progress | None, start: float) -> DatasetResult | None:
     todo = [(i, it) for i, it in enumerate(items) if it.name not in done]
     mine = ranks.share(todo)
@@ -263,7 +264,7 @@ def _audit_items(s: Setup, items: Sequence[Item], out: Path, done: set[str], *, 
         t0 = time.perf_counter()
         row: dict[str, Any] = {"index": i, "image": it.name, "source": it.source, "slice": it.slice}
         try:
-            image = data.load(it.source, slice=it.slice, shape=size if not Path(it.source).exists() else None).image
+            _, image = load_image(it.source, slice=it.slice, size=size, phase=phase)
         except (ValueError, OSError) as exc:
             row.update(maps={}, completed=[], failures={"load": f"{type(exc).__name__}: {exc}"}, seconds={})
         else:

@@ -274,7 +274,8 @@ def run(
     x = xs[0].to(torch.complex128 if xs[0].is_complex() else torch.float64)  # the image itself, phase and all
     settings = {"images": list(images), "shape": list(shape), "mask": "custom" if custom else mask,
                 "rate": acqs[first].rate if custom else rate, "seed": seed, "noise": noise, "maps": list(makers),
-                "stages": list(stages), "budget": budget.summary(), "attacked_image": first, **(about or {})}
+                "stages": list(stages), "budget": budget.summary(), "attacked_image": first,
+                "complex_images": [n for n, x in images.items() if x.is_complex()], **(about or {})}
     result = BatteryResult(settings)
     inner = indented(progress, "      ")
     for i, stage in enumerate(stages, start=1):

@@ -117,10 +117,15 @@ def audit_page(bat: Any, out: str | Path, *, seconds: float | None = None) -> Pa
     drawn, is named with its error), ``index.html`` last."""
     out = _directory(out)
     st, name = bat.settings, bat.subject
+    complex_images = st.get("complex_images", [])
+    magnitudes = [n for n in st["images"] if n not in complex_images]
     where = (f"{st['mask']} mask at {st['rate']:.0%}, seed {st['seed']}"
              + (f", noise {st['noise']:g} per sample" if st.get("noise") else "")
              + f"; the reference FIRENET ({depth(REFERENCE_FIRENET)}, a fixed depth) beside it, zero-filling as the "
-               "control.")
+               "control."
+             + (f" Complex images, sampled and attacked with their phase: {', '.join(complex_images)}."
+                if complex_images else "")
+             + (f" Magnitude images (the source holds no phase): {', '.join(magnitudes)}." if magnitudes else ""))
     builders: list[tuple[str, str | None, str, Callable[[str], Section]]] = []
     if bat.accuracy is not None:
         builders.append(("accuracy", "accuracy", "Accuracy", lambda t: accuracy_section(
