@@ -39,9 +39,13 @@ from .perturbation import (
 from .sampling import MoreSamples, more_samples
 from .structural import StructuralChange, structural_change
 from .targeted import HallucinationAttack, RegionAttack, disc, disc_grid, hallucination_attack, lesion_regions
+from .threats import KSPACE_THREATS, THREAT_NORMS, THREATS, ThreatAttack, full_kspace_norm, threat_attack
 
 __all__ = [
+    "KSPACE_THREATS",
     "RELATIVE_NORMS",
+    "THREATS",
+    "THREAT_NORMS",
     "Budget",
     "BudgetResult",
     "Generalisation",
@@ -55,11 +59,13 @@ __all__ = [
     "Perturbation",
     "Stage",
     "StructuralChange",
+    "ThreatAttack",
     "WorstCase",
     "accuracy_stability_bound",
     "check_orthonormal_rows",
     "disc",
     "disc_grid",
+    "full_kspace_norm",
     "generalisation",
     "hallucination_attack",
     "hallucination_maps",
@@ -75,5 +81,6 @@ __all__ = [
     "penalised_perturbation",
     "perturbation",
     "structural_change",
+    "threat_attack",
     "worst_case",
 ]

@@ -63,9 +63,20 @@ class MeasurementAttack:
                 "budgets": [r.summary() for r in self.results]}
 
 
-def _project(e: torch.Tensor, d: float) -> torch.Tensor:
+def _project(e: torch.Tensor, d: float | torch.Tensor) -> torch.Tensor:
+    """e on the ball ||e|| <= d (d a number), or each coil's e_c on ||e_c|| <= d_c (d a (coils, 1) tensor)."""
+    if isinstance(d, torch.Tensor):
+        n = torch.linalg.vector_norm(e, dim=-1, keepdim=True)
+        return e * torch.where(n > d, d / n, torch.ones_like(n))
     n = float(torch.linalg.vector_norm(e))
     return e if n <= d else e * (d / n)
+
+
+def _scaled(g: torch.Tensor, d: float | torch.Tensor) -> torch.Tensor:
+    """g scaled to norm d (each coil's g_c to d_c when d is a tensor)."""
+    if isinstance(d, torch.Tensor):
+        return g * (d / torch.linalg.vector_norm(g, dim=-1, keepdim=True))
+    return g * (d / float(torch.linalg.vector_norm(g)))
 
 
 def measurement_attack(
@@ -80,9 +91,15 @@ def measurement_attack(
     tol: float = 1e-3,
     patience: int = 10,
     seed: int = 0,
+    scale: float | None = None,
+    per_coil: bool = False,
     progress: Progress | None = None,
 ) -> MeasurementAttack:
     """max ||f(A x + e) - x|| over ||e|| <= rel ||A x||, for each rel, by projected Adam.
+
+    ``scale``: the norm the budgets are relative to instead of ||A x|| (||k|| of the full k-space for
+    the threat of Darestani et al.); ``per_coil``: each coil's ||e_c|| <= rel ||(A x)_c|| instead (the
+    threat of Morshuis et al.; one coil: the same as the whole).
 
     Adam runs on e with learning rate lr d / sqrt(m) (d the budget: a step moving every entry
     moves e by about lr d). Starts per budget: the previous budget's best e scaled to the new
@@ -107,6 +124,11 @@ def measurement_attack(
     y0n = float(torch.linalg.vector_norm(y0))
     if y0n == 0:
         raise ValueError("A x is zero: the relative budget is undefined")
+    if per_coil and scale is not None:
+        raise ValueError("give scale (one ball) or per_coil (a ball per coil), not both")
+    base = y0n if scale is None else check_scalar("scale", scale, positive=True)
+    coil_norms = torch.linalg.vector_norm(y0.reshape(-1, y0.shape[-1]), dim=-1, keepdim=True).reshape(
+        *y0.shape[:-1], 1) if per_coil else None
     xn = float(torch.linalg.vector_norm(x))
     results = []
     nonzero = sum(1 for r in budgets if r > 0)
@@ -114,22 +136,23 @@ def measurement_attack(
     tick = Steps(progress, "measurement attack (steps, at most)", total)
     warm: torch.Tensor | None = None
     for j, rel in enumerate(budgets, start=1):
-        d = rel * y0n
-        if d == 0:
+        d = rel * coil_norms if per_coil else rel * base
+        dn = float(torch.linalg.vector_norm(d)) if per_coil else d  # the whole budget ||e||
+        if dn == 0:
             with torch.no_grad():
                 out = f(y0)
             err = float(torch.linalg.vector_norm(out - x))
             results.append(BudgetResult(rel, torch.zeros_like(y0), out.detach(), err, err / xn, _psnr(x, out), 0.0))
             continue
-        starts = [("warm", warm * (d / float(torch.linalg.vector_norm(warm))))] if warm is not None else []
+        starts = [("warm", _scaled(warm, d))] if warm is not None else []
         for _ in range(restarts):
             g = torch.randn(y0.shape, generator=gen, dtype=y0.dtype).to(y0.device)
             u = float(torch.rand((), generator=gen))
-            starts.append(("random", g * (d * u / float(torch.linalg.vector_norm(g)))))
+            starts.append(("random", _scaled(g, d * u)))
         best_e, best_err, best_log, log = None, -math.inf, None, []
         for kind, e0 in starts:
             e = e0.clone().requires_grad_(True)
-            opt = torch.optim.Adam([e], lr=lr * d / y0.numel() ** 0.5)
+            opt = torch.optim.Adam([e], lr=lr * dn / y0.numel() ** 0.5)
             top, top_e, last_gain, converged, it = -math.inf, e0, 0, False, 0
             anchor = -math.inf  # the error when it last rose by more than the tolerance
             while it < steps:
@@ -166,5 +189,5 @@ def measurement_attack(
                                     iterations=best_log["iterations"], converged=best_log["converged"],
                                     starts=tuple(log)))
     settings = {"rels": budgets, "steps": steps, "restarts": restarts, "lr": lr, "tol": tol, "patience": patience,
-                "seed": seed}
+                "seed": seed, "relative_to": "per coil" if per_coil else ("||A x||" if scale is None else scale)}
     return MeasurementAttack(results, settings)

@@ -52,10 +52,9 @@ def _check_operator(A: Any) -> LinearOperator:
         raise TypeError(
             f"A must be a firenets LinearOperator (e.g. operators.Fourier2D); got {type(A).__name__}"
         )
-    if len(A.in_shape) != 2 or len(A.out_shape) != 1:
-        raise ValueError(
-            f"A must map (H, W) images to (m,) samples; got in_shape {A.in_shape} and out_shape {A.out_shape}"
-        )
+    if len(A.in_shape) != 2 or len(A.out_shape) not in (1, 2):
+        raise ValueError(f"A must map (H, W) images to (m,) samples, or (coils, m) for several coils; got in_shape "
+                         f"{A.in_shape} and out_shape {A.out_shape}")
     return A
 
 
