@@ -204,7 +204,7 @@ def test_audit_command(tmp_path, monkeypatch, capsys):
     assert main(["audit", "--model", "auditmodel:build", "--weights", str(weights), str(image),
                  "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
-    assert len(results["sections"]) == 8 and results["sections"][-1]["title"] == "8. Stages"
+    assert len(results["sections"]) == 9 and results["sections"][-1]["title"] == "9. Stages"  # k-space threats included
     assert results["record"]["completed"] == list(results["record"]["settings"]["stages"])
     assert results["record"]["failures"] == {}
     maps = results["record"]["perturbation"]["maps"]
@@ -251,7 +251,9 @@ def test_audit_stages_size_and_seed(tmp_path, monkeypatch, capsys):
     assert main(["audit", "--model", "auditmodel2:build", "--weights", str(tmp_path / "w.pt"), "ellipses:4",
                  "--size", "48", "--seed", "3", "--stages", "accuracy,perturbation", "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
-    assert [s["title"] for s in results["sections"]] == ["1. Accuracy", "2. Worst-case perturbations", "3. Stages"]
+    assert [s["title"] for s in results["sections"]] == ["1. Accuracy", "2. Worst-case perturbations",
+                                                         "3. Perturbations of the samples: the published threat models",
+                                                         "4. Stages"]
     st = results["record"]["settings"]
     assert st["shape"] == [48, 48] and st["seed"] == 3 and st["stages"] == ["accuracy", "perturbation"]
     assert st["budget"]["seed"] == 3

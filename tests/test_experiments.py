@@ -98,7 +98,7 @@ def test_a_model_labelled_like_a_built_in_map_is_refused_and_every_summary_line_
     with pytest.raises(ValueError, match="label of a map the audit puts beside yours"):
         fn.audit(Smooth(), data.ellipses(32, seed=1), name="zero-filled", stages=("accuracy",))
     # "FIRENET" begins the reference's label: the page's lines are still the model's own
-    result = fn.audit(Smooth(), data.ellipses(32, seed=1), name="FIRENET",
+    result = fn.audit(Smooth(), data.ellipses(32, seed=1), name="FIRENET", threats=("image",),
                       stages=("accuracy", "perturbation", "hallucination-attack", "hallucination"), budget=SMALL)
     page = result.write(tmp_path)
     assert [line.split(":")[0] for line in page.summary[:-1]] == ["FIRENET"] * 4
@@ -285,3 +285,27 @@ def test_files_keep_their_phase_and_built_ins_take_one_on_request(tmp_path):
     assert result.settings["complex_images"] == [zf, "ellipses:5"]
     page = json.loads((result.write(tmp_path / "page").path.parent / "results.json").read_text())
     assert f"Magnitude images (the source holds no phase): {mf}." in page["sections"][0]["text"][0]
+
+
+def test_the_audit_runs_the_k_space_threat_models_and_reports_every_normalisation(tmp_path):
+    x = data.ellipses(32, seed=1).to(torch.complex128) * data.smooth_phase(32, seed=2)
+    result = fn.audit(Smooth(), {"x": x}, stages=("perturbation",), threats=("image", "kspace", "full-kspace"),
+                      kspace_norms=(0.01, 0.03), budget=Budget(steps=40, patience=5))
+    assert list(result.threats) == ["kspace", "full-kspace"]
+    assert set(result.threats["kspace"]) == {"Smooth", "FIRENET (reference)", "zero-filled"}
+    A = acquire(x).operator
+    null = float(torch.linalg.vector_norm(x - A.adjoint(A(x))))
+    xn, yn = float(torch.linalg.vector_norm(x)), float(torch.linalg.vector_norm(A(x)))
+    for threat, scale in (("kspace", yn), ("full-kspace", xn)):
+        for row in result.threats[threat]["zero-filled"].rows():  # the known answer, inside the audit
+            exact = (null**2 + (row["eta"] * scale) ** 2) ** 0.5 / xn
+            assert 0.99 * exact <= row["error"] <= exact * (1 + 1e-9)
+    (row,) = result.rows()
+    assert row["maps"]["Smooth"]["kspace_error"] == result.threats["kspace"]["Smooth"].worst.relative_error
+    page = result.write(tmp_path)
+    titles = [s["title"] for s in json.loads((tmp_path / "results.json").read_text())["sections"]]
+    assert titles[:2] == ["1. Worst-case perturbations", "2. Perturbations of the samples: the published threat models"]
+    assert page.summary[1].startswith("Smooth, kspace threat: a perturbation of the samples of 3.00%")
+    assert sum(line.startswith("Smooth, ") for line in result.text()) == 2
+    with pytest.raises(ValueError, match="threats must be among"):
+        fn.audit(Smooth(), {"x": x}, threats=("image", "pixels"))

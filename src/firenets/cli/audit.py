@@ -14,11 +14,12 @@ import torch
 
 from .. import _distributed
 from .._progress import Console, Status
-from ..experiments.audit import Setup, device_of, named_images, run_setup, setup
+from ..experiments.audit import AUDIT_THREATS, Setup, device_of, named_images, run_setup, setup
 from ..experiments.dataset import DATASET_MARKERS, ROWS, audit_dataset, dataset_items
 from ..experiments.stages import STAGES, check_sampling
 from ..nets.adapter import INPUTS, OUTPUTS
 from ..nets.user import load_model
+from ..stability.threats import THREATS
 from .options import (
     BUDGET_OPTIONS,
     add_budget,
@@ -27,6 +28,7 @@ from .options import (
     check_mask_shape,
     choices,
     nonnegative,
+    numbers,
     output,
     positive_int,
     sampling,
@@ -71,6 +73,14 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stages", type=choices(STAGES, "stages"), default=None,
                    help="comma-separated subset of the battery (default all): " + ", ".join(STAGES))
     add_budget(p)
+    p.add_argument("--threat", type=choices(THREATS, "threat models"), default=AUDIT_THREATS,
+                   help="the threat models of the perturbation stage, comma-separated (default "
+                        f"{','.join(AUDIT_THREATS)}): image (r in the image domain, ||r|| relative to ||x||), kspace "
+                        "(e on the samples, ||e|| relative to ||A x||), coil (per coil), full-kspace (relative to the "
+                        "fully sampled k-space)")
+    p.add_argument("--kspace-norms", type=numbers(float, above=0), default=None,
+                   help="the k-space threats' budgets eta, comma-separated (default: kspace and coil "
+                        "0.005,0.01,0.025; full-kspace 0.04,0.08)")
     p.add_argument("--slices", default=None,
                    help="HDF5 volumes: audit these slices, each on its own ('all', 'A:B' or 'i,j,k')")
     p.add_argument("--per-image", action="store_true",
@@ -134,9 +144,9 @@ def _run(args: argparse.Namespace, device: torch.device, ranks: _distributed.Ran
 
     def load() -> Setup:  # the model, once the output place is known to be usable
         net = load_model(args.model, args.weights)
-        return setup(net, name=args.model, input=args.input, output=args.output,
-                                      acquisition=acquisition, stages=stages, budget=budget, device=device,
-                                      dtype=DTYPES.get(args.dtype))
+        return setup(net, name=args.model, input=args.input, output=args.output, acquisition=acquisition,
+                     stages=stages, budget=budget, device=device, dtype=DTYPES.get(args.dtype), threats=args.threat,
+                     kspace_norms=args.kspace_norms)
 
     if not dataset:
         return _single(args, sources, load, sampled["mask"], console)
@@ -145,7 +155,8 @@ def _run(args: argparse.Namespace, device: torch.device, ranks: _distributed.Ran
                 "mask": "custom" if isinstance(sampled["mask"], torch.Tensor) else sampled["mask"],
                 "mask_file": args.mask_file and _sha256(args.mask_file), "rate": sampled["rate"], "seed": args.seed,
                 "noise": args.noise, "stages": [s for s in STAGES if s in stages], "budget": budget.summary(),
-                "size": args.size, "phase": args.phase}
+                "size": args.size, "phase": args.phase, "threats": list(args.threat),
+                "kspace_norms": args.kspace_norms}
     items = dataset_items(sources, args.slices)
     result = audit_dataset(load, items, args.out, settings=settings, size=args.size, phase=args.phase, force=args.force,
                            resume=args.resume, ranks=ranks, progress=console)

@@ -15,15 +15,25 @@ from .._progress import Progress, callback
 from .._validation import ArgumentError, check_scalar, check_seed
 from ..nets.adapter import INPUT_HELP, INPUTS, OUTPUTS, NetworkMap, parameter_dtype
 from ..report import pages, sentences
-from ..stability.budget import Budget
+from ..stability.budget import Budget, check_norms
 from .maps import BUILT_IN, REFERENCE, ZERO_FILLED, MapFactory, reference_makers
-from .stages import STAGES, BatteryResult, acquisitions, check_sampling, check_stages, image_row, run
+from .stages import (
+    STAGES,
+    BatteryResult,
+    acquisitions,
+    check_sampling,
+    check_stages,
+    check_threats,
+    image_row,
+    run,
+)
 from .verdicts import Verdict
 
 __all__ = ["ACQUISITION_KEYS", "AuditResult", "Setup", "audit", "device_of", "named_images", "probe", "run_setup",
            "load_image", "sampling", "setup"]
 
 ACQUISITION_KEYS = ("mask", "rate", "acceleration", "seed", "noise")
+AUDIT_THREATS = ("image", "kspace")  # the threat models an audit runs by default
 
 
 @dataclass(eq=False)
@@ -57,6 +67,8 @@ class AuditResult(BatteryResult):
                       for img, per in self.accuracy.metrics.items()]
         if self.verdict is not None:
             lines.append(sentences.verdict_sentence(self.verdict))
+        lines += [sentences.threat_sentence(self.subject, per[self.subject]) for per in self.threats.values()
+                  if self.subject in per]
         if self.hallucination_attack is not None and self.subject in self.hallucination_attack:
             h = self.hallucination_attack[self.subject]
             lines.append(sentences.lesion_sentence(self.subject, h.best, float(h.x.abs().max())))
@@ -174,18 +186,23 @@ class Setup:
     budget: Budget
     acquisition: dict[str, Any]
     about: dict[str, Any]
+    threats: tuple[str, ...] = AUDIT_THREATS
+    kspace_norms: tuple[float, ...] | None = None
 
 
 def setup(model: Any, *, name: str | None = None, input: str = "adjoint", output: str = "auto",
           acquisition: Mapping[str, Any] | None = None, stages: Sequence[str] = STAGES,
           budget: Budget | None = None, device: str | torch.device | None = None,
-          dtype: torch.dtype | None = None) -> Setup:
+          dtype: torch.dtype | None = None, threats: Sequence[str] = AUDIT_THREATS,
+          kspace_norms: Sequence[float] | None = None) -> Setup:
     """Check the audit's arguments (``audit``), move the model to its device and dtype, and build the maps."""
     if input not in INPUTS:
         raise ArgumentError("input", f"must be one of {', '.join(INPUTS)}; got {input!r}")
     if output not in OUTPUTS:
         raise ArgumentError("output", f"must be one of {', '.join(OUTPUTS)}; got {output!r}")
     stages = check_stages(stages)
+    threats = check_threats(threats)
+    kspace_norms = None if kspace_norms is None else check_norms("kspace_norms", kspace_norms)
     budget = Budget() if budget is None else budget
     acq_args = sampling(acquisition)
     check_sampling(stages, acq_args["mask"])
@@ -206,7 +223,7 @@ def setup(model: Any, *, name: str | None = None, input: str = "adjoint", output
     makers: dict[str, MapFactory] = {label: make, REFERENCE: ref[REFERENCE], ZERO_FILLED: ref[ZERO_FILLED]}
     about = {"subject": label, "input": input, "output": output, "device": str(dev),
              "dtype": str(dtype).replace("torch.", "")}
-    return Setup(label, makers, input, stages, budget, acq_args, about)
+    return Setup(label, makers, input, stages, budget, acq_args, about, threats, kspace_norms)
 
 
 def run_setup(s: Setup, images: Mapping[str, torch.Tensor], *, stages: Sequence[str] | None = None,
@@ -219,7 +236,8 @@ def run_setup(s: Setup, images: Mapping[str, torch.Tensor], *, stages: Sequence[
         acq = next(iter(acqs.values()))
         probe(s.makers[s.label](acq.operator), acq, input=s.input, label=s.label)
     result = run(s.makers, images, stages=s.stages if stages is None else stages, budget=s.budget, detail=detail,
-                 acqs=acqs, about=s.about, progress=progress, keep_going=keep_going, **s.acquisition)
+                 acqs=acqs, threats=s.threats, kspace_norms=s.kspace_norms, about=s.about, progress=progress,
+                 keep_going=keep_going, **s.acquisition)
     return AuditResult(**{f.name: getattr(result, f.name) for f in fields(BatteryResult)}, subject=s.label)
 
 
@@ -233,6 +251,8 @@ def audit(
     acquisition: Mapping[str, Any] | None = None,
     stages: Sequence[str] = STAGES,
     budget: Budget | None = None,
+    threats: Sequence[str] = AUDIT_THREATS,
+    kspace_norms: Sequence[float] | None = None,
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
     size: int | None = None,
@@ -250,12 +270,14 @@ def audit(
     in place as ``Module.to`` does. ``images``: a tensor (complex for an image with a phase), a path or
     built-in name (``data.load``: a file's phase is kept; built-ins at ``size``, with the smooth phase of
     seed ``phase`` when given), or a list or dict of them; the single-image stages use the first. ``acquisition``: a
-    dict of mask (a kind or a boolean (H, W) tensor), rate or acceleration, seed, noise. ``name`` labels
+    dict of mask (a kind or a boolean (H, W) tensor), rate or acceleration, seed, noise. ``threats``: the
+    threat models of the perturbation stage (``stability.THREATS``; default image and kspace) and
+    ``kspace_norms`` their budgets eta (default ``stability.THREAT_NORMS``). ``name`` labels
     the model on the page (default its class name). A stage that fails is recorded and the others run
     (``keep_going``). The answers: ``result.verdict``, ``result.verdicts``, ``result.rows()``,
     ``result.write(out)``. Antun et al., PNAS 2020 (REFERENCE sections 5 to 8).
     """
     s = setup(model, name=name, input=input, output=output, acquisition=acquisition, stages=stages, budget=budget,
-              device=device, dtype=dtype)
+              device=device, dtype=dtype, threats=threats, kspace_norms=kspace_norms)
     return run_setup(s, named_images(images, size=size, phase=phase), detail=detail, progress=callback(progress),
                      keep_going=keep_going)

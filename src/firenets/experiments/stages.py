@@ -29,12 +29,13 @@ from ..stability.perturbation import Perturbation, perturbation
 from ..stability.sampling import MoreSamples, more_samples
 from ..stability.structural import StructuralChange, structural_change
 from ..stability.targeted import HallucinationAttack, hallucination_attack, lesion_regions
+from ..stability.threats import THREAT_NORMS, THREATS, ThreatAttack, threat_attack
 from .control import ControlResult, control_stage
 from .maps import ZERO_FILLED, MapFactory
 from .verdicts import Verdict, verdicts
 
 __all__ = ["ROW_KEYS", "SAMPLE_RATES", "STAGES", "Accuracy", "BatteryResult", "accuracy", "acquisitions",
-           "check_sampling", "check_stages", "generalisations", "hallucination_attacks", "hallucinations",
+           "check_sampling", "check_stages", "check_threats", "threat_attacks", "generalisations", "hallucination_attacks", "hallucinations",
            "image_row", "perturbations", "run", "sample_sweeps", "structural_changes"]
 
 STAGES = ("accuracy", "perturbation", "hallucination-attack", "structural", "more-samples", "generalisation",
@@ -75,6 +76,7 @@ class BatteryResult:
     failures: dict[str, str] = field(default_factory=dict)  # stage -> "ErrorType: message" of a stage that failed
     map_seconds: dict[str, dict[str, float]] = field(default_factory=dict)  # stage -> map -> seconds
     verdicts: dict[str, Verdict] = field(default_factory=dict)  # map -> its perturbation verdict
+    threats: dict[str, dict[str, ThreatAttack]] = field(default_factory=dict)  # k-space threat -> map -> attack
     STAGES: ClassVar[tuple[str, ...]] = STAGES  # every stage there is, in order
 
     @property
@@ -99,6 +101,8 @@ class BatteryResult:
                 out[name] = {m: r.summary() for m, r in part.items()}
         if self.verdicts:
             out["verdicts"] = {m: v.summary() for m, v in self.verdicts.items()}
+        if self.threats:
+            out["threats"] = {t: {m: r.summary() for m, r in per.items()} for t, per in self.threats.items()}
         if self.positive_control is not None:
             out["positive_control"] = self.positive_control.summary()
         return out
@@ -152,6 +156,14 @@ def perturbations(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor, bud
     return _timed(makers, lambda label, make: perturbation(make(A), A, x, budget), progress, "attacking", seconds)
 
 
+def threat_attacks(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor, threat: str,
+                   budget: Budget | None = None, *, norms: Sequence[float] | None = None,
+                   progress: Progress | None = None, seconds: dict[str, float] | None = None) -> dict[str, ThreatAttack]:
+    """``stability.threat_attack`` of every map under one k-space threat, with one budget."""
+    return _timed(makers, lambda label, make: threat_attack(make(A), A, x, threat, budget, norms=norms), progress,
+                  f"{threat} threat on", seconds)
+
+
 def hallucination_attacks(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor, budget: Budget | None = None,
                           *, progress: Progress | None = None,
                           seconds: dict[str, float] | None = None) -> dict[str, HallucinationAttack]:
@@ -201,14 +213,23 @@ def hallucinations(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor) ->
     return {label: hallucination_maps(make(A), A, x) for label, make in makers.items()}
 
 
-def check_stages(stages: Sequence[str]) -> tuple[str, ...]:
-    """The stages asked for, in ``STAGES``' order; unknown names refused."""
-    if isinstance(stages, str):
-        stages = (stages,)
-    unknown = [s for s in stages if s not in STAGES]
-    if unknown or not stages:
-        raise ValueError(f"stages must be among {', '.join(STAGES)}; got {list(stages)}")
-    return tuple(s for s in STAGES if s in stages)
+def check_names(argument: str, names: Sequence[str] | str, known: Sequence[str]) -> tuple[str, ...]:
+    """The names asked for (``argument``: stages, threats), in ``known``'s order; unknown ones refused."""
+    names = (names,) if isinstance(names, str) else tuple(names)
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise ValueError(f"{argument} must be among {', '.join(known)}; got {list(names)}")
+    return tuple(n for n in known if n in names)
+
+
+def check_threats(threats: Sequence[str] | str) -> tuple[str, ...]:
+    """The threat models asked for, in ``stability.THREATS``' order."""
+    return check_names("threats", threats, THREATS)
+
+
+def check_stages(stages: Sequence[str] | str) -> tuple[str, ...]:
+    """The stages asked for, in ``STAGES``' order."""
+    return check_names("stages", stages, STAGES)
 
 
 def check_sampling(stages: Sequence[str], mask: str | torch.Tensor) -> None:
@@ -237,6 +258,8 @@ def run(
     budget: Budget | None = None,
     detail: tuple[torch.Tensor, torch.Tensor] | None = None,
     acqs: Mapping[str, Acquisition] | None = None,
+    threats: Sequence[str] = ("image",),
+    kspace_norms: Sequence[float] | None = None,
     about: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
     keep_going: bool = False,
@@ -247,7 +270,9 @@ def run(
     draw masks at other rates, more-samples and generalisation, are refused). ``noise``: the standard
     deviation of complex Gaussian noise per sample in the accuracy and generalisation stages (the
     attacks perturb noiseless samples A x). ``acqs``: the images' acquisitions when already made
-    (``acquisitions``). ``about``: more settings to record (the maps' descriptions). With ``keep_going`` a stage that raises is recorded in ``failures`` (its type
+    (``acquisitions``). ``threats``: the threat models of the perturbation stage (``stability.THREATS``:
+    image-domain worst case, and the k-space threats of the published studies at ``kspace_norms``, default
+    ``stability.THREAT_NORMS``). ``about``: more settings to record (the maps' descriptions). With ``keep_going`` a stage that raises is recorded in ``failures`` (its type
     and message) and the next stage runs; KeyboardInterrupt always stops.
 
     "positive-control" checks the attack itself, with the same budget, on the shipped control network
@@ -256,6 +281,7 @@ def run(
     stage (default: a small ellipse, ``data.insert_detail``, in the first image).
     """
     stages = check_stages(stages)
+    threats = check_threats(threats)
     budget = Budget() if budget is None else budget
     if not makers:
         raise ValueError("makers must hold at least one map")
@@ -275,7 +301,9 @@ def run(
     settings = {"images": list(images), "shape": list(shape), "mask": "custom" if custom else mask,
                 "rate": acqs[first].rate if custom else rate, "seed": seed, "noise": noise, "maps": list(makers),
                 "stages": list(stages), "budget": budget.summary(), "attacked_image": first,
-                "complex_images": [n for n, x in images.items() if x.is_complex()], **(about or {})}
+                "complex_images": [n for n, x in images.items() if x.is_complex()], "threats": list(threats),
+                "kspace_norms": {t: list(THREAT_NORMS[t] if kspace_norms is None else kspace_norms)
+                                 for t in threats if t != "image"}, **(about or {})}
     result = BatteryResult(settings)
     inner = indented(progress, "      ")
     for i, stage in enumerate(stages, start=1):
@@ -283,7 +311,7 @@ def run(
         t0 = time.perf_counter()
         try:
             _stage(result, stage, makers, acqs, xs, A, x, mask=mask, rate=rate, seed=seed, noise=noise,
-                   budget=budget, detail=detail, progress=inner)
+                   budget=budget, detail=detail, threats=threats, kspace_norms=kspace_norms, progress=inner)
         except Exception as exc:  # recorded; the next stage still runs
             if not keep_going:
                 raise
@@ -296,13 +324,20 @@ def run(
 
 
 def _stage(result: BatteryResult, stage: str, makers, acqs, xs, A, x, *, mask, rate, seed, noise, budget,
-           detail, progress) -> None:
+           detail, threats, kspace_norms, progress) -> None:
     """Run one stage of ``run`` into ``result``."""
     if stage == "accuracy":
         result.accuracy = accuracy(makers, acqs)
     elif stage == "perturbation":
-        result.perturbation = perturbations(makers, A, x, budget, progress=progress,
-                                            seconds=result.map_seconds.setdefault(stage, {}))
+        seconds = result.map_seconds.setdefault(stage, {})
+        if "image" in threats:
+            result.perturbation = perturbations(makers, A, x, budget, progress=progress, seconds=seconds)
+        for threat in (t for t in threats if t != "image"):
+            more: dict[str, float] = {}
+            result.threats[threat] = threat_attacks(makers, A, x, threat, budget, norms=kspace_norms,
+                                                    progress=progress, seconds=more)
+            for label, t in more.items():
+                seconds[label] = seconds.get(label, 0.0) + t
     elif stage == "hallucination-attack":
         result.hallucination_attack = hallucination_attacks(makers, A, x, budget, progress=progress,
                                                             seconds=result.map_seconds.setdefault(stage, {}))
@@ -321,12 +356,13 @@ def _stage(result: BatteryResult, stage: str, makers, acqs, xs, A, x, *, mask, r
 
 
 ROW_KEYS = ("psnr", "ssim", "nmse", "worst_ratio", "noise_ratio", "noise_quotient", "contrast", "truth_contrast",
-            "converged")
+            "kspace_error", "kspace_noise_error", "converged")
 
 
 def image_row(result: BatteryResult) -> dict[str, Any]:
     """One audited image's numbers per map, JSON-ready: PSNR, SSIM, NMSE (accuracy), the largest
-    worst-case ratio and Gaussian-noise ratio and their quotient (perturbation), the contrast the
+    worst-case ratio and Gaussian-noise ratio and their quotient (perturbation), the error to the truth
+    under the first k-space threat at its largest budget and under Gaussian e of that norm, the contrast the
     targeted attack created and the perturbed truth's own change (``HallucinationAttack.best``), whether
     every attack converged; the stages completed and failed, and seconds. Missing stages give None."""
     image = result.settings["attacked_image"]
@@ -341,6 +377,10 @@ def image_row(result: BatteryResult) -> dict[str, Any]:
             row.update(worst_ratio=p.max_ratio, noise_ratio=p.max_noise_ratio,
                        noise_quotient=p.max_ratio / p.max_noise_ratio if p.max_noise_ratio > 0 else None)
             converged.append(bool(p.worst.converged))
+        first = next(iter(result.threats.values()), {})  # the first k-space threat, at its largest budget
+        if label in first:
+            row.update(kspace_error=first[label].worst.relative_error, kspace_noise_error=first[label].noise_errors[-1])
+            converged.append(bool(first[label].converged))
         if result.hallucination_attack is not None and label in result.hallucination_attack:
             h = result.hallucination_attack[label]
             row.update(contrast=h.best.contrast, truth_contrast=h.best.input_contrast)

@@ -34,6 +34,7 @@ from .sections import (
     structural_and_samples_section,
     structural_section,
     table_section,
+    threats_section,
 )
 from .sentences import dataset_sentence, depth
 
@@ -134,6 +135,9 @@ def audit_page(bat: Any, out: str | Path, *, seconds: float | None = None) -> Pa
     if bat.perturbation is not None:
         builders.append(("perturbation", "perturbation", "Worst-case perturbations",
                          lambda t: perturbation_section(bat, out, title=t, subject=name)))
+    if bat.threats:
+        builders.append(("perturbation", "threats", "Perturbations of the samples: the published threat models",
+                         lambda t: threats_section(bat, title=t, subject=name)))
     if bat.hallucination_attack is not None:
         builders.append(("hallucination-attack", "hallucination_attack", "Targeted hallucination attack",
                          lambda t: hallucination_attack_section(bat, out, title=t, subject=name)))
@@ -230,17 +234,20 @@ def dataset_page(res: Any, out: str | Path) -> Page:
         link = {"text": r["image"], "href": r["page"]} if r.get("page") else r["image"]
         fails = "; ".join(f"{k}: {v}" for k, v in r.get("failures", {}).items())
         if not r.get("maps"):
-            every.append([link, "-", None, None, None, None, None, None, None, fails])
+            every.append([link, "-", None, None, None, None, None, None, None, None, fails])
         for m in labels:
             v = r.get("maps", {}).get(m)
             if v is None:
                 continue
             every.append([link, m, v.get("psnr"), v.get("ssim"), v.get("worst_ratio"), v.get("noise_quotient"),
-                          v.get("contrast"), v.get("truth_contrast"), v.get("converged"), fails])
+                          v.get("kspace_error"), v.get("contrast"), v.get("truth_contrast"), v.get("converged"), fails])
     every = [[("-" if c is None else c) for c in row] for row in every]
-    sections.append(Section("3. Every image", ["One row per image and map; the image links to its page."],
+    sections.append(Section("3. Every image", ["One row per image and map; the image links to its page. The k-space "
+                                               "error is the error to the truth / ||x|| under the first k-space "
+                                               "threat at its largest budget."],
                             tables=[Table(["image", "map", "PSNR dB", "SSIM", "worst-case ratio", "/ noise ratio",
-                                           "contrast", "truth's change", "converged", "failures"], every)]))
+                                           "k-space error", "contrast", "truth's change", "converged", "failures"],
+                                          every)]))
     record: dict[str, Any] = {"settings": settings, "rows": rows}
     if control is not None:
         if isinstance(control, str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["control_sentence", "dataset_sentence", "depth", "lesion_sentence", "verdict_sentence"]
+__all__ = ["control_sentence", "dataset_sentence", "depth", "lesion_sentence", "threat_sentence", "verdict_sentence"]
 
 
 def depth(config: dict | None) -> str:
@@ -24,6 +24,20 @@ def verdict_sentence(v: Any) -> str:
             f"of ||x||; the error to the truth goes from {v.error_unperturbed:.2%} to {v.error:.2%} of ||x||.")
     return text + (" Every stage converged." if v.converged
                    else " A stage hit the step cap: its ratio is a weaker lower bound.")
+
+
+THREAT_NAMES = {"kspace": "k-space (||e|| relative to the samples ||A x||, as Genzel et al.)",
+                "coil": "per-coil (||e_c|| relative to each coil's samples, as Morshuis et al.)",
+                "full-kspace": "full k-space (||e|| relative to the fully sampled k-space ||k||, as Darestani et al.)"}
+
+
+def threat_sentence(label: str, t: Any) -> str:
+    """One map under one k-space threat at its largest budget, from its ``stability.threats.ThreatAttack``."""
+    r = t.rows()[-1]
+    return (f"{label}, {t.threat} threat: a perturbation of the samples of {r['eta']:.2%} "
+            f"({r['e_over_y']:.2%} of ||A x||, {r['e_over_k']:.2%} of ||k||, {r['e_over_x']:.2%} of ||x||) raises the "
+            f"error to the truth from {r['unperturbed']:.2%} to {r['error']:.2%} of ||x||; Gaussian noise of that norm "
+            f"gives {r['noise_error']:.2%}" + ("." if t.converged else " (the attack hit its step cap: a lower bound)."))
 
 
 def lesion_sentence(label: str, a: Any, x_max: float) -> str:
