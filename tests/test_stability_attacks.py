@@ -180,7 +180,7 @@ def test_measurement_attack_on_zero_filling_matches_the_closed_form(setup):
     f = fn.nets.adapter.zero_filled(A)
     res = measurement_attack(f, A, x, rels=(0.0, 0.02, 0.08))  # the default stopping rule
     assert res.converged and all(r.iterations < 100 for r in res.results)
-    assert [s["kind"] for s in res.results[2].starts] == ["warm", "random", "random"]
+    assert [s["kind"] for s in res.results[2].starts] == ["warm", "random", "random", "polish"]
     b = torch.linalg.vector_norm(A.adjoint(A(x.to(torch.complex128))) - x)  # lies in ker(A)
     y0n = torch.linalg.vector_norm(A(x.to(torch.complex128)))
     assert res.results[0].error == pytest.approx(float(b), rel=1e-12)

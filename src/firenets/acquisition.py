@@ -1,4 +1,5 @@
-"""The measurement model of single-coil MRI: y = P_M F_c x + e, simulated or measured.
+"""The measurement model of MRI: y = P_M F_c x + e for one coil, y_c = P_M F_c (S_c x) + e_c for coil maps S_c
+(SENSE), simulated or measured.
 
 An ``Acquisition`` holds the operator, samples, mask, noise and ground truth; nothing here
 knows networks. Conventions: docs/imaging.md.
@@ -17,13 +18,14 @@ from ._validation import ArgumentError, as_tensor, check_scalar, check_seed
 from .operators import Fourier2D, MultiCoilFourier, ifft2c
 
 MASKS = ("gaussian", "cartesian", "radial", "das")
+CENTRED_MASKS = ("cartesian", *_masks.FASTMRI_KINDS)  # column masks with a fully sampled centre of a given fraction
 
 
 @dataclass(frozen=True)
 class Acquisition:
     """Measured k-space samples y of a ground truth ``target`` through ``operator``."""
 
-    operator: Fourier2D
+    operator: Fourier2D | MultiCoilFourier
     y: torch.Tensor
     target: torch.Tensor
     mask: torch.Tensor
@@ -35,7 +37,7 @@ class Acquisition:
 
     @property
     def zero_filled(self) -> torch.Tensor:
-        """x0 = A^* y, the zero-filled inverse FFT (complex)."""
+        """x0 = A^* y, the zero-filled inverse FFT (complex); with coil maps the coil-combined SENSE adjoint."""
         return self.operator.adjoint(self.y)
 
 
@@ -48,22 +50,30 @@ def acquire(
     noise: float = 0.0,
     kspace: torch.Tensor | None = None,
     center_fraction: float | None = None,
+    maps: torch.Tensor | None = None,
 ) -> Acquisition:
-    """y = P_M F_c x + e: simulated samples of ``image`` (or of ``kspace`` when given, e.g. fastMRI).
+    """y = P_M F_c x + e: simulated samples of ``image`` (or of ``kspace`` when given, e.g. fastMRI); with
+    coil ``maps`` (C, H, W), y_c = P_M F_c (S_c x) + e_c through ``operators.MultiCoilFourier`` (``kspace``
+    then (C, H, W)).
 
     ``mask`` is a kind (gaussian, cartesian, radial, das, fastmri-random, fastmri-equispaced with its
     ``center_fraction``; drawn for the image's shape at ``rate`` with ``seed``) or a boolean tensor. e has i.i.d. complex Gaussian entries with
-    E|e_j|^2 = noise^2, drawn with ``seed``. The target is |x| for images and |F_c^* k| for k-space.
+    E|e_j|^2 = noise^2, drawn with ``seed``. The target is |x|.
     """
     image = _image_tensor(image)
     shape = tuple(image.shape)
     m, kind, seed, noise = _sampling(mask, shape, rate, seed, noise, center_fraction, "the image")
-    F = Fourier2D(m)
+    F = Fourier2D(m) if maps is None else MultiCoilFourier(check_maps("maps", maps, shape), m)
     if kspace is not None:
         k = as_tensor("kspace", kspace, dtype=torch.complex128)
-        if tuple(k.shape) != shape:
-            raise ValueError(f"kspace has shape {tuple(k.shape)} but the image is {shape}: they must match")
-        y = k.reshape(-1).index_select(0, F.index)
+        full = shape if maps is None else (F.coils, *shape)
+        if tuple(k.shape) != full:
+            raise ValueError(f"kspace has shape {tuple(k.shape)} but the image is {shape}"
+                             + ("" if maps is None else f" with {F.coils} coil maps") + f": expected {full}")
+        if not bool(torch.isfinite(k).all()):
+            raise ValueError(f"kspace holds {int((~torch.isfinite(k)).sum())} NaN or Inf entries")
+        index = F.index if maps is None else F.single.index
+        y = k.reshape(*full[:-2], -1).index_select(-1, index)
         target = image.abs().to(torch.float64)
     else:
         y = F(image.to(torch.complex128))
@@ -94,8 +104,8 @@ def sampling_mask(mask: str | torch.Tensor, shape: tuple[int, int], *, rate: flo
         rate = check_scalar("rate", rate, positive=True)
         if rate > 1:
             raise ValueError(f"rate must be in (0, 1]; got {rate}")
-        if center_fraction is not None and mask not in _masks.FASTMRI_KINDS:
-            raise ValueError(f"center_fraction applies to the fastMRI masks {_masks.FASTMRI_KINDS}, not {mask!r}")
+        if center_fraction is not None and mask not in CENTRED_MASKS:
+            raise ValueError(f"center_fraction applies to the column masks {CENTRED_MASKS}, not {mask!r}")
         options = {} if center_fraction is None else {"center_fraction": center_fraction}
         return _masks.make(mask, shape, rate, seed=seed, **options).mask, mask
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
@@ -112,6 +122,24 @@ def _sampling(mask: str | torch.Tensor, shape: tuple[int, int], rate: float, see
     noise = check_scalar("noise", noise, nonnegative=True)
     m, kind = sampling_mask(mask, shape, rate=rate, seed=seed, center_fraction=center_fraction, what=what)
     return m, kind, seed, noise
+
+
+def check_maps(name: str, maps: Any, shape: tuple[int, int]) -> torch.Tensor:
+    """Coil maps (C, H, W) for images of ``shape``: finite, complex128, and covering every pixel where any
+    map is non-zero with sum_c |S_c|^2 = 1 to 1e-6 (the normalisation under which SENSE's zero-filling
+    A^* y is the coil combination and its worst cases are known)."""
+    t = as_tensor(name, maps, dtype=torch.complex128)
+    if t.ndim != 3 or tuple(t.shape[1:]) != tuple(shape):
+        raise ArgumentError(name, f"must be coil maps (coils, {shape[0]}, {shape[1]}); got shape {tuple(t.shape)}")
+    power = (t.abs() ** 2).sum(0)
+    covered = power > 1e-12
+    if not bool(covered.any()):
+        raise ArgumentError(name, "are zero everywhere")
+    off = float((power[covered] - 1).abs().max())
+    if off > 1e-6:
+        raise ArgumentError(name, f"must satisfy sum_c |S_c|^2 = 1 where they are non-zero (coils.normalised "
+                                  f"does this); it is off by up to {off:.3g}")
+    return t
 
 
 def _image_tensor(image: Any) -> torch.Tensor:
@@ -154,6 +182,32 @@ def calibration_size(mask: torch.Tensor, cap: int = 48) -> tuple[int, int]:
     return best
 
 
+def estimate_maps(kspace: Any, mask: torch.Tensor, *, method: str = "espirit") -> tuple[torch.Tensor, tuple[int, int]]:
+    """(maps (C, H, W), the calibration block): coil maps from the largest fully sampled centred block of
+    ``mask`` (``calibration_size``) of the multi-coil ``kspace``, by ESPIRiT (the largest kernel up to 6
+    with as many patches as unknowns, C k^2) or the low-resolution method; sum_c |S_c|^2 = 1 where they
+    are non-zero. Uhrin et al., MRM 71, 2014 (REFERENCE section 9)."""
+    k = as_tensor("kspace", kspace, dtype=torch.complex128)
+    if k.ndim != 3:
+        raise ValueError(f"kspace must be multi-coil (coils, H, W); got shape {tuple(k.shape)}")
+    if method not in ("espirit", "lowres"):
+        raise ValueError(f"maps_method must be 'espirit' or 'lowres'; got {method!r}")
+    C = k.shape[0]
+    calib = calibration_size(mask)
+    if min(calib) < 8:
+        raise ValueError(f"the mask samples a fully sampled centre of only {calib[0]}x{calib[1]}, too small to "
+                         "calibrate coil maps from (at least 8x8); give maps or a mask with a larger centre")
+    sampled = torch.where(mask, k, torch.zeros_like(k))
+    if method == "lowres":
+        return coils.lowres(sampled, calib), calib
+    # the calibration matrix needs at least as many patches as unknowns per kernel (C k^2)
+    kernel = next((k_ for k_ in range(6, 2, -1) if (calib[0] - k_ + 1) * (calib[1] - k_ + 1) >= C * k_ * k_), None)
+    if kernel is None:
+        raise ValueError(f"the fully sampled centre {calib[0]}x{calib[1]} has too few patches for {C} coils "
+                         "even with a 3x3 ESPIRiT kernel; give maps or a mask with a larger centre")
+    return coils.espirit(sampled, calib, kernel=kernel), calib
+
+
 def acquire_multicoil(kspace: Any, *, mask: str | torch.Tensor = "fastmri-random", rate: float = 0.25, seed: int = 0,
                       noise: float = 0.0, center_fraction: float | None = None, maps: Any = None,
                       maps_method: str = "espirit", reference: torch.Tensor | None = None) -> MultiCoilAcquisition:
@@ -167,25 +221,9 @@ def acquire_multicoil(kspace: Any, *, mask: str | torch.Tensor = "fastmri-random
         raise ValueError(f"kspace must be multi-coil (coils, H, W); got shape {tuple(k.shape)}")
     C, H, W = k.shape
     m, kind, seed, noise = _sampling(mask, (H, W), rate, seed, noise, center_fraction, "the k-space")
-    sampled = torch.where(m, k, torch.zeros_like(k))
     calib = calibration_size(m)
     if maps is None:
-        if maps_method not in ("espirit", "lowres"):
-            raise ValueError(f"maps_method must be 'espirit' or 'lowres'; got {maps_method!r}")
-        if min(calib) < 8:
-            raise ValueError(f"the mask samples a fully sampled centre of only {calib[0]}x{calib[1]}, too small to "
-                             "calibrate coil maps from (at least 8x8); give maps or a mask with a larger centre")
-        if maps_method == "espirit":
-            # the calibration matrix needs at least as many patches as unknowns per kernel (C k^2): the
-            # largest kernel up to ESPIRiT's usual 6 for which it has them
-            kernel = next((k_ for k_ in range(6, 2, -1)
-                           if (calib[0] - k_ + 1) * (calib[1] - k_ + 1) >= C * k_ * k_), None)
-            if kernel is None:
-                raise ValueError(f"the fully sampled centre {calib[0]}x{calib[1]} has too few patches for {C} coils "
-                                 "even with a 3x3 ESPIRiT kernel; give maps or a mask with a larger centre")
-            maps = coils.espirit(sampled, calib, kernel=kernel)
-        else:
-            maps = coils.lowres(sampled, calib)
+        maps, calib = estimate_maps(k, m, method=maps_method)
     else:
         maps = as_tensor("maps", maps, dtype=torch.complex128)
         if maps.ndim != 3 or tuple(maps.shape[1:]) != (H, W):

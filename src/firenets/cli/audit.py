@@ -31,6 +31,7 @@ from .options import (
     numbers,
     output,
     positive_int,
+    read_maps_file,
     sampling,
     seed,
 )
@@ -60,7 +61,15 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dtype", choices=list(DTYPES), default=None,
                    help="the model's precision (default: its parameters'); complex inputs in the matching "
                         "complex type")
-    add_sampling(p, mask_help="sampling pattern (default gaussian)")
+    add_sampling(p, mask_help="sampling pattern (default gaussian; with coils cartesian: random columns and a fully "
+                              "sampled centre, nested)")
+    p.add_argument("--coils", type=positive_int, default=None,
+                   help="simulate this many receive coils (birdcage maps, sum_c |S_c|^2 = 1) for the images: every "
+                        "stage but the positive control then samples through SENSE. A multi-coil fastMRI file brings "
+                        "its own k-space; its maps are estimated by ESPIRiT from the mask's fully sampled centre")
+    p.add_argument("--maps", default=None,
+                   help="coil maps (coils, H, W) from a complex .npy file, normalised so that sum_c |S_c|^2 = 1 on "
+                        "the object, for the images or instead of the file's ESPIRiT estimate")
     p.add_argument("--noise", type=nonnegative, default=0.0,
                    help="standard deviation of complex Gaussian noise per k-space sample in the accuracy and "
                         "generalisation stages (image max = 1; the attacks perturb noiseless samples)")
@@ -92,6 +101,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     add_output(p, "firenets-audit")
     p.set_defaults(run=run, options={**BUDGET_OPTIONS, "spec": "--model", "weights": "--weights", "input": "--input",
                                      "output": "--output", "device": "--device", "slices": "--slices",
+                                     "coils": "--coils", "maps": "--maps", "center_fraction": "--center-fraction",
                                      "name": "--model", "model": "--model"})
 
 
@@ -135,11 +145,16 @@ def _run(args: argparse.Namespace, device: torch.device, ranks: _distributed.Ran
     except ValueError as exc:
         option = "--mask-file" if args.mask_file is not None else f"--mask {sampled['mask']}"
         raise ValueError(f"{option} with --stages {','.join(stages)}: {exc}") from None
-    for option, path in (("--weights", args.weights), ("--mask-file", args.mask_file)):
+    for option, path in (("--weights", args.weights), ("--mask-file", args.mask_file), ("--maps", args.maps)):
         if path is not None and not Path(path).is_file():
             raise ValueError(f"{option} {path}: no such file")
     budget = budget_of(args)
-    acquisition = {"mask": sampled["mask"], "rate": sampled["rate"], "seed": args.seed, "noise": args.noise}
+    if args.coils is not None and args.maps is not None:
+        raise ValueError("give --coils (simulated maps) or --maps, not both")
+    given = args.mask is not None or args.mask_file is not None
+    acquisition = {"mask": sampled["mask"] if given else None, "rate": sampled["rate"],
+                   "center_fraction": sampled["center_fraction"], "seed": args.seed, "noise": args.noise,
+                   "coils": args.coils, "maps": read_maps_file(args.maps) if args.maps is not None else None}
     sys.path.insert(0, str(Path.cwd()))
 
     def load() -> Setup:  # the model, once the output place is known to be usable
@@ -152,7 +167,9 @@ def _run(args: argparse.Namespace, device: torch.device, ranks: _distributed.Ran
         return _single(args, sources, load, sampled["mask"], console)
     settings = {"model": args.model, "weights": args.weights and _sha256(args.weights), "input": args.input,
                 "output": args.output, "dtype": args.dtype or "the model's",
-                "mask": "custom" if isinstance(sampled["mask"], torch.Tensor) else sampled["mask"],
+                "mask": "custom" if isinstance(sampled["mask"], torch.Tensor) else args.mask or "default",
+                "center_fraction": sampled["center_fraction"], "coils": args.coils,
+                "maps_file": args.maps and _sha256(args.maps),
                 "mask_file": args.mask_file and _sha256(args.mask_file), "rate": sampled["rate"], "seed": args.seed,
                 "noise": args.noise, "stages": [s for s in STAGES if s in stages], "budget": budget.summary(),
                 "size": args.size, "phase": args.phase, "threats": list(args.threat),

@@ -16,7 +16,6 @@ from .options import (
     add_output,
     add_sampling,
     check_mask_shape,
-    fraction,
     nonnegative,
     output,
     positive,
@@ -44,9 +43,6 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("image", help="a file (.npy .png .dcm .nii .nii.gz .h5) or shepp-logan, camera, ellipses:SEED")
     p.add_argument("--method", choices=METHODS, default="firenet")
     add_sampling(p, mask_help="sampling pattern (default gaussian; fastmri-random for multi-coil files)")
-    p.add_argument("--center-fraction", type=fraction, default=None,
-                   help="fastMRI masks: the fully sampled centre's fraction of the columns (default 0.08 at 4x, "
-                        "0.04 at 8x)")
     p.add_argument("--maps", choices=["espirit", "lowres"], default="espirit",
                    help="multi-coil: coil sensitivities by ESPIRiT or the low-resolution estimate, from the "
                         "mask's fully sampled centre")

@@ -12,8 +12,11 @@ import torch
 
 from .. import data
 from .._progress import Progress, callback
-from .._validation import ArgumentError, check_scalar, check_seed
+from .._validation import ArgumentError, as_tensor, check_int, check_scalar, check_seed
+from ..acquisition import check_maps, estimate_maps, sampling_mask
+from ..coils import birdcage
 from ..nets.adapter import INPUT_HELP, INPUTS, OUTPUTS, NetworkMap, parameter_dtype
+from ..operators import ifft2c
 from ..report import pages, sentences
 from ..stability.budget import Budget, check_norms
 from .maps import BUILT_IN, REFERENCE, ZERO_FILLED, MapFactory, reference_makers
@@ -29,10 +32,10 @@ from .stages import (
 )
 from .verdicts import Verdict
 
-__all__ = ["ACQUISITION_KEYS", "AuditResult", "Setup", "audit", "device_of", "named_images", "probe", "run_setup",
+__all__ = ["ACQUISITION_KEYS", "AuditResult", "Scan", "Setup", "audit", "coil_acquisition", "device_of", "named_images", "probe", "run_setup",
            "load_image", "sampling", "setup"]
 
-ACQUISITION_KEYS = ("mask", "rate", "acceleration", "seed", "noise")
+ACQUISITION_KEYS = ("mask", "rate", "acceleration", "center_fraction", "seed", "noise", "coils", "maps")
 AUDIT_THREATS = ("image", "kspace")  # the threat models an audit runs by default
 
 
@@ -97,8 +100,9 @@ def device_of(device: str | torch.device | None) -> torch.device:
 
 
 def sampling(acquisition: Mapping[str, Any] | None) -> dict[str, Any]:
-    """mask, rate, seed and noise of an ``acquisition`` dict (keys ``ACQUISITION_KEYS``; ``acceleration``
-    is 1 / rate): defaults gaussian, 0.25, 0, 0."""
+    """mask, rate, center_fraction, seed, noise, coils and maps of an ``acquisition`` dict (keys
+    ``ACQUISITION_KEYS``; ``acceleration`` is 1 / rate): defaults gaussian for one coil and cartesian
+    (nested columns, a fully sampled centre) with coils, 0.25, None, 0, 0, no coils."""
     acq = dict(acquisition or {})
     unknown = sorted(set(acq) - set(ACQUISITION_KEYS))
     if unknown:
@@ -110,27 +114,114 @@ def sampling(acquisition: Mapping[str, Any] | None) -> dict[str, Any]:
         if a < 1:
             raise ArgumentError("acceleration", f"must be at least 1; got {a:g}")
         acq["rate"] = 1 / a
-    out = {"mask": acq.get("mask", "gaussian"), "rate": check_scalar("rate", acq.get("rate", 0.25), positive=True),
+    coils = acq.get("coils")
+    if coils is not None:
+        coils = check_int("coils", coils, minimum=1)
+    maps = acq.get("maps")
+    if maps is not None:
+        if coils is not None:
+            raise ArgumentError("acquisition", "takes coils (simulated maps) or maps, not both")
+        maps = as_tensor("maps", maps, dtype=torch.complex128)
+    mask = acq.get("mask")
+    if mask is None:
+        mask = None if coils is None and maps is None else "cartesian"  # None: chosen once the images are known
+    out = {"mask": mask, "rate": check_scalar("rate", acq.get("rate", 0.25), positive=True),
+           "center_fraction": None if acq.get("center_fraction") is None
+           else check_scalar("center_fraction", acq["center_fraction"], positive=True),
            "seed": check_seed("seed", acq.get("seed", 0)),
-           "noise": check_scalar("noise", acq.get("noise", 0.0), nonnegative=True)}
+           "noise": check_scalar("noise", acq.get("noise", 0.0), nonnegative=True), "coils": coils, "maps": maps}
     if out["rate"] > 1:
         raise ArgumentError("rate", f"must be in (0, 1]; got {out['rate']:g}")
     return out
 
 
+@dataclass(frozen=True, eq=False)
+class Scan:
+    """A measured multi-coil acquisition: its fully sampled k-space (coils, H, W) and the file's own
+    reconstruction (fastMRI's ``reconstruction_rss``, centre-cropped) when it has one."""
+
+    kspace: torch.Tensor
+    reference: torch.Tensor | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.kspace.shape[1:])
+
+
+def coil_acquisition(acq: Mapping[str, Any], images: Mapping[str, Any]) -> tuple[dict[str, torch.Tensor], dict, dict]:
+    """(images, the keywords of ``stages.run`` for them, settings: where the coil maps came from): for a multi-coil ``Scan``, the complex
+    coil-combined image sum_c conj(S_c) F^* k_c with maps given or estimated by ESPIRiT from the mask's
+    fully sampled centre (``acquisition.estimate_maps``), its k-space sampled as measured; with ``coils``,
+    the birdcage maps (``coils.birdcage``) for the images' shape; with ``maps``, those (checked to cover
+    the object). Single-coil: the images as given and the mask kind gaussian when none was asked for."""
+    scans = {n: v for n, v in images.items() if isinstance(v, Scan)}
+    kw = {k: acq[k] for k in ("mask", "rate", "center_fraction", "seed", "noise")}
+    maps, coils = acq.get("maps"), acq.get("coils")
+    if scans and kw["mask"] is None:
+        kw["mask"] = "cartesian"
+    if not scans and maps is None and coils is None:
+        kw["mask"] = kw["mask"] or "gaussian"
+        return dict(images), kw, {}
+    shape = next(iter(images.values())).shape
+    out: dict[str, torch.Tensor] = dict(images)
+    origin = "given"
+    if scans:
+        if len(images) > 1:
+            raise ArgumentError("images", f"a multi-coil scan ({next(iter(scans))}) is audited alone, with its own "
+                                          "coil maps; audit several as a dataset (--per-image, --slices)")
+        if coils is not None:
+            raise ArgumentError("coils", "simulates coils for images; a multi-coil scan has its own")
+        (name, scan), = scans.items()
+        k = scan.kspace
+        if not bool(torch.isfinite(k).all()):
+            raise ArgumentError("images", f"{name}: the k-space holds {int((~torch.isfinite(k)).sum())} NaN or Inf "
+                                          "entries")
+        if maps is not None and maps.shape[0] != k.shape[0]:
+            raise ArgumentError("maps", f"hold {maps.shape[0]} coils but {name}'s k-space has {k.shape[0]}")
+        if maps is None:
+            m, _ = sampling_mask(kw["mask"], tuple(k.shape[1:]), rate=kw["rate"], seed=kw["seed"],
+                                 center_fraction=kw["center_fraction"], what=name)
+            origin = "ESPIRiT"
+            try:
+                maps, _ = estimate_maps(k, m)
+            except ValueError as exc:
+                raise ArgumentError("mask", f"the coil maps of {name} are estimated from the mask's fully sampled "
+                                            f"centre: {exc}") from None
+        maps = check_maps("maps", maps, tuple(k.shape[1:]))
+        out[name] = (maps.conj() * ifft2c(k)).sum(0)  # SENSE's coil combination of the full k-space
+        kw["kspace"] = {name: k}
+    elif coils is not None:
+        maps, origin = birdcage(coils, shape), "birdcage"
+    maps = check_maps("maps", maps, tuple(shape))
+    power = (maps.abs() ** 2).sum(0)
+    for name, x in out.items():
+        if tuple(x.shape) != tuple(shape):
+            raise ArgumentError("images", f"{name} is {tuple(x.shape)}; the coil maps are {tuple(shape)}")
+        peak = float(x.abs().max())
+        bare = (power < 0.5) & (x.abs() > 1e-3 * peak)
+        if bool(bare.any()):
+            raise ArgumentError("maps", f"do not cover {name}: {int(bare.sum())} pixels of the object (|x| above "
+                                        "1e-3 of its peak) have sum_c |S_c|^2 = 0")
+    kw["maps"] = maps
+    return out, kw, {"coil_maps": origin}
+
+
 def load_image(source: str | Path, *, slice: int | None = None, size: int | None = None,
-               phase: int | None = None) -> tuple[str, torch.Tensor]:
-    """(the source's name, its image): a file's with its phase when it holds one (``data.load``), a built-in
-    ``size`` wide with the smooth phase of seed ``phase`` (``data.smooth_phase``) when given."""
+               phase: int | None = None) -> tuple[str, torch.Tensor | Scan]:
+    """(the source's name, its image): a file's with its phase when it holds one (``data.load``), a
+    multi-coil file's k-space as a ``Scan``, a built-in ``size`` wide with the smooth phase of seed ``phase``
+    (``data.smooth_phase``) when given."""
     file = Path(source).exists()
     loaded = data.load(source, slice=slice, shape=size if not file else None)
+    if loaded.kspace is not None and loaded.kspace.ndim == 3:  # multi-coil: combined once the maps are known
+        return loaded.source, Scan(loaded.kspace, loaded.reference)
     image = loaded.with_phase
     if phase is not None and not file:
         image = image * data.smooth_phase(image.shape, seed=phase)
     return loaded.source, image
 
 
-def named_images(images: Any, *, size: int | None = None, phase: int | None = None) -> dict[str, torch.Tensor]:
+def named_images(images: Any, *, size: int | None = None, phase: int | None = None) -> dict[str, torch.Tensor | Scan]:
     """{name: (H, W) image} from a tensor ("image"), a path or built-in name (``data.load``: a file with a
     phase gives its complex image, built-ins are ``size`` wide and, with ``phase`` (a seed), multiplied by
     ``data.smooth_phase``), or a list or dict of them (list entries named by their source, or "image i")."""
@@ -148,7 +239,7 @@ def named_images(images: Any, *, size: int | None = None, phase: int | None = No
         if isinstance(value, (str, Path)):
             source, value = load_image(value, size=size, phase=phase)
             name = name or source
-        elif not isinstance(value, torch.Tensor):
+        elif not isinstance(value, (torch.Tensor, Scan)):
             raise ArgumentError("images", f"entry {name or i} must be a tensor, a path or a built-in name; got "
                                           f"{type(value).__name__}")
         name = str(name) if name is not None else ("image" if len(items) == 1 else f"image {i}")
@@ -231,13 +322,14 @@ def run_setup(s: Setup, images: Mapping[str, torch.Tensor], *, stages: Sequence[
               keep_going: bool = True, check_model: bool = True) -> AuditResult:
     """The battery of ``s`` on ``images`` (all acquired once; the model first called on the first, unless
     ``check_model`` is False), as an ``AuditResult``."""
-    acqs = acquisitions(images, **s.acquisition)
+    images, kw, coil_settings = coil_acquisition(s.acquisition, images)
+    acqs = acquisitions(images, **kw)
     if check_model:
         acq = next(iter(acqs.values()))
         probe(s.makers[s.label](acq.operator), acq, input=s.input, label=s.label)
     result = run(s.makers, images, stages=s.stages if stages is None else stages, budget=s.budget, detail=detail,
-                 acqs=acqs, threats=s.threats, kspace_norms=s.kspace_norms, about=s.about, progress=progress,
-                 keep_going=keep_going, **s.acquisition)
+                 acqs=acqs, threats=s.threats, kspace_norms=s.kspace_norms, about={**s.about, **coil_settings},
+                 progress=progress, keep_going=keep_going, **kw)
     return AuditResult(**{f.name: getattr(result, f.name) for f in fields(BatteryResult)}, subject=s.label)
 
 

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from .. import data, metrics
+from .. import data, masks, metrics
 from .._progress import Progress, indented, say
 from .._validation import check_scalar
 from ..acquisition import Acquisition, acquire
@@ -41,6 +41,7 @@ __all__ = ["ROW_KEYS", "SAMPLE_RATES", "STAGES", "Accuracy", "BatteryResult", "a
 STAGES = ("accuracy", "perturbation", "hallucination-attack", "structural", "more-samples", "generalisation",
           "hallucination", "positive-control")
 SAMPLE_RATES = (0.15, 0.2, 0.25, 0.3, 0.4)
+COLUMN_MASKS = ("cartesian", *masks.FASTMRI_KINDS)  # masks of whole k-space columns (phase encodes)
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,9 +110,16 @@ class BatteryResult:
 
 
 def acquisitions(images: Mapping[str, torch.Tensor], *, mask: str | torch.Tensor = "gaussian", rate: float = 0.25,
-                 seed: int = 0, noise: float = 0.0) -> dict[str, Acquisition]:
-    """Every image acquired once (``acquisition.acquire``) with the same mask kind, rate, seed and noise."""
-    return {name: acquire(x, mask=mask, rate=rate, seed=seed, noise=noise) for name, x in images.items()}
+                 seed: int = 0, noise: float = 0.0, center_fraction: float | None = None,
+                 maps: torch.Tensor | None = None,
+                 kspace: Mapping[str, torch.Tensor] | None = None) -> dict[str, Acquisition]:
+    """Every image acquired once (``acquisition.acquire``) with the same mask kind, rate, seed, noise and
+    coil ``maps`` (SENSE, when given); an image with measured ``kspace`` is sampled from it."""
+    kspace = kspace or {}
+    options = {} if center_fraction is None else {"center_fraction": center_fraction}
+    return {name: acquire(x, mask=mask, rate=rate, seed=seed, noise=noise, maps=maps, kspace=kspace.get(name),
+                          **options)
+            for name, x in images.items()}
 
 
 def accuracy(makers: Mapping[str, MapFactory], acqs: Mapping[str, Acquisition]) -> Accuracy:
@@ -186,25 +194,42 @@ def structural_changes(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor
 
 
 def sample_sweeps(makers: Mapping[str, MapFactory], x: torch.Tensor, *, mask: str = "gaussian",
-                  rates: Sequence[float] = SAMPLE_RATES, seed: int = 0) -> dict[str, MoreSamples]:
-    """Each map on nested masks at increasing rates (``stability.more_samples``)."""
-    return {label: more_samples(make, x, kind=mask, rates=rates, seed=seed) for label, make in makers.items()}
+                  rates: Sequence[float] = SAMPLE_RATES, seed: int = 0, center_fraction: float | None = None,
+                  maps: torch.Tensor | None = None) -> dict[str, MoreSamples]:
+    """Each map on nested masks at increasing rates (``stability.more_samples``), through the coil maps;
+    a cartesian mask's centre fraction is kept (at most the lowest rate)."""
+    if center_fraction is not None:
+        rates = [r for r in rates if r >= center_fraction]
+    return {label: more_samples(make, x, kind=mask, rates=rates, seed=seed, maps=maps, center_fraction=center_fraction)
+            for label, make in makers.items()}
 
 
 def generalisations(makers: Mapping[str, MapFactory], images: Sequence[torch.Tensor], *, mask: str = "gaussian",
-                    rate: float = 0.25, seed: int = 0, noise: float = 0.0) -> dict[str, Generalisation]:
-    """Each map off its images (Shepp-Logan, the photograph) and off its acquisition (radial, a lower
-    rate, noise), against the given images at the given mask and rate."""
+                    rate: float = 0.25, seed: int = 0, noise: float = 0.0, center_fraction: float | None = None,
+                    maps: torch.Tensor | None = None) -> dict[str, Generalisation]:
+    """Each map off its images (Shepp-Logan, the photograph) and off its acquisition (a lower rate, noise,
+    and radial lines, or for column masks, fastMRI's equispaced columns with half the centre), against the
+    given images at the given mask and rate, through the coil maps when given."""
     shape = tuple(images[0].shape)
     others = {"shepp-logan": [data.shepp_logan(shape)], "camera": [data.camera(shape)]}
     # a given image is the reference set: the same picture again would only repeat its row
     others = {k: v for k, v in others.items()
-              if not any(x.shape == v[0].shape and torch.equal(x.to(torch.float64), v[0]) for x in images)}
-    acqs = {"radial": {"mask": "radial", "rate": rate, "seed": seed},
-            "lower rate": {"mask": mask, "rate": round(rate * 0.6, 3), "seed": seed},
-            f"noise {noise + 0.01:g}": {"mask": mask, "rate": rate, "noise": noise + 0.01, "seed": seed}}
+              if not any(x.shape == v[0].shape and not x.is_complex() and torch.equal(x.to(torch.float64), v[0])
+                      for x in images)}
+    centre = {} if center_fraction is None else {"center_fraction": center_fraction}
+    if mask in COLUMN_MASKS:  # the shifts a column-mask model meets: another pattern and centre, another rate
+        half = round((center_fraction or masks.FASTMRI_CENTRE.get(round(1 / rate), 0.08)) / 2, 4)
+        centre_lower = {} if center_fraction is None else {"center_fraction": min(center_fraction, round(rate * 0.6, 3))}
+        other = {"fastmri-equispaced, half the centre": {"mask": "fastmri-equispaced", "rate": rate, "seed": seed,
+                                                         "center_fraction": half}}
+    else:
+        other, centre_lower = {"radial": {"mask": "radial", "rate": rate, "seed": seed}}, {}
+    acqs = {**other,
+            "lower rate": {"mask": mask, "rate": round(rate * 0.6, 3), "seed": seed, **centre_lower},
+            f"noise {noise + 0.01:g}": {"mask": mask, "rate": rate, "noise": noise + 0.01, "seed": seed, **centre}}
     return {label: generalisation(make, list(images), others=others, acquisitions=acqs,
-                                  baseline={"mask": mask, "rate": rate, "seed": seed, "noise": noise})
+                                  baseline={"mask": mask, "rate": rate, "seed": seed, "noise": noise, **centre},
+                                  maps=maps)
             for label, make in makers.items()}
 
 
@@ -258,6 +283,9 @@ def run(
     budget: Budget | None = None,
     detail: tuple[torch.Tensor, torch.Tensor] | None = None,
     acqs: Mapping[str, Acquisition] | None = None,
+    center_fraction: float | None = None,
+    maps: torch.Tensor | None = None,
+    kspace: Mapping[str, torch.Tensor] | None = None,
     threats: Sequence[str] = ("image",),
     kspace_norms: Sequence[float] | None = None,
     about: Mapping[str, Any] | None = None,
@@ -269,8 +297,11 @@ def run(
     ``mask``: a kind drawn at ``rate`` with ``seed``, or a boolean (H, W) tensor (then the stages that
     draw masks at other rates, more-samples and generalisation, are refused). ``noise``: the standard
     deviation of complex Gaussian noise per sample in the accuracy and generalisation stages (the
-    attacks perturb noiseless samples A x). ``acqs``: the images' acquisitions when already made
-    (``acquisitions``). ``threats``: the threat models of the perturbation stage (``stability.THREATS``:
+    attacks perturb noiseless samples A x). ``center_fraction``: of fastMRI's masks. ``maps``: coil maps
+    (C, H, W) with sum_c |S_c|^2 = 1 on the object; every stage then samples through SENSE
+    (``operators.MultiCoilFourier``) except the positive control, which is single-coil. ``kspace``: an image's
+    measured k-space ((C, H, W) with maps), sampled in the accuracy stage instead of A x. ``acqs``: the
+    images' acquisitions when already made (``acquisitions``). ``threats``: the threat models of the perturbation stage (``stability.THREATS``:
     image-domain worst case, and the k-space threats of the published studies at ``kspace_norms``, default
     ``stability.THREAT_NORMS``). ``about``: more settings to record (the maps' descriptions). With ``keep_going`` a stage that raises is recorded in ``failures`` (its type
     and message) and the next stage runs; KeyboardInterrupt always stops.
@@ -294,12 +325,15 @@ def run(
     check_sampling(stages, mask)
     custom = isinstance(mask, torch.Tensor)
     noise = check_scalar("noise", noise, nonnegative=True)
-    acqs = acquisitions(images, mask=mask, rate=rate, seed=seed, noise=noise) if acqs is None else acqs
+    acqs = (acquisitions(images, mask=mask, rate=rate, seed=seed, noise=noise, center_fraction=center_fraction,
+                         maps=maps, kspace=kspace) if acqs is None else acqs)
     first = next(iter(images))
     A = acqs[first].operator
     x = xs[0].to(torch.complex128 if xs[0].is_complex() else torch.float64)  # the image itself, phase and all
     settings = {"images": list(images), "shape": list(shape), "mask": "custom" if custom else mask,
                 "rate": acqs[first].rate if custom else rate, "seed": seed, "noise": noise, "maps": list(makers),
+                "center_fraction": center_fraction, "coils": getattr(A, "coils", None),
+                "measured_kspace": sorted(kspace or {}),
                 "stages": list(stages), "budget": budget.summary(), "attacked_image": first,
                 "complex_images": [n for n, x in images.items() if x.is_complex()], "threats": list(threats),
                 "kspace_norms": {t: list(THREAT_NORMS[t] if kspace_norms is None else kspace_norms)
@@ -311,7 +345,7 @@ def run(
         t0 = time.perf_counter()
         try:
             _stage(result, stage, makers, acqs, xs, A, x, mask=mask, rate=rate, seed=seed, noise=noise,
-                   budget=budget, detail=detail, threats=threats, kspace_norms=kspace_norms, progress=inner)
+                   center_fraction=center_fraction, maps=maps, budget=budget, detail=detail, threats=threats, kspace_norms=kspace_norms, progress=inner)
         except Exception as exc:  # recorded; the next stage still runs
             if not keep_going:
                 raise
@@ -323,7 +357,8 @@ def run(
     return result
 
 
-def _stage(result: BatteryResult, stage: str, makers, acqs, xs, A, x, *, mask, rate, seed, noise, budget,
+def _stage(result: BatteryResult, stage: str, makers, acqs, xs, A, x, *, mask, rate, seed, noise, center_fraction,
+           maps, budget,
            detail, threats, kspace_norms, progress) -> None:
     """Run one stage of ``run`` into ``result``."""
     if stage == "accuracy":
@@ -346,9 +381,10 @@ def _stage(result: BatteryResult, stage: str, makers, acqs, xs, A, x, *, mask, r
         result.detail = (xd, support)
         result.structural = structural_changes(makers, A, x, xd, support)
     elif stage == "more-samples":
-        result.more_samples = sample_sweeps(makers, x, mask=mask, seed=seed)
+        result.more_samples = sample_sweeps(makers, x, mask=mask, seed=seed, maps=maps, center_fraction=center_fraction)
     elif stage == "generalisation":
-        result.generalisation = generalisations(makers, xs, mask=mask, rate=rate, seed=seed, noise=noise)
+        result.generalisation = generalisations(makers, xs, mask=mask, rate=rate, seed=seed, noise=noise,
+                                                center_fraction=center_fraction, maps=maps)
     elif stage == "hallucination":
         result.hallucination = hallucinations(makers, A, x)
     elif stage == "positive-control":

@@ -126,7 +126,15 @@ def audit_page(bat: Any, out: str | Path, *, seconds: float | None = None) -> Pa
                "control."
              + (f" Complex images, sampled and attacked with their phase: {', '.join(complex_images)}."
                 if complex_images else "")
-             + (f" Magnitude images (the source holds no phase): {', '.join(magnitudes)}." if magnitudes else ""))
+             + (f" Magnitude images (the source holds no phase): {', '.join(magnitudes)}." if magnitudes else "")
+             + (f" {st['coils']} receive coils: every stage samples y_c = P_M F (S_c x) through SENSE with "
+                f"{st.get('coil_maps', 'given')} maps normalised to sum_c |S_c|^2 = 1 on the object; the truth is the "
+                "complex coil-combined image, zero-filling the coil-combined adjoint A^* y and the reference FIRENET "
+                "the SENSE FIRENET"
+                + (f"; {', '.join(st['measured_kspace'])} sampled from the file's own k-space in the accuracy stage"
+                   if st.get("measured_kspace") else "")
+                + ". The positive control is single-coil: its network and the bound it must exceed are."
+                if st.get("coils") else ""))
     builders: list[tuple[str, str | None, str, Callable[[str], Section]]] = []
     if bat.accuracy is not None:
         builders.append(("accuracy", "accuracy", "Accuracy", lambda t: accuracy_section(

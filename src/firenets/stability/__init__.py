@@ -24,6 +24,7 @@ from .hallucination import (
     measurement_component,
     near_kernel_pair,
     null_component,
+    pseudo_inverse,
 )
 from .perturbation import (
     RELATIVE_NORMS,
@@ -78,6 +79,7 @@ __all__ = [
     "near_kernel_pair",
     "noise_control",
     "null_component",
+    "pseudo_inverse",
     "penalised_perturbation",
     "perturbation",
     "structural_change",

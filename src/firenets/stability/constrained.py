@@ -18,7 +18,7 @@ import torch
 
 from .._progress import Progress
 from .._validation import check_int, check_scalar, check_seed
-from .perturbation import ReconstructionMap, Steps, _check, _differentiable, _psnr
+from .perturbation import ReconstructionMap, Steps, _check, _differentiable, _psnr, ascend
 
 RELS = (0.0, 0.02, 0.04, 0.06, 0.08)
 
@@ -72,6 +72,25 @@ def _project(e: torch.Tensor, d: float | torch.Tensor) -> torch.Tensor:
     return e if n <= d else e * (d / n)
 
 
+def _polish(f: ReconstructionMap, x: torch.Tensor, y0: torch.Tensor, e: torch.Tensor, err: float, log: dict,
+            d: float | torch.Tensor, dn: float, *, steps: int, tol: float, patience: int,
+            lr: float) -> tuple[float, torch.Tensor, dict]:
+    """(error, e, log) after projected normalised-gradient ascent of ||f(y0 + e) - x|| from e on the
+    budget's ball (``perturbation.ascend``), kept only where it gains; iterations add up and the
+    result is converged when both runs are."""
+
+    def value_and_grad(e: torch.Tensor) -> tuple[float, torch.Tensor]:
+        e = e.detach().requires_grad_(True)
+        value = torch.linalg.vector_norm(_differentiable(f, y0 + e) - x)
+        (g,) = torch.autograd.grad(value, e)
+        return float(value.detach()), g
+
+    top, top_e, it, converged = ascend(value_and_grad, e, dn, steps=steps, tol=tol, patience=patience, lr=lr,
+                                       momentum=0.5, ball=True, project=lambda r: _project(r, d))
+    log = {**log, "iterations": log["iterations"] + it, "converged": bool(log["converged"] and converged)}
+    return (top, top_e, log) if top > err else (err, e, log)
+
+
 def _scaled(g: torch.Tensor, d: float | torch.Tensor) -> torch.Tensor:
     """g scaled to norm d (each coil's g_c to d_c when d is a tensor)."""
     if isinstance(d, torch.Tensor):
@@ -106,7 +125,10 @@ def measurement_attack(
     budget (from the second nonzero budget on) and ``restarts`` complex Gaussian directions of
     norm u d, u uniform in [0, 1]. A start ends when no error has exceeded, by a factor 1 + ``tol``,
     the error of the last step that did, for ``patience`` steps (converged) or after ``steps`` steps (the cap: not
-    converged); the largest error over the starts is kept, with its iterations and flag.
+    converged); the best start is then polished by projected normalised-gradient ascent on the same ball
+    (``perturbation.ascend``, same rule and cap: Adam's diagonal scaling can stop where the gradient is not
+    normal to the ball, as it did at 0.978 of the exact maximum for a SENSE zero-filling), and the largest
+    error is kept, with the iterations of both runs and whether both converged.
     """
     x = _check(f, A, x)
     steps = check_int("steps", steps, minimum=1)
@@ -180,6 +202,12 @@ def measurement_attack(
             log.append({"kind": kind, "error": top / xn, "iterations": it, "converged": converged})
             if top > best_err:
                 best_err, best_e, best_log = top, top_e, log[-1]
+        # Adam's diagonal scaling has fixed points on the ball's boundary where the gradient is not normal
+        # to it; the best start is polished by projected normalised-gradient ascent, whose are KKT points
+        best_err, best_e, best_log = _polish(f, x, y0, best_e, best_err, best_log, d, dn, steps=steps, tol=tol,
+                                             patience=patience, lr=lr)
+        log.append({"kind": "polish", "error": best_err / xn, "iterations": best_log["iterations"],
+                    "converged": best_log["converged"]})
         warm = best_e
         with torch.no_grad():
             out = f(y0 + best_e)

@@ -23,7 +23,7 @@ __all__ = ["ACQUISITION_KEYS", "BASELINE", "REFERENCE", "Generalisation", "gener
 
 REFERENCE = "reference"  # name of the in-distribution image set
 BASELINE = "baseline"  # name of the in-distribution acquisition
-ACQUISITION_KEYS = ("mask", "rate", "noise", "seed")  # keywords of reconstruction.acquire allowed
+ACQUISITION_KEYS = ("mask", "rate", "noise", "seed", "center_fraction")  # keywords of reconstruction.acquire allowed
 
 
 @dataclass(frozen=True)
@@ -111,13 +111,14 @@ def generalisation(
     others: dict[str, Any] | None = None,
     acquisitions: dict[str, dict[str, Any]] | None = None,
     baseline: dict[str, Any],
+    maps: Any = None,
 ) -> Generalisation:
     """Mean PSNR/SSIM/NMSE of |f(y)| against the target for every (image set, acquisition), and drops.
 
     Image sets: "reference" (``reference_images``) and ``others``; acquisitions: "baseline"
     (``baseline``, the in-distribution one) and ``acquisitions``, each the keywords mask, rate,
-    noise, seed of ``reconstruction.acquire``. make_map(F) gives the map for operator F; it is
-    called once per distinct mask. Metrics: ``metrics.evaluate`` (fastMRI conventions).
+    noise, seed, center_fraction of ``acquisition.acquire``, every one through the coil ``maps`` when
+    given (SENSE). make_map(F) gives the map for operator F; it is called once per distinct mask. Metrics: ``metrics.evaluate`` (fastMRI conventions).
     """
     if not callable(make_map):
         raise TypeError(
@@ -129,22 +130,22 @@ def generalisation(
     acqs = {BASELINE: _acquisition("baseline", baseline)}
     for key, kw in _named("acquisitions", acquisitions, BASELINE).items():
         acqs[key] = _acquisition(f"acquisitions[{key!r}]", kw)
-    maps: dict[tuple, Callable] = {}
+    made: dict[tuple, Callable] = {}  # the map per distinct mask
     per_image: dict[tuple[str, str], tuple[dict[str, float], ...]] = {}
     for set_name, imgs in sets.items():
         for acq_name, kw in acqs.items():
             rows = []
             for i, image in enumerate(imgs):
                 try:
-                    acq = acquire(image, **kw)
+                    acq = acquire(image, **kw, maps=maps)
                 except (TypeError, ValueError) as exc:
                     where = f"image {i} of {set_name!r} with acquisition {acq_name!r}"
                     raise type(exc)(f"{where}: {exc}") from exc
                 F = acq.operator
                 key = (tuple(F.in_shape), F.mask.cpu().numpy().tobytes())
-                if key not in maps:
-                    maps[key] = _check_map("make_map(F)", make_map(F))
-                rec = _reconstruct(maps[key], acq.y, F.in_shape)
+                if key not in made:
+                    made[key] = _check_map("make_map(F)", make_map(F))
+                rec = _reconstruct(made[key], acq.y, F.in_shape)
                 rows.append(_metrics.evaluate(acq.target, rec.abs()))
             per_image[(set_name, acq_name)] = tuple(rows)
     return Generalisation(per_image, acqs)

@@ -1,8 +1,9 @@
 """Hallucination maps and the accuracy-stability bound of the troublesome kernel.
 
-For an operator A with orthonormal rows (A A^* = I, e.g. ``operators.Fourier2D``), A^+ = A^* and
-every image splits as f = P_meas f + P_null f with P_meas = A^* A (the part the samples see) and
-P_null = I - A^* A (the part they cannot see). Bhadra, Kelkar, Brooks, Anastasio, "On
+Every image splits as f = P_meas f + P_null f with P_meas = A^+ A (the part the samples see) and
+P_null = I - A^+ A (the part they cannot see). For an operator with orthonormal rows (A A^* = I,
+``operators.Fourier2D``) A^+ = A^*; for SENSE (``operators.MultiCoilFourier``) A^+ y is the minimum-norm
+least-squares solution, computed by conjugate gradients on A^* A z = A^* y from z = 0 (``pseudo_inverse``). Bhadra, Kelkar, Brooks, Anastasio, "On
 hallucinations in tomographic image reconstruction", IEEE TMI 40(11), 2021, define for a
 reconstruction f^ = f(y) of an object x: the error map |f^ - x|, the measurement-space map
 |A^* A f^ - A^* y| and the null-space map |P_null f^ - P_null x| (a hallucination: structure
@@ -37,6 +38,7 @@ __all__ = [
     "measurement_component",
     "near_kernel_pair",
     "null_component",
+    "pseudo_inverse",
 ]
 
 
@@ -125,18 +127,57 @@ def check_orthonormal_rows(A: LinearOperator, *, seed: int = 0) -> None:
         )
 
 
+def _orthonormal_rows(A: LinearOperator) -> bool:
+    try:
+        check_orthonormal_rows(A)
+    except ValueError:
+        return False
+    return True
+
+
+def pseudo_inverse(A: LinearOperator, y: Any, *, tol: float = 1e-10, max_iter: int = 1000) -> tuple[torch.Tensor, float]:
+    """(A^+ y, relative residual): the minimum-norm minimiser of ||A z - y||, by conjugate gradients on
+    the normal equations in their least-squares form (CGLS) from z = 0 (the iterates stay in the range of
+    A^*, so the limit is the minimum-norm solution), until ||A^* (y - A z)|| <= tol ||A^* y||; A^* y itself,
+    residual 0, when A A^* = I. Hestenes and Stiefel, J. Res. NBS 49, 1952; Bjorck, Numerical Methods for
+    Least Squares Problems, SIAM 1996, section 7.4."""
+    A = _check_operator(A)
+    y = as_tensor("y", y, finite=True).to(device=A.device, dtype=complex_dtype(A.dtype))
+    if tuple(y.shape) != tuple(A.out_shape):
+        raise ValueError(f"y has shape {tuple(y.shape)} but A.out_shape is {tuple(A.out_shape)}: they must match")
+    s = A.adjoint(y)
+    if _orthonormal_rows(A):
+        return s, 0.0
+    sn = _norm(s)
+    z = torch.zeros_like(s)
+    if sn == 0.0:
+        return z, 0.0
+    r, p, gamma = y.clone(), s.clone(), sn**2
+    for _ in range(max_iter):
+        if math.sqrt(gamma) <= tol * sn:
+            break
+        q = A(p)
+        alpha = gamma / _norm(q) ** 2
+        z, r = z + alpha * p, r - alpha * q
+        s = A.adjoint(r)
+        gamma_new = _norm(s) ** 2
+        p, gamma = s + (gamma_new / gamma) * p, gamma_new
+    return z, math.sqrt(gamma) / sn
+
+
 def measurement_component(A: LinearOperator, x: Any) -> torch.Tensor:
-    """P_meas x = A^* A x: the orthogonal projection onto the measured space (A A^* = I)."""
+    """P_meas x = A^+ A x: the orthogonal projection onto the measured space (the range of A^*);
+    A^* A x when A A^* = I."""
     A = _check_operator(A)
     x = _image("x", x, A)
-    return A.adjoint(A(x))
+    return pseudo_inverse(A, A(x))[0]
 
 
 def null_component(A: LinearOperator, x: Any) -> torch.Tensor:
-    """P_null x = x - A^* A x: the orthogonal projection onto the null space of A (A A^* = I)."""
+    """P_null x = x - A^+ A x: the orthogonal projection onto the null space of A."""
     A = _check_operator(A)
     x = _image("x", x, A)
-    return x - A.adjoint(A(x))
+    return x - pseudo_inverse(A, A(x))[0]
 
 
 # ------------------------------------------------------------------ hallucination maps
@@ -144,9 +185,11 @@ def null_component(A: LinearOperator, x: Any) -> torch.Tensor:
 class HallucinationMaps:
     """Error, measurement-space and null-space maps of one reconstruction (Bhadra et al. 2021).
 
-    recon: f(y), complex (H, W). error = |f^ - x|, measurement = |A^* A f^ - A^* y|,
-    null = |P_null f^ - P_null x|, all real (H, W). With noiseless y = A x the norms satisfy
-    error_norm^2 = measurement_norm^2 + null_norm^2 (Pythagoras); relative ones divide by ||x||.
+    recon: f(y), complex (H, W). error = |f^ - x|, measurement = |P_meas f^ - A^+ y|,
+    null = |P_null f^ - P_null x|, all real (H, W) (P_meas = A^+ A; A^+ = A^* when A A^* = I). With
+    noiseless y = A x the norms satisfy error_norm^2 = measurement_norm^2 + null_norm^2 (Pythagoras);
+    relative ones divide by ||x||. ``projection_residual``: the largest relative residual of the
+    conjugate-gradient solves behind A^+ (0 when A A^* = I).
     """
 
     recon: torch.Tensor
@@ -157,6 +200,7 @@ class HallucinationMaps:
     measurement_norm: float
     null_norm: float
     image_norm: float
+    projection_residual: float = 0.0
 
     @property
     def relative_error(self) -> float:
@@ -184,6 +228,7 @@ class HallucinationMaps:
             "relative_error": self.relative_error,
             "relative_measurement": self.relative_measurement,
             "relative_null": self.relative_null,
+            "projection_residual": self.projection_residual,
         }
 
 
@@ -194,15 +239,13 @@ def _ratio(a: float, b: float) -> float:
 
 
 def hallucination_maps(f: Callable, A: LinearOperator, x: Any, *, y: Any = None) -> HallucinationMaps:
-    """Maps |f^ - x|, |A^* A f^ - A^* y|, |P_null f^ - P_null x| of f^ = f(y), y = A x by default.
-
-    A must have orthonormal rows (checked, ``check_orthonormal_rows``). Bhadra, Kelkar, Brooks,
-    Anastasio, IEEE TMI 2021 (REFERENCE section 6).
+    """Maps |f^ - x|, |P_meas f^ - A^+ y|, |P_null f^ - P_null x| of f^ = f(y), y = A x by default,
+    with P_meas = A^+ A (``pseudo_inverse``; A^* A for A A^* = I). Bhadra, Kelkar, Brooks, Anastasio,
+    IEEE TMI 2021 (REFERENCE section 6).
     """
     f = _check_map("f", f)
     A = _check_operator(A)
     x = _image("x", x, A)
-    check_orthonormal_rows(A)
     if y is None:
         y = A(x)
     else:
@@ -216,10 +259,10 @@ def hallucination_maps(f: Callable, A: LinearOperator, x: Any, *, y: Any = None)
         y = y.to(device=A.device, dtype=complex_dtype(A.dtype))
     recon = _reconstruct(f, y, A.in_shape)
     r = recon.to(x.dtype)
-    meas_r = A.adjoint(A(r))
+    (meas_r, res_r), (meas_y, res_y), (meas_x, res_x) = (pseudo_inverse(A, v) for v in (A(r), y, A(x)))
     err = (r - x).to(torch.complex128)
-    meas = (meas_r - A.adjoint(y)).to(torch.complex128)
-    null = ((r - meas_r) - (x - A.adjoint(A(x)))).to(torch.complex128)
+    meas = (meas_r - meas_y).to(torch.complex128)
+    null = ((r - meas_r) - (x - meas_x)).to(torch.complex128)
     return HallucinationMaps(
         recon=recon,
         error=err.abs(),
@@ -229,6 +272,7 @@ def hallucination_maps(f: Callable, A: LinearOperator, x: Any, *, y: Any = None)
         measurement_norm=_norm(meas),
         null_norm=_norm(null),
         image_norm=_norm(x),
+        projection_residual=max(res_r, res_y, res_x),
     )
 
 

@@ -173,8 +173,10 @@ def ascend(
     momentum: float,
     ball: bool = False,
     tick: Callable[[], None] | None = None,
+    project: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[float, torch.Tensor, int, bool]:
-    """Maximise a value over the sphere ||r|| = rho (or the ball ||r|| <= rho) from r.
+    """Maximise a value over the sphere ||r|| = rho (or the ball ||r|| <= rho, or the set ``project``
+    projects onto, e.g. a ball per coil) from r.
 
     v <- m v + s rho g / ||g||, r <- the projection of r + v; a step that lowers the value below
     the best is undone and s (from lr) halved, momentum reset. Ends when no value has exceeded, by
@@ -183,11 +185,13 @@ def ascend(
     Returns (best value, its r, steps taken, converged).
     """
 
-    def project(r: torch.Tensor) -> torch.Tensor:
+    def onto(r: torch.Tensor) -> torch.Tensor:
+        if project is not None:
+            return project(r)
         n = float(torch.linalg.vector_norm(r))
         return r * (rho / n) if (not ball or n > rho) and n > 0 else r
 
-    r = project(r.detach())
+    r = onto(r.detach())
     v = torch.zeros_like(r)
     s, top, top_r, top_g, last_gain, it = lr, -math.inf, r, None, 0, 0
     anchor = -math.inf  # the best value when it last rose by more than the tolerance
@@ -208,7 +212,7 @@ def ascend(
         if gn == 0:  # a stationary point
             return top, top_r, it, True
         v = momentum * v + (s * rho / gn) * g
-        r = project((r + v).detach())
+        r = onto((r + v).detach())
     return top, top_r, it, False
 
 

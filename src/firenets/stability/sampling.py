@@ -18,7 +18,7 @@ import torch
 from .. import masks as _masks
 from .. import metrics as _metrics
 from .._validation import as_tensor, check_scalar, check_seed
-from ..operators import Fourier2D
+from ..operators import Fourier2D, MultiCoilFourier
 from .hallucination import _check_map, _reconstruct
 
 __all__ = ["MoreSamples", "more_samples"]
@@ -91,11 +91,14 @@ def more_samples(
     rates: Any = (0.1, 0.15, 0.2, 0.25, 0.3),
     seed: int = 0,
     tolerance_db: float = 0.5,
+    maps: Any = None,
+    center_fraction: float | None = None,
 ) -> MoreSamples:
     """PSNR/SSIM/NMSE of |f_r(A_r x)| against |x| for nested masks A_r; flag PSNR drops > tolerance_db.
 
-    make_map(F) returns the reconstruction map for the operator F = Fourier2D(mask at rate r);
-    masks are ``masks.nested(kind, x.shape, rates, seed=seed)``. Every pair of rates is compared,
+    make_map(F) returns the reconstruction map for the operator F = Fourier2D(mask at rate r), or
+    MultiCoilFourier(maps, mask) with coil ``maps`` (C, H, W); ``center_fraction`` the cartesian masks'
+    fully sampled centre; masks are ``masks.nested(kind, x.shape, rates, seed=seed)``. Every pair of rates is compared,
     not only neighbours, so a decline of less than tolerance_db per step is caught once it adds
     up. Antun et al., PNAS 2020.
     """
@@ -115,12 +118,14 @@ def more_samples(
     xc = x.to(torch.complex128)
     results: list[dict[str, float]] = []
     images: list[torch.Tensor] = []
-    for rate, sm in zip(rates, _masks.nested(kind, tuple(x.shape), rates, seed=seed), strict=True):
-        F = Fourier2D(sm.mask.to(x.device))
+    options = {} if center_fraction is None else {"center_fraction": center_fraction}
+    for rate, sm in zip(rates, _masks.nested(kind, tuple(x.shape), rates, seed=seed, **options), strict=True):
+        m = sm.mask.to(x.device)
+        F = Fourier2D(m) if maps is None else MultiCoilFourier(maps, m)
         f = _check_map("make_map(F)", make_map(F))
         rec = _reconstruct(f, F(xc), F.in_shape).abs()
         images.append(rec)
-        results.append({"rate": rate, "sampled": F.rate, "samples": F.out_shape[0],
+        results.append({"rate": rate, "sampled": F.rate, "samples": F.out_shape[-1],
                         **_metrics.evaluate(target, rec)})
     drops = []
     for i, a in enumerate(results):
