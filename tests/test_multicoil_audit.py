@@ -187,3 +187,29 @@ def test_coil_data_that_cannot_serve_is_refused_before_any_stage(tmp_path):
     from firenets.cli import main
     assert main(["audit", "--model", "x:y", "ellipses:1", "--size", "32", "--maps", str(tmp_path / "maps.npy"),
                  "--out", str(tmp_path / "o")]) == 2
+
+
+class _Scale(torch.nn.Module):
+    """a A^* y, complex, or a |A^* y| (a magnitude, as fastMRI's VarNet returns): the optimum is a = 1 when
+    A^* A = I (full sampling, sum_c |S_c|^2 = 1)."""
+
+    def __init__(self, magnitude: bool):
+        super().__init__()
+        self.a = torch.nn.Parameter(torch.tensor(0.5, dtype=torch.float64))
+        self.magnitude = magnitude
+
+    def forward(self, z):
+        return self.a * (z.abs() if self.magnitude else z)
+
+
+@pytest.mark.parametrize("magnitude", [False, True])
+def test_training_on_coils_reaches_the_known_optimum(tmp_path, magnitude):
+    from firenets.reconstruction import train_model
+
+    net = _Scale(magnitude)
+    net, record = train_model(net, tmp_path / "s.pt", input="adjoint", size=16, mask="cartesian", rate=1.0, coils=4,
+                              n_train=16, n_val=4, epochs=40, batch=8, lr=0.05, progress=False)
+    assert float(net.a.detach()) == pytest.approx(1.0, abs=0.02)
+    assert record["coils"] == 4 and record["val_psnr"] > 40  # the complex phantoms themselves, to 2%
+    payload = torch.load(tmp_path / "s.pt", weights_only=True)
+    assert payload["training"]["coils"] == 4

@@ -24,6 +24,7 @@ from ._io import atomic_write
 from ._progress import Progress
 from ._validation import as_tensor, check_int, check_pixels, check_scalar, check_seed
 from .acquisition import MASKS, Acquisition, acquire, acquire_multicoil
+from .coils import birdcage
 from .metrics import volume_metrics
 from .nets import training
 from .nets.adapter import INPUTS, NetworkMap, zero_filled
@@ -39,7 +40,7 @@ from .nets.mri import (  # noqa: F401 (re-exported: the public names of FIRENET 
     reconstruction_map,
     regulariser_operator,
 )
-from .operators import Fourier2D
+from .operators import Fourier2D, MultiCoilFourier
 
 __all__ = [
     # defined here
@@ -359,8 +360,8 @@ def _phantom_training(size: int, mask: str, rate: float, seed: int, n_train: int
 
     size = check_int("size", size, minimum=min_size)
     check_pixels("size", (size, size))
-    if mask not in MASKS:
-        raise ValueError(f"mask must be one of {MASKS}; got {mask!r}")
+    if mask not in MASKS + _masks.FASTMRI_KINDS:
+        raise ValueError(f"mask must be one of {MASKS + _masks.FASTMRI_KINDS}; got {mask!r}")
     rate = check_scalar("rate", rate, positive=True)
     if rate > 1:
         raise ValueError(f"rate must be in (0, 1]; got {rate}")
@@ -387,8 +388,8 @@ def _training_record(result, val: torch.Tensor, rec: torch.Tensor, zf: torch.Ten
         **settings, "mask_rate": float(m.float().mean()), "data": "random ellipses (firenets.data.PhantomDataset)",
         "train_seed": 2 * seed + 1, "val_seed": 2 * seed + 2, "train_loss": result.train_loss,
         "val_loss": result.val_loss, "best_epoch": result.best_epoch,
-        "val_psnr": float(sum(metrics.psnr(val[i], rec[i].abs()) for i in range(n)) / n),
-        "val_psnr_zero_filled": float(sum(metrics.psnr(val[i], zf[i].abs()) for i in range(n)) / n),
+        "val_psnr": float(sum(metrics.psnr(val[i].abs(), rec[i].abs()) for i in range(n)) / n),
+        "val_psnr_zero_filled": float(sum(metrics.psnr(val[i].abs(), zf[i].abs()) for i in range(n)) / n),
         "seconds": result.seconds, "command": command or "", "firenets": __version__,
         "torch": str(torch.__version__), "python": platform.python_version(),
     }
@@ -412,21 +413,29 @@ def train_model(
     resume: bool = False,
     progress: bool | Progress | None = True,
     command: str | None = None,
+    coils: int | None = None,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train a user's network ``net`` (built by ``spec`` = PKG.MODULE:FACTORY) on the phantoms and
     acquisition of ``train``, called as the audit calls it (``nets.adapter.NetworkMap`` with ``input``);
     write {"state_dict", "training"} to ``out``, which ``firenets audit --model SPEC --weights OUT``
-    reads. The loop, seeds, validation and resumable state are ``train``'s."""
+    reads. The loop, seeds, validation and resumable state are ``train``'s. With ``coils``: complex
+    phantoms (each with the smooth phase ``data.smooth_phase`` of its own seed) sampled through SENSE
+    with ``coils.birdcage`` maps, so that a multi-coil network (fastMRI's VarNet) can be trained without data."""
     if input not in INPUTS:
         raise ValueError(f"input must be one of {', '.join(INPUTS)}; got {input!r}")
     epochs = check_int("epochs", epochs, minimum=1)
     out = Path(out)
     size, rate, seed, m, images, val = _phantom_training(size, mask, rate, seed, n_train, n_val, min_size=8)
+    maps = None
+    if coils is not None:
+        maps = birdcage(check_int("coils", coils, minimum=1), (size, size))
+        images, val = (t * torch.stack([data.smooth_phase((size, size), seed=offset + i) for i in range(len(t))])
+                       for t, offset in ((images, (2 * seed + 1) * 2**20), (val, (2 * seed + 2) * 2**20)))
     torch.manual_seed(seed)  # the user's layers that draw (dropout) start from the run's seed
     result = training.train(net, images, val, m, epochs=epochs, batch=batch, lr=lr, seed=seed,
                             state_path=out.with_name(out.name + ".state"), resume=resume, progress=progress,
-                            input=input)
-    F = Fourier2D(m)
+                            input=input, maps=maps)
+    F = Fourier2D(m) if maps is None else MultiCoilFourier(maps, m)
     f = NetworkMap(net, F, input)
     with torch.no_grad():
         y = F(val.to(torch.complex128))
@@ -434,7 +443,7 @@ def train_model(
         zf = F.adjoint(y)
     record = _training_record(result, val, rec, zf, m, command, model=spec, input=input, size=size, mask=mask,
                               rate=rate, seed=seed, epochs=epochs, batch=batch, lr=lr, n_train=len(images),
-                              n_val=len(val))
+                              n_val=len(val), coils=coils)
     payload = {"state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}, "training": record}
     atomic_write(out, lambda tmp: torch.save(payload, tmp))
     out.with_name(out.name + ".state").unlink(missing_ok=True)

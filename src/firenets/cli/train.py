@@ -10,11 +10,12 @@ from pathlib import Path
 from .._io import locked
 from .._progress import Console
 from ..acquisition import MASKS
+from ..masks import FASTMRI_KINDS
 from ..nets.adapter import INPUTS
 from ..nets.training import KINDS
 from ..nets.user import load_model
 from ..reconstruction import train, train_model
-from .options import out_path, positive, rate, say, unwritable
+from .options import out_path, positive, positive_int, rate, say, unwritable
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +27,11 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", choices=INPUTS, default=None,
                    help="with --model: what the network is called with (as in firenets audit; default adjoint)")
     p.add_argument("--size", type=int, default=128)
-    p.add_argument("--mask", choices=MASKS, default="gaussian")
+    p.add_argument("--mask", choices=MASKS + FASTMRI_KINDS, default=None,
+                   help="sampling pattern (default gaussian; with --coils fastmri-random, fastMRI's column mask)")
+    p.add_argument("--coils", type=positive_int, default=None,
+                   help="--model only: train on complex phantoms (smooth random phases) sampled through SENSE with "
+                        "this many birdcage coil maps, e.g. fastMRI's VarNet with --input fastmri")
     p.add_argument("--rate", type=rate, default=0.25)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=None, help="default: 14 (unet), 2 (cascade), 10 (--model)")
@@ -39,7 +44,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue from OUT.state")
     p.add_argument("--force", action="store_true", help="overwrite an existing OUT")
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(run=run, options={"spec": "--model", "input": "--input"})
+    p.set_defaults(run=run, options={"spec": "--model", "input": "--input", "coils": "--coils"})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
     if args.model is None and args.input is not None:
         say(args, "--input applies to --model")
         return 2
+    if args.model is None and args.coils is not None:
+        say(args, "--coils applies to --model; the built-in networks are single-coil")
+        return 2
+    args.mask = args.mask or ("fastmri-random" if args.coils is not None else "gaussian")
     if args.model is not None and args.features is not None:
         say(args, "--features applies to the built-in kinds; your factory sets its own")
         return 2
@@ -74,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             sys.path.insert(0, str(Path.cwd()))
             net = load_model(args.model)
             net, record = train_model(net, out, input=args.input or "adjoint", spec=args.model,
-                                      epochs=args.epochs or 10, **common)
+                                      epochs=args.epochs or 10, coils=args.coils, **common)
         else:
             net, record = train(args.kind, out, epochs=args.epochs, features=args.features, **common)
     print(f"trained {name} ({record['epochs']} epochs, best {record['best_epoch'] + 1}, "

@@ -98,6 +98,7 @@ class NetworkMap(torch.nn.Module):
         columns = bool((mask == mask[:1]).all())  # every row alike: fastMRI's column mask
         self.fastmri_mask = (mask[:1] if columns else mask).reshape(1, 1, -1, W, 1)
         self.num_low_frequencies = low_frequencies(mask.cpu())
+        self.returned_complex: bool | None = None  # whether the last output had a phase (complex or 2 channels)
 
     def _kspace(self, y: torch.Tensor) -> torch.Tensor:
         """P_M^* y: the samples in the k-space grid, zeros elsewhere, (B, H, W) or (B, C, H, W)."""
@@ -135,6 +136,7 @@ class NetworkMap(torch.nn.Module):
         if not isinstance(out, torch.Tensor):
             raise TypeError(f"the model returned {type(out).__name__}, not a torch.Tensor")
         H, W = self.A.in_shape
+        self.returned_complex = out.is_complex() or (out.ndim == 4 and out.shape[1] == 2)
         if out.ndim == 4 and out.shape[1] == 2 and not out.is_complex():  # real and imaginary parts
             out = torch.complex(out[:, 0], out[:, 1])
         if out.ndim == 4 and out.shape[1] == 1:

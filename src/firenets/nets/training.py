@@ -22,7 +22,7 @@ import torch
 from .. import _progress
 from .._io import atomic_write, load_tensors
 from .._validation import check_int, check_scalar, check_seed
-from ..operators import Fourier2D
+from ..operators import Fourier2D, MultiCoilFourier
 from .adapter import NetworkMap, parameter_dtype
 from .learned import DeepCascade, UNet
 
@@ -180,6 +180,7 @@ def train(
     progress: bool | _progress.Progress | None = True,
     on_epoch: Callable[[int, float, float], None] | None = None,
     input: str | None = None,
+    maps: torch.Tensor | None = None,
 ) -> TrainingResult:
     """Adam on mean |f(A^* A x) - x|^2 over ``images`` (N, H, W); the best validation epoch is kept.
 
@@ -189,6 +190,9 @@ def train(
     ``input``: a user's network, trained as the map f = ``nets.adapter.NetworkMap(net, A, input)`` of the
     samples y = A x (what the audit calls it with) instead of net(A^* y). ``progress``: True (a bar
     on the terminal), False/None, or a callable given ``Status("training <Name>", epochs done, epochs)``.
+    ``maps``: coil maps (C, H, W); a user's network is then trained on SENSE samples
+    (``operators.MultiCoilFourier``) of the images, which may be complex. A network that returns a
+    magnitude (fastMRI's VarNet returns the RSS) is trained against |x|, one with a phase against x.
     """
     epochs = check_int("epochs", epochs, minimum=1)
     batch = check_int("batch", batch, minimum=1)
@@ -197,9 +201,13 @@ def train(
         raise ValueError(f"lr must be at most {MAX_LR:g} (Adam moves each weight by about lr per step); got {lr:g}")
     seed = check_seed("seed", seed)
     report = _progress.callback(progress)
+    if maps is not None and input is None:
+        raise ValueError("maps apply to a user's network (input=...); the built-in networks are single-coil")
     for name, t in (("images", images), ("val_images", val_images)):
-        if not isinstance(t, torch.Tensor) or t.ndim != 3 or t.is_complex() or not t.is_floating_point():
-            raise ValueError(f"{name} must be a real tensor of shape (N, H, W)")
+        if not isinstance(t, torch.Tensor) or t.ndim != 3 or not (t.is_floating_point() or
+                                                                  (t.is_complex() and input is not None)):
+            raise ValueError(f"{name} must be a real tensor of shape (N, H, W)"
+                             + (" (complex for a user's network)" if input is None else " or a complex one"))
         if tuple(t.shape[1:]) != tuple(mask.shape):
             raise ValueError(f"{name} are {tuple(t.shape[1:])} but the mask is {tuple(mask.shape)}")
         if t.shape[0] == 0:
@@ -213,7 +221,7 @@ def train(
     if input is None:
         F = Fourier2D(mask, dtype=cdtype)
     else:  # called on the samples y in complex128, as the audit calls it
-        F = Fourier2D(mask)
+        F = Fourier2D(mask) if maps is None else MultiCoilFourier(maps, mask)
         f = NetworkMap(net, F, input, dtype=dtype)
     x0, target = _pairs(F, images, cdtype, samples=input is not None)
     v0, vtarget = _pairs(F, val_images, cdtype, samples=input is not None)
@@ -242,7 +250,7 @@ def train(
             if len(idx) < 2 and (isinstance(net, UNet) or input is not None):
                 continue  # BatchNorm needs more than one value per channel at the bottleneck
             out = f(x0[idx])
-            loss = (out - target[idx]).abs().pow(2).mean()
+            loss = residual(f, out, target[idx]).abs().pow(2).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -279,14 +287,22 @@ def _pairs(F: Fourier2D, images: torch.Tensor, cdtype: torch.dtype, *,
     return x0, target
 
 
+def residual(f: Any, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """out - target; |out| - |target| for a network that returned a magnitude (``NetworkMap.returned_complex``
+    False) of complex targets, whose phase it cannot give."""
+    if target.is_complex() and getattr(f, "returned_complex", None) is False:
+        return out.real - target.abs()
+    return out - target
+
+
 def evaluate_loss(net: torch.nn.Module, x0: torch.Tensor, target: torch.Tensor, batch: int = 16) -> float:
-    """Mean |net(x0) - target|^2 over a set, in eval mode, without gradients."""
+    """Mean |net(x0) - target|^2 over a set (``residual``), in eval mode, without gradients."""
     was_training = net.training
     net.eval()
     total = 0.0
     with torch.no_grad():
         for i in range(0, x0.shape[0], batch):
-            total += float((net(x0[i : i + batch]) - target[i : i + batch]).abs().pow(2).sum())
+            total += float(residual(net, net(x0[i : i + batch]), target[i : i + batch]).abs().pow(2).sum())
     net.train(was_training)
     return total / target.numel()
 
