@@ -269,7 +269,7 @@ def test_the_cli_reconstructs_a_synthetic_multicoil_file(tmp_path, capsys):
     for args, message in (
         (["--mask-file", str(tmp_path / "m.npy")], "must hold a boolean (H, W) array"),
         (["--rate", "0.25", "--acceleration", "4"], "give --rate or --acceleration, not both"),
-        (["--mask", "gaussian", "--center-fraction", "0.08"], "--center-fraction applies to --mask fastmri"),
+        (["--mask", "gaussian", "--center-fraction", "0.08"], "--center-fraction applies to --mask cartesian, fastmri"),
         (["--method", "unet"], "the shipped unet is single-coil"),
     ):
         assert main(["reconstruct", str(tmp_path / "scan.h5"), *args, "--out", str(tmp_path / "bad")]) == 2

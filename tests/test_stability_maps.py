@@ -127,12 +127,15 @@ def test_pythagoras_and_noisy_measurement_map(image, gauss):
     assert truth.error_norm == 0.0 and truth.null_norm == 0.0
 
 
-def test_orthonormal_rows_are_checked(image, gauss):
+def test_orthonormal_rows_are_checked_and_other_operators_split_by_the_pseudo_inverse(image, gauss):
     check_orthonormal_rows(gauss)
     with pytest.raises(ValueError, match="orthonormal rows"):
         check_orthonormal_rows(gauss * 1.01)
-    with pytest.raises(ValueError, match="orthonormal rows"):
-        hallucination_maps(ZeroFilled(gauss), gauss * 2.0, image)
+    # 2 A has the null space of A and (2 A)^+ (2 A) = A^* A: zero-filling's null map is -P_null x for both
+    scaled = hallucination_maps(ZeroFilled(gauss), gauss * 2.0, image)
+    plain = hallucination_maps(ZeroFilled(gauss), gauss, image)
+    assert scaled.null_norm == pytest.approx(plain.null_norm, rel=1e-9)
+    assert scaled.projection_residual <= 1e-10 and plain.projection_residual == 0.0
 
 
 def test_hallucination_errors(image, gauss):
