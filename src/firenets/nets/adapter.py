@@ -4,7 +4,10 @@ its input convention names, for the operator's own mask (and coil maps), and che
 Conventions (``INPUTS``): ``adjoint`` net(A^* y); ``magnitude`` net(|A^* y|); ``channels`` net of A^* y's
 real and imaginary parts as 2 channels (fastMRI's ``Unet(in_chans=2, out_chans=2)``, deepinv's layout);
 ``kspace`` net(P_M^* y, mask[, maps]); ``fastmri`` net(masked_kspace, mask, num_low_frequencies) in
-fastMRI's layout (``fastmri.models.VarNet``). A network may return a real or complex image, (B, H, W) or
+fastMRI's layout (``fastmri.models.VarNet``); ``deepinv`` net(y, physics) with deepinv's ``MRI`` or
+``MultiCoilMRI`` physics of the operator's mask (and maps) and y its zero-filled k-space, real and imaginary
+parts first: (B, 2, H, W) or (B, 2, C, H, W) (deepinv's MoDL, VarNet; its FFT is the same centred
+orthonormal one). A network may return a real or complex image, (B, H, W) or
 (B, 1, H, W), or real and imaginary parts as 2 channels (B, 2, H, W). The built-in U-Net and deep cascade are ``adjoint`` networks; zero-filling
 is the identity on A^* y. docs/audit.md describes the shapes.
 """
@@ -17,7 +20,7 @@ import torch
 
 from .._validation import ArgumentError
 
-INPUTS = ("adjoint", "magnitude", "channels", "kspace", "fastmri")
+INPUTS = ("adjoint", "magnitude", "channels", "kspace", "fastmri", "deepinv")
 OUTPUTS = ("auto", "magnitude", "complex")
 INPUT_HELP = {
     "adjoint": "the zero-filled image A^* y, complex (B, H, W)",
@@ -27,9 +30,12 @@ INPUT_HELP = {
               "(and the maps (coils, H, W) with coils)",
     "fastmri": "fastMRI's layout: masked_kspace (B, coils, H, W, 2) real, mask (1, 1, H or 1, W, 1) bool and "
                "num_low_frequencies",
+    "deepinv": "deepinv's call model(y, physics): y the zero-filled k-space as real and imaginary parts (B, 2, H, W) "
+               "or (B, 2, coils, H, W), physics deepinv.physics.MRI or MultiCoilMRI of the same mask and maps",
 }
 
-__all__ = ["INPUTS", "INPUT_HELP", "OUTPUTS", "NetworkMap", "low_frequencies", "parameter_dtype", "zero_filled"]
+__all__ = ["INPUTS", "INPUT_HELP", "OUTPUTS", "NetworkMap", "deepinv_physics", "low_frequencies", "parameter_dtype",
+           "zero_filled"]
 
 
 def low_frequencies(mask: torch.Tensor) -> int:
@@ -99,6 +105,7 @@ class NetworkMap(torch.nn.Module):
         self.fastmri_mask = (mask[:1] if columns else mask).reshape(1, 1, -1, W, 1)
         self.num_low_frequencies = low_frequencies(mask.cpu())
         self.returned_complex: bool | None = None  # whether the last output had a phase (complex or 2 channels)
+        self.physics = deepinv_physics(mask, self.maps, self.dtype) if input == "deepinv" else None
 
     def _kspace(self, y: torch.Tensor) -> torch.Tensor:
         """P_M^* y: the samples in the k-space grid, zeros elsewhere, (B, H, W) or (B, C, H, W)."""
@@ -113,6 +120,8 @@ class NetworkMap(torch.nn.Module):
                 return (torch.view_as_real(x0).permute(0, 3, 1, 2).contiguous(),)
             return (x0,) if self.input == "adjoint" else (x0.abs()[:, None],)
         k = self._kspace(yb).to(device=self.device, dtype=self.cdtype)
+        if self.input == "deepinv":  # real and imaginary parts before the coils: (B, 2[, C], H, W)
+            return (torch.view_as_real(k).movedim(-1, 1).contiguous(), self.physics)
         if self.input == "kspace":
             return (k, self.mask) if self.coils is None else (k, self.mask, self.maps)
         k = k[:, None] if self.coils is None else k
@@ -156,6 +165,24 @@ class NetworkMap(torch.nn.Module):
         if not bool(torch.isfinite(out).all()):
             raise ValueError("the model returned NaN or Inf values")
         return out.to(device=self.A.device, dtype=torch.complex128)  # real: zero imaginary part
+
+
+def deepinv_physics(mask: torch.Tensor, maps: torch.Tensor | None, dtype: torch.dtype) -> Any:
+    """deepinv's ``MRI(mask)`` or ``MultiCoilMRI(mask, coil_maps=maps)`` for the boolean mask (centred, as
+    ours: deepinv's FFT is fftshift(fft2(ifftshift(x), norm="ortho")) too), maps in the complex type of
+    ``dtype`` so that a float32 model's data stay float32, and the conjugate-gradient tolerance of its
+    multi-coil data consistency set to 1e-8 (its default, 1e-4, is visible in a float64 attack)."""
+    try:
+        from deepinv.physics import MRI, MultiCoilMRI
+    except ImportError as exc:
+        raise ImportError("input 'deepinv' needs deepinv: pip install torch==2.14.1 torchvision==0.29.1, then "
+                          "pip install -e \".[deepinv]\"") from exc
+    H, W = mask.shape
+    if maps is None:
+        return MRI(mask=mask, img_size=(H, W), device=mask.device)
+    cdtype = torch.complex64 if dtype == torch.float32 else torch.complex128
+    return MultiCoilMRI(mask=mask, coil_maps=maps.to(cdtype), img_size=(H, W), device=mask.device, tol=1e-8,
+                        max_iter=200)
 
 
 def zero_filled(A: Any) -> NetworkMap:
