@@ -173,6 +173,10 @@ def test_coil_data_that_cannot_serve_is_refused_before_any_stage(tmp_path):
     bad[0, 0, 0] = float("nan")
     with pytest.raises(ArgumentError, match="NaN or Inf"):
         coil_acquisition(kw, {"s": Scan(bad)})
+    under = k.clone()
+    under[:, :, ::3] = 0  # a file that was undersampled before it reached us
+    with pytest.raises(ArgumentError, match="already undersampled"):
+        coil_acquisition(kw, {"s": Scan(under)})
     with pytest.raises(ArgumentError, match="fully sampled centre"):
         coil_acquisition(sampling(dict(mask="gaussian")), {"s": Scan(k)})
     half = coils.birdcage(4, (32, 32))

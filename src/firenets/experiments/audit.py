@@ -176,6 +176,12 @@ def coil_acquisition(acq: Mapping[str, Any], images: Mapping[str, Any]) -> tuple
         if not bool(torch.isfinite(k).all()):
             raise ArgumentError("images", f"{name}: the k-space holds {int((~torch.isfinite(k)).sum())} NaN or Inf "
                                           "entries")
+        empty = int((k.abs().sum(dim=(0, 1)) == 0).sum())
+        if empty:
+            raise ArgumentError("images", f"{name}: {empty} k-space columns hold only zeros, so the file is already "
+                                          "undersampled (as fastMRI's test and challenge files are); the audit "
+                                          "undersamples a fully sampled scan retrospectively, and the full-kspace "
+                                          "threat needs the full k-space")
         if maps is not None and maps.shape[0] != k.shape[0]:
             raise ArgumentError("maps", f"hold {maps.shape[0]} coils but {name}'s k-space has {k.shape[0]}")
         if maps is None:

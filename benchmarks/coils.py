@@ -1,0 +1,134 @@
+"""Seconds per stage of a multi-coil audit, measured where the CPU allows and extrapolated where not.
+
+    python benchmarks/coils.py [--model varnet|none] [--small 64] [--steps 100] [--configs 256x256x1,320x320x8,640x368x15]
+
+1. One audit (``fn.audit``, every stage but the positive control, which is single-coil and the same for
+   every acquisition) of a SMALL x SMALL phantom with 4 simulated coils: the seconds of every stage and of
+   every map in it, with the budget's step cap --steps.
+2. For every configuration HxWxC: the seconds of one forward + backward pass of every map (the user's
+   model, the reference FIRENET, zero-filling) through SENSE with C birdcage coils (one coil: Fourier2D),
+   the median of 3 (1 where a pass exceeds 20 s).
+3. The extrapolation: a stage's seconds per map at H x W x C = its seconds in (1) x the ratio of that map's
+   pass at H x W x C to its pass in (1), i.e. the same number of passes (the attacks' stopping rule does not
+   depend on the size; a stage's passes are what (1) measured). The table says which numbers are measured
+   and which extrapolated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+import torch
+
+import firenets as fn
+from firenets import coils, data
+from firenets.acquisition import acquire
+from firenets.experiments.maps import REFERENCE, ZERO_FILLED, reference_makers
+from firenets.nets.adapter import NetworkMap
+from firenets.operators import Fourier2D, MultiCoilFourier
+
+STAGES = ("accuracy", "perturbation", "hallucination-attack", "structural", "more-samples", "generalisation",
+          "hallucination")
+
+
+def model(kind: str):
+    """(label, module, input) of the user's model, or None."""
+    if kind == "none":
+        return None
+    from fastmri.models import VarNet
+
+    torch.manual_seed(0)
+    return "VarNet", VarNet(num_cascades=4, sens_chans=4, sens_pools=2, chans=8, pools=2), "fastmri"
+
+
+def operator(H: int, W: int, C: int):
+    x = data.ellipses((H, W), seed=1).to(torch.complex128) * data.smooth_phase((H, W), seed=2)
+    mask = acquire(x, mask="cartesian", rate=0.25, seed=0).mask
+    A = Fourier2D(mask) if C == 1 else MultiCoilFourier(coils.birdcage(C, (H, W)), mask)
+    return A, x
+
+
+def pass_seconds(f, A, x, repeat: int = 3) -> float:
+    """Median seconds of f(A x + e) and the gradient of ||f|| with respect to e."""
+    y = A(x)
+    times = []
+    for _ in range(repeat):
+        e = torch.zeros_like(y, requires_grad=True)
+        t0 = time.perf_counter()
+        out = f(y + e)
+        torch.autograd.grad(torch.linalg.vector_norm(out), e)
+        times.append(time.perf_counter() - t0)
+        if times[-1] > 20:
+            break
+    return statistics.median(times)
+
+
+def maps_for(A, user):
+    ref = reference_makers()
+    out = {REFERENCE: ref[REFERENCE](A), ZERO_FILLED: ref[ZERO_FILLED](A)}
+    if user is not None:
+        label, net, input = user
+        out = {label: NetworkMap(net, A, input, dtype=torch.float32), **out}
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", choices=["varnet", "none"], default="varnet")
+    p.add_argument("--small", type=int, default=64)
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--configs", default="256x256x1,320x320x8,640x368x15")
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    user = model(args.model)
+    configs = [tuple(int(v) for v in c.split("x")) for c in args.configs.split(",")]
+
+    A, x = operator(args.small, args.small, 4)
+    t0 = time.perf_counter()
+    res = fn.audit(user[1] if user else torch.nn.Identity(), {"x": x}, name=user[0] if user else "identity",
+                   input=user[2] if user else "adjoint", acquisition=dict(coils=4), stages=STAGES,
+                   budget=fn.stability.Budget(steps=args.steps))
+    wall = time.perf_counter() - t0
+    labels = list(maps_for(A, user))
+    small = {label: pass_seconds(f, A, x) for label, f in maps_for(A, user).items()}
+    print(f"(1) audit of {args.small}x{args.small} with 4 coils, step cap {args.steps}: {wall:.0f} s; failures "
+          f"{res.failures or 'none'}")
+    per_map = {s: res.map_seconds.get(s) for s in STAGES}
+    print("| stage | " + " | ".join(labels) + " | stage seconds |")
+    print("|---|" + "---|" * (len(labels) + 1))
+    for s in STAGES:
+        cells = [f"{per_map[s][m]:.1f}" if per_map[s] and m in per_map[s] else "-" for m in labels]
+        print(f"| {s} | " + " | ".join(cells) + f" | {res.seconds.get(s, float('nan')):.1f} |")
+    print("\n(2) one forward + backward pass, seconds (median):")
+    print("| H x W x coils | " + " | ".join(labels) + " |")
+    print("|---|" + "---|" * len(labels))
+    costs = {}
+    for H, W, C in configs:
+        A_c, x_c = operator(H, W, C)
+        costs[(H, W, C)] = {label: pass_seconds(f, A_c, x_c) for label, f in maps_for(A_c, user).items()}
+        print(f"| {H} x {W} x {C} | " + " | ".join(f"{costs[(H, W, C)][m]:.3g}" for m in labels) + " |")
+        sys.stdout.flush()
+    print(f"\n(3) seconds per stage, extrapolated from (1) by the pass ratios of (2) (pass counts as measured at "
+          f"{args.small}x{args.small}x4; stages without per-map seconds scaled by the reference FIRENET's ratio):")
+    print("| stage | " + " | ".join(f"{H} x {W} x {C}" for H, W, C in configs) + " |")
+    print("|---|" + "---|" * len(configs))
+    totals = dict.fromkeys(configs, 0.0)
+    for s in STAGES:
+        cells = []
+        for c in configs:
+            if per_map[s]:
+                sec = sum(per_map[s][m] * costs[c][m] / small[m] for m in labels if m in per_map[s])
+            else:
+                sec = res.seconds.get(s, 0.0) * costs[c][REFERENCE] / small[REFERENCE]
+            totals[c] += sec
+            cells.append(f"{sec:.0f}")
+        print(f"| {s} | " + " | ".join(cells) + " |")
+    print("| total | " + " | ".join(f"{totals[c]:.0f}" for c in configs) + " |")
+
+
+if __name__ == "__main__":
+    main()
