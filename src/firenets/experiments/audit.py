@@ -14,7 +14,7 @@ from .. import data
 from .._progress import Progress, callback
 from .._validation import ArgumentError, as_tensor, check_int, check_scalar, check_seed
 from ..acquisition import check_maps, estimate_maps, sampling_mask
-from ..coils import birdcage
+from ..coils import birdcage, rss
 from ..nets.adapter import INPUT_HELP, INPUTS, OUTPUTS, NetworkMap, parameter_dtype
 from ..operators import ifft2c
 from ..report import pages, sentences
@@ -32,11 +32,12 @@ from .stages import (
 )
 from .verdicts import Verdict
 
-__all__ = ["ACQUISITION_KEYS", "AuditResult", "Scan", "Setup", "audit", "coil_acquisition", "device_of", "named_images", "probe", "run_setup",
-           "load_image", "sampling", "setup"]
+__all__ = ["ACQUISITION_KEYS", "AuditResult", "Scan", "Setup", "audit", "coil_acquisition", "device_of",
+           "load_image", "named_images", "probe", "run_setup", "sampling", "setup"]
 
 ACQUISITION_KEYS = ("mask", "rate", "acceleration", "center_fraction", "seed", "noise", "coils", "maps")
 AUDIT_THREATS = ("image", "kspace")  # the threat models an audit runs by default
+OBJECT = 0.05  # the object: pixels above this fraction of the peak magnitude (above a scan's noise floor)
 
 
 @dataclass(eq=False)
@@ -164,6 +165,7 @@ def coil_acquisition(acq: Mapping[str, Any], images: Mapping[str, Any]) -> tuple
         return dict(images), kw, {}
     shape = next(iter(images.values())).shape
     out: dict[str, torch.Tensor] = dict(images)
+    objects = {n: v.abs() for n, v in images.items() if not isinstance(v, Scan)}  # what the maps must cover
     origin = "given"
     if scans:
         if len(images) > 1:
@@ -194,20 +196,21 @@ def coil_acquisition(acq: Mapping[str, Any], images: Mapping[str, Any]) -> tuple
                 raise ArgumentError("mask", f"the coil maps of {name} are estimated from the mask's fully sampled "
                                             f"centre: {exc}") from None
         maps = check_maps("maps", maps, tuple(k.shape[1:]))
-        out[name] = (maps.conj() * ifft2c(k)).sum(0)  # SENSE's coil combination of the full k-space
+        coil_images = ifft2c(k)
+        out[name] = (maps.conj() * coil_images).sum(0)  # SENSE's coil combination of the full k-space
+        objects[name] = rss(coil_images)
         kw["kspace"] = {name: k}
     elif coils is not None:
         maps, origin = birdcage(coils, shape), "birdcage"
     maps = check_maps("maps", maps, tuple(shape))
     power = (maps.abs() ** 2).sum(0)
-    for name, x in out.items():
+    for name, x in objects.items():
         if tuple(x.shape) != tuple(shape):
             raise ArgumentError("images", f"{name} is {tuple(x.shape)}; the coil maps are {tuple(shape)}")
-        peak = float(x.abs().max())
-        bare = (power < 0.5) & (x.abs() > 1e-3 * peak)
+        bare = (power < 0.5) & (x > OBJECT * float(x.max()))
         if bool(bare.any()):
-            raise ArgumentError("maps", f"do not cover {name}: {int(bare.sum())} pixels of the object (|x| above "
-                                        "1e-3 of its peak) have sum_c |S_c|^2 = 0")
+            raise ArgumentError("maps", f"do not cover {name}: {int(bare.sum())} pixels of the object (above "
+                                        f"{OBJECT:.0%} of its peak magnitude; a scan's RSS) have sum_c |S_c|^2 = 0")
     kw["maps"] = maps
     return out, kw, {"coil_maps": origin}
 
