@@ -200,6 +200,8 @@ def coil_acquisition(acq: Mapping[str, Any], images: Mapping[str, Any]) -> tuple
         out[name] = (maps.conj() * coil_images).sum(0)  # SENSE's coil combination of the full k-space
         objects[name] = rss(coil_images)
         kw["kspace"] = {name: k}
+        if scan.reference is not None:
+            kw["references"] = {name: scan.reference.to(torch.float64)}
     elif coils is not None:
         maps, origin = birdcage(coils, shape), "birdcage"
     maps = check_maps("maps", maps, tuple(shape))
@@ -332,7 +334,7 @@ def run_setup(s: Setup, images: Mapping[str, torch.Tensor], *, stages: Sequence[
     """The battery of ``s`` on ``images`` (all acquired once; the model first called on the first, unless
     ``check_model`` is False), as an ``AuditResult``."""
     images, kw, coil_settings = coil_acquisition(s.acquisition, images)
-    acqs = acquisitions(images, **kw)
+    acqs = acquisitions(images, **{k: v for k, v in kw.items() if k != "references"})
     if check_model:
         acq = next(iter(acqs.values()))
         probe(s.makers[s.label](acq.operator), acq, input=s.input, label=s.label)

@@ -22,6 +22,7 @@ from .. import data, masks, metrics
 from .._progress import Progress, indented, say
 from .._validation import check_scalar
 from ..acquisition import Acquisition, acquire
+from ..reconstruction import centre_crop
 from ..stability.budget import Budget
 from ..stability.generalisation import Generalisation, generalisation
 from ..stability.hallucination import HallucinationMaps, hallucination_maps
@@ -52,9 +53,13 @@ class Accuracy:
     recons: dict[str, dict[str, torch.Tensor]]
     metrics: dict[str, dict[str, dict[str, float]]]
     seconds: dict[str, dict[str, float]]
+    # image -> map -> metrics against the file's stored reconstruction (fastMRI's reconstruction_rss) on its crop
+    reference: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        return {img: {m: {**v, "seconds": self.seconds[img][m]} for m, v in per.items()}
+        return {img: {m: {**v, "seconds": self.seconds[img][m],
+                          **({"reference": self.reference[img][m]} if img in self.reference else {})}
+                      for m, v in per.items()}
                 for img, per in self.metrics.items()}
 
 
@@ -122,10 +127,13 @@ def acquisitions(images: Mapping[str, torch.Tensor], *, mask: str | torch.Tensor
             for name, x in images.items()}
 
 
-def accuracy(makers: Mapping[str, MapFactory], acqs: Mapping[str, Acquisition]) -> Accuracy:
+def accuracy(makers: Mapping[str, MapFactory], acqs: Mapping[str, Acquisition],
+             references: Mapping[str, torch.Tensor] | None = None) -> Accuracy:
     """Every map's reconstruction of every image from its samples, and the zero-filled image: PSNR,
-    SSIM, NMSE of the magnitudes (fastMRI conventions, ``metrics.evaluate``) and seconds."""
-    recons, mets, secs, truths = {}, {}, {}, {}
+    SSIM, NMSE of the magnitudes (fastMRI conventions, ``metrics.evaluate``) and seconds; for an image with
+    a stored reconstruction in ``references`` (fastMRI's ``reconstruction_rss``), the same metrics of the
+    magnitudes' centre crop to its size against it."""
+    recons, mets, secs, truths, refs = {}, {}, {}, {}, {}
     for name, acq in acqs.items():
         target = acq.target.abs()
         truths[name], recons[name], mets[name], secs[name] = target, {}, {}, {}
@@ -141,7 +149,10 @@ def accuracy(makers: Mapping[str, MapFactory], acqs: Mapping[str, Acquisition]) 
             secs[name][label] = time.perf_counter() - t0
             recons[name][label] = rec.abs()
             mets[name][label] = metrics.evaluate(target, rec.abs())
-    return Accuracy(truths, recons, mets, secs)
+            if references and references.get(name) is not None:
+                ref = references[name]
+                refs.setdefault(name, {})[label] = metrics.evaluate(ref, centre_crop(rec.abs(), tuple(ref.shape)))
+    return Accuracy(truths, recons, mets, secs, refs)
 
 
 def _timed(makers: Mapping[str, MapFactory], run_one, progress: Progress | None, what: str,
@@ -286,6 +297,7 @@ def run(
     center_fraction: float | None = None,
     maps: torch.Tensor | None = None,
     kspace: Mapping[str, torch.Tensor] | None = None,
+    references: Mapping[str, torch.Tensor] | None = None,
     threats: Sequence[str] = ("image",),
     kspace_norms: Sequence[float] | None = None,
     about: Mapping[str, Any] | None = None,
@@ -300,7 +312,8 @@ def run(
     attacks perturb noiseless samples A x). ``center_fraction``: of fastMRI's masks. ``maps``: coil maps
     (C, H, W) with sum_c |S_c|^2 = 1 on the object; every stage then samples through SENSE
     (``operators.MultiCoilFourier``) except the positive control, which is single-coil. ``kspace``: an image's
-    measured k-space ((C, H, W) with maps), sampled in the accuracy stage instead of A x. ``acqs``: the
+    measured k-space ((C, H, W) with maps), sampled in the accuracy stage instead of A x; ``references``: an
+    image's stored reconstruction, the accuracy stage's second target on its crop. ``acqs``: the
     images' acquisitions when already made (``acquisitions``). ``threats``: the threat models of the perturbation stage (``stability.THREATS``:
     image-domain worst case, and the k-space threats of the published studies at ``kspace_norms``, default
     ``stability.THREAT_NORMS``). ``about``: more settings to record (the maps' descriptions). With ``keep_going`` a stage that raises is recorded in ``failures`` (its type
@@ -345,7 +358,7 @@ def run(
         t0 = time.perf_counter()
         try:
             _stage(result, stage, makers, acqs, xs, A, x, mask=mask, rate=rate, seed=seed, noise=noise,
-                   center_fraction=center_fraction, maps=maps, budget=budget, detail=detail, threats=threats, kspace_norms=kspace_norms, progress=inner)
+                   center_fraction=center_fraction, maps=maps, references=references, budget=budget, detail=detail, threats=threats, kspace_norms=kspace_norms, progress=inner)
         except Exception as exc:  # recorded; the next stage still runs
             if not keep_going:
                 raise
@@ -358,11 +371,11 @@ def run(
 
 
 def _stage(result: BatteryResult, stage: str, makers, acqs, xs, A, x, *, mask, rate, seed, noise, center_fraction,
-           maps, budget,
+           maps, references, budget,
            detail, threats, kspace_norms, progress) -> None:
     """Run one stage of ``run`` into ``result``."""
     if stage == "accuracy":
-        result.accuracy = accuracy(makers, acqs)
+        result.accuracy = accuracy(makers, acqs, references)
     elif stage == "perturbation":
         seconds = result.map_seconds.setdefault(stage, {})
         if "image" in threats:

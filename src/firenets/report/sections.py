@@ -132,6 +132,9 @@ def accuracy_section(acc: Any, out: Path, *, title: str, file: str, settings: st
         lines.append(f"{img}: highest PSNR {per[best]['psnr']:.2f} dB ({best}); "
                      + ", ".join(f"{m} {per[m]['psnr']:.2f}" for m in maps)
                      + f"; zero-filled {per['zero-filled']['psnr']:.2f} dB.")
+    for img, per in acc.reference.items():
+        lines.append(f"{img} against the file's stored reconstruction on its centre crop (fastMRI's convention): "
+                     + ", ".join(f"{m} PSNR {v['psnr']:.2f} dB, SSIM {v['ssim']:.3f}" for m, v in per.items()) + ".")
     summary = " ".join(lines) if subject is None else f"{subject}: " + "; ".join(
         f"PSNR {per[subject]['psnr']:.2f} dB, SSIM {per[subject]['ssim']:.3f} on {img} (zero-filled "
         f"{per['zero-filled']['psnr']:.2f} dB)" for img, per in acc.metrics.items()) + "."
