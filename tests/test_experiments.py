@@ -152,6 +152,7 @@ def test_the_parsers_lists_are_the_librarys():
     from firenets.nets.adapter import INPUTS, OUTPUTS
     from firenets.nets.mri import METHODS, REGULARISERS
     from firenets.nets.training import KINDS
+    from firenets.reconstruction import TRAINING_MASKS
 
     sub = next(a for a in build_parser()._actions if a.dest == "command").choices
 
@@ -163,7 +164,7 @@ def test_the_parsers_lists_are_the_librarys():
     assert tuple(option("audit", "mask").choices) == MASKS + FASTMRI_KINDS
     assert option("reconstruct", "method").choices is METHODS and option("attack", "method").choices is METHODS
     assert option("reconstruct", "regulariser").choices is REGULARISERS
-    assert option("train", "kind").choices is KINDS and option("train", "mask").choices is MASKS
+    assert option("train", "kind").choices is KINDS and option("train", "mask").choices is TRAINING_MASKS
     assert option("audit", "stages").type("accuracy,positive-control") == ("accuracy", "positive-control")
     for stage in stages.STAGES:
         assert option("audit", "stages").type(stage) == (stage,)

@@ -353,6 +353,9 @@ def train(
     return net, record
 
 
+TRAINING_MASKS = MASKS + _masks.FASTMRI_KINDS  # the masks networks are trained with (fastMRI's for coils)
+
+
 def _phantom_training(size: int, mask: str, rate: float, seed: int, n_train: int, n_val: int, *,
                       min_size: int = 16) -> tuple:
     """The checked settings, the mask ``masks.make(mask, (size, size), rate, seed)`` and the phantoms of
@@ -360,8 +363,8 @@ def _phantom_training(size: int, mask: str, rate: float, seed: int, n_train: int
 
     size = check_int("size", size, minimum=min_size)
     check_pixels("size", (size, size))
-    if mask not in MASKS + _masks.FASTMRI_KINDS:
-        raise ValueError(f"mask must be one of {MASKS + _masks.FASTMRI_KINDS}; got {mask!r}")
+    if mask not in TRAINING_MASKS:
+        raise ValueError(f"mask must be one of {TRAINING_MASKS}; got {mask!r}")
     rate = check_scalar("rate", rate, positive=True)
     if rate > 1:
         raise ValueError(f"rate must be in (0, 1]; got {rate}")

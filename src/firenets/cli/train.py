@@ -9,12 +9,10 @@ from pathlib import Path
 
 from .._io import locked
 from .._progress import Console
-from ..acquisition import MASKS
-from ..masks import FASTMRI_KINDS
 from ..nets.adapter import INPUTS
 from ..nets.training import KINDS
 from ..nets.user import load_model
-from ..reconstruction import train, train_model
+from ..reconstruction import TRAINING_MASKS, train, train_model
 from .options import out_path, positive, positive_int, rate, say, unwritable
 
 
@@ -27,7 +25,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", choices=INPUTS, default=None,
                    help="with --model: what the network is called with (as in firenets audit; default adjoint)")
     p.add_argument("--size", type=int, default=128)
-    p.add_argument("--mask", choices=MASKS + FASTMRI_KINDS, default=None,
+    p.add_argument("--mask", choices=TRAINING_MASKS, default=None,
                    help="sampling pattern (default gaussian; with --coils fastmri-random, fastMRI's column mask)")
     p.add_argument("--coils", type=positive_int, default=None,
                    help="--model only: train on complex phantoms (smooth random phases) sampled through SENSE with "
