@@ -368,12 +368,15 @@ def audit(
     reference FIRENET and zero-filling, with one acquisition and one attack ``budget``.
 
     ``model``: a torch module (or callable) called as ``input`` names (``nets.adapter.INPUTS``: adjoint,
-    magnitude, kspace, fastmri), returning a real or complex image (``output``: auto, magnitude, complex);
+    magnitude, channels, kspace, fastmri, deepinv), returning a real or complex image (``output``: auto, magnitude, complex);
     moved to ``device`` (default: cuda when available) and cast to ``dtype`` (default: its parameters'),
     in place as ``Module.to`` does. ``images``: a tensor (complex for an image with a phase), a path or
     built-in name (``data.load``: a file's phase is kept; built-ins at ``size``, with the smooth phase of
-    seed ``phase`` when given), or a list or dict of them; the single-image stages use the first. ``acquisition``: a
-    dict of mask (a kind or a boolean (H, W) tensor), rate or acceleration, seed, noise. ``threats``: the
+    seed ``phase`` when given), or a list or dict of them (a multi-coil fastMRI file alone: its own k-space,
+    ESPIRiT maps); the single-image stages use the first. ``acquisition``: a dict of mask (a kind or a
+    boolean (H, W) tensor), rate or acceleration, center_fraction, seed, noise, and coils (simulated
+    birdcage maps) or maps ((C, H, W), sum_c |S_c|^2 = 1): every stage but the positive control then
+    samples through SENSE (``coil_acquisition``). ``threats``: the
     threat models of the perturbation stage (``stability.THREATS``; default image and kspace) and
     ``kspace_norms`` their budgets eta (default ``stability.THREAT_NORMS``). ``name`` labels
     the model on the page (default its class name). A stage that fails is recorded and the others run
