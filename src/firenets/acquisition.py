@@ -137,8 +137,8 @@ def check_maps(name: str, maps: Any, shape: tuple[int, int]) -> torch.Tensor:
         raise ArgumentError(name, "are zero everywhere")
     off = float((power[covered] - 1).abs().max())
     if off > 1e-6:
-        raise ArgumentError(name, f"must satisfy sum_c |S_c|^2 = 1 where they are non-zero (coils.normalised "
-                                  f"does this); it is off by up to {off:.3g}")
+        raise ArgumentError(name, f"must satisfy sum_c |S_c|^2 = 1 where they are non-zero (divide them by their "
+                                  f"root-sum-of-squares, coils.rss); it is off by up to {off:.3g}")
     return t
 
 
@@ -221,10 +221,10 @@ def acquire_multicoil(kspace: Any, *, mask: str | torch.Tensor = "fastmri-random
         raise ValueError(f"kspace must be multi-coil (coils, H, W); got shape {tuple(k.shape)}")
     C, H, W = k.shape
     m, kind, seed, noise = _sampling(mask, (H, W), rate, seed, noise, center_fraction, "the k-space")
-    calib = calibration_size(m)
     if maps is None:
         maps, calib = estimate_maps(k, m, method=maps_method)
     else:
+        calib = calibration_size(m)
         maps = as_tensor("maps", maps, dtype=torch.complex128)
         if maps.ndim != 3 or tuple(maps.shape[1:]) != (H, W):
             raise ValueError(f"maps must be (coils, {H}, {W}); got {tuple(maps.shape)}")

@@ -21,7 +21,7 @@ import torch
 from .. import data, masks, metrics
 from .._progress import Progress, indented, say
 from .._validation import check_scalar
-from ..acquisition import Acquisition, acquire
+from ..acquisition import CENTRED_MASKS, Acquisition, acquire
 from ..reconstruction import centre_crop
 from ..stability.budget import Budget
 from ..stability.generalisation import Generalisation, generalisation
@@ -36,13 +36,12 @@ from .maps import ZERO_FILLED, MapFactory
 from .verdicts import Verdict, verdicts
 
 __all__ = ["ROW_KEYS", "SAMPLE_RATES", "STAGES", "Accuracy", "BatteryResult", "accuracy", "acquisitions",
-           "check_sampling", "check_stages", "check_threats", "threat_attacks", "generalisations", "hallucination_attacks", "hallucinations",
-           "image_row", "perturbations", "run", "sample_sweeps", "structural_changes"]
+           "check_sampling", "check_stages", "check_threats", "generalisations", "hallucination_attacks", "hallucinations",
+           "image_row", "perturbations", "run", "sample_sweeps", "structural_changes", "threat_attacks"]
 
 STAGES = ("accuracy", "perturbation", "hallucination-attack", "structural", "more-samples", "generalisation",
           "hallucination", "positive-control")
 SAMPLE_RATES = (0.15, 0.2, 0.25, 0.3, 0.4)
-COLUMN_MASKS = ("cartesian", *masks.FASTMRI_KINDS)  # masks of whole k-space columns (phase encodes)
 
 
 @dataclass(frozen=True, eq=False)
@@ -228,7 +227,7 @@ def generalisations(makers: Mapping[str, MapFactory], images: Sequence[torch.Ten
               if not any(x.shape == v[0].shape and not x.is_complex() and torch.equal(x.to(torch.float64), v[0])
                       for x in images)}
     centre = {} if center_fraction is None else {"center_fraction": center_fraction}
-    if mask in COLUMN_MASKS:  # the shifts a column-mask model meets: another pattern and centre, another rate
+    if mask in CENTRED_MASKS:  # the shifts a column-mask model meets: another pattern and centre, another rate
         half = round((center_fraction or masks.FASTMRI_CENTRE.get(round(1 / rate), 0.08)) / 2, 4)
         centre_lower = {} if center_fraction is None else {"center_fraction": min(center_fraction, round(rate * 0.6, 3))}
         other = {"fastmri-equispaced, half the centre": {"mask": "fastmri-equispaced", "rate": rate, "seed": seed,
@@ -309,7 +308,7 @@ def run(
     ``mask``: a kind drawn at ``rate`` with ``seed``, or a boolean (H, W) tensor (then the stages that
     draw masks at other rates, more-samples and generalisation, are refused). ``noise``: the standard
     deviation of complex Gaussian noise per sample in the accuracy and generalisation stages (the
-    attacks perturb noiseless samples A x). ``center_fraction``: of fastMRI's masks. ``maps``: coil maps
+    attacks perturb noiseless samples A x). ``center_fraction``: of the column masks (cartesian, fastMRI's). ``maps``: coil maps
     (C, H, W) with sum_c |S_c|^2 = 1 on the object; every stage then samples through SENSE
     (``operators.MultiCoilFourier``) except the positive control, which is single-coil. ``kspace``: an image's
     measured k-space ((C, H, W) with maps), sampled in the accuracy stage instead of A x; ``references``: an
@@ -358,7 +357,8 @@ def run(
         t0 = time.perf_counter()
         try:
             _stage(result, stage, makers, acqs, xs, A, x, mask=mask, rate=rate, seed=seed, noise=noise,
-                   center_fraction=center_fraction, maps=maps, references=references, budget=budget, detail=detail, threats=threats, kspace_norms=kspace_norms, progress=inner)
+                   center_fraction=center_fraction, maps=maps, references=references, budget=budget, detail=detail,
+                   threats=threats, kspace_norms=kspace_norms, progress=inner)
         except Exception as exc:  # recorded; the next stage still runs
             if not keep_going:
                 raise

@@ -11,7 +11,8 @@ numbers can be set beside theirs (REFERENCE section 11):
   (sum_c ||S_c x||^2)^(1/2) for coil maps S_c (the centred FFT is unitary).
 
 For the k-space threats the attack maximises the error to the truth ||f(A x + e) - x|| (the studies'
-objective) by the projected Adam of ``measurement_attack``, and Gaussian e of the same norms (per coil
+objective) by ``measurement_attack`` (projected Adam, its best start polished by projected
+normalised-gradient ascent), and Gaussian e of the same norms (per coil
 for ``coil``) is the control. Every budget is reported as ||e|| / ||A x||, ||e|| / ||k|| and ||e|| / ||x||.
 """
 
