@@ -310,3 +310,32 @@ def test_the_audit_runs_the_k_space_threat_models_and_reports_every_normalisatio
     assert sum(line.startswith("Smooth, ") for line in result.text()) == 2
     with pytest.raises(ValueError, match="threats must be among"):
         fn.audit(Smooth(), {"x": x}, threats=("image", "pixels"))
+
+
+def test_the_targeted_attack_also_perturbs_the_samples_when_the_k_space_threat_is_asked_for(tmp_path):
+    x = data.ellipses(32, seed=1).to(torch.complex128) * data.smooth_phase(32, seed=2)
+    result = fn.audit(Smooth(), {"x": x}, stages=("hallucination-attack",), threats=("image", "kspace"),
+                      kspace_norms=(0.01, 0.03), budget=Budget(steps=40, patience=5))
+    A = acquire(x).operator
+    y0 = A(x)
+    h = result.kspace_hallucination_attack["zero-filled"].best
+    assert h.threat == "kspace" and h.rho_rel == pytest.approx(0.03)  # the largest k-space budget, of ||A x||
+    assert float(torch.linalg.vector_norm(h.r)) <= 0.03 * float(torch.linalg.vector_norm(y0)) * (1 + 1e-12)
+    # zero-filling, f = A^*: the gain in R is at most <|A^* e|>_R <= ||e|| ||1_R A^*|| / sqrt|R| (one coil, a mask:
+    # ||1_R A^*|| <= 1), and the first-order direction A(1_R e^{i phase A^* y0}) is feasible
+    R, rho = h.region, h.rho
+    base = A.adjoint(y0)
+    e = A(R.to(torch.complex128) * torch.exp(1j * torch.angle(base)))
+    e = rho * e / torch.linalg.vector_norm(e)
+    feasible = float(A.adjoint(y0 + e).abs()[R].mean() - base.abs()[R].mean())
+    assert 0.99 * feasible <= h.contrast <= rho / float(R.sum()) ** 0.5 * (1 + 1e-9)
+    # the truth beside it is x + A^* e (= A^+ e for one coil: the image nearest x with samples A x + e)
+    assert h.input_contrast == pytest.approx(float((x + A.adjoint(h.r)).abs()[R].mean() - x.abs()[R].mean()))
+    (row,) = result.rows()
+    assert row["maps"]["Smooth"]["kspace_contrast"] == result.kspace_hallucination_attack["Smooth"].best.contrast
+    assert result.hallucination_attack is not None  # the image-domain attack runs too
+    result.write(tmp_path)
+    titles = [s["title"] for s in json.loads((tmp_path / "results.json").read_text())["sections"]]
+    assert titles[:2] == ["1. Targeted hallucination attack", "2. Targeted hallucination attack on the samples"]
+    assert (tmp_path / "hallucination-attack-kspace.png").is_file()
+    assert any(line.startswith("Smooth: a perturbation of the samples of 3.00% of ||A x||") for line in result.text())

@@ -192,10 +192,26 @@ def test_coil_data_that_cannot_serve_is_refused_before_any_stage(tmp_path):
         coil_acquisition(sampling(dict(maps=2 * coils.birdcage(4, (32, 32)))), {"x": x})
     with pytest.raises(ArgumentError, match="coils"):
         coil_acquisition({**kw, "coils": 4}, {"s": Scan(k)})
+    with pytest.raises(ArgumentError, match="the samples have 8 coils .* another coil count"):
+        audit(_FourCoils(), {"x": x}, input="kspace", acquisition=dict(coils=8, center_fraction=0.25),
+              stages=("accuracy",))
     np.save(tmp_path / "maps.npy", np.ones((2, 3), dtype=np.complex64))
     from firenets.cli import main
     assert main(["audit", "--model", "x:y", "ellipses:1", "--size", "32", "--maps", str(tmp_path / "maps.npy"),
                  "--out", str(tmp_path / "o")]) == 2
+
+
+class _FourCoils(torch.nn.Module):
+    """A k-space model built for 4 coils: a 1 x 1 convolution of their 8 real channels."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(8, 2, 1, dtype=torch.float64)
+
+    def forward(self, k, mask, maps):
+        z = torch.view_as_real(k).permute(0, 1, 4, 2, 3).reshape(k.shape[0], -1, *k.shape[-2:])
+        out = self.conv(z)
+        return torch.complex(out[:, 0], out[:, 1])
 
 
 class _Scale(torch.nn.Module):

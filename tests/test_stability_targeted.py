@@ -8,7 +8,8 @@ import pytest
 import torch
 
 import firenets as fn
-from firenets.operators import Fourier2D
+from firenets import coils
+from firenets.operators import Fourier2D, MultiCoilFourier
 from firenets.stability.targeted import disc, disc_grid, hallucination_attack
 from known_maps import Switch
 
@@ -23,7 +24,7 @@ def setup():
     return A, x
 
 
-def _restricted_norm(A, region, iters=300):
+def _restricted_norm(A, region, iters=300):  # A^*A 1_R acts on images of SHAPE
     """||1_R A^*A 1_R||_op by power iteration (the largest gain of the projection inside R)."""
     g = torch.Generator().manual_seed(0)
     v = torch.randn(SHAPE, generator=g, dtype=torch.complex128) * region
@@ -79,6 +80,50 @@ def test_attack_finds_the_region_where_a_switched_lesion_appears(setup):
     assert res.summary()["attacks"][0]["region_pixels"] == int(R.sum())
 
 
+def test_kspace_threat_reaches_the_closed_form_of_full_sampling():
+    # A = F (every entry sampled), f = F^*: f(A x + e) = x + F^* e, and <|x + d|>_R - <|x|>_R <= <|d|>_R
+    # <= ||1_R d|| / sqrt|R| <= rho / sqrt|R|, with equality for d = rho / sqrt|R| e^{i phase x} on R
+    A = Fourier2D(torch.ones(SHAPE, dtype=torch.bool))
+    x = fn.data.ellipses(SHAPE, seed=2).to(torch.complex128) * torch.exp(1j * torch.linspace(0, 2, SHAPE[1]))
+    R = disc(SHAPE, (16, 16), 3)
+    assert float(x.abs()[R].min()) > 0
+    rho = 0.02 * float(torch.linalg.vector_norm(A(x)))
+    exact = rho / math.sqrt(float(R.sum()))
+    res = hallucination_attack(fn.nets.adapter.zero_filled(A), A, x, R, [rho], threat="kspace")
+    a = res.attacks[0]
+    assert a.threat == "kspace" and tuple(a.r.shape) == tuple(A.out_shape)
+    assert 0.99 * exact <= a.contrast <= exact * (1 + 1e-9)
+    assert abs(a.input_contrast - a.contrast) <= 1e-9 * exact  # f = A^+: nothing beyond what the data says
+    assert float(torch.linalg.vector_norm(a.r)) <= rho * (1 + 1e-12) and a.rho_rel == pytest.approx(0.02)
+    assert res.converged and res.settings["threat"] == "kspace"
+
+
+def test_sense_zero_filling_under_the_kspace_threat_lies_between_a_feasible_value_and_the_bound():
+    # f = A^* (SENSE zero-filling, sum_c |S_c|^2 = 1): the gain <|A^*(y0 + e)|>_R - <|A^* y0|>_R is at most
+    # <|A^* e|>_R <= ||1_R A^*|| rho / sqrt|R| = rho ||1_R A^* A 1_R||^(1/2) / sqrt|R|; the first-order
+    # direction e = A(1_R e^{i phase(A^* y0)}) is feasible; the truth's change x + A^* e from A's matrix
+    mask = fn.masks.make("gaussian", SHAPE, 0.3, seed=1).mask
+    A = MultiCoilFourier(coils.birdcage(4, SHAPE), mask)
+    x = fn.data.ellipses(SHAPE, seed=2).to(torch.complex128)
+    R = disc(SHAPE, (12, 18), 3)
+    y0 = A(x)
+    rho = 0.02 * float(torch.linalg.vector_norm(y0))
+    base = A.adjoint(y0)
+    e_star = A(R.to(torch.complex128) * torch.exp(1j * torch.angle(base)))
+    e_star = rho * e_star / torch.linalg.vector_norm(e_star)
+    feasible = float(A.adjoint(y0 + e_star).abs()[R].mean() - base.abs()[R].mean())
+    upper = rho * math.sqrt(_restricted_norm(A, R)) / math.sqrt(float(R.sum()))
+    res = hallucination_attack(fn.nets.adapter.zero_filled(A), A, x, R, [rho], threat="kspace")
+    a = res.attacks[0]
+    assert feasible > 0 and 0.99 * feasible <= a.contrast <= upper * (1 + 1e-9)
+    n = SHAPE[0] * SHAPE[1]
+    M = A(torch.eye(n, dtype=torch.complex128).reshape(n, *SHAPE)).reshape(n, -1).T
+    r_x = (M.conj().T @ a.r.reshape(-1)).reshape(SHAPE)
+    truth = float((x + r_x).abs()[R].mean() - x.abs()[R].mean())
+    assert a.input_contrast == pytest.approx(truth, rel=1e-6, abs=1e-9 * rho)
+    assert res.converged and a.noise_contrast < 0.5 * a.contrast
+
+
 def test_disc_grid_and_bad_input(setup):
     A, x = setup
     grid = disc_grid(SHAPE, 2, per_side=3)
@@ -96,3 +141,5 @@ def test_disc_grid_and_bad_input(setup):
         hallucination_attack(f, A, x, torch.ones(SHAPE), [0.1])
     with pytest.raises(ValueError, match="norms"):
         hallucination_attack(f, A, x, grid[0], [0.2, 0.1])
+    with pytest.raises(ValueError, match="threat must be one of image, kspace"):
+        hallucination_attack(f, A, x, grid[0], [0.1], threat="coil")

@@ -73,9 +73,10 @@ class AuditResult(BatteryResult):
             lines.append(sentences.verdict_sentence(self.verdict))
         lines += [sentences.threat_sentence(self.subject, per[self.subject]) for per in self.threats.values()
                   if self.subject in per]
-        if self.hallucination_attack is not None and self.subject in self.hallucination_attack:
-            h = self.hallucination_attack[self.subject]
-            lines.append(sentences.lesion_sentence(self.subject, h.best, float(h.x.abs().max())))
+        for attacks in (self.hallucination_attack, self.kspace_hallucination_attack):
+            if attacks is not None and self.subject in attacks:
+                h = attacks[self.subject]
+                lines.append(sentences.lesion_sentence(self.subject, h.best, float(h.x.abs().max())))
         failed = [f"{stage} FAILED ({error})" for stage, error in self.failures.items()]
         lines.append(f"{len(self.completed)} of {len(self.settings['stages'])} stages asked for completed"
                      + (": " + "; ".join(failed) if failed else "."))
@@ -268,10 +269,14 @@ def probe(f: Any, acq: Any, *, input: str, label: str) -> None:
             f(acq.y)
     except Exception as exc:
         hint = ""
+        maps = getattr(acq.operator, "maps", None)
         if input == "fastmri" and "NaN" in str(exc):
             hint = ("; fastMRI's VarNet divides each channel of its low-frequency image by its standard deviation, "
                     "and the imaginary part of a real image whose centre is sampled symmetrically is 0 (the "
                     "attacks' noiseless samples keep it 0): give a 2-D mask such as gaussian, the default")
+        elif maps is not None and input in ("kspace", "fastmri", "deepinv"):
+            hint = (f"; the samples have {maps.shape[0]} coils (the file's, --coils or the maps'): a model built for "
+                    "another coil count cannot take them")
         raise ArgumentError("model", f"{label} fails on {INPUT_HELP[input]} (input {input!r}): "
                                      f"{type(exc).__name__}: {exc}{hint}") from None
 

@@ -23,7 +23,7 @@ from .._progress import Progress, indented, say
 from .._validation import check_scalar
 from ..acquisition import CENTRED_MASKS, Acquisition, acquire
 from ..reconstruction import centre_crop
-from ..stability.budget import Budget
+from ..stability.budget import Budget, check_norms
 from ..stability.generalisation import Generalisation, generalisation
 from ..stability.hallucination import HallucinationMaps, hallucination_maps
 from ..stability.perturbation import Perturbation, perturbation
@@ -71,6 +71,7 @@ class BatteryResult:
     accuracy: Accuracy | None = None
     perturbation: dict[str, Perturbation] | None = None
     hallucination_attack: dict[str, HallucinationAttack] | None = None
+    kspace_hallucination_attack: dict[str, HallucinationAttack] | None = None  # the same with e on the samples
     structural: dict[str, StructuralChange] | None = None
     detail: tuple[torch.Tensor, torch.Tensor] | None = None  # the image with the detail, and its support
     more_samples: dict[str, MoreSamples] | None = None
@@ -99,8 +100,8 @@ class BatteryResult:
                                "failures": self.failures, "map_seconds": self.map_seconds}
         if self.accuracy is not None:
             out["accuracy"] = self.accuracy.summary()
-        for name in ("perturbation", "hallucination_attack", "structural", "more_samples", "generalisation",
-                     "hallucination"):
+        for name in ("perturbation", "hallucination_attack", "kspace_hallucination_attack", "structural",
+                     "more_samples", "generalisation", "hallucination"):
             part = getattr(self, name)
             if part is not None:
                 out[name] = {m: r.summary() for m, r in part.items()}
@@ -183,18 +184,25 @@ def threat_attacks(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor, th
 
 
 def hallucination_attacks(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor, budget: Budget | None = None,
-                          *, progress: Progress | None = None,
+                          *, threat: str = "image", norms: Sequence[float] | None = None,
+                          progress: Progress | None = None,
                           seconds: dict[str, float] | None = None) -> dict[str, HallucinationAttack]:
-    """The targeted hallucination attack of every map at the budget's smallest size, on the grid of
-    ``stability.targeted.lesion_regions`` (screened, the best attacked in full), with the budget's
-    stopping rule (at least one random direction)."""
+    """The targeted hallucination attack of every map on the grid of ``stability.targeted.lesion_regions``
+    (screened, the best attacked in full), with the budget's stopping rule (at least one random direction):
+    ``threat`` image at ||r|| = the budget's smallest size times ||x||; kspace at ||e|| = the largest of
+    ``norms`` (default ``THREAT_NORMS["kspace"]``, the top of the published range) times ||A x||."""
     budget = Budget() if budget is None else budget
-    rho = budget.norms[0] * float(torch.linalg.vector_norm(x))
+    if threat == "kspace":
+        with torch.no_grad():
+            rho = max(check_norms("norms", THREAT_NORMS["kspace"] if norms is None else norms)) * float(
+                torch.linalg.vector_norm(A(x)))
+    else:
+        rho = budget.norms[0] * float(torch.linalg.vector_norm(x))
     regions = lesion_regions(tuple(x.shape))
     search = {**budget.search(), "restarts": max(budget.restarts, 1)}
-    return _timed(makers, lambda label, make: hallucination_attack(make(A), A, x, regions, [rho], **search,
-                                                                   noise_trials=budget.noise_trials),
-                  progress, "hallucination attack on", seconds)
+    return _timed(makers, lambda label, make: hallucination_attack(make(A), A, x, regions, [rho], threat=threat,
+                                                                   **search, noise_trials=budget.noise_trials),
+                  progress, f"{'k-space ' if threat == 'kspace' else ''}hallucination attack on", seconds)
 
 
 def structural_changes(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor, xd: torch.Tensor,
@@ -315,7 +323,8 @@ def run(
     image's stored reconstruction, the accuracy stage's second target on its crop. ``acqs``: the
     images' acquisitions when already made (``acquisitions``). ``threats``: the threat models of the perturbation stage (``stability.THREATS``:
     image-domain worst case, and the k-space threats of the published studies at ``kspace_norms``, default
-    ``stability.THREAT_NORMS``). ``about``: more settings to record (the maps' descriptions). With ``keep_going`` a stage that raises is recorded in ``failures`` (its type
+    ``stability.THREAT_NORMS``); with kspace among them the hallucination-attack stage also attacks the samples,
+    at the largest k-space budget. ``about``: more settings to record (the maps' descriptions). With ``keep_going`` a stage that raises is recorded in ``failures`` (its type
     and message) and the next stage runs; KeyboardInterrupt always stops.
 
     "positive-control" checks the attack itself, with the same budget, on the shipped control network
@@ -370,6 +379,12 @@ def run(
     return result
 
 
+def _add(seconds: dict[str, float], more: Mapping[str, float]) -> None:
+    """Each map's seconds in ``more`` added to its seconds so far."""
+    for label, t in more.items():
+        seconds[label] = seconds.get(label, 0.0) + t
+
+
 def _stage(result: BatteryResult, stage: str, makers, acqs, xs, A, x, *, mask, rate, seed, noise, center_fraction,
            maps, references, budget,
            detail, threats, kspace_norms, progress) -> None:
@@ -384,11 +399,18 @@ def _stage(result: BatteryResult, stage: str, makers, acqs, xs, A, x, *, mask, r
             more: dict[str, float] = {}
             result.threats[threat] = threat_attacks(makers, A, x, threat, budget, norms=kspace_norms,
                                                     progress=progress, seconds=more)
-            for label, t in more.items():
-                seconds[label] = seconds.get(label, 0.0) + t
-    elif stage == "hallucination-attack":
-        result.hallucination_attack = hallucination_attacks(makers, A, x, budget, progress=progress,
-                                                            seconds=result.map_seconds.setdefault(stage, {}))
+            _add(seconds, more)
+    elif stage == "hallucination-attack":  # in the image, and on the samples when the k-space threat is asked for
+        seconds = result.map_seconds.setdefault(stage, {})
+        if "image" in threats or "kspace" not in threats:
+            result.hallucination_attack = hallucination_attacks(makers, A, x, budget, progress=progress,
+                                                                seconds=seconds)
+        if "kspace" in threats:
+            more = {}
+            result.kspace_hallucination_attack = hallucination_attacks(makers, A, x, budget, threat="kspace",
+                                                                       norms=kspace_norms, progress=progress,
+                                                                       seconds=more)
+            _add(seconds, more)
     elif stage == "structural":
         xd, support = detail if detail is not None else data.insert_detail(x, "ellipse")
         result.detail = (xd, support)
@@ -405,15 +427,15 @@ def _stage(result: BatteryResult, stage: str, makers, acqs, xs, A, x, *, mask, r
 
 
 ROW_KEYS = ("psnr", "ssim", "nmse", "worst_ratio", "noise_ratio", "noise_quotient", "contrast", "truth_contrast",
-            "kspace_error", "kspace_noise_error", "converged")
+            "kspace_error", "kspace_noise_error", "kspace_contrast", "kspace_truth_contrast", "converged")
 
 
 def image_row(result: BatteryResult) -> dict[str, Any]:
     """One audited image's numbers per map, JSON-ready: PSNR, SSIM, NMSE (accuracy), the largest
     worst-case ratio and Gaussian-noise ratio and their quotient (perturbation), the error to the truth
     under the first k-space threat at its largest budget and under Gaussian e of that norm, the contrast the
-    targeted attack created and the perturbed truth's own change (``HallucinationAttack.best``), whether
-    every attack converged; the stages completed and failed, and seconds. Missing stages give None."""
+    targeted attack created and the perturbed truth's own change (``HallucinationAttack.best``), the same
+    for the targeted attack on the samples, whether every attack converged; the stages completed and failed, and seconds. Missing stages give None."""
     image = result.settings["attacked_image"]
     maps: dict[str, dict[str, Any]] = {}
     for label in dict.fromkeys([ZERO_FILLED, *result.settings["maps"]]):
@@ -433,6 +455,10 @@ def image_row(result: BatteryResult) -> dict[str, Any]:
         if result.hallucination_attack is not None and label in result.hallucination_attack:
             h = result.hallucination_attack[label]
             row.update(contrast=h.best.contrast, truth_contrast=h.best.input_contrast)
+            converged.append(bool(h.converged))
+        if result.kspace_hallucination_attack is not None and label in result.kspace_hallucination_attack:
+            h = result.kspace_hallucination_attack[label]
+            row.update(kspace_contrast=h.best.contrast, kspace_truth_contrast=h.best.input_contrast)
             converged.append(bool(h.converged))
         row["converged"] = all(converged) if converged else None
         if any(v is not None for v in row.values()):

@@ -194,18 +194,21 @@ def grid_figure(
 def hallucination_attack_figure(path: str | Path, rows: list[tuple[str, Any, Any, Any, Any, dict]]) -> Path:
     """Per map: x + r, f(A(x + r)), the output's gain |f(A(x + r))| - |f(A x)| (the region outlined)
     and |r|. rows = [(label, x + r, f(A(x + r)), gain, r, numbers), ...], numbers holding
-    "rho_rel" and "contrast"; each gain and |r| panel on its own scale with a colour bar."""
+    "rho_rel", "contrast", "region" and optionally "threat" ("kspace": r is A^* e for e on the samples, the
+    panels titled so); each gain and |r| panel on its own scale with a colour bar."""
     if not rows:
         raise ValueError("rows is empty")
     fig, axes = _figure(4, len(rows), size=2.8)
     for i, (label, xr, out, gain, r, numbers) in enumerate(rows):
         xr_a, out_a = _array("x + r", xr), _array("f(A(x + r))", out)
         top = float(xr_a.max()) or 1.0
+        kspace = numbers.get("threat") == "kspace"
         axes[i][0].imshow(xr_a, cmap="gray", vmin=0, vmax=top)
-        axes[i][0].set_title(f"x + r  (||r||/||x|| = {numbers['rho_rel']:.3g})", fontsize=8)
+        axes[i][0].set_title(f"x + A^*e  (||e||/||Ax|| = {numbers['rho_rel']:.3g})" if kspace
+                             else f"x + r  (||r||/||x|| = {numbers['rho_rel']:.3g})", fontsize=8)
         axes[i][0].set_ylabel(label, fontsize=9)
         axes[i][1].imshow(out_a, cmap="gray", vmin=0, vmax=top)
-        axes[i][1].set_title(f"{label}: f(A(x + r))", fontsize=8)
+        axes[i][1].set_title(f"{label}: f(Ax + e)" if kspace else f"{label}: f(A(x + r))", fontsize=8)
         g = np.asarray(gain, dtype=np.float64)
         lim = float(np.abs(g).max()) or 1.0
         im = axes[i][2].imshow(g, cmap="RdBu_r", vmin=-lim, vmax=lim)
@@ -214,7 +217,7 @@ def hallucination_attack_figure(path: str | Path, rows: list[tuple[str, Any, Any
         fig.colorbar(im, ax=axes[i][2], fraction=0.046, pad=0.02)
         r_a = _array("r", r)
         im = axes[i][3].imshow(r_a, cmap="magma", vmin=0)
-        axes[i][3].set_title("|r|", fontsize=8)
+        axes[i][3].set_title("|A^*e|" if kspace else "|r|", fontsize=8)
         fig.colorbar(im, ax=axes[i][3], fraction=0.046, pad=0.02)
         for ax in axes[i]:
             ax.set_xticks([])

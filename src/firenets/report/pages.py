@@ -149,6 +149,10 @@ def audit_page(bat: Any, out: str | Path, *, seconds: float | None = None) -> Pa
     if bat.hallucination_attack is not None:
         builders.append(("hallucination-attack", "hallucination_attack", "Targeted hallucination attack",
                          lambda t: hallucination_attack_section(bat, out, title=t, subject=name)))
+    if bat.kspace_hallucination_attack is not None:
+        builders.append(("hallucination-attack", "kspace_hallucination_attack",
+                         "Targeted hallucination attack on the samples",
+                         lambda t: hallucination_attack_section(bat, out, title=t, subject=name, threat="kspace")))
     if bat.structural is not None or bat.more_samples is not None:
         builders.append(("structural" if bat.structural is not None else "more-samples", None,
                          "Small structural change and more samples",
@@ -242,19 +246,22 @@ def dataset_page(res: Any, out: str | Path) -> Page:
         link = {"text": r["image"], "href": r["page"]} if r.get("page") else r["image"]
         fails = "; ".join(f"{k}: {v}" for k, v in r.get("failures", {}).items())
         if not r.get("maps"):
-            every.append([link, "-", None, None, None, None, None, None, None, None, fails])
+            every.append([link, "-", None, None, None, None, None, None, None, None, None, fails])
         for m in labels:
             v = r.get("maps", {}).get(m)
             if v is None:
                 continue
             every.append([link, m, v.get("psnr"), v.get("ssim"), v.get("worst_ratio"), v.get("noise_quotient"),
-                          v.get("kspace_error"), v.get("contrast"), v.get("truth_contrast"), v.get("converged"), fails])
+                          v.get("kspace_error"), v.get("contrast"), v.get("truth_contrast"), v.get("kspace_contrast"),
+                          v.get("converged"), fails])
     every = [[("-" if c is None else c) for c in row] for row in every]
     sections.append(Section("3. Every image", ["One row per image and map; the image links to its page. The k-space "
                                                "error is the error to the truth / ||x|| under the first k-space "
-                                               "threat at its largest budget."],
+                                               "threat at its largest budget; the k-space contrast is the targeted "
+                                               "attack's on the samples."],
                             tables=[Table(["image", "map", "PSNR dB", "SSIM", "worst-case ratio", "/ noise ratio",
-                                           "k-space error", "contrast", "truth's change", "converged", "failures"],
+                                           "k-space error", "contrast", "truth's change", "k-space contrast",
+                                           "converged", "failures"],
                                           every)]))
     record: dict[str, Any] = {"settings": settings, "rows": rows}
     if control is not None:

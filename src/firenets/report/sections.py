@@ -218,10 +218,13 @@ def threats_section(bat: Any, *, title: str, subject: str | None = None) -> Sect
                           "unperturbed, iterations of the best start, converged")], [], record)
 
 
-def hallucination_attack_section(bat: Any, out: Path, *, title: str, subject: str | None = None) -> Section:
-    """The targeted attack of every map (its ``best`` size): contrast created in the worst of the screened
-    discs, the perturbed truth's own change there, the Gaussian control, and a figure of the gains."""
-    atts = bat.hallucination_attack
+def hallucination_attack_section(bat: Any, out: Path, *, title: str, subject: str | None = None,
+                                 threat: str = "image") -> Section:
+    """The targeted attack of every map (its ``best`` size) under ``threat`` (image: ``bat.hallucination_attack``;
+    kspace: ``bat.kspace_hallucination_attack``): contrast created in the worst of the screened discs, the
+    truth's own change there, the Gaussian control, and a figure of the gains."""
+    on_samples = threat == "kspace"
+    atts = bat.kspace_hallucination_attack if on_samples else bat.hallucination_attack
     x = next(iter(atts.values())).x
     x_max = float(x.abs().max())
     rows, figs, record, text = [], [], {}, {}
@@ -229,27 +232,45 @@ def hallucination_attack_section(bat: Any, out: Path, *, title: str, subject: st
         a = h.best
         record[label] = h.summary()
         c = a.summary()["region_centre"]
-        rows.append([label, a.rho_rel, f"({c[0]:.0f}, {c[1]:.0f})", a.contrast, a.contrast / x_max, a.input_contrast,
-                     a.contrast - a.input_contrast, a.noise_contrast, a.iterations, a.converged])
-        figs.append((label, (x + a.r).abs(), a.recon.abs(), a.recon.abs() - h.recon.abs(), a.r.abs(),
-                     {"rho_rel": a.rho_rel, "contrast": a.contrast, "region": a.region}))
+        rows.append([label, a.rho_rel, *([a.rho_over_x] if on_samples else []), f"({c[0]:.0f}, {c[1]:.0f})",
+                     a.contrast, a.contrast / x_max, a.input_contrast, a.contrast - a.input_contrast, a.noise_contrast,
+                     a.iterations, a.converged])
+        r_x = a.image_perturbation
+        figs.append((label, (x + r_x).abs(), a.recon.abs(), a.recon.abs() - h.recon.abs(), r_x.abs(),
+                     {"rho_rel": a.rho_rel, "contrast": a.contrast, "region": a.region, "threat": a.threat}))
         text[label] = lesion_sentence(label, a, x_max)
-    hallucination_attack_figure(out / "hallucination-attack.png", figs)
+    file = "hallucination-attack-kspace.png" if on_samples else "hallucination-attack.png"
+    hallucination_attack_figure(out / file, figs)
     settings = next(iter(atts.values())).settings
-    intro = (f"The targeted attack seeks, for each map, the perturbation of norm at most {rows[0][1]:.2%} of ||x|| "
-             "that makes the reconstruction brightest inside a small disc: the gain <|f(A(x+r))|>_R - <|f(Ax)|>_R, "
-             f"over {settings['regions']} discs on the middle of the image (screened by {settings['screen_steps']} "
-             f"ascent steps each, the best attacked in full with the battery's stopping rule). A gain far above the "
-             "perturbed truth's own change in the disc is structure the samples do not support.")
+    search = (f"over {settings['regions']} discs on the middle of the image (screened by {settings['screen_steps']} "
+              "ascent steps each, the best attacked in full with the battery's stopping rule).")
+    if on_samples:
+        intro = (f"The targeted attack on the samples seeks, for each map, the perturbation e of the samples of norm at "
+                 f"most {rows[0][1]:.2%} of ||A x|| (the largest budget of the k-space threat, as Genzel et al.) that "
+                 f"makes the reconstruction brightest inside a small disc: the gain <|f(A x + e)|>_R - <|f(A x)|>_R, "
+                 + search + " Beside it, the contrast of x + A^* e, the truth plus the adjoint image of e (for one "
+                 "coil the image nearest x whose samples are A x + e; for coils the SENSE-combined image of e). A gain "
+                 "far above it is structure the perturbed samples do not show.")
+        head = ["map", "||e||/||A x||", "||e||/||x||", "disc", "contrast", "/ max|x|", "x + A^*e's change", "invented",
+                "noise", "iterations", "converged"]
+        caption = ("per map: ||e|| relative to ||A x|| and to ||x||, the disc's centre (row, column), contrast created, "
+                   "as a fraction of max |x|, the change of x + A^* e there, the difference (invented), the Gaussian "
+                   "control, iterations, converged")
+    else:
+        intro = (f"The targeted attack seeks, for each map, the perturbation of norm at most {rows[0][1]:.2%} of ||x|| "
+                 "that makes the reconstruction brightest inside a small disc: the gain <|f(A(x+r))|>_R - <|f(Ax)|>_R, "
+                 + search + " A gain far above the perturbed truth's own change in the disc is structure the samples "
+                 "do not support.")
+        head = ["map", "||r||/||x||", "disc", "contrast", "/ max|x|", "truth's change", "invented", "noise",
+                "iterations", "converged"]
+        caption = ("per map: ||r||/||x||, the disc's centre (row, column), contrast created, as a fraction of "
+                   "max |x|, the perturbed truth's change there, the difference (invented), the Gaussian "
+                   "control, iterations, converged")
     summary = " ".join(text.values()) if subject is None else text.get(subject)
-    return Section(title, [intro, *text.values()], summary,
-                   [Table(["map", "||r||/||x||", "disc", "contrast", "/ max|x|", "truth's change", "invented",
-                           "noise", "iterations", "converged"], rows,
-                          "per map: ||r||/||x||, the disc's centre (row, column), contrast created, as a fraction of "
-                          "max |x|, the perturbed truth's change there, the difference (invented), the Gaussian "
-                          "control, iterations, converged")],
-                   [Figure("hallucination-attack.png", "per map: x + r, its reconstruction, the output's gain (the "
-                                                       "disc outlined) and |r|", record)], record)
+    what = "x + A^* e, its reconstruction, the output's gain (the disc outlined) and |A^* e|" if on_samples else \
+        "x + r, its reconstruction, the output's gain (the disc outlined) and |r|"
+    return Section(title, [intro, *text.values()], summary, [Table(head, rows, caption)],
+                   [Figure(file, "per map: " + what, record)], record)
 
 
 def structural_section(bat: Any, out: Path, *, title: str, detail: str, subject: str | None = None) -> Section:

@@ -41,11 +41,16 @@ def threat_sentence(label: str, t: Any) -> str:
 
 
 def lesion_sentence(label: str, a: Any, x_max: float) -> str:
-    """What the targeted attack of one map created, from its ``stability.targeted.RegionAttack``."""
+    """What the targeted attack of one map created, from its ``stability.targeted.RegionAttack`` (threat
+    image: r in the image; kspace: e on the samples, beside the truth plus the adjoint image of e)."""
     centre = a.summary()["region_centre"]
-    return (f"{label}: a perturbation of {a.rho_rel:.2%} of ||x|| makes the output gain contrast {a.contrast:.3g} "
+    on_samples = getattr(a, "threat", "image") == "kspace"
+    size = (f"a perturbation of the samples of {a.rho_rel:.2%} of ||A x|| ({a.rho_over_x:.2%} of ||x||)" if on_samples
+            else f"a perturbation of {a.rho_rel:.2%} of ||x||")
+    truth = "the truth plus the adjoint image of the perturbation" if on_samples else "the perturbed truth itself"
+    return (f"{label}: {size} makes the output gain contrast {a.contrast:.3g} "
             f"({a.contrast / x_max:.1%} of the image's maximum) in a disc of {int(a.region.sum())} pixels at "
-            f"({centre[0]:.0f}, {centre[1]:.0f}), where the perturbed truth itself changes by {a.input_contrast:.3g}"
+            f"({centre[0]:.0f}, {centre[1]:.0f}), where {truth} changes by {a.input_contrast:.3g}"
             + (f": {a.contrast - a.input_contrast:.3g} more than the truth shows" if a.contrast > a.input_contrast
                else ": no more than the truth shows")
             + f"; Gaussian noise of that norm adds {a.noise_contrast:.3g} there"

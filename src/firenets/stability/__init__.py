@@ -39,12 +39,21 @@ from .perturbation import (
 )
 from .sampling import MoreSamples, more_samples
 from .structural import StructuralChange, structural_change
-from .targeted import HallucinationAttack, RegionAttack, disc, disc_grid, hallucination_attack, lesion_regions
+from .targeted import (
+    TARGETED_THREATS,
+    HallucinationAttack,
+    RegionAttack,
+    disc,
+    disc_grid,
+    hallucination_attack,
+    lesion_regions,
+)
 from .threats import KSPACE_THREATS, THREAT_NORMS, THREATS, ThreatAttack, full_kspace_norm, threat_attack
 
 __all__ = [
     "KSPACE_THREATS",
     "RELATIVE_NORMS",
+    "TARGETED_THREATS",
     "THREATS",
     "THREAT_NORMS",
     "Budget",

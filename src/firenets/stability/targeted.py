@@ -1,6 +1,6 @@
 """Targeted hallucination attacks: the perturbation of the image that makes the reconstruction
 gain the most contrast inside a small region (a lesion-sized disc) that the perturbation itself
-barely touches.
+barely touches, under two threat models.
 
 For a map f, sampling A, image x, region R (mean over R written <.>_R) and budget ||r|| <= rho:
 maximise c(r) = <|f(A(x + r))|>_R - <|f(A x)|>_R, the contrast the output gains in R, by the
@@ -8,7 +8,12 @@ ascent of ``stability.perturbation.ascend`` on the ball, from random starts of b
 contrast of the perturbed truth, <|x + r|>_R - <|x|>_R, is reported beside it: what the output
 gains beyond it is invented. Several regions (a grid of discs) are screened with a short ascent
 and the best are attacked in full. Gaussian perturbations of the same norm are the control.
-Antun et al., PNAS 2020; REFERENCE sections 5 and 8.
+
+Threat ``kspace`` (Genzel, Macdonald, Maerz, TPAMI 2022): e is added to the samples instead,
+c(e) = <|f(A x + e)|>_R - <|f(A x)|>_R over ||e|| <= rho; beside it, the contrast of x + A^* e, the truth
+plus the adjoint image of e: for one coil (A A^* = I) A^* e = A^+ e and x + A^* e is the image nearest x
+whose samples are A x + e; for coil maps the least-norm image change A^+ e is ill-conditioned (coil
+sensitivities overlap), so the adjoint image, of norm at most ||A|| ||e||, stands in for it. Antun et al., PNAS 2020; REFERENCE sections 5, 8 and 11.
 """
 
 from __future__ import annotations
@@ -54,21 +59,32 @@ def lesion_regions(shape: Sequence[int]) -> list[torch.Tensor]:
     return disc_grid(shape, max(2.0, min(shape) / 40), per_side=3)
 
 
+TARGETED_THREATS = ("image", "kspace")  # where the targeted attack's perturbation lives
+
+
 @dataclass(frozen=True, eq=False)
 class RegionAttack:
     """The best perturbation found for one region and size."""
 
     region: torch.Tensor
     rho: float
-    rho_rel: float  # rho / ||x||
-    r: torch.Tensor
+    rho_rel: float  # rho / ||x|| (threat image), rho / ||A x|| (threat kspace)
+    r: torch.Tensor  # the perturbation: of the image (threat image) or of the samples (threat kspace)
     recon: torch.Tensor
-    contrast: float  # <|f(A(x+r))|>_R - <|f(Ax)|>_R
-    input_contrast: float  # <|x + r|>_R - <|x|>_R
+    contrast: float  # <|f(y)|>_R - <|f(Ax)|>_R with y = A(x + r) or A x + r
+    input_contrast: float  # <|x + r_x|>_R - <|x|>_R, r_x = ``image_r``
     noise_contrast: float  # the same gain for Gaussian r of norm rho (the largest of the draws)
     iterations: int
     converged: bool
     starts: tuple[dict, ...] = ()
+    threat: str = "image"
+    image_r: torch.Tensor | None = None  # r in the image domain: r itself, or A^* r for threat kspace
+    rho_over_x: float | None = None  # rho / ||x||
+
+    @property
+    def image_perturbation(self) -> torch.Tensor:
+        """The perturbation as an image: r (threat image) or A^* e (threat kspace)."""
+        return self.r if self.image_r is None else self.image_r
 
     @property
     def per_norm(self) -> float:
@@ -77,7 +93,8 @@ class RegionAttack:
 
     def summary(self) -> dict[str, Any]:
         rows, cols = torch.nonzero(self.region, as_tuple=True)
-        return {"rho": self.rho, "rho_rel": self.rho_rel, "contrast": self.contrast, "input_contrast": self.input_contrast,
+        return {"threat": self.threat, "rho": self.rho, "rho_rel": self.rho_rel,
+                "rho_over_x": self.rho_rel if self.rho_over_x is None else self.rho_over_x, "contrast": self.contrast, "input_contrast": self.input_contrast,
                 "noise_contrast": self.noise_contrast, "contrast_per_norm": self.per_norm,
                 "region_centre": [float(rows.double().mean()), float(cols.double().mean())],
                 "region_pixels": int(self.region.sum()), "iterations": self.iterations,
@@ -132,6 +149,7 @@ def hallucination_attack(
     region: Any,
     norms: Sequence[float],
     *,
+    threat: str = "image",
     steps: int = 100,
     tol: float = 1e-3,
     patience: int = 10,
@@ -144,7 +162,8 @@ def hallucination_attack(
     seed: int = 0,
     progress: Progress | None = None,
 ) -> HallucinationAttack:
-    """max over ||r|| <= rho of <|f(A(x + r))|>_R - <|f(A x)|>_R, for each rho in ``norms`` (absolute).
+    """max over ||r|| <= rho of <|f(y)|>_R - <|f(A x)|>_R, y = A(x + r) (``threat`` image) or y = A x + r
+    (``threat`` kspace), for each rho in ``norms`` (absolute).
 
     ``region``: a boolean (H, W) mask or a list of them. With several, each is screened by
     ``screen_steps`` ascent steps from one random start, and the ``refine`` best are attacked in
@@ -152,6 +171,8 @@ def hallucination_attack(
     region with the largest contrast is reported per size.
     """
     x = _check(f, A, x)
+    if threat not in TARGETED_THREATS:
+        raise ValueError(f"threat must be one of {', '.join(TARGETED_THREATS)}; got {threat!r}")
     regions = _regions(region, tuple(x.shape))
     rhos = list(check_norms("norms", norms))
     search = check_search(steps=steps, tol=tol, patience=patience, restarts=restarts, lr=lr, momentum=momentum,
@@ -163,18 +184,32 @@ def hallucination_attack(
     noise_trials = check_int("noise_trials", noise_trials, minimum=1)
     gen = torch.Generator(device="cpu").manual_seed(search["seed"])
     with torch.no_grad():
-        fx = _output(f, A(x)).detach()
+        y0 = A(x)
+        fx = _output(f, y0).detach()
+    in_samples = threat == "kspace"
+    reference = float(torch.linalg.vector_norm(y0 if in_samples else x))  # what rho_rel is relative to
+    if reference == 0:
+        raise ValueError(f"{'A x' if in_samples else 'x'} is zero: the relative size of the perturbation is undefined")
     base = [float(fx.abs()[m].mean()) for m in regions]
     x_in = [float(x.abs()[m].mean()) for m in regions]
     total = len(rhos) * ((len(regions) * screen_steps if len(regions) > 1 else 0) + refine * 2 * restarts * steps)
     tick = Steps(progress, "hallucination attack (steps, at most)", total)
+
+    def samples(r: torch.Tensor) -> torch.Tensor:
+        return y0 + r if in_samples else A(x + r)
+
+    def direction() -> torch.Tensor:
+        """A random start: complex Gaussian on the samples, or an image's Gaussian in the range of A^*."""
+        if in_samples:
+            return torch.randn(y0.shape, generator=gen, dtype=y0.dtype).to(y0.device)
+        return seen(A, torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device))
 
     def objective(k: int, rho: float):
         m = regions[k]
 
         def value_and_grad(r: torch.Tensor) -> tuple[float, torch.Tensor]:
             r = r.detach().requires_grad_(True)
-            out = _differentiable(f, A(x + r))
+            out = _differentiable(f, samples(r))
             c = out.abs()[m].mean() - base[k]
             (g,) = torch.autograd.grad(c, r)
             value = float(c.detach())
@@ -189,8 +224,9 @@ def hallucination_attack(
         best = -math.inf
         with torch.no_grad():
             for _ in range(noise_trials):
-                g = torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)
-                out = f(A(x + rho * g / torch.linalg.vector_norm(g)))
+                g = (torch.randn(y0.shape, generator=gen, dtype=y0.dtype) if in_samples
+                     else torch.randn(x.shape, generator=gen, dtype=x.dtype)).to(x.device)
+                out = f(samples(rho * g / torch.linalg.vector_norm(g)))
                 best = max(best, float(out.abs()[regions[k]].mean()) - base[k])
         return best
 
@@ -199,7 +235,7 @@ def hallucination_attack(
         if len(regions) > 1:
             scores = []
             for k in range(len(regions)):
-                d = seen(A, torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device))
+                d = direction()
                 val, *_ = ascend(objective(k, rho), rho * d / torch.linalg.vector_norm(d), rho, steps=screen_steps,
                                  tol=0.0, patience=screen_steps, lr=lr, momentum=momentum, ball=True, tick=tick)
                 scores.append(val)
@@ -212,9 +248,9 @@ def hallucination_attack(
         for k in chosen:
             log, top_k = [], None
             for _ in range(restarts):
-                d = seen(A, torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device))
-                for kind, direction in (("random", d), ("random, negated", -d)):
-                    val, r, it, conv = ascend(objective(k, rho), rho * direction / torch.linalg.vector_norm(direction),
+                d = direction()
+                for kind, start in (("random", d), ("random, negated", -d)):
+                    val, r, it, conv = ascend(objective(k, rho), rho * start / torch.linalg.vector_norm(start),
                                               rho, steps=steps, tol=tol, patience=patience, lr=lr, momentum=momentum,
                                               ball=True, tick=tick)
                     log.append({"kind": kind, "contrast": val, "iterations": it, "converged": conv})
@@ -223,13 +259,18 @@ def hallucination_attack(
             if best is None or top_k[0] > best[1][0]:
                 best = (k, top_k, tuple(log))
         k, (val, r, it, conv), log = best
+        r = r.detach()
         with torch.no_grad():
-            out = f(A(x + r)).detach()
+            out = f(samples(r)).detach()
+        with torch.no_grad():
+            r_x = A.adjoint(r).to(x.device) if in_samples else r
         attacks.append(RegionAttack(
-            region=regions[k], rho=rho, rho_rel=rho / float(torch.linalg.vector_norm(x)), r=r.detach(), recon=out, contrast=float(out.abs()[regions[k]].mean()) - base[k],
-            input_contrast=float((x + r).abs()[regions[k]].mean()) - x_in[k], noise_contrast=noise(k, rho),
-            iterations=it, converged=conv, starts=log))
-    settings = {"norms": rhos, "regions": len(regions), "steps": steps, "tol": tol, "patience": patience,
-                "restarts": restarts, "lr": lr, "momentum": momentum, "screen_steps": screen_steps, "refine": refine,
-                "noise_trials": noise_trials, "seed": seed}
+            region=regions[k], rho=rho, rho_rel=rho / reference, r=r, recon=out,
+            contrast=float(out.abs()[regions[k]].mean()) - base[k],
+            input_contrast=float((x + r_x).abs()[regions[k]].mean()) - x_in[k], noise_contrast=noise(k, rho),
+            iterations=it, converged=conv, starts=log, threat=threat, image_r=r_x if in_samples else None,
+            rho_over_x=rho / float(torch.linalg.vector_norm(x))))
+    settings = {"threat": threat, "norms": rhos, "regions": len(regions), "steps": steps, "tol": tol,
+                "patience": patience, "restarts": restarts, "lr": lr, "momentum": momentum,
+                "screen_steps": screen_steps, "refine": refine, "noise_trials": noise_trials, "seed": seed}
     return HallucinationAttack(x.detach(), fx, attacks, screening, settings)
