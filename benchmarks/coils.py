@@ -1,17 +1,18 @@
 """Seconds per stage of a multi-coil audit, measured where the CPU allows and extrapolated where not.
 
-    python benchmarks/coils.py [--model varnet|none] [--small 64] [--steps 100] [--configs 256x256x1,320x320x8,640x368x15]
+    python benchmarks/coils.py [--model varnet|none] [--measure 256x256x1] [--steps 100] [--configs 256x256x1,320x320x8,640x368x15]
 
 1. One audit (``fn.audit``, every stage but the positive control, which is single-coil and the same for
-   every acquisition) of a SMALL x SMALL phantom with 4 simulated coils: the seconds of every stage and of
-   every map in it, with the budget's step cap --steps.
+   every acquisition; the default threats, image and kspace) of an H x W complex phantom with C simulated
+   coils (--measure HxWxC; one coil: single-coil sampling), a cartesian mask at 25%: the seconds of every
+   stage and of every map in it, with the budget's step cap --steps.
 2. For every configuration HxWxC: the seconds of one forward + backward pass of every map (the user's
    model, the reference FIRENET, zero-filling) through SENSE with C birdcage coils (one coil: Fourier2D),
    the median of 3 (1 where a pass exceeds 20 s).
 3. The extrapolation: a stage's seconds per map at H x W x C = its seconds in (1) x the ratio of that map's
    pass at H x W x C to its pass in (1), i.e. the same number of passes (the attacks' stopping rule does not
-   depend on the size; a stage's passes are what (1) measured). The table says which numbers are measured
-   and which extrapolated.
+   depend on the size; a stage's passes are what (1) measured). The configuration (1) ran at is measured,
+   the others extrapolated; the table says which.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def maps_for(A, user):
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", choices=["varnet", "none"], default="varnet")
-    p.add_argument("--small", type=int, default=64)
+    p.add_argument("--measure", default="256x256x1", help="HxWxC of the audit that is run (C = 1: one coil)")
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--configs", default="256x256x1,320x320x8,640x368x15")
     p.add_argument("--threads", type=int, default=2)
@@ -87,16 +88,19 @@ def main(argv: list[str] | None = None) -> None:
     user = model(args.model)
     configs = [tuple(int(v) for v in c.split("x")) for c in args.configs.split(",")]
 
-    A, x = operator(args.small, args.small, 4)
+    measured = tuple(int(v) for v in args.measure.split("x"))
+    A, x = operator(*measured)
     t0 = time.perf_counter()
     res = fn.audit(user[1] if user else torch.nn.Identity(), {"x": x}, name=user[0] if user else "identity",
-                   input=user[2] if user else "adjoint", acquisition=dict(coils=4), stages=STAGES,
-                   budget=fn.stability.Budget(steps=args.steps))
+                   input=user[2] if user else "adjoint",
+                   acquisition=dict(mask="cartesian", rate=0.25, **({"coils": measured[2]} if measured[2] > 1 else {})),
+                   stages=STAGES, budget=fn.stability.Budget(steps=args.steps))
     wall = time.perf_counter() - t0
     labels = list(maps_for(A, user))
     small = {label: pass_seconds(f, A, x) for label, f in maps_for(A, user).items()}
-    print(f"(1) audit of {args.small}x{args.small} with 4 coils, step cap {args.steps}: {wall:.0f} s; failures "
-          f"{res.failures or 'none'}")
+    print(f"(1) audit of {args.measure} (H x W x coils), step cap {args.steps}: {wall:.0f} s; failures "
+          f"{res.failures or 'none'}; every attack converged: "
+          f"{all(r['maps'][m]['converged'] is not False for r in res.rows() for m in r['maps'])}")
     per_map = {s: res.map_seconds.get(s) for s in STAGES}
     print("| stage | " + " | ".join(labels) + " | stage seconds |")
     print("|---|" + "---|" * (len(labels) + 1))
@@ -112,15 +116,19 @@ def main(argv: list[str] | None = None) -> None:
         costs[(H, W, C)] = {label: pass_seconds(f, A_c, x_c) for label, f in maps_for(A_c, user).items()}
         print(f"| {H} x {W} x {C} | " + " | ".join(f"{costs[(H, W, C)][m]:.3g}" for m in labels) + " |")
         sys.stdout.flush()
-    print(f"\n(3) seconds per stage, extrapolated from (1) by the pass ratios of (2) (pass counts as measured at "
-          f"{args.small}x{args.small}x4; stages without per-map seconds scaled by the reference FIRENET's ratio):")
-    print("| stage | " + " | ".join(f"{H} x {W} x {C}" for H, W, C in configs) + " |")
+    print(f"\n(3) seconds per stage, measured at {args.measure} and extrapolated to the others from (1) by the pass "
+          f"ratios of (2) (pass counts as measured; stages without per-map seconds scaled by the reference FIRENET's "
+          f"ratio):")
+    print("| stage | " + " | ".join(f"{H} x {W} x {C}" + (" (measured)" if (H, W, C) == measured else "")
+                                    for H, W, C in configs) + " |")
     print("|---|" + "---|" * len(configs))
     totals = dict.fromkeys(configs, 0.0)
     for s in STAGES:
         cells = []
         for c in configs:
-            if per_map[s]:
+            if c == measured:
+                sec = res.seconds.get(s, 0.0)
+            elif per_map[s]:
                 sec = sum(per_map[s][m] * costs[c][m] / small[m] for m in labels if m in per_map[s])
             else:
                 sec = res.seconds.get(s, 0.0) * costs[c][REFERENCE] / small[REFERENCE]

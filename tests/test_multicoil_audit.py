@@ -153,9 +153,14 @@ def test_a_multicoil_file_is_audited_from_its_own_kspace(tmp_path):
     x = data.ellipses(64, seed=5).to(torch.complex128) * data.smooth_phase(64, seed=2)
     data.simulate_multicoil(x, 6, path=tmp_path / "scan.h5")
     r = audit(torch.nn.Identity(), str(tmp_path / "scan.h5"), name="identity",
-              acquisition=dict(center_fraction=0.2), stages=("accuracy", "hallucination"),
-              threats=("image",))
+              acquisition=dict(center_fraction=0.2), stages=("accuracy", "perturbation", "hallucination"),
+              threats=("full-kspace",), kspace_norms=(0.04,), budget=Budget(steps=5, noise_trials=1))
     assert r.failures == {}
+    # the full-kspace threat is relative to the file's measured k-space, not to the truth's F S x
+    k = float(torch.linalg.vector_norm(data.load(tmp_path / "scan.h5", slice=0).kspace))  # as loaded: max |x| = 1
+    t = r.threats["full-kspace"]["zero-filled"]
+    assert t.k_norm == pytest.approx(k, rel=1e-12) and r.settings["full_kspace"] == "the file's measured k-space"
+    assert t.rows()[0]["e_over_k"] == pytest.approx(0.04, rel=1e-9)  # the worst e lies on the ball's boundary
     st = r.settings
     assert st["coils"] == 6 and st["coil_maps"] == "ESPIRiT" and st["measured_kspace"] == [str(tmp_path / "scan.h5")]
     # ESPIRiT recovers the birdcage maps up to one phase per pixel: the coil-combined truth's magnitude is the

@@ -176,11 +176,12 @@ def perturbations(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor, bud
 
 
 def threat_attacks(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor, threat: str,
-                   budget: Budget | None = None, *, norms: Sequence[float] | None = None,
+                   budget: Budget | None = None, *, norms: Sequence[float] | None = None, k_norm: float | None = None,
                    progress: Progress | None = None, seconds: dict[str, float] | None = None) -> dict[str, ThreatAttack]:
-    """``stability.threat_attack`` of every map under one k-space threat, with one budget."""
-    return _timed(makers, lambda label, make: threat_attack(make(A), A, x, threat, budget, norms=norms), progress,
-                  f"{threat} threat on", seconds)
+    """``stability.threat_attack`` of every map under one k-space threat, with one budget (``k_norm``: the
+    measured full k-space's norm, where there is one)."""
+    return _timed(makers, lambda label, make: threat_attack(make(A), A, x, threat, budget, norms=norms,
+                                                            k_norm=k_norm), progress, f"{threat} threat on", seconds)
 
 
 def hallucination_attacks(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor, budget: Budget | None = None,
@@ -351,6 +352,8 @@ def run(
     first = next(iter(images))
     A = acqs[first].operator
     x = xs[0].to(torch.complex128 if xs[0].is_complex() else torch.float64)  # the image itself, phase and all
+    # the full-kspace threat is relative to the measured k-space where the file holds it, else to ||F S x||
+    k_norm = float(torch.linalg.vector_norm(kspace[first])) if kspace and first in kspace else None
     settings = {"images": list(images), "shape": list(shape), "mask": "custom" if custom else mask,
                 "rate": acqs[first].rate if custom else rate, "seed": seed, "noise": noise, "maps": list(makers),
                 "center_fraction": center_fraction, "coils": getattr(A, "coils", None),
@@ -358,7 +361,9 @@ def run(
                 "stages": list(stages), "budget": budget.summary(), "attacked_image": first,
                 "complex_images": [n for n, x in images.items() if x.is_complex()], "threats": list(threats),
                 "kspace_norms": {t: list(THREAT_NORMS[t] if kspace_norms is None else kspace_norms)
-                                 for t in threats if t != "image"}, **(about or {})}
+                                 for t in threats if t != "image"},
+                "full_kspace": "the file's measured k-space" if k_norm is not None else "the truth's, ||F S x||",
+                **(about or {})}
     result = BatteryResult(settings)
     inner = indented(progress, "      ")
     for i, stage in enumerate(stages, start=1):
@@ -367,7 +372,7 @@ def run(
         try:
             _stage(result, stage, makers, acqs, xs, A, x, mask=mask, rate=rate, seed=seed, noise=noise,
                    center_fraction=center_fraction, maps=maps, references=references, budget=budget, detail=detail,
-                   threats=threats, kspace_norms=kspace_norms, progress=inner)
+                   threats=threats, kspace_norms=kspace_norms, k_norm=k_norm, progress=inner)
         except Exception as exc:  # recorded; the next stage still runs
             if not keep_going:
                 raise
@@ -387,7 +392,7 @@ def _add(seconds: dict[str, float], more: Mapping[str, float]) -> None:
 
 def _stage(result: BatteryResult, stage: str, makers, acqs, xs, A, x, *, mask, rate, seed, noise, center_fraction,
            maps, references, budget,
-           detail, threats, kspace_norms, progress) -> None:
+           detail, threats, kspace_norms, k_norm, progress) -> None:
     """Run one stage of ``run`` into ``result``."""
     if stage == "accuracy":
         result.accuracy = accuracy(makers, acqs, references)
@@ -397,7 +402,7 @@ def _stage(result: BatteryResult, stage: str, makers, acqs, xs, A, x, *, mask, r
             result.perturbation = perturbations(makers, A, x, budget, progress=progress, seconds=seconds)
         for threat in (t for t in threats if t != "image"):
             more: dict[str, float] = {}
-            result.threats[threat] = threat_attacks(makers, A, x, threat, budget, norms=kspace_norms,
+            result.threats[threat] = threat_attacks(makers, A, x, threat, budget, norms=kspace_norms, k_norm=k_norm,
                                                     progress=progress, seconds=more)
             _add(seconds, more)
     elif stage == "hallucination-attack":  # in the image, and on the samples when the k-space threat is asked for

@@ -208,7 +208,8 @@ def threats_section(bat: Any, *, title: str, subject: str | None = None) -> Sect
              f"cap {b['steps']} steps per start); Gaussian e of the same norm is the control. Every budget is given "
              "relative to the samples, to the fully sampled k-space and to the image, so that a row can be set beside "
              "Genzel et al. (0.25 - 2.5% of ||A x||), Morshuis et al. (0.2 - 2.5% per coil) and Darestani et al. (4% "
-             "and 8% of ||k||).")
+             "and 8% of ||k||)" + (f"; ||k|| is {bat.settings['full_kspace']}." if "full_kspace" in bat.settings
+                                  else "."))
     record = {t: {m: a.summary() for m, a in per.items()} for t, per in bat.threats.items()}
     return Section(title, [intro, *text], " ".join(mine) if subject is not None else " ".join(text),
                    [Table(["map", "threat", "eta", "||e||/||A x||", "||e||/||k||", "||e||/||x||", "error (attack)",

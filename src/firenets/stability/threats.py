@@ -7,8 +7,9 @@ numbers can be set beside theirs (REFERENCE section 11):
 - ``coil`` (Morshuis et al., MICCAI workshops 2022): per coil, ||e_c|| <= eta ||(A x)_c||;
 - ``full-kspace`` (Darestani, Chaudhari, Heckel, ICML 2021): e on the fully sampled k-space before
   masking, ||e|| <= eta ||k||; only its sampled part reaches the network, so the worst case puts the whole
-  budget there: ||e|| <= eta ||k|| on the samples, with ||k|| = ||x|| for one coil and
-  (sum_c ||S_c x||^2)^(1/2) for coil maps S_c (the centred FFT is unitary).
+  budget there: ||e|| <= eta ||k|| on the samples, with ||k|| the measured k-space's norm where a file
+  holds it, else ||x|| for one coil and (sum_c ||S_c x||^2)^(1/2) for coil maps S_c (the centred FFT is
+  unitary).
 
 For the k-space threats the attack maximises the error to the truth ||f(A x + e) - x|| (the studies'
 objective) by ``measurement_attack`` (projected Adam, its best start polished by projected
@@ -25,7 +26,7 @@ from typing import Any
 import torch
 
 from .._progress import Progress
-from .._validation import check_int, check_seed
+from .._validation import check_int, check_scalar, check_seed
 from .budget import Budget, check_norms
 from .constrained import MeasurementAttack, _project, _scaled, measurement_attack
 from .perturbation import ReconstructionMap, _check
@@ -94,10 +95,12 @@ class ThreatAttack:
 
 
 def threat_attack(f: ReconstructionMap, A: Any, x: Any, threat: str, budget: Budget | None = None, *,
-                  norms: Sequence[float] | None = None, progress: Progress | None = None) -> ThreatAttack:
+                  norms: Sequence[float] | None = None, k_norm: float | None = None,
+                  progress: Progress | None = None) -> ThreatAttack:
     """The worst error to the truth of f under the k-space ``threat`` (``KSPACE_THREATS``) at the budgets
     eta in ``norms`` (default ``THREAT_NORMS[threat]``), with ``budget``'s step cap, stopping rule, starts
-    (at least two random ones, as ``measurement_attack``) and seed, and its Gaussian control."""
+    (at least two random ones, as ``measurement_attack``) and seed, and its Gaussian control. ``k_norm``:
+    ||k|| of a measured fully sampled k-space (default ``full_kspace_norm(A, x)``)."""
     if threat not in KSPACE_THREATS:
         raise ValueError(f"threat must be one of {', '.join(KSPACE_THREATS)}; got {threat!r}")
     budget = Budget() if budget is None else budget
@@ -105,7 +108,7 @@ def threat_attack(f: ReconstructionMap, A: Any, x: Any, threat: str, budget: Bud
     x = _check(f, A, x)
     with torch.no_grad():
         y0 = A(x)
-    k_norm = full_kspace_norm(A, x)
+    k_norm = full_kspace_norm(A, x) if k_norm is None else check_scalar("k_norm", k_norm, positive=True)
     per_coil = threat == "coil"
     attack = measurement_attack(f, A, x, rels=[0.0, *etas], steps=budget.steps, restarts=max(2, budget.restarts),
                                 tol=budget.tol, patience=budget.patience, seed=budget.seed,
