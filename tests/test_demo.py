@@ -204,7 +204,8 @@ def test_audit_command(tmp_path, monkeypatch, capsys):
     assert main(["audit", "--model", "auditmodel:build", "--weights", str(weights), str(image),
                  "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
-    assert len(results["sections"]) == 9 and results["sections"][-1]["title"] == "9. Stages"  # k-space threats included
+    # the k-space threats and the targeted attack on the samples included
+    assert len(results["sections"]) == 10 and results["sections"][-1]["title"] == "10. Stages"
     assert results["record"]["completed"] == list(results["record"]["settings"]["stages"])
     assert results["record"]["failures"] == {}
     maps = results["record"]["perturbation"]["maps"]

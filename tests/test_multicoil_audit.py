@@ -20,7 +20,7 @@ from firenets.experiments.audit import Scan, audit, coil_acquisition, sampling
 from firenets.nets.adapter import NetworkMap, zero_filled
 from firenets.operators import MultiCoilFourier
 from firenets.stability import Budget, hallucination_maps, perturbation, pseudo_inverse
-from firenets.stability.threats import threat_attack
+from firenets.stability.threats import THREATS, threat_attack
 
 
 def _matrix(A) -> torch.Tensor:
@@ -161,6 +161,13 @@ def test_a_multicoil_file_is_audited_from_its_own_kspace(tmp_path):
     t = r.threats["full-kspace"]["zero-filled"]
     assert t.k_norm == pytest.approx(k, rel=1e-12) and r.settings["full_kspace"] == "the file's measured k-space"
     assert t.rows()[0]["e_over_k"] == pytest.approx(0.04, rel=1e-9)  # the worst e lies on the ball's boundary
+    # unasked, the threats are those the data support: all four for a fully sampled multi-coil file, the
+    # per-coil one for simulated coils, image and kspace for one coil
+    for images, acq, expected in ((str(tmp_path / "scan.h5"), dict(center_fraction=0.2), THREATS),
+                                  ({"x": x}, dict(coils=4, center_fraction=0.2), ("image", "kspace", "coil")),
+                                  ({"x": x}, {}, ("image", "kspace"))):
+        unasked = audit(torch.nn.Identity(), images, name="identity", acquisition=acq, stages=("accuracy",))
+        assert unasked.settings["threats"] == list(expected)
     st = r.settings
     assert st["coils"] == 6 and st["coil_maps"] == "ESPIRiT" and st["measured_kspace"] == [str(tmp_path / "scan.h5")]
     # ESPIRiT recovers the birdcage maps up to one phase per pixel: the coil-combined truth's magnitude is the

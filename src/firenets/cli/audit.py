@@ -82,9 +82,10 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stages", type=choices(STAGES, "stages"), default=None,
                    help="comma-separated subset of the battery (default all): " + ", ".join(STAGES))
     add_budget(p)
-    p.add_argument("--threat", type=choices(THREATS, "threat models"), default=AUDIT_THREATS,
+    p.add_argument("--threat", type=choices(THREATS, "threat models"), default=None,
                    help="the threat models of the perturbation stage, comma-separated (default "
-                        f"{','.join(AUDIT_THREATS)}): image (r in the image domain, ||r|| relative to ||x||), kspace "
+                        f"{','.join(AUDIT_THREATS)}, with coils also coil, for a fully sampled multi-coil file also "
+                        "full-kspace): image (r in the image domain, ||r|| relative to ||x||), kspace "
                         "(e on the samples, ||e|| relative to ||A x||), coil (per coil), full-kspace (relative to the "
                         "fully sampled k-space)")
     p.add_argument("--kspace-norms", type=numbers(float, above=0), default=None,
@@ -172,7 +173,7 @@ def _run(args: argparse.Namespace, device: torch.device, ranks: _distributed.Ran
                 "maps_file": args.maps and _sha256(args.maps),
                 "mask_file": args.mask_file and _sha256(args.mask_file), "rate": sampled["rate"], "seed": args.seed,
                 "noise": args.noise, "stages": [s for s in STAGES if s in stages], "budget": budget.summary(),
-                "size": args.size, "phase": args.phase, "threats": list(args.threat),
+                "size": args.size, "phase": args.phase, "threats": list(args.threat) if args.threat else "default",
                 "kspace_norms": args.kspace_norms}
     items = dataset_items(sources, args.slices)
     result = audit_dataset(load, items, args.out, settings=settings, size=args.size, phase=args.phase, force=args.force,

@@ -32,11 +32,17 @@ from .stages import (
 )
 from .verdicts import Verdict
 
-__all__ = ["ACQUISITION_KEYS", "AuditResult", "Scan", "Setup", "audit", "coil_acquisition", "device_of",
+__all__ = ["ACQUISITION_KEYS", "AuditResult", "Scan", "Setup", "audit", "coil_acquisition", "default_threats", "device_of",
            "load_image", "named_images", "probe", "run_setup", "sampling", "setup"]
 
 ACQUISITION_KEYS = ("mask", "rate", "acceleration", "center_fraction", "seed", "noise", "coils", "maps")
-AUDIT_THREATS = ("image", "kspace")  # the threat models an audit runs by default
+AUDIT_THREATS = ("image", "kspace")  # the threat models an audit runs by default (with coils: ``default_threats``)
+
+
+def default_threats(*, coils: bool, measured: bool) -> tuple[str, ...]:
+    """The threat models an audit runs when none are asked for: image and kspace, the per-coil threat
+    where there are coils, and the full-kspace threat where a file's fully sampled k-space is audited."""
+    return AUDIT_THREATS + (("coil",) if coils else ()) + (("full-kspace",) if measured else ())
 OBJECT = 0.05  # the object: pixels above this fraction of the peak magnitude (above a scan's noise floor)
 
 
@@ -293,14 +299,14 @@ class Setup:
     budget: Budget
     acquisition: dict[str, Any]
     about: dict[str, Any]
-    threats: tuple[str, ...] = AUDIT_THREATS
+    threats: tuple[str, ...] | None = None  # None: ``default_threats`` of the acquisition
     kspace_norms: tuple[float, ...] | None = None
 
 
 def setup(model: Any, *, name: str | None = None, input: str = "adjoint", output: str = "auto",
           acquisition: Mapping[str, Any] | None = None, stages: Sequence[str] = STAGES,
           budget: Budget | None = None, device: str | torch.device | None = None,
-          dtype: torch.dtype | None = None, threats: Sequence[str] = AUDIT_THREATS,
+          dtype: torch.dtype | None = None, threats: Sequence[str] | None = None,
           kspace_norms: Sequence[float] | None = None) -> Setup:
     """Check the audit's arguments (``audit``), move the model to its device and dtype, and build the maps."""
     if input not in INPUTS:
@@ -308,7 +314,7 @@ def setup(model: Any, *, name: str | None = None, input: str = "adjoint", output
     if output not in OUTPUTS:
         raise ArgumentError("output", f"must be one of {', '.join(OUTPUTS)}; got {output!r}")
     stages = check_stages(stages)
-    threats = check_threats(threats)
+    threats = None if threats is None else check_threats(threats)
     kspace_norms = None if kspace_norms is None else check_norms("kspace_norms", kspace_norms)
     budget = Budget() if budget is None else budget
     acq_args = sampling(acquisition)
@@ -343,8 +349,10 @@ def run_setup(s: Setup, images: Mapping[str, torch.Tensor], *, stages: Sequence[
     if check_model:
         acq = next(iter(acqs.values()))
         probe(s.makers[s.label](acq.operator), acq, input=s.input, label=s.label)
+    threats = s.threats if s.threats is not None else default_threats(coils=kw.get("maps") is not None,
+                                                                      measured=bool(kw.get("kspace")))
     result = run(s.makers, images, stages=s.stages if stages is None else stages, budget=s.budget, detail=detail,
-                 acqs=acqs, threats=s.threats, kspace_norms=s.kspace_norms, about={**s.about, **coil_settings},
+                 acqs=acqs, threats=threats, kspace_norms=s.kspace_norms, about={**s.about, **coil_settings},
                  progress=progress, keep_going=keep_going, **kw)
     return AuditResult(**{f.name: getattr(result, f.name) for f in fields(BatteryResult)}, subject=s.label)
 
@@ -359,7 +367,7 @@ def audit(
     acquisition: Mapping[str, Any] | None = None,
     stages: Sequence[str] = STAGES,
     budget: Budget | None = None,
-    threats: Sequence[str] = AUDIT_THREATS,
+    threats: Sequence[str] | None = None,
     kspace_norms: Sequence[float] | None = None,
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
@@ -382,7 +390,8 @@ def audit(
     boolean (H, W) tensor), rate or acceleration, center_fraction, seed, noise, and coils (simulated
     birdcage maps) or maps ((C, H, W), sum_c |S_c|^2 = 1): every stage but the positive control then
     samples through SENSE (``coil_acquisition``). ``threats``: the
-    threat models of the perturbation stage (``stability.THREATS``; default image and kspace) and
+    threat models of the perturbation stage (``stability.THREATS``; default image and kspace, with coils also
+    coil, for a measured file also full-kspace: ``default_threats``) and
     ``kspace_norms`` their budgets eta (default ``stability.THREAT_NORMS``). ``name`` labels
     the model on the page (default its class name). A stage that fails is recorded and the others run
     (``keep_going``). The answers: ``result.verdict``, ``result.verdicts``, ``result.rows()``,
