@@ -73,3 +73,26 @@ def test_bad_threats_are_refused(case):
         threat_attack(zero_filled(A), A, x, "image")
     with pytest.raises(ValueError, match="increasing"):
         threat_attack(zero_filled(A), A, x, "kspace", norms=(0.02, 0.01))
+
+
+def test_a_map_that_returns_magnitudes_is_compared_with_the_truths_magnitude():
+    # every sample taken, f(y) = |F^* y|: f(A x) = |x| exactly, so its error to the truth is 0 (to x itself it
+    # would be || |x| - x ||, the phase); under ||e|| <= d, || |x + F^* e| - |x| || <= ||F^* e|| = d, with
+    # equality for e = F(d x / ||x||): the worst error is d / ||x|| = eta ||A x|| / ||x|| = eta
+    from firenets.nets.adapter import NetworkMap
+    from firenets.operators import Fourier2D
+    from firenets.stability import hallucination_maps, perturbation
+
+    x = fn.data.ellipses(32, seed=3).to(torch.complex128) * fn.data.smooth_phase(32, seed=1)
+    A = Fourier2D(torch.ones(32, 32, dtype=torch.bool))
+    f = NetworkMap(torch.nn.Identity(), A, "magnitude")
+    t = threat_attack(f, A, x, "kspace", BUDGET, norms=(0.02,))
+    assert f.returned_complex is False and float(torch.linalg.vector_norm(x.abs() - x)) > 0.5 * t.x_norm
+    assert t.unperturbed == pytest.approx(0.0, abs=1e-12)
+    assert 0.99 * 0.02 <= t.worst.relative_error <= 0.02 * (1 + 1e-9)
+    assert t.noise_errors[0] <= 0.02 * (1 + 1e-9)
+    h = hallucination_maps(f, A, x)
+    assert h.error_norm == pytest.approx(0.0, abs=1e-9) and h.null_norm == pytest.approx(0.0, abs=1e-9)
+    p = perturbation(f, A, x, Budget(norms=(0.02,), steps=20))
+    assert p.error == pytest.approx(0.0, abs=1e-12)
+    assert 0 < p.worst.stages[0].error <= 0.02 * (1 + 1e-9)  # || |x + r| - |x| || <= ||r||

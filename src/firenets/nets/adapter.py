@@ -35,7 +35,16 @@ INPUT_HELP = {
 }
 
 __all__ = ["INPUTS", "INPUT_HELP", "OUTPUTS", "NetworkMap", "deepinv_physics", "low_frequencies", "parameter_dtype",
-           "zero_filled"]
+           "truth_for", "zero_filled"]
+
+
+def truth_for(f: Any, x: torch.Tensor) -> torch.Tensor:
+    """The image f's output is compared with: x, or |x| where f returned a magnitude
+    (``NetworkMap.returned_complex`` False, known once f has run) of a complex x, whose phase it cannot give
+    (fastMRI's VarNet returns the root-sum-of-squares)."""
+    if x.is_complex() and getattr(f, "returned_complex", None) is False:
+        return x.abs().to(x.dtype)
+    return x
 
 
 def low_frequencies(mask: torch.Tensor) -> int:

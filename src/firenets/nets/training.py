@@ -23,7 +23,7 @@ from .. import _progress
 from .._io import atomic_write, load_tensors
 from .._validation import check_int, check_scalar, check_seed
 from ..operators import Fourier2D, MultiCoilFourier
-from .adapter import NetworkMap, parameter_dtype
+from .adapter import NetworkMap, parameter_dtype, truth_for
 from .learned import DeepCascade, UNet
 
 FORMAT = 1
@@ -290,9 +290,7 @@ def _pairs(F: Fourier2D, images: torch.Tensor, cdtype: torch.dtype, *,
 def residual(f: Any, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """out - target; |out| - |target| for a network that returned a magnitude (``NetworkMap.returned_complex``
     False) of complex targets, whose phase it cannot give."""
-    if target.is_complex() and getattr(f, "returned_complex", None) is False:
-        return out.real - target.abs()
-    return out - target
+    return out - truth_for(f, target)
 
 
 def evaluate_loss(net: torch.nn.Module, x0: torch.Tensor, target: torch.Tensor, batch: int = 16) -> float:

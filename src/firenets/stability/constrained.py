@@ -18,6 +18,7 @@ import torch
 
 from .._progress import Progress
 from .._validation import check_int, check_scalar, check_seed
+from ..nets.adapter import truth_for
 from .perturbation import ReconstructionMap, Steps, _check, _differentiable, _psnr, ascend
 
 RELS = (0.0, 0.02, 0.04, 0.06, 0.08)
@@ -114,7 +115,8 @@ def measurement_attack(
     per_coil: bool = False,
     progress: Progress | None = None,
 ) -> MeasurementAttack:
-    """max ||f(A x + e) - x|| over ||e|| <= rel ||A x||, for each rel, by projected Adam.
+    """max ||f(A x + e) - x|| over ||e|| <= rel ||A x||, for each rel, by projected Adam (|x| in place of x
+    for a map that returns magnitudes of a complex x, ``nets.adapter.truth_for``).
 
     ``scale``: the norm the budgets are relative to instead of ||A x|| (||k|| of the full k-space for
     the threat of Darestani et al.); ``per_coil``: each coil's ||e_c|| <= rel ||(A x)_c|| instead (the
@@ -143,6 +145,8 @@ def measurement_attack(
     gen = torch.Generator(device="cpu").manual_seed(seed)
     with torch.no_grad():
         y0 = A(x)
+        f(y0)  # once, so that a map that returns magnitudes is known: its errors are to |x| (``truth_for``)
+    truth = truth_for(f, x)
     y0n = float(torch.linalg.vector_norm(y0))
     if y0n == 0:
         raise ValueError("A x is zero: the relative budget is undefined")
@@ -163,7 +167,7 @@ def measurement_attack(
         if dn == 0:
             with torch.no_grad():
                 out = f(y0)
-            err = float(torch.linalg.vector_norm(out - x))
+            err = float(torch.linalg.vector_norm(out - truth))
             results.append(BudgetResult(rel, torch.zeros_like(y0), out.detach(), err, err / xn, _psnr(x, out), 0.0))
             continue
         starts = [("warm", _scaled(warm, d))] if warm is not None else []
@@ -180,7 +184,7 @@ def measurement_attack(
             while it < steps:
                 it += 1
                 out = _differentiable(f, y0 + e)
-                err = torch.linalg.vector_norm(out - x)
+                err = torch.linalg.vector_norm(out - truth)
                 value = float(err.detach())
                 if not math.isfinite(value):
                     raise ValueError(f"f returned non-finite values under a measurement perturbation at budget "
@@ -204,14 +208,14 @@ def measurement_attack(
                 best_err, best_e, best_log = top, top_e, log[-1]
         # Adam's diagonal scaling has fixed points on the ball's boundary where the gradient is not normal
         # to it; the best start is polished by projected normalised-gradient ascent, whose are KKT points
-        best_err, best_e, best_log = _polish(f, x, y0, best_e, best_err, best_log, d, dn, steps=steps, tol=tol,
+        best_err, best_e, best_log = _polish(f, truth, y0, best_e, best_err, best_log, d, dn, steps=steps, tol=tol,
                                              patience=patience, lr=lr)
         log.append({"kind": "polish", "error": best_err / xn, "iterations": best_log["iterations"],
                     "converged": best_log["converged"]})
         warm = best_e
         with torch.no_grad():
             out = f(y0 + best_e)
-            err = float(torch.linalg.vector_norm(out - x))
+            err = float(torch.linalg.vector_norm(out - truth))
         en = float(torch.linalg.vector_norm(best_e))
         results.append(BudgetResult(rel, best_e, out.detach(), err, err / xn, _psnr(x, out), en / y0n,
                                     iterations=best_log["iterations"], converged=best_log["converged"],

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import torch
 
 from .._validation import as_tensor, check_scalar, complex_dtype, real_dtype
+from ..nets.adapter import truth_for
 from ..operators.base import LinearOperator
 
 __all__ = [
@@ -240,8 +241,9 @@ def _ratio(a: float, b: float) -> float:
 
 def hallucination_maps(f: Callable, A: LinearOperator, x: Any, *, y: Any = None) -> HallucinationMaps:
     """Maps |f^ - x|, |P_meas f^ - A^+ y|, |P_null f^ - P_null x| of f^ = f(y), y = A x by default,
-    with P_meas = A^+ A (``pseudo_inverse``; A^* A for A A^* = I). Bhadra, Kelkar, Brooks, Anastasio,
-    IEEE TMI 2021 (REFERENCE section 6).
+    with P_meas = A^+ A (``pseudo_inverse``; A^* A for A A^* = I); for a map that returns magnitudes of a
+    complex x, |x| stands for x and A |x| for y (``nets.adapter.truth_for``). Bhadra, Kelkar, Brooks,
+    Anastasio, IEEE TMI 2021 (REFERENCE section 6).
     """
     f = _check_map("f", f)
     A = _check_operator(A)
@@ -259,10 +261,13 @@ def hallucination_maps(f: Callable, A: LinearOperator, x: Any, *, y: Any = None)
         y = y.to(device=A.device, dtype=complex_dtype(A.dtype))
     recon = _reconstruct(f, y, A.in_shape)
     r = recon.to(x.dtype)
-    (meas_r, res_r), (meas_y, res_y), (meas_x, res_x) = (pseudo_inverse(A, v) for v in (A(r), y, A(x)))
-    err = (r - x).to(torch.complex128)
+    t = truth_for(f, x)
+    if t is not x:  # a map that returns magnitudes: its error is to |x|, split with |x|'s own parts
+        y = A(t)
+    (meas_r, res_r), (meas_y, res_y), (meas_x, res_x) = (pseudo_inverse(A, v) for v in (A(r), y, A(t)))
+    err = (r - t).to(torch.complex128)
     meas = (meas_r - meas_y).to(torch.complex128)
-    null = ((r - meas_r) - (x - meas_x)).to(torch.complex128)
+    null = ((r - meas_r) - (t - meas_x)).to(torch.complex128)
     return HallucinationMaps(
         recon=recon,
         error=err.abs(),

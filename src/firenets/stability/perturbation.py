@@ -28,6 +28,7 @@ import torch
 from .._progress import Progress, count
 from .._validation import check_int, check_scalar, check_seed
 from ..metrics import psnr
+from ..nets.adapter import truth_for
 from .budget import RELATIVE_NORMS, Budget, check_norms, check_search, check_step
 from .hallucination import _check_map, _check_operator, _image
 
@@ -135,8 +136,8 @@ def _record(f, A, x, fx, r, iteration, **extra) -> Stage:
         return Stage(
             r=r.detach().clone(), recon=out.detach().clone(), r_norm=rn, r_rel=rn / xn, out_diff=diff,
             ratio=diff / rn if rn > 0 else math.nan, psnr=_psnr(x + r, out), iteration=iteration,
-            error=float(torch.linalg.vector_norm(out - x)) / xn,
-            error_perturbed=float(torch.linalg.vector_norm(out - (x + r))) / xn, **extra,
+            error=float(torch.linalg.vector_norm(out - truth_for(f, x))) / xn,
+            error_perturbed=float(torch.linalg.vector_norm(out - truth_for(f, x + r))) / xn, **extra,
         )
 
 
@@ -424,7 +425,8 @@ def perturbation(f: ReconstructionMap, A: Any, x: Any, budget: Budget | None = N
 def _with_error(f: Any, wc: WorstCase, nc: NoiseControl, xn: float | None = None) -> Perturbation:
     """The perturbation with the unperturbed error ||f(A x) - x|| / ||x|| (``xn``: ||x||, default from wc.x)."""
     xn = float(torch.linalg.vector_norm(wc.x)) if xn is None else xn
-    return Perturbation(wc, nc, float(torch.linalg.vector_norm(wc.recon - wc.x)) / xn, getattr(f, "config", None))
+    return Perturbation(wc, nc, float(torch.linalg.vector_norm(wc.recon - truth_for(f, wc.x))) / xn,
+                        getattr(f, "config", None))
 
 
 def penalised_perturbation(f: ReconstructionMap, A: Any, x: Any, *, noise_trials: int = 3,

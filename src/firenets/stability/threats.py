@@ -27,6 +27,7 @@ import torch
 
 from .._progress import Progress
 from .._validation import check_int, check_scalar, check_seed
+from ..nets.adapter import truth_for
 from .budget import Budget, check_norms
 from .constrained import MeasurementAttack, _project, _scaled, measurement_attack
 from .perturbation import ReconstructionMap, _check
@@ -115,7 +116,7 @@ def threat_attack(f: ReconstructionMap, A: Any, x: Any, threat: str, budget: Bud
                                 scale=k_norm if threat == "full-kspace" else None, per_coil=per_coil,
                                 progress=progress)
     xn = float(torch.linalg.vector_norm(x))
-    noise = _noise_errors(f, x, y0, [r.e for r in attack.results[1:]], per_coil, budget.noise_trials, budget.seed)
+    noise = _noise_errors(f, truth_for(f, x), y0, [r.e for r in attack.results[1:]], per_coil, budget.noise_trials, budget.seed)
     return ThreatAttack(threat, attack, tuple(e / xn for e in noise), float(torch.linalg.vector_norm(y0)), k_norm, xn)
 
 
