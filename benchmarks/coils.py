@@ -5,7 +5,8 @@
 1. One audit (``fn.audit``, every stage but the positive control, which is single-coil and the same for
    every acquisition; the default threats, image and kspace) of an H x W complex phantom with C simulated
    coils (--measure HxWxC; one coil: single-coil sampling), a cartesian mask at 25%: the seconds of every
-   stage and of every map in it, with the budget's step cap --steps.
+   stage and of every map in it, with the budget's step cap --steps; or (--from-audit) the seconds an
+   audit page already records, at its size and coil count.
 2. For every configuration HxWxC: the seconds of one forward + backward pass of every map (the user's
    model, the reference FIRENET, zero-filling) through SENSE with C birdcage coils (one coil: Fourier2D),
    the median of 3 (1 where a pass exceeds 20 s).
@@ -18,9 +19,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -76,10 +79,29 @@ def maps_for(A, user):
     return out
 
 
+def from_audit(path: str, user) -> tuple[tuple[int, int, int], dict, dict, str]:
+    """(H, W, coils), stage seconds, map seconds (the page's user map relabelled as --model's) and a line
+    saying where they come from, read from an audit page's results.json."""
+    page = json.loads(Path(path).read_text())
+    st = page["record"]["settings"]
+    theirs = next(m for m in st["maps"] if m not in (REFERENCE, ZERO_FILLED))
+    label = user[0] if user else "identity"
+    map_seconds = {s: {(label if m == theirs else m): t for m, t in per.items()}
+                   for s, per in page["record"].get("map_seconds", {}).items()}
+    H, W = st["shape"]
+    note = (f"the audit recorded in {path}: {theirs} on {H}x{W} with {st.get('coils') or 1} coils, "
+            f"{st['mask']} mask at {st['rate']:.0%}, step cap {st['budget']['steps']}, threats "
+            f"{', '.join(st['threats'])}: {sum(page['seconds'].values()):.0f} s; failures {page['record']['failures'] or 'none'}")
+    return (H, W, st.get("coils") or 1), page["seconds"], map_seconds, note
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", choices=["varnet", "none"], default="varnet")
     p.add_argument("--measure", default="256x256x1", help="HxWxC of the audit that is run (C = 1: one coil)")
+    p.add_argument("--from-audit", default=None,
+                   help="instead of (1), the stage and map seconds an audit page records (its results.json; one "
+                        "image, a VarNet like --model's): its size and coils are the measured configuration")
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--configs", default="256x256x1,320x320x8,640x368x15")
     p.add_argument("--threads", type=int, default=2)
@@ -88,25 +110,33 @@ def main(argv: list[str] | None = None) -> None:
     user = model(args.model)
     configs = [tuple(int(v) for v in c.split("x")) for c in args.configs.split(",")]
 
-    measured = tuple(int(v) for v in args.measure.split("x"))
-    A, x = operator(*measured)
-    t0 = time.perf_counter()
-    res = fn.audit(user[1] if user else torch.nn.Identity(), {"x": x}, name=user[0] if user else "identity",
-                   input=user[2] if user else "adjoint",
-                   acquisition=dict(mask="cartesian", rate=0.25, **({"coils": measured[2]} if measured[2] > 1 else {})),
-                   stages=STAGES, budget=fn.stability.Budget(steps=args.steps))
-    wall = time.perf_counter() - t0
+    if args.from_audit:
+        measured, stage_seconds, map_seconds, note = from_audit(args.from_audit, user)
+        A, x = operator(*measured)
+        args.measure = "x".join(str(v) for v in measured)
+        print(f"(1) {note}")
+    else:
+        measured = tuple(int(v) for v in args.measure.split("x"))
+        A, x = operator(*measured)
+        t0 = time.perf_counter()
+        res = fn.audit(user[1] if user else torch.nn.Identity(), {"x": x}, name=user[0] if user else "identity",
+                       input=user[2] if user else "adjoint",
+                       acquisition=dict(mask="cartesian", rate=0.25,
+                                        **({"coils": measured[2]} if measured[2] > 1 else {})),
+                       stages=STAGES, budget=fn.stability.Budget(steps=args.steps))
+        wall = time.perf_counter() - t0
+        stage_seconds, map_seconds = res.seconds, res.map_seconds
+        print(f"(1) audit of {args.measure} (H x W x coils), step cap {args.steps}: {wall:.0f} s; failures "
+              f"{res.failures or 'none'}; every attack converged: "
+              f"{all(r['maps'][m]['converged'] is not False for r in res.rows() for m in r['maps'])}")
     labels = list(maps_for(A, user))
     small = {label: pass_seconds(f, A, x) for label, f in maps_for(A, user).items()}
-    print(f"(1) audit of {args.measure} (H x W x coils), step cap {args.steps}: {wall:.0f} s; failures "
-          f"{res.failures or 'none'}; every attack converged: "
-          f"{all(r['maps'][m]['converged'] is not False for r in res.rows() for m in r['maps'])}")
-    per_map = {s: res.map_seconds.get(s) for s in STAGES}
+    per_map = {s: map_seconds.get(s) for s in STAGES}
     print("| stage | " + " | ".join(labels) + " | stage seconds |")
     print("|---|" + "---|" * (len(labels) + 1))
     for s in STAGES:
         cells = [f"{per_map[s][m]:.1f}" if per_map[s] and m in per_map[s] else "-" for m in labels]
-        print(f"| {s} | " + " | ".join(cells) + f" | {res.seconds.get(s, float('nan')):.1f} |")
+        print(f"| {s} | " + " | ".join(cells) + f" | {stage_seconds.get(s, float('nan')):.1f} |")
     print("\n(2) one forward + backward pass, seconds (median):")
     print("| H x W x coils | " + " | ".join(labels) + " |")
     print("|---|" + "---|" * len(labels))
@@ -127,11 +157,11 @@ def main(argv: list[str] | None = None) -> None:
         cells = []
         for c in configs:
             if c == measured:
-                sec = res.seconds.get(s, 0.0)
+                sec = stage_seconds.get(s, 0.0)
             elif per_map[s]:
                 sec = sum(per_map[s][m] * costs[c][m] / small[m] for m in labels if m in per_map[s])
             else:
-                sec = res.seconds.get(s, 0.0) * costs[c][REFERENCE] / small[REFERENCE]
+                sec = stage_seconds.get(s, 0.0) * costs[c][REFERENCE] / small[REFERENCE]
             totals[c] += sec
             cells.append(f"{sec:.0f}")
         print(f"| {s} | " + " | ".join(cells) + " |")
