@@ -43,6 +43,8 @@ def default_threats(*, coils: bool, measured: bool) -> tuple[str, ...]:
     """The threat models an audit runs when none are asked for: image and kspace, the per-coil threat
     where there are coils, and the full-kspace threat where a file's fully sampled k-space is audited."""
     return AUDIT_THREATS + (("coil",) if coils else ()) + (("full-kspace",) if measured else ())
+
+
 OBJECT = 0.05  # the object: pixels above this fraction of the peak magnitude (above a scan's noise floor)
 
 
@@ -345,7 +347,8 @@ def run_setup(s: Setup, images: Mapping[str, torch.Tensor], *, stages: Sequence[
     """The battery of ``s`` on ``images`` (all acquired once; the model first called on the first, unless
     ``check_model`` is False), as an ``AuditResult``."""
     images, kw, coil_settings = coil_acquisition(s.acquisition, images)
-    acqs = acquisitions(images, **{k: v for k, v in kw.items() if k != "references"})
+    references = kw.pop("references", None)  # the accuracy stage's, not the acquisition's
+    acqs = acquisitions(images, **kw)
     if check_model:
         acq = next(iter(acqs.values()))
         probe(s.makers[s.label](acq.operator), acq, input=s.input, label=s.label)
@@ -353,7 +356,7 @@ def run_setup(s: Setup, images: Mapping[str, torch.Tensor], *, stages: Sequence[
                                                                       measured=bool(kw.get("kspace")))
     result = run(s.makers, images, stages=s.stages if stages is None else stages, budget=s.budget, detail=detail,
                  acqs=acqs, threats=threats, kspace_norms=s.kspace_norms, about={**s.about, **coil_settings},
-                 progress=progress, keep_going=keep_going, **kw)
+                 references=references, progress=progress, keep_going=keep_going, **kw)
     return AuditResult(**{f.name: getattr(result, f.name) for f in fields(BatteryResult)}, subject=s.label)
 
 

@@ -157,14 +157,15 @@ def accuracy(makers: Mapping[str, MapFactory], acqs: Mapping[str, Acquisition],
 
 def _timed(makers: Mapping[str, MapFactory], run_one, progress: Progress | None, what: str,
            seconds: dict[str, float] | None) -> dict[str, Any]:
-    """run_one(label, make) for every map, each map's wall seconds into ``seconds``."""
+    """run_one(label, make) for every map, each map's wall seconds added to its seconds in ``seconds`` (a
+    stage that runs several attacks counts them all)."""
     out = {}
     for label, make in makers.items():
         say(progress, f"{what} {label} ...")
         t0 = time.perf_counter()
         out[label] = run_one(label, make)
         if seconds is not None:
-            seconds[label] = time.perf_counter() - t0
+            seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - t0
     return out
 
 
@@ -384,12 +385,6 @@ def run(
     return result
 
 
-def _add(seconds: dict[str, float], more: Mapping[str, float]) -> None:
-    """Each map's seconds in ``more`` added to its seconds so far."""
-    for label, t in more.items():
-        seconds[label] = seconds.get(label, 0.0) + t
-
-
 def _stage(result: BatteryResult, stage: str, makers, acqs, xs, A, x, *, mask, rate, seed, noise, center_fraction,
            maps, references, budget,
            detail, threats, kspace_norms, k_norm, progress) -> None:
@@ -401,21 +396,17 @@ def _stage(result: BatteryResult, stage: str, makers, acqs, xs, A, x, *, mask, r
         if "image" in threats:
             result.perturbation = perturbations(makers, A, x, budget, progress=progress, seconds=seconds)
         for threat in (t for t in threats if t != "image"):
-            more: dict[str, float] = {}
             result.threats[threat] = threat_attacks(makers, A, x, threat, budget, norms=kspace_norms, k_norm=k_norm,
-                                                    progress=progress, seconds=more)
-            _add(seconds, more)
+                                                    progress=progress, seconds=seconds)
     elif stage == "hallucination-attack":  # in the image, and on the samples when the k-space threat is asked for
         seconds = result.map_seconds.setdefault(stage, {})
         if "image" in threats or "kspace" not in threats:
             result.hallucination_attack = hallucination_attacks(makers, A, x, budget, progress=progress,
                                                                 seconds=seconds)
         if "kspace" in threats:
-            more = {}
             result.kspace_hallucination_attack = hallucination_attacks(makers, A, x, budget, threat="kspace",
                                                                        norms=kspace_norms, progress=progress,
-                                                                       seconds=more)
-            _add(seconds, more)
+                                                                       seconds=seconds)
     elif stage == "structural":
         xd, support = detail if detail is not None else data.insert_detail(x, "ellipse")
         result.detail = (xd, support)
