@@ -51,8 +51,15 @@ def test_fixed_norm_ascent_finds_the_lipschitz_constant_of_a_linear_map(setup):
         assert stage.converged and stage.iteration < 100
     assert res.converged
     assert res.max_ratio == max(s.ratio for s in res.stages)
-    # sphere 2 starts from sphere 1's best direction, and from a random direction with both signs
-    assert [s["kind"] for s in res.stages[1].starts] == ["warm", "random", "random, negated"]
+    # sphere 1 starts from the Jacobian's top direction (here exactly the amplified frequency) and a
+    # random one, both signs; sphere 2 from sphere 1's best direction, a random one with both signs and,
+    # on the way down, the outer sphere's (2 x 0.1) best
+    assert res.local.sigma == pytest.approx(4.0, rel=1e-8)
+    assert [s["kind"] for s in res.stages[0].starts] == ["local 1", "local 1, negated", "random", "random, negated",
+                                                         "from the next larger sphere"]
+    assert [s["kind"] for s in res.stages[1].starts] == ["warm", "random", "random, negated",
+                                                         "from the next larger sphere"]
+    assert res.settings["outer"]["size"] == pytest.approx(0.2) and res.settings["outer"]["ratio"] <= 4 * (1 + 1e-9)
 
 
 def test_zero_filling_reaches_one_and_never_exceeds_it(setup):

@@ -18,7 +18,7 @@ import torch
 from .._io import run_directory
 from ..acquisition import MASKS
 from ..masks import FASTMRI_KINDS
-from ..stability.budget import Budget
+from ..stability.budget import PRECISIONS, Budget
 
 MASK_KINDS = MASKS + FASTMRI_KINDS
 FORCE_HELP = ("write into an --out that holds other files (the previous run's completion files are removed "
@@ -146,16 +146,27 @@ def add_budget(parser: argparse.ArgumentParser, *, penalised: bool = False) -> N
                             if penalised else ""))
     parser.add_argument("--momentum", type=momentum, default=None,
                         help="default 0.5" + (" (fixed-norm), 0.9 (penalised)" if penalised else ""))
+    parser.add_argument("--directions", type=nonnegative_int, default=None,
+                        help=f"{mode}top singular vectors of the Jacobian at the image tried first, each with both "
+                             "signs (default 1; 0: random starts only)")
+    parser.add_argument("--precision", choices=PRECISIONS, default=None,
+                        help=f"{mode}the precision the worst-case search runs in; the ratios reported are "
+                             "re-evaluated in complex128 (default complex64)")
+    parser.add_argument("--reach", type=nonnegative, default=None,
+                        help=f"{mode}an outer sphere of REACH x the largest size is searched, then every size again "
+                             "from the next larger size's best direction (default 2; 0: none)")
 
 
 BUDGET_OPTIONS = {"norms": "--norms", "steps": "--steps", "restarts": "--random-starts", "lr": "--lr",
-                  "momentum": "--momentum", "tol": "--tol", "patience": "--patience", "seed": "--seed"}
+                  "momentum": "--momentum", "tol": "--tol", "patience": "--patience", "seed": "--seed",
+                  "directions": "--directions", "precision": "--precision", "reach": "--reach"}
 
 
 def budget(args: argparse.Namespace) -> Budget:
     """The ``stability.Budget`` of the options (``add_budget``; the seed of the random starts is --seed)."""
     given = {"norms": tuple(args.norms) if args.norms else None, "steps": args.steps, "restarts": args.random_starts,
-             "lr": args.lr, "momentum": args.momentum}
+             "lr": args.lr, "momentum": args.momentum, "directions": args.directions, "precision": args.precision,
+             "reach": args.reach}
     return Budget(tol=args.tol, patience=args.patience, seed=args.seed,
                   **{k: v for k, v in given.items() if v is not None})  # the others: Budget's defaults
 

@@ -70,8 +70,9 @@ class AuditResult(BatteryResult):
         return {"subject": self.subject, **super().summary()}
 
     def text(self) -> list[str]:
-        """The subject's results in sentences: accuracy, the perturbation verdict, the targeted attack, and
-        which stages completed (the page's summary, without its figures)."""
+        """The subject's results in sentences: accuracy, the perturbation verdict and local worst case, the
+        k-space threats, the targeted attack, and which stages completed (the page's summary, without
+        its figures)."""
         lines = []
         if self.accuracy is not None:
             lines += [f"{self.subject} on {img}: PSNR {per[self.subject]['psnr']:.2f} dB, SSIM "
@@ -79,6 +80,9 @@ class AuditResult(BatteryResult):
                       for img, per in self.accuracy.metrics.items()]
         if self.verdict is not None:
             lines.append(sentences.verdict_sentence(self.verdict))
+        if self.perturbation is not None and self.subject in self.perturbation:
+            local = sentences.local_sentence(self.subject, self.perturbation[self.subject].worst)
+            lines += [local] if local else []
         lines += [sentences.threat_sentence(self.subject, per[self.subject]) for per in self.threats.values()
                   if self.subject in per]
         for attacks in (self.hallucination_attack, self.kspace_hallucination_attack):

@@ -422,13 +422,14 @@ def _stage(result: BatteryResult, stage: str, makers, acqs, xs, A, x, *, mask, r
         result.positive_control = control_stage(budget=budget, progress=progress)
 
 
-ROW_KEYS = ("psnr", "ssim", "nmse", "worst_ratio", "noise_ratio", "noise_quotient", "contrast", "truth_contrast",
+ROW_KEYS = ("psnr", "ssim", "nmse", "worst_ratio", "local_ratio", "noise_ratio", "noise_quotient", "contrast", "truth_contrast",
             "kspace_error", "kspace_noise_error", "kspace_contrast", "kspace_truth_contrast", "converged")
 
 
 def image_row(result: BatteryResult) -> dict[str, Any]:
     """One audited image's numbers per map, JSON-ready: PSNR, SSIM, NMSE (accuracy), the largest
-    worst-case ratio and Gaussian-noise ratio and their quotient (perturbation), the error to the truth
+    worst-case ratio, the local worst case sigma_max of the Jacobian at x, the Gaussian-noise ratio and
+    the quotient of the two ratios (perturbation), the error to the truth
     under the first k-space threat at its largest budget and under Gaussian e of that norm, the contrast the
     targeted attack created and the perturbed truth's own change (``HallucinationAttack.best``), the same
     for the targeted attack on the samples, whether every attack converged; the stages completed and failed, and seconds. Missing stages give None."""
@@ -442,7 +443,8 @@ def image_row(result: BatteryResult) -> dict[str, Any]:
         if result.perturbation is not None and label in result.perturbation:
             p = result.perturbation[label]
             row.update(worst_ratio=p.max_ratio, noise_ratio=p.max_noise_ratio,
-                       noise_quotient=p.max_ratio / p.max_noise_ratio if p.max_noise_ratio > 0 else None)
+                       noise_quotient=p.max_ratio / p.max_noise_ratio if p.max_noise_ratio > 0 else None,
+                       local_ratio=None if p.worst.local is None else p.worst.local.sigma)
             converged.append(bool(p.worst.converged))
         first = next(iter(result.threats.values()), {})  # the first k-space threat, at its largest budget
         if label in first:

@@ -183,6 +183,21 @@ class MRIFirenet(torch.nn.Module):
             L = math.sqrt(F.bound() ** 2 + (float(symbol.max()) if symbol is not None else B.norm() ** 2))
         return F, B, weights, L, None
 
+    def in_precision(self, dtype: torch.dtype) -> MRIFirenet:
+        """The same network (operator, regulariser, lam, depth, schedule, stopping rule) run in ``dtype``
+        (complex64: the attacks' single-precision search; its output is still complex128)."""
+        dtype = complex_dtype(dtype)
+        if dtype == self.dtype:
+            return self
+        twins = self.__dict__.setdefault("_twins", {})
+        if dtype not in twins:
+            c, b = self.config, self._build
+            twins[dtype] = MRIFirenet(self.F, regulariser=c["regulariser"], wavelet=c["wavelet"], levels=c["levels"],
+                                      lam=c["lam"], tv_weight=b["tv_weight"], level_weights=b["level_weights"],
+                                      restarts=c["restarts"], inner=c["inner"], delta=c["delta"],
+                                      schedule=c["schedule"], tol=c["tol"], xtol=c["xtol"], dtype=dtype)
+        return twins[dtype]
+
     @property
     def num_layers(self) -> int:
         """The network's depth (``nets.FIRENET.num_layers``; ``last_layers`` is what the last call used)."""

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .figures import attack_figure, maps_figure
+from .sentences import local_sentence
 
 
 def attack_record(res, meta: dict[str, Any]) -> dict[str, Any]:
@@ -48,6 +49,9 @@ def attack_text(res, meta: dict[str, Any]) -> list[str]:
         conv = "-" if s.converged is None else ("yes" if s.converged else "NO (cap)")
         lines.append(f"{j:5d} {s.r_rel:12.4g} {s.ratio:8.3f} {c.ratio:12.3f} "
                      f"{s.error:8.4f} {s.psnr:7.2f} {s.iteration:6d} {conv:>9}")
+    local = local_sentence(meta["method"], wc)
+    if local is not None:
+        lines.append(local)
     if res.measurement is not None:
         for b in res.measurement.results:
             lines.append(f"measurement budget {b.rel:.3g} ||y||: worst error {b.relative_error:.4g} ||x|| "

@@ -246,20 +246,24 @@ def dataset_page(res: Any, out: str | Path) -> Page:
         link = {"text": r["image"], "href": r["page"]} if r.get("page") else r["image"]
         fails = "; ".join(f"{k}: {v}" for k, v in r.get("failures", {}).items())
         if not r.get("maps"):
-            every.append([link, "-", None, None, None, None, None, None, None, None, None, fails])
+            every.append([link, "-", None, None, None, None, None, None, None, None, None, None, fails])
         for m in labels:
             v = r.get("maps", {}).get(m)
             if v is None:
                 continue
-            every.append([link, m, v.get("psnr"), v.get("ssim"), v.get("worst_ratio"), v.get("noise_quotient"),
+            every.append([link, m, v.get("psnr"), v.get("ssim"), v.get("worst_ratio"), v.get("local_ratio"),
+                          v.get("noise_quotient"),
                           v.get("kspace_error"), v.get("contrast"), v.get("truth_contrast"), v.get("kspace_contrast"),
                           v.get("converged"), fails])
     every = [[("-" if c is None else c) for c in row] for row in every]
-    sections.append(Section("3. Every image", ["One row per image and map; the image links to its page. The k-space "
+    sections.append(Section("3. Every image", ["One row per image and map; the image links to its page. The local "
+                                               "sigma_max(J) is the worst-case ratio as ||r|| -> 0 (the Jacobian at "
+                                               "the image), not the worst case on the spheres. The k-space "
                                                "error is the error to the truth / ||x|| under the first k-space "
                                                "threat at its largest budget; the k-space contrast is the targeted "
                                                "attack's on the samples."],
-                            tables=[Table(["image", "map", "PSNR dB", "SSIM", "worst-case ratio", "/ noise ratio",
+                            tables=[Table(["image", "map", "PSNR dB", "SSIM", "worst-case ratio",
+                                           "local sigma_max(J)", "/ noise ratio",
                                            "k-space error", "contrast", "truth's change", "k-space contrast",
                                            "converged", "failures"],
                                           every)]))

@@ -18,6 +18,7 @@ from .sentences import (
     control_sentence,
     depth,
     lesion_sentence,
+    local_sentence,
     threat_sentence,
     verdict_sentence,
 )
@@ -166,6 +167,7 @@ def perturbation_section(bat: Any, out: Path, *, title: str, subject: str | None
         figures.append(Figure(file, f"{label}: original and perturbed images (top), their reconstructions "
                                     "(middle), the perturbations (bottom)", record[label]))
     sentences = [verdict_sentence(v) for v in verdict.values()]
+    local = [(label, p.worst) for label, p in perts.items() if p.worst.local is not None]
     text = [
         settings_line(bat.settings)
         + "".join(f" {m}: {depth(p.config)}, a fixed depth." for m, p in perts.items() if p.config),
@@ -173,6 +175,7 @@ def perturbation_section(bat: Any, out: Path, *, title: str, subject: str | None
         "is the negative control: its worst case is exactly 1 (an orthogonal projection), so a map whose "
         "worst case is many times zero-filling's amplifies some perturbation of the samples that much.",
         *sentences,
+        *[local_sentence(label, wc) for label, wc in local],
     ]
     summary = " ".join(sentences) if subject is None else (
         verdict_sentence(verdict[subject]) if subject in verdict else None)
@@ -181,8 +184,24 @@ def perturbation_section(bat: Any, out: Path, *, title: str, subject: str | None
                            "error f(Ax)", "error f(A(x+r))", "error to x+r", "iterations", "converged"], rows,
                           "per map and sphere: ||r||/||x||, output change / ||x||, worst-case and noise ratios and "
                           "their quotient, errors to the truth (unperturbed, perturbed, and to x + r) / ||x||, "
-                          "iterations of the best start, converged")],
+                          "iterations of the best start, converged"),
+                    *([local_table(local)] if local else [])],
                    figures, {"maps": record, "verdicts": {k: v.summary() for k, v in verdict.items()}})
+
+
+def local_table(local: list[tuple[str, Any]]) -> Table:
+    """Per map: the local worst case sigma_max of the Jacobian at x beside the largest sphere ratio."""
+    rows = []
+    for label, wc in local:
+        lw, top = wc.local, max(wc.stages, key=lambda s: s.ratio)
+        rows.append([label, lw.sigma, top.ratio, top.r_rel, lw.residuals[0], lw.products, lw.converged,
+                     sum(s.evaluations for s in wc.stages), wc.settings.get("precision", "complex128")])
+    return Table(["map", "local worst case sigma_max(J)", "largest sphere ratio", "at ||r||/||x||",
+                  "residual / sigma_max^2", "Jacobian products", "converged", "search evaluations", "search in"],
+                 rows, "per map: sigma_max of the Jacobian of r -> f(A(x + r)) at r = 0 (the worst-case ratio as "
+                       "||r|| -> 0; its top singular vector is the first start of the sphere search), the largest "
+                       "ratio the spheres hold, Lanczos' residual and products, the forward and backward passes "
+                       "the sphere search took, and its precision (ratios re-evaluated in complex128)")
 
 
 def threats_section(bat: Any, *, title: str, subject: str | None = None) -> Section:

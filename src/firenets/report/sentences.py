@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["control_sentence", "dataset_sentence", "depth", "lesion_sentence", "threat_sentence", "verdict_sentence"]
+__all__ = ["control_sentence", "dataset_sentence", "depth", "lesion_sentence", "local_sentence", "threat_sentence",
+           "verdict_sentence"]
 
 
 def depth(config: dict | None) -> str:
@@ -24,6 +25,25 @@ def verdict_sentence(v: Any) -> str:
             f"of ||x||; the error to the truth goes from {v.error_unperturbed:.2%} to {v.error:.2%} of ||x||.")
     return text + (" Every stage converged." if v.converged
                    else " A stage hit the step cap: its ratio is a weaker lower bound.")
+
+
+def local_sentence(label: str, wc: Any) -> str | None:
+    """One map's local worst case beside its sphere ratios, from its ``stability.WorstCase`` (None
+    without one). The local value is the worst case only as ||r|| -> 0; it is never called the worst
+    case where a sphere holds more."""
+    lw = wc.local
+    if lw is None:
+        return None
+    top = max(wc.stages, key=lambda s: s.ratio)
+    how = (f"Lanczos on J^T J, {lw.products} products, residual {lw.residuals[0]:.1e} of sigma_max^2"
+           + ("" if lw.converged else f", above the tolerance {lw.tol:g}: not converged, a lower bound"))
+    head = (f"{label}: the Jacobian of r -> f(A(x + r)) at r = 0 has sigma_max {lw.sigma:.3g} ({how}), the "
+            f"worst-case ratio as ||r|| -> 0")
+    if top.ratio > lw.sigma:
+        return (head + f"; the sphere ||r|| = {top.r_rel:.2%} ||x|| holds more, {top.ratio:.3g}: the map is "
+                "nonlinear there, and the local value is not its worst case.")
+    return (head + f"; on the spheres searched the largest ratio found is {top.ratio:.3g} (at {top.r_rel:.2%} of "
+            "||x||): at these sizes the map amplifies less than its linearisation at x.")
 
 
 THREAT_NAMES = {"kspace": "k-space (||e|| relative to the samples ||A x||, as Genzel et al.)",

@@ -11,6 +11,8 @@ from .._validation import check_int, check_scalar, check_seed
 # the relative sizes ||r|| / ||x|| at which `firenets attack` and `firenets audit` seek worst-case
 # perturbations by default: fixed sizes, so that maps and images of any scale compare alike
 RELATIVE_NORMS = (0.01, 0.02, 0.04)
+# the precisions the worst-case search runs in (``perturbation.worst_case``)
+PRECISIONS = ("complex128", "complex64")
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,12 @@ class Budget:
     for rho in ``norms`` (increasing), the step cap per start, the stopping rule (a start ends when its
     best ratio rises by less than a factor 1 + ``tol`` over ``patience`` steps), ``restarts`` random
     directions per size (each with both signs), the step ``lr`` (a fraction of ||r||), ``momentum``,
-    the ``seed`` of the random starts, and ``noise_trials`` Gaussian draws per size for the control."""
+    the ``seed`` of the random starts, ``noise_trials`` Gaussian draws per size for the control, the
+    ``directions`` top singular vectors of the Jacobian at x tried (each with both signs) as the
+    first size's first starts (``stability.local``; 0: random starts only), the ``precision`` the
+    worst-case search runs in (every recorded ratio is re-evaluated in complex128), and ``reach``: an
+    outer sphere of reach times the largest size, searched before each size is searched again from
+    the next larger one's best direction (0 or 1: none)."""
 
     norms: tuple[float, ...] = RELATIVE_NORMS
     steps: int = 100
@@ -30,18 +37,30 @@ class Budget:
     momentum: float = 0.5
     seed: int = 0
     noise_trials: int = 3
+    directions: int = 1
+    precision: str = "complex64"
+    reach: float = 2.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "norms", check_norms("norms", self.norms))
         check_search(steps=self.steps, tol=self.tol, patience=self.patience, restarts=self.restarts, lr=self.lr,
                      momentum=self.momentum, seed=self.seed)
         check_int("noise_trials", self.noise_trials, minimum=1)
+        check_int("directions", self.directions, minimum=0)
+        check_scalar("reach", self.reach, nonnegative=True)
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
 
     def search(self) -> dict[str, Any]:
         """The keyword arguments of the fixed-norm ascent (``worst_case``, ``hallucination_attack``)
         but the sizes: steps, tol, patience, restarts, lr, momentum, seed."""
         return {"steps": self.steps, "tol": self.tol, "patience": self.patience, "restarts": self.restarts,
                 "lr": self.lr, "momentum": self.momentum, "seed": self.seed}
+
+    def sphere(self) -> dict[str, Any]:
+        """The keyword arguments of ``worst_case``'s fixed-norm search but the sizes: ``search()``, the
+        Jacobian's ``directions``, the search's ``precision`` and ``reach``."""
+        return {**self.search(), "directions": self.directions, "precision": self.precision, "reach": self.reach}
 
     def summary(self) -> dict[str, Any]:
         return asdict(self)

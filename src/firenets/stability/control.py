@@ -113,7 +113,7 @@ def positive_control(f, A, x: torch.Tensor, lesion: torch.Tensor, region: torch.
     with torch.no_grad():
         fr, fxr = f(A(x + r)), f(A(xp - r))
     feasible = float(torch.linalg.vector_norm(fr - fx)) / rho
-    wc = worst_case(f, A, x, norms=[rho], **budget.search())
+    wc = worst_case(f, A, x, norms=[rho], **budget.sphere())
 
     def mean(t: torch.Tensor) -> float:
         return float(t.abs()[region].mean())

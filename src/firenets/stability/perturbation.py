@@ -29,10 +29,12 @@ from .._progress import Progress, count
 from .._validation import check_int, check_scalar, check_seed
 from ..metrics import psnr
 from ..nets.adapter import truth_for
-from .budget import RELATIVE_NORMS, Budget, check_norms, check_search, check_step
+from ..operators import Fourier2D, MultiCoilFourier
+from .budget import PRECISIONS, RELATIVE_NORMS, Budget, check_norms, check_search, check_step
 from .hallucination import _check_map, _check_operator, _image
+from .local import LocalWorstCase, local_worst_case
 
-__all__ = ["RELATIVE_NORMS", "NoiseControl", "Perturbation", "Stage", "WorstCase", "ascend", "noise_control",
+__all__ = ["PRECISIONS", "RELATIVE_NORMS", "NoiseControl", "Perturbation", "Stage", "WorstCase", "ascend", "ascend_batch", "noise_control",
            "penalised_perturbation", "perturbation", "seen", "worst_case"]
 
 ReconstructionMap = Callable[[torch.Tensor], torch.Tensor]
@@ -66,6 +68,11 @@ class Stage:
     error: float = math.nan  # ||f(A(x + r)) - x|| / ||x||
     error_perturbed: float = math.nan  # ||f(A(x + r)) - (x + r)|| / ||x||
 
+    @property
+    def evaluations(self) -> int:
+        """Forward and backward passes of f the sphere's search took (its starts' steps summed)."""
+        return sum(int(s["iterations"]) for s in self.starts)
+
     def summary(self) -> dict[str, Any]:
         """JSON-ready numbers (no images)."""
         out = {"r_norm": self.r_norm, "r_rel": self.r_rel, "out_diff": self.out_diff, "ratio": self.ratio,
@@ -74,6 +81,7 @@ class Stage:
         if self.converged is not None:
             out["converged"] = self.converged
             out["starts"] = [dict(s) for s in self.starts]
+            out["evaluations"] = self.evaluations
         return out
 
 
@@ -85,6 +93,7 @@ class WorstCase:
     recon: torch.Tensor
     stages: list[Stage]
     settings: dict[str, Any] = field(default_factory=dict)
+    local: LocalWorstCase | None = None  # fixed-norm mode: sigma_max of the Jacobian at x, the search's first starts
 
     @property
     def max_ratio(self) -> float:
@@ -100,7 +109,8 @@ class WorstCase:
     def summary(self) -> dict[str, Any]:
         """JSON-ready record: settings, whether every stage converged, and the numbers of every stage."""
         return {"settings": self.settings, "converged": self.converged,
-                "stages": [s.summary() for s in self.stages]}
+                "stages": [s.summary() for s in self.stages],
+                "local": None if self.local is None else self.local.summary()}
 
 
 def _check(f: Any, A: Any, x: Any) -> torch.Tensor:
@@ -177,13 +187,53 @@ def ascend(
     project: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[float, torch.Tensor, int, bool]:
     """Maximise a value over the sphere ||r|| = rho (or the ball ||r|| <= rho, or the set ``project``
-    projects onto, e.g. a ball per coil) from r.
+    projects onto, e.g. a ball per coil) from r: ``ascend_batch`` with one start.
+    Returns (best value, its r, steps taken, converged)."""
 
-    v <- m v + s rho g / ||g||, r <- the projection of r + v; a step that lowers the value below
-    the best is undone and s (from lr) halved, momentum reset. Ends when no value has exceeded, by
-    a factor 1 + tol, the value of the last step that did, for ``patience`` steps, when s < lr / 1024 or the gradient vanishes
-    (converged), or after ``steps`` steps (not converged). One call of value_and_grad per step.
-    Returns (best value, its r, steps taken, converged).
+    def batch(R: torch.Tensor) -> tuple[list[float], torch.Tensor]:
+        value, g = value_and_grad(R[0])
+        return [value], g.unsqueeze(0)
+
+    (out,) = ascend_batch(batch, r.unsqueeze(0), rho, steps=steps, tol=tol, patience=patience, lr=lr,
+                          momentum=momentum, ball=ball, tick=tick, project=project)
+    return out
+
+
+class _Start:
+    """One start's state in ``ascend_batch``: its point, velocity, step, best value and point, and the
+    stopping rule's counters."""
+
+    def __init__(self, r: torch.Tensor, lr: float):
+        self.r, self.v, self.s = r, torch.zeros_like(r), lr
+        self.top, self.top_r, self.top_g = -math.inf, r, None
+        self.anchor, self.last_gain, self.it = -math.inf, 0, 0
+        self.done, self.converged = False, False
+
+
+def ascend_batch(
+    value_and_grad: Callable[[torch.Tensor], tuple[Sequence[float], torch.Tensor]],
+    R: torch.Tensor,
+    rho: float,
+    *,
+    steps: int,
+    tol: float,
+    patience: int,
+    lr: float,
+    momentum: float,
+    ball: bool = False,
+    tick: Callable[[], None] | None = None,
+    project: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> list[tuple[float, torch.Tensor, int, bool]]:
+    """Maximise a value from each start R[b] at once, over the sphere ||r|| = rho (or the ball, or the set
+    ``project`` projects one r onto); ``value_and_grad`` takes the running starts stacked (k, ...) and
+    returns their k values and gradients (one batch through the model per step).
+
+    Each start on its own: v <- m v + s rho g / ||g||, r <- the projection of r + v; a step that lowers
+    the value below the start's best is undone and its s (from lr) halved, momentum reset. A start
+    ends when no value has exceeded, by a factor 1 + tol, the value of the last step that did, for
+    ``patience`` steps, when s < lr / 1024 or the gradient vanishes (converged), or after ``steps``
+    steps (not converged); the others go on. ``tick`` is called once per start and step.
+    Returns per start (best value, its r, steps taken, converged).
     """
 
     def onto(r: torch.Tensor) -> torch.Tensor:
@@ -192,29 +242,33 @@ def ascend(
         n = float(torch.linalg.vector_norm(r))
         return r * (rho / n) if (not ball or n > rho) and n > 0 else r
 
-    r = onto(r.detach())
-    v = torch.zeros_like(r)
-    s, top, top_r, top_g, last_gain, it = lr, -math.inf, r, None, 0, 0
-    anchor = -math.inf  # the best value when it last rose by more than the tolerance
-    while it < steps:
-        it += 1
-        value, g = value_and_grad(r)
-        if anchor == -math.inf or value > anchor + tol * abs(anchor):
-            last_gain, anchor = it, value
-        if value >= top:
-            top, top_r, top_g = value, r, g
-        else:  # the step lost value: back to the best point, a shorter step, no momentum
-            r, g, v, s = top_r, top_g, torch.zeros_like(r), s / 2
-        if tick is not None:
-            tick()
-        if it - last_gain >= patience or s < lr / 1024:
-            return top, top_r, it, True
-        gn = float(torch.linalg.vector_norm(g))
-        if gn == 0:  # a stationary point
-            return top, top_r, it, True
-        v = momentum * v + (s * rho / gn) * g
-        r = onto((r + v).detach())
-    return top, top_r, it, False
+    starts = [_Start(onto(r.detach()), lr) for r in R]
+    while True:
+        running = [st for st in starts if not st.done]
+        if not running:
+            break
+        values, G = value_and_grad(torch.stack([st.r for st in running]))
+        for st, value, g in zip(running, values, G, strict=True):
+            value = float(value)
+            st.it += 1
+            if st.anchor == -math.inf or value > st.anchor + tol * abs(st.anchor):
+                st.last_gain, st.anchor = st.it, value
+            if value >= st.top:
+                st.top, st.top_r, st.top_g = value, st.r, g
+            else:  # the step lost value: back to the best point, a shorter step, no momentum
+                st.r, g, st.v, st.s = st.top_r, st.top_g, torch.zeros_like(st.r), st.s / 2
+            if tick is not None:
+                tick()
+            gn = float(torch.linalg.vector_norm(g))
+            if st.it - st.last_gain >= patience or st.s < lr / 1024 or gn == 0:  # stopped, or a stationary point
+                st.done, st.converged = True, True
+                continue
+            if st.it >= steps:
+                st.done = True
+                continue
+            st.v = momentum * st.v + (st.s * rho / gn) * g
+            st.r = onto((st.r + st.v).detach())
+    return [(st.top, st.top_r, st.it, st.converged) for st in starts]
 
 
 def worst_case(
@@ -233,6 +287,12 @@ def worst_case(
     restarts: int = 1,
     seed: int = 0,
     init: float = 1e-4,
+    directions: int = 1,
+    local_steps: int = 30,
+    local_tol: float = 1e-4,
+    precision: str = "complex128",
+    batch: bool = True,
+    reach: float = 2.0,
     progress: Progress | None = None,
 ) -> WorstCase:
     """Perturbations r of x that maximise the change of f(A(x + r)).
@@ -250,11 +310,20 @@ def worst_case(
     unless given, m 0.5 unless given). A step that lowers the ratio below the best is undone and
     s halved (momentum reset). A start ends when the best ratio has not risen by a factor
     1 + ``tol`` for ``patience`` steps, or s falls below lr / 1024 (both: converged), or after
-    ``steps`` steps (the cap: not converged). Starts per sphere: the previous sphere's best
-    direction (from the second sphere on) and ``restarts`` random directions d (at least one on
-    the first sphere) drawn in the range of A^* (``seen``: the null-space part of r does nothing
-    but lower the ratio), each as d and as -d: behind a switch (a ReLU, a sigmoid) the two signs
-    climb to different local maxima. The best start is kept.
+    ``steps`` steps (the cap: not converged). Starts per sphere, every start of a sphere as one
+    batch through f where f takes batches (each with its own step and stopping rule): on the first
+    sphere the top ``directions`` right singular vectors of the Jacobian at x (``local_worst_case``,
+    at most ``local_steps`` products, residual ``local_tol``), then on each the previous sphere's
+    best direction and ``restarts`` random directions d (at least one on the first sphere without
+    Jacobian directions) drawn in the range of A^* (``seen``: the null-space part of r does nothing
+    but lower the ratio); every direction as d and as -d: behind a switch (a ReLU, a sigmoid) the
+    two signs climb to different local maxima. With ``reach`` > 1 an outer sphere of reach times the
+    largest size is searched alike, and on the way back down each sphere gets one more start, the
+    next larger sphere's best direction: a switch that turns on only beyond 60% of rho along some
+    direction gives the gradient nothing to follow on the sphere rho, but a larger sphere crosses it
+    (docs/stability.md, the positive control). The best start of each sphere is kept. ``precision``
+    complex64 runs the search in single precision (f's ``in_precision`` twin where it has one);
+    every recorded r is put back on its sphere and re-evaluated in complex128.
     """
     x = _check(f, A, x)
     fixed = norms is not None
@@ -268,6 +337,12 @@ def worst_case(
         steps, tol, patience, restarts = (search[k] for k in ("steps", "tol", "patience", "restarts"))
     init = check_scalar("init", init, positive=True)
     seed = check_seed("seed", seed)
+    directions = check_int("directions", directions, minimum=0)
+    local_steps = check_int("local_steps", local_steps, minimum=1)
+    local_tol = check_scalar("local_tol", local_tol, positive=True)
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    reach = check_scalar("reach", reach, nonnegative=True)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     r = torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)
     xn = float(torch.linalg.vector_norm(x))
@@ -317,37 +392,130 @@ def worst_case(
         return WorstCase(x=x.detach(), recon=fx, stages=stages, settings=settings)
 
     lam = 0.0  # on the sphere the penalty is constant
-    total = steps * (2 * max(restarts, 1) + (len(rhos) - 1) * (2 * restarts + 1))  # starts over all spheres
+    fs, As, xs, fxs = f, A, x, fx  # the search's map, operator, image and f(A x), in its precision
+    if precision == "complex64" and x.dtype == torch.complex128:
+        As = single_precision(A)
+        if As is not None:
+            twin = getattr(f, "in_precision", None)
+            # a map without a single-precision twin gets its samples in its own precision
+            fs = twin(torch.complex64) if callable(twin) else (lambda y: f(y.to(A.dtype)))
+            xs = x.to(torch.complex64)
+            with torch.no_grad():
+                fxs = _output(fs, As(xs)).detach()
+        else:
+            As = A
+    used = "complex64" if xs.dtype == torch.complex64 else "complex128"
+
+    probe = seen(A, torch.randn(x.shape, generator=torch.Generator(device="cpu").manual_seed(seed + 1),
+                                dtype=x.dtype).to(x.device))
+    batched = batch and _batches(fs, As, xs, fxs, (rhos[-1] * max(reach, 1) * probe / torch.linalg.vector_norm(probe)).to(xs.dtype))
+
+    def values_and_grads(R: torch.Tensor, j: int, rho: float) -> tuple[list[float], torch.Tensor]:
+        """||f(A(x + r_b)) - f(A x)|| / rho for the starts r_b stacked in R, and the gradients of
+        1/2 ||f(A(x + r_b)) - f(A x)||^2: one batch through f (or one pass per start where f does not
+        take batches), in the search's precision."""
+        R = R.detach().requires_grad_(True)
+        if batched:
+            out = _differentiable(fs, As(xs + R))
+            diffs = torch.linalg.vector_norm((out - fxs).reshape(R.shape[0], -1), dim=1)
+        else:
+            diffs = torch.stack([torch.linalg.vector_norm(_differentiable(fs, As(xs + r)) - fxs) for r in R])
+        (G,) = torch.autograd.grad(0.5 * (diffs**2).sum(), R)
+        values = [float(d) / rho for d in diffs.detach()]
+        if not (all(math.isfinite(v) for v in values) and _finite(G)):
+            raise ValueError(f"f returned non-finite values under perturbation at stage {j} "
+                             f"(||r|| = {rho:.4g} = {rho / xn:.4g} ||x||)")
+        return values, G
+
+    local = None
+    if directions:
+        local = local_worst_case(fs, As, xs, k=directions, steps=local_steps, tol=local_tol, seed=seed)
+        count(progress, "local worst case (Jacobian products)", local.products, local_steps)
+    first = [] if local is None else [(f"local {i}{sign}", s * v.to(xs.dtype)) for i, v in enumerate(local.vectors, 1)
+                                      for sign, s in (("", 1), (", negated", -1))]
+    cold = max(restarts, 0 if first else 1)  # random pairs on the first sphere
+    n = len(rhos) + (reach > 1)  # the spheres searched on the way up
+    total = steps * (len(first) + 2 * cold + (n - 1) * (2 * restarts + 1) + (n - 1))  # every start, up and down
     tick = Steps(progress, "worst-case search (steps, at most)", total)
 
+    def search(j: int, rho: float, starts: list[tuple[str, torch.Tensor]]) -> list[dict]:
+        """Every start on the sphere ||r|| = rho at once: per start its kind, best ratio and r, steps, converged."""
+        R = torch.stack([rho * d / torch.linalg.vector_norm(d) for _, d in starts])
+        found = ascend_batch(lambda R: values_and_grads(R, j, rho), R, rho, steps=steps, tol=tol,
+                             patience=patience, lr=lr, momentum=momentum, tick=tick)
+        return [{"kind": kind, "ratio": top, "r": top_r, "iterations": it, "converged": converged}
+                for (kind, _), (top, top_r, it, converged) in zip(starts, found, strict=True)]
+
+    # the ascending pass: each sphere from the previous one's best direction and random ones, then the
+    # outer sphere (reach x the largest), then back down: each sphere from the next larger one's best
+    sizes = [*rhos, *([reach * rhos[-1]] if reach > 1 else [])]
+    logs: list[list[dict]] = []
     warm: torch.Tensor | None = None
-    for j, rho in enumerate(rhos, start=1):
-        starts = [("warm", warm)] if warm is not None else []
-        for _ in range(restarts if warm is not None else max(restarts, 1)):
-            d = seen(A, torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device))
+    for j, rho in enumerate(sizes, start=1):
+        starts = [("warm", warm)] if warm is not None else list(first)
+        for _ in range(restarts if warm is not None else cold):
+            d = seen(A, torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)).to(xs.dtype)
             starts += [("random", d), ("random, negated", -d)]
-        best_r, best_ratio, log = None, -math.inf, []
-
-        def value_and_grad(r: torch.Tensor, j=j, rho=rho) -> tuple[float, torch.Tensor]:
-            diff, g = grad_of(r)
-            if not (math.isfinite(diff) and _finite(g)):
-                raise ValueError(f"f returned non-finite values under perturbation at stage {j} "
-                                 f"(||r|| = {rho:.4g} = {rho / xn:.4g} ||x||)")
-            return diff / rho, g
-
-        for kind, direction in starts:
-            top, top_r, it, converged = ascend(value_and_grad, rho * direction / torch.linalg.vector_norm(direction),
-                                               rho, steps=steps, tol=tol, patience=patience, lr=lr,
-                                               momentum=momentum, tick=tick)
-            log.append({"kind": kind, "ratio": top, "iterations": it, "converged": converged})
-            if top > best_ratio:
-                best_ratio, best_r, best_log = top, top_r, log[-1]
-        warm = best_r / rho
-        stages.append(_record(f, A, x, fx, best_r, best_log["iterations"], converged=best_log["converged"],
-                              starts=tuple(log)))
+        try:
+            log = search(j, rho, starts)
+        except ValueError:
+            if j <= len(rhos):
+                raise
+            outer = {"size": rho, "failed": "f returned non-finite values on the outer sphere"}
+            break  # f breaks beyond the sizes asked for: no search from above
+        logs.append(log)
+        warm = max(log, key=lambda e: e["ratio"])["r"] / rho
+    else:
+        outer = None
+    if len(logs) > len(rhos):
+        top = max(logs[-1], key=lambda e: e["ratio"])
+        outer = {"size": sizes[-1], "ratio": top["ratio"], "starts": [_entry(e) for e in logs[-1]]}
+    for j in range(min(len(logs), len(rhos) + 1) - 2, -1, -1):  # from the next larger sphere's best direction
+        above = max(logs[j + 1], key=lambda e: e["ratio"])["r"]
+        logs[j] += search(j + 1, rhos[j], [("from the next larger sphere", above)])
+    for rho, log in zip(rhos, logs, strict=False):
+        best = max(log, key=lambda e: e["ratio"])
+        r = best["r"].to(x.dtype)
+        r = r * (rho / float(torch.linalg.vector_norm(r)))  # on the sphere in complex128 too
+        stages.append(_record(f, A, x, fx, r, best["iterations"], converged=best["converged"],
+                              starts=tuple(_entry(e) for e in log)))
     settings = {"mode": "fixed norms", "norms": rhos, "steps": steps, "tol": tol, "patience": patience,
-                "restarts": restarts, "lr": lr, "momentum": momentum, "seed": seed}
-    return WorstCase(x=x.detach(), recon=fx, stages=stages, settings=settings)
+                "restarts": restarts, "lr": lr, "momentum": momentum, "seed": seed, "directions": directions,
+                "local_steps": local_steps, "local_tol": local_tol, "precision": used, "batched": batched,
+                "reach": reach, "outer": outer}
+    return WorstCase(x=x.detach(), recon=fx, stages=stages, settings=settings, local=local)
+
+
+def _entry(e: dict) -> dict:
+    """A start's log entry without its r."""
+    return {k: v for k, v in e.items() if k != "r"}
+
+
+def _batches(f: Any, A: Any, x: torch.Tensor, fx: torch.Tensor, d: torch.Tensor) -> bool:
+    """Whether f takes a batch of samples (k, ...) and maps each alone: f on [A x, A(x + d)] gives
+    f(A x) and f(A(x + d)), finite, to 1e-5 relative (a model may round differently at another batch
+    size); d is a perturbation of the search's largest size."""
+    try:
+        with torch.no_grad():
+            out = f(A(torch.stack([x, x + d])))
+            alone = torch.stack([fx, _output(f, A(x + d))])
+    except Exception:  # a map written for one sample: the search passes starts one at a time
+        return False
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(alone.shape):
+        return False
+    if not (_finite(out) and _finite(alone)):
+        return False
+    scale = float(alone.abs().max()) or 1.0
+    return bool(float((out - alone).abs().max()) <= 1e-5 * scale)
+
+
+def single_precision(A: Any) -> Any:
+    """A in complex64 (a ``Fourier2D`` or ``MultiCoilFourier``; None for another operator)."""
+    if type(A) is Fourier2D:
+        return Fourier2D(A.mask, dtype=torch.complex64, device=A.device)
+    if type(A) is MultiCoilFourier:
+        return MultiCoilFourier(A.maps, A.mask, dtype=torch.complex64, device=A.device)
+    return None
 
 
 @dataclass(frozen=True, eq=False)
@@ -417,7 +585,7 @@ def perturbation(f: ReconstructionMap, A: Any, x: Any, budget: Budget | None = N
     budget = Budget() if budget is None else budget
     xn = float(torch.linalg.vector_norm(_check(f, A, x) if not isinstance(x, torch.Tensor) else x))  # x as given
     norms = [rho * xn for rho in budget.norms]
-    wc = worst_case(f, A, x, norms=norms, progress=progress, **budget.search())
+    wc = worst_case(f, A, x, norms=norms, progress=progress, **budget.sphere())
     nc = noise_control(f, A, x, norms, seed=budget.seed, trials=budget.noise_trials)
     return _with_error(f, wc, nc, xn)
 
