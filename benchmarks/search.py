@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
                       f"{ref:>9} {sb.evaluations:13d} {sa.evaluations:12d} "
                       f"{(tb if j == 0 else 0):8.1f} {(ta if j == 0 else 0):8.1f}")
             jac = wa.local.products if wa.local is not None else 0
-            outer = wa.settings.get("outer") or {}
+            outer = wa.outer or {}
             print(f"{'':34} local sigma_max {wa.local.sigma:.4g} ({jac} Jacobian products, residual "
                   f"{wa.local.residuals[0]:.1e}); outer sphere {outer.get('size', 0) / xn:.3f}: ratio "
                   f"{outer.get('ratio', float('nan')):.4g}, {sum(s['iterations'] for s in outer.get('starts', []))} "

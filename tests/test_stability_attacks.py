@@ -59,7 +59,7 @@ def test_fixed_norm_ascent_finds_the_lipschitz_constant_of_a_linear_map(setup):
                                                          "from the next larger sphere"]
     assert [s["kind"] for s in res.stages[1].starts] == ["warm", "random", "random, negated",
                                                          "from the next larger sphere"]
-    assert res.settings["outer"]["size"] == pytest.approx(0.2) and res.settings["outer"]["ratio"] <= 4 * (1 + 1e-9)
+    assert res.outer["size"] == pytest.approx(0.2) and res.outer["ratio"] <= 4 * (1 + 1e-9)
 
 
 def test_zero_filling_reaches_one_and_never_exceeds_it(setup):

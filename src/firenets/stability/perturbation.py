@@ -34,7 +34,7 @@ from .budget import PRECISIONS, RELATIVE_NORMS, Budget, check_norms, check_searc
 from .hallucination import _check_map, _check_operator, _image
 from .local import LocalWorstCase, local_worst_case
 
-__all__ = ["PRECISIONS", "RELATIVE_NORMS", "NoiseControl", "Perturbation", "Stage", "WorstCase", "ascend", "ascend_batch", "noise_control",
+__all__ = ["PRECISIONS", "RELATIVE_NORMS", "NoiseControl", "Perturbation", "Stage", "WorstCase", "ascend", "ascend_batch", "batches", "noise_control",
            "penalised_perturbation", "perturbation", "seen", "worst_case"]
 
 ReconstructionMap = Callable[[torch.Tensor], torch.Tensor]
@@ -94,6 +94,7 @@ class WorstCase:
     stages: list[Stage]
     settings: dict[str, Any] = field(default_factory=dict)
     local: LocalWorstCase | None = None  # fixed-norm mode: sigma_max of the Jacobian at x, the search's first starts
+    outer: dict[str, Any] | None = None  # fixed-norm mode: the outer sphere's size, best ratio and starts
 
     @property
     def max_ratio(self) -> float:
@@ -110,7 +111,7 @@ class WorstCase:
         """JSON-ready record: settings, whether every stage converged, and the numbers of every stage."""
         return {"settings": self.settings, "converged": self.converged,
                 "stages": [s.summary() for s in self.stages],
-                "local": None if self.local is None else self.local.summary()}
+                "local": None if self.local is None else self.local.summary(), "outer": self.outer}
 
 
 def _check(f: Any, A: Any, x: Any) -> torch.Tensor:
@@ -190,7 +191,7 @@ def ascend(
     projects onto, e.g. a ball per coil) from r: ``ascend_batch`` with one start.
     Returns (best value, its r, steps taken, converged)."""
 
-    def batch(R: torch.Tensor) -> tuple[list[float], torch.Tensor]:
+    def batch(R: torch.Tensor, index: list[int]) -> tuple[list[float], torch.Tensor]:
         value, g = value_and_grad(R[0])
         return [value], g.unsqueeze(0)
 
@@ -211,7 +212,7 @@ class _Start:
 
 
 def ascend_batch(
-    value_and_grad: Callable[[torch.Tensor], tuple[Sequence[float], torch.Tensor]],
+    value_and_grad: Callable[[torch.Tensor, list[int]], tuple[Sequence[float], torch.Tensor]],
     R: torch.Tensor,
     rho: float,
     *,
@@ -226,7 +227,7 @@ def ascend_batch(
 ) -> list[tuple[float, torch.Tensor, int, bool]]:
     """Maximise a value from each start R[b] at once, over the sphere ||r|| = rho (or the ball, or the set
     ``project`` projects one r onto); ``value_and_grad`` takes the running starts stacked (k, ...) and
-    returns their k values and gradients (one batch through the model per step).
+    their indices in R, and returns their k values and gradients (one batch through the model per step).
 
     Each start on its own: v <- m v + s rho g / ||g||, r <- the projection of r + v; a step that lowers
     the value below the start's best is undone and its s (from lr) halved, momentum reset. A start
@@ -244,10 +245,11 @@ def ascend_batch(
 
     starts = [_Start(onto(r.detach()), lr) for r in R]
     while True:
-        running = [st for st in starts if not st.done]
-        if not running:
+        index = [i for i, st in enumerate(starts) if not st.done]
+        if not index:
             break
-        values, G = value_and_grad(torch.stack([st.r for st in running]))
+        running = [starts[i] for i in index]
+        values, G = value_and_grad(torch.stack([st.r for st in running]), index)
         for st, value, g in zip(running, values, G, strict=True):
             value = float(value)
             st.it += 1
@@ -408,7 +410,9 @@ def worst_case(
 
     probe = seen(A, torch.randn(x.shape, generator=torch.Generator(device="cpu").manual_seed(seed + 1),
                                 dtype=x.dtype).to(x.device))
-    batched = batch and _batches(fs, As, xs, fxs, (rhos[-1] * max(reach, 1) * probe / torch.linalg.vector_norm(probe)).to(xs.dtype))
+    with torch.no_grad():
+        y1 = As(xs + (rhos[-1] * max(reach, 1) * probe / torch.linalg.vector_norm(probe)).to(xs.dtype))
+        batched = batch and batches(fs, As(xs), y1, fxs)
 
     def values_and_grads(R: torch.Tensor, j: int, rho: float) -> tuple[list[float], torch.Tensor]:
         """||f(A(x + r_b)) - f(A x)|| / rho for the starts r_b stacked in R, and the gradients of
@@ -441,7 +445,7 @@ def worst_case(
     def search(j: int, rho: float, starts: list[tuple[str, torch.Tensor]]) -> list[dict]:
         """Every start on the sphere ||r|| = rho at once: per start its kind, best ratio and r, steps, converged."""
         R = torch.stack([rho * d / torch.linalg.vector_norm(d) for _, d in starts])
-        found = ascend_batch(lambda R: values_and_grads(R, j, rho), R, rho, steps=steps, tol=tol,
+        found = ascend_batch(lambda R, _: values_and_grads(R, j, rho), R, rho, steps=steps, tol=tol,
                              patience=patience, lr=lr, momentum=momentum, tick=tick)
         return [{"kind": kind, "ratio": top, "r": top_r, "iterations": it, "converged": converged}
                 for (kind, _), (top, top_r, it, converged) in zip(starts, found, strict=True)]
@@ -482,8 +486,8 @@ def worst_case(
     settings = {"mode": "fixed norms", "norms": rhos, "steps": steps, "tol": tol, "patience": patience,
                 "restarts": restarts, "lr": lr, "momentum": momentum, "seed": seed, "directions": directions,
                 "local_steps": local_steps, "local_tol": local_tol, "precision": used, "batched": batched,
-                "reach": reach, "outer": outer}
-    return WorstCase(x=x.detach(), recon=fx, stages=stages, settings=settings, local=local)
+                "reach": reach}
+    return WorstCase(x=x.detach(), recon=fx, stages=stages, settings=settings, local=local, outer=outer)
 
 
 def _entry(e: dict) -> dict:
@@ -491,14 +495,14 @@ def _entry(e: dict) -> dict:
     return {k: v for k, v in e.items() if k != "r"}
 
 
-def _batches(f: Any, A: Any, x: torch.Tensor, fx: torch.Tensor, d: torch.Tensor) -> bool:
-    """Whether f takes a batch of samples (k, ...) and maps each alone: f on [A x, A(x + d)] gives
-    f(A x) and f(A(x + d)), finite, to 1e-5 relative (a model may round differently at another batch
-    size); d is a perturbation of the search's largest size."""
+def batches(f: Any, y0: torch.Tensor, y1: torch.Tensor, fx: torch.Tensor) -> bool:
+    """Whether f takes a batch of samples (k, ...) and maps each alone: f on [y0, y1] gives f(y0) = fx
+    and f(y1), finite, to 1e-5 relative (a model may round differently at another batch size); y1 is
+    y0 perturbed by a search's largest size."""
     try:
         with torch.no_grad():
-            out = f(A(torch.stack([x, x + d])))
-            alone = torch.stack([fx, _output(f, A(x + d))])
+            out = f(torch.stack([y0, y1]))
+            alone = torch.stack([fx, _output(f, y1)])
     except Exception:  # a map written for one sample: the search passes starts one at a time
         return False
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(alone.shape):

@@ -28,7 +28,17 @@ import torch
 from .._progress import Progress
 from .._validation import check_int, check_scalar
 from .budget import check_norms, check_search
-from .perturbation import ReconstructionMap, Steps, _check, _differentiable, _finite, _output, ascend, seen
+from .perturbation import (
+    ReconstructionMap,
+    Steps,
+    _check,
+    _differentiable,
+    _finite,
+    _output,
+    ascend_batch,
+    batches,
+    seen,
+)
 
 
 def disc(shape: Sequence[int], centre: Sequence[float], radius: float) -> torch.Tensor:
@@ -204,19 +214,29 @@ def hallucination_attack(
             return torch.randn(y0.shape, generator=gen, dtype=y0.dtype).to(y0.device)
         return seen(A, torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device))
 
-    def objective(k: int, rho: float):
-        m = regions[k]
+    probe = direction()  # a perturbation of the largest size: does f take batches and map each alone?
+    with torch.no_grad():
+        batched = batches(f, y0, samples(rhos[-1] * probe / torch.linalg.vector_norm(probe)), fx)
+    gen.manual_seed(search["seed"])  # the starts' random directions as without the probe
 
-        def value_and_grad(r: torch.Tensor) -> tuple[float, torch.Tensor]:
-            r = r.detach().requires_grad_(True)
-            out = _differentiable(f, samples(r))
-            c = out.abs()[m].mean() - base[k]
-            (g,) = torch.autograd.grad(c, r)
-            value = float(c.detach())
-            if not (math.isfinite(value) and _finite(g)):
-                raise ValueError(f"f returned non-finite values under perturbation (region {k}, "
+    def objective(ks: Sequence[int], rho: float):
+        """The contrast each start's region k gains, and its gradient, for the starts stacked in R: one
+        batch through f (one pass per start where f does not take batches)."""
+        masks = torch.stack([regions[k] for k in ks]).to(device=x.device, dtype=torch.float64)
+        counts = masks.sum(dim=(-2, -1))
+        bases = torch.tensor([base[k] for k in ks], dtype=torch.float64, device=x.device)
+
+        def value_and_grad(R: torch.Tensor, index: list[int]) -> tuple[list[float], torch.Tensor]:
+            R = R.detach().requires_grad_(True)
+            out = (_differentiable(f, samples(R)) if batched
+                   else torch.stack([_differentiable(f, samples(r)) for r in R]))
+            c = (out.abs().to(torch.float64) * masks[index]).sum(dim=(-2, -1)) / counts[index] - bases[index]
+            (G,) = torch.autograd.grad(c.sum(), R)
+            values = [float(v) for v in c.detach()]
+            if not (all(math.isfinite(v) for v in values) and _finite(G)):
+                raise ValueError(f"f returned non-finite values under perturbation (region {ks[index[0]]}, "
                                  f"||r|| <= {rho:.4g})")
-            return value, g
+            return values, G
 
         return value_and_grad
 
@@ -233,12 +253,12 @@ def hallucination_attack(
     attacks, screening = [], []
     for rho in rhos:
         if len(regions) > 1:
-            scores = []
-            for k in range(len(regions)):
-                d = direction()
-                val, *_ = ascend(objective(k, rho), rho * d / torch.linalg.vector_norm(d), rho, steps=screen_steps,
-                                 tol=0.0, patience=screen_steps, lr=lr, momentum=momentum, ball=True, tick=tick)
-                scores.append(val)
+            ds = [direction() for _ in regions]
+            found = ascend_batch(objective(range(len(regions)), rho),
+                                 torch.stack([rho * d / torch.linalg.vector_norm(d) for d in ds]), rho,
+                                 steps=screen_steps, tol=0.0, patience=screen_steps, lr=lr, momentum=momentum,
+                                 ball=True, tick=tick)
+            scores = [val for val, *_ in found]
             screening.append(scores)
             chosen = sorted(range(len(regions)), key=lambda k: -scores[k])[:refine]
         else:
@@ -246,16 +266,18 @@ def hallucination_attack(
             chosen = [0]
         best = None
         for k in chosen:
-            log, top_k = [], None
+            log, top_k, starts = [], None, []
             for _ in range(restarts):
                 d = direction()
-                for kind, start in (("random", d), ("random, negated", -d)):
-                    val, r, it, conv = ascend(objective(k, rho), rho * start / torch.linalg.vector_norm(start),
-                                              rho, steps=steps, tol=tol, patience=patience, lr=lr, momentum=momentum,
-                                              ball=True, tick=tick)
-                    log.append({"kind": kind, "contrast": val, "iterations": it, "converged": conv})
-                    if top_k is None or val > top_k[0]:
-                        top_k = (val, r, it, conv)
+                starts += [("random", d), ("random, negated", -d)]
+            found = ascend_batch(objective([k] * len(starts), rho),
+                                 torch.stack([rho * d / torch.linalg.vector_norm(d) for _, d in starts]), rho,
+                                 steps=steps, tol=tol, patience=patience, lr=lr, momentum=momentum, ball=True,
+                                 tick=tick)
+            for (kind, _), (val, r, it, conv) in zip(starts, found, strict=True):
+                log.append({"kind": kind, "contrast": val, "iterations": it, "converged": conv})
+                if top_k is None or val > top_k[0]:
+                    top_k = (val, r, it, conv)
             if best is None or top_k[0] > best[1][0]:
                 best = (k, top_k, tuple(log))
         k, (val, r, it, conv), log = best
@@ -272,5 +294,6 @@ def hallucination_attack(
             rho_over_x=rho / float(torch.linalg.vector_norm(x))))
     settings = {"threat": threat, "norms": rhos, "regions": len(regions), "steps": steps, "tol": tol,
                 "patience": patience, "restarts": restarts, "lr": lr, "momentum": momentum,
-                "screen_steps": screen_steps, "refine": refine, "noise_trials": noise_trials, "seed": seed}
+                "screen_steps": screen_steps, "refine": refine, "noise_trials": noise_trials, "seed": seed,
+                "batched": batched}
     return HallucinationAttack(x.detach(), fx, attacks, screening, settings)
