@@ -1,7 +1,7 @@
 """The worst-case search before and after, on the same maps, images, sizes and stopping rule: the ratio
 found per sphere, the forward and backward passes it took, and its seconds.
 
-    python benchmarks/search.py [--maps demo,control,known] [--repeat 1] [--threads 2]
+    python benchmarks/search.py [--maps demo,control,known] [--repeat 1] [--threads 2] [--device cpu|cuda]
 
 before: the search of the previous release: random starts only (directions 0), complex128, one start
 at a time, no outer sphere: Budget(directions=0, precision="complex128", reach=0), batch=False.
@@ -17,6 +17,7 @@ r = A^*A (x' - x), beside the feasible ratio (a theorem's lower bound); known: a
 Lipschitz constant 4, zero-filling (1) and the smooth switch of tests/known_maps.py (its lesion
 switched on along p: the ratio along p is a lower bound).
 Runs alternate before / after per map; with --repeat > 1 the seconds are medians of the repeats.
+--device cuda puts the operator, the image and the networks on the GPU (both searches run there).
 """
 
 from __future__ import annotations
@@ -38,21 +39,29 @@ def search(f, A, x, norms, budget, *, batch: bool):
     return wc, time.perf_counter() - t0
 
 
-def demo_cases():
+def _on(f, device: str):
+    """f with its network (a NetworkMap's) on ``device``."""
+    net = getattr(f, "net", None)
+    if isinstance(net, torch.nn.Module):
+        net.to(device)
+    return f
+
+
+def demo_cases(device: str):
     from firenets import data
     from firenets.experiments.maps import reference_makers
     from firenets.experiments.stages import acquisitions
 
     x = data.ellipses(128, seed=20_000)
     acq = acquisitions({"ellipses:20000": x})["ellipses:20000"]
-    A = acq.operator
-    xc = x.to(torch.complex128)
+    A = acq.operator.to(device)
+    xc = x.to(device=device, dtype=torch.complex128)
     xn = float(torch.linalg.vector_norm(xc))
     for label, make in reference_makers().items():
-        yield f"demo {label}", make(A), A, xc, [rho * xn for rho in (0.01, 0.02, 0.04)], None
+        yield f"demo {label}", _on(make(A), device), A, xc, [rho * xn for rho in (0.01, 0.02, 0.04)], None
 
 
-def control_cases():
+def control_cases(device: str):
     from firenets import data
     from firenets.experiments.control import CONTROL_LABEL, PAIR_SEED, control_setup, shipped_control
     from firenets.nets import training
@@ -60,28 +69,29 @@ def control_cases():
 
     net, record = training.load(shipped_control(), kind="unet")
     c, _, A, lesion, _ = control_setup(record)
-    f = NetworkMap(net.eval(), A, "adjoint", dtype=torch.float64)
+    A = A.to(device)
+    f = NetworkMap(net.eval().to(device), A, "adjoint", dtype=torch.float64)
     for pair in range(4):
-        x = data.ellipses(c["size"], seed=PAIR_SEED + pair).to(torch.complex128)
-        r = A.adjoint(A(lesion.to(torch.complex128)))
+        x = data.ellipses(c["size"], seed=PAIR_SEED + pair).to(device=device, dtype=torch.complex128)
+        r = A.adjoint(A(lesion.to(device=device, dtype=torch.complex128)))
         rho = float(torch.linalg.vector_norm(r))
         with torch.no_grad():
             feasible = float(torch.linalg.vector_norm(f(A(x + r)) - f(A(x)))) / rho
         yield f"control {CONTROL_LABEL} pair {pair}", f, A, x, [rho], feasible
 
 
-def known_cases():
+def known_cases(device: str):
     import firenets as fn
     from firenets.nets.adapter import zero_filled
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from known_maps import Switch
 
-    A = fn.operators.Fourier2D(fn.masks.gaussian((32, 32), 0.3, seed=0).mask)
-    x = fn.data.shepp_logan(32).to(torch.complex128)
+    A = fn.operators.Fourier2D(fn.masks.gaussian((32, 32), 0.3, seed=0).mask, device=device)
+    x = fn.data.shepp_logan(32).to(device=device, dtype=torch.complex128)
     xn = float(torch.linalg.vector_norm(x))
     g = torch.Generator().manual_seed(0)
-    d = (0.5 + torch.rand(A.shape[0], generator=g, dtype=torch.float64)).to(torch.complex128)
+    d = (0.5 + torch.rand(A.shape[0], generator=g, dtype=torch.float64)).to(device=device, dtype=torch.complex128)
     d[7] = 4.0
 
     def gains(y):
@@ -90,9 +100,9 @@ def known_cases():
     yield "known linear (4)", gains, A, x, [0.01 * xn, 0.1 * xn], 4.0
     yield "known zero-filling (1)", zero_filled(A), A, x, [0.01 * xn, 0.1 * xn], 1.0
     g = torch.Generator().manual_seed(9)
-    p = A.adjoint(torch.randn(A.shape[0], generator=g, dtype=torch.complex128))
+    p = A.adjoint(torch.randn(A.shape[0], generator=g, dtype=torch.complex128).to(device))
     p = p / torch.linalg.vector_norm(p)
-    disc = torch.zeros(32, 32, dtype=torch.complex128)
+    disc = torch.zeros(32, 32, dtype=torch.complex128, device=device)
     disc[20:28, 10:18] = 1
     L = disc - A.adjoint(A(disc))
     rho = 0.02 * xn
@@ -109,6 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--maps", default="demo,control,known")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     from firenets.stability.budget import Budget
@@ -120,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     totals = {"passes before": 0, "passes after": 0, "s before": 0.0, "s after": 0.0, "jacobian": 0}
     lower = []
     for kind in args.maps.split(","):
-        for label, f, A, x, norms, reference in kinds[kind]():
+        for label, f, A, x, norms, reference in kinds[kind](args.device):
             times = {"before": [], "after": []}
             for _ in range(args.repeat):  # interleaved
                 wb, tb = search(f, A, x, norms, before, batch=False)

@@ -312,20 +312,20 @@ def worst_case(
     unless given, m 0.5 unless given). A step that lowers the ratio below the best is undone and
     s halved (momentum reset). A start ends when the best ratio has not risen by a factor
     1 + ``tol`` for ``patience`` steps, or s falls below lr / 1024 (both: converged), or after
-    ``steps`` steps (the cap: not converged). Starts per sphere, every start of a sphere as one
-    batch through f where f takes batches (each with its own step and stopping rule): on the first
-    sphere the top ``directions`` right singular vectors of the Jacobian at x (``local_worst_case``,
-    at most ``local_steps`` products, residual ``local_tol``), then on each the previous sphere's
-    best direction and ``restarts`` random directions d (at least one on the first sphere without
-    Jacobian directions) drawn in the range of A^* (``seen``: the null-space part of r does nothing
-    but lower the ratio); every direction as d and as -d: behind a switch (a ReLU, a sigmoid) the
-    two signs climb to different local maxima. With ``reach`` > 1 an outer sphere of reach times the
-    largest size is searched alike, and on the way back down each sphere gets one more start, the
-    next larger sphere's best direction: a switch that turns on only beyond 60% of rho along some
-    direction gives the gradient nothing to follow on the sphere rho, but a larger sphere crosses it
-    (docs/stability.md, the positive control). The best start of each sphere is kept. ``precision``
-    complex64 runs the search in single precision (f's ``in_precision`` twin where it has one);
-    every recorded r is put back on its sphere and re-evaluated in complex128.
+    ``steps`` steps (the cap: not converged). Every start of a sphere goes through f as one batch
+    where f takes batches (each with its own step and stopping rule). Starts: on the first sphere
+    the top ``directions`` right singular vectors of the Jacobian at x (``local_worst_case``, at most
+    ``local_steps`` products, residual ``local_tol``) and ``restarts`` random directions (at least one
+    without Jacobian directions) drawn in the range of A^* (``seen``: the null-space part of r does
+    nothing but lower the ratio); on each later sphere the previous sphere's best direction and
+    ``restarts`` random directions. With ``reach`` > 1 an outer sphere of reach times the largest
+    size follows, searched alike. Then back down: each sphere once more from the next larger one's best
+    direction (a switch that turns on only beyond 60% of rho along some direction gives the
+    gradient nothing to follow on the sphere rho, but a larger sphere crosses it: docs/stability.md,
+    the positive control). Every direction is tried as d and as -d: behind a switch (a ReLU, a
+    sigmoid) the two signs climb to different local maxima. The best start of each sphere is kept.
+    ``precision`` complex64 runs the search in single precision (f's ``in_precision`` twin where it
+    has one); every recorded r is put back on its sphere and re-evaluated in complex128.
     """
     x = _check(f, A, x)
     fixed = norms is not None
@@ -438,9 +438,14 @@ def worst_case(
     first = [] if local is None else [(f"local {i}{sign}", s * v.to(xs.dtype)) for i, v in enumerate(local.vectors, 1)
                                       for sign, s in (("", 1), (", negated", -1))]
     cold = max(restarts, 0 if first else 1)  # random pairs on the first sphere
-    n = len(rhos) + (reach > 1)  # the spheres searched on the way up
-    total = steps * (len(first) + 2 * cold + (n - 1) * (2 * restarts + 1) + (n - 1))  # every start, up and down
+    n = len(rhos) + (reach > 1)  # the spheres searched, the outer one included
+    total = steps * (len(first) + 2 * cold + (n - 1) * (2 * restarts + 2))  # every start, up and down
     tick = Steps(progress, "worst-case search (steps, at most)", total)
+
+    def draw() -> list[tuple[str, torch.Tensor]]:
+        """A random direction in range(A^*), with both signs."""
+        d = seen(A, torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)).to(xs.dtype)
+        return [("random", d), ("random, negated", -d)]
 
     def search(j: int, rho: float, starts: list[tuple[str, torch.Tensor]]) -> list[dict]:
         """Every start on the sphere ||r|| = rho at once: per start its kind, best ratio and r, steps, converged."""
@@ -450,33 +455,7 @@ def worst_case(
         return [{"kind": kind, "ratio": top, "r": top_r, "iterations": it, "converged": converged}
                 for (kind, _), (top, top_r, it, converged) in zip(starts, found, strict=True)]
 
-    # the ascending pass: each sphere from the previous one's best direction and random ones, then the
-    # outer sphere (reach x the largest), then back down: each sphere from the next larger one's best
-    sizes = [*rhos, *([reach * rhos[-1]] if reach > 1 else [])]
-    logs: list[list[dict]] = []
-    warm: torch.Tensor | None = None
-    for j, rho in enumerate(sizes, start=1):
-        starts = [("warm", warm)] if warm is not None else list(first)
-        for _ in range(restarts if warm is not None else cold):
-            d = seen(A, torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)).to(xs.dtype)
-            starts += [("random", d), ("random, negated", -d)]
-        try:
-            log = search(j, rho, starts)
-        except ValueError:
-            if j <= len(rhos):
-                raise
-            outer = {"size": rho, "failed": "f returned non-finite values on the outer sphere"}
-            break  # f breaks beyond the sizes asked for: no search from above
-        logs.append(log)
-        warm = max(log, key=lambda e: e["ratio"])["r"] / rho
-    else:
-        outer = None
-    if len(logs) > len(rhos):
-        top = max(logs[-1], key=lambda e: e["ratio"])
-        outer = {"size": sizes[-1], "ratio": top["ratio"], "starts": [_entry(e) for e in logs[-1]]}
-    for j in range(min(len(logs), len(rhos) + 1) - 2, -1, -1):  # from the next larger sphere's best direction
-        above = max(logs[j + 1], key=lambda e: e["ratio"])["r"]
-        logs[j] += search(j + 1, rhos[j], [("from the next larger sphere", above)])
+    logs, outer = _spheres(search, rhos, reach, first, cold, restarts, draw)
     for rho, log in zip(rhos, logs, strict=False):
         best = max(log, key=lambda e: e["ratio"])
         r = best["r"].to(x.dtype)
@@ -488,6 +467,40 @@ def worst_case(
                 "local_steps": local_steps, "local_tol": local_tol, "precision": used, "batched": batched,
                 "reach": reach}
     return WorstCase(x=x.detach(), recon=fx, stages=stages, settings=settings, local=local, outer=outer)
+
+
+def _best(log: list[dict]) -> dict:
+    return max(log, key=lambda e: e["ratio"])
+
+
+def _spheres(search, rhos, reach, first, cold, restarts, draw) -> tuple[list[list[dict]], dict | None]:
+    """Up: each sphere from the previous one's best direction and ``restarts`` random pairs (the first
+    from ``first`` and ``cold`` random pairs), then the outer sphere (reach > 1: reach x the largest
+    size) alike; then back down: each sphere once more from the next larger one's best. Returns the
+    spheres' logs and the outer one's."""
+    sizes = [*rhos, *([reach * rhos[-1]] if reach > 1 else [])]
+    logs: list[list[dict]] = []
+    outer, warm = None, None
+    for j, rho in enumerate(sizes, start=1):
+        starts = [("warm", warm)] if warm is not None else list(first)
+        for _ in range(cold if warm is None else restarts):
+            starts += draw()
+        try:
+            log = search(j, rho, starts)
+        except ValueError:
+            if j <= len(rhos):
+                raise
+            outer = {"size": rho, "failed": "f returned non-finite values on the outer sphere"}
+            break  # f breaks beyond the sizes asked for: no search from above
+        logs.append(log)
+        warm = _best(log)["r"] / rho
+    if len(logs) > len(rhos):
+        top = logs.pop()
+        outer = {"size": sizes[-1], "ratio": _best(top)["ratio"], "starts": [_entry(e) for e in top]}
+        logs[-1] += search(len(rhos), rhos[-1], [("from the next larger sphere", _best(top)["r"])])
+    for j in range(len(rhos) - 2, -1, -1):  # from the next larger sphere's best direction
+        logs[j] += search(j + 1, rhos[j], [("from the next larger sphere", _best(logs[j + 1])["r"])])
+    return logs, outer
 
 
 def _entry(e: dict) -> dict:
