@@ -180,3 +180,24 @@ def test_the_search_runs_on_the_gpu_as_on_the_cpu():
     assert out["cuda"].local.sigma == pytest.approx(out["cpu"].local.sigma, rel=1e-6)
     for a, b in zip(out["cpu"].stages, out["cuda"].stages, strict=True):
         assert b.ratio == pytest.approx(a.ratio, rel=1e-3)
+
+
+def test_the_page_keeps_the_local_value_apart_from_the_worst_case(setup):
+    """Rendered from the sharp switch's result: the local value (1.008) is shown beside the sphere's
+    ratio (about 5) and said not to be the worst case; for zero-filling, whose sphere ratio equals the
+    local value 1, the sentence says so."""
+    from firenets.report.sections import local_table
+    from firenets.report.sentences import local_sentence
+
+    A, x = setup
+    f, p, L, rho = _switch(A, x, offset=0.6, width=0.1)
+    res = worst_case(f, A, x, norms=[rho], restarts=0, directions=1)
+    text = local_sentence("switch", res)
+    assert f"sigma_max {res.local.sigma:.3g}" in text and f"{res.max_ratio:.3g}" in text
+    assert "the local value is not its worst case" in text
+    table = local_table([("switch", res)])
+    row = dict(zip(table.columns, table.rows[0], strict=True))
+    assert row["local worst case sigma_max(J)"] == res.local.sigma and row["largest sphere ratio"] == res.max_ratio
+    assert row["search evaluations"] == sum(s.evaluations for s in res.stages)
+    zf = worst_case(zero_filled(A), A, x, norms=[0.05], restarts=0)
+    assert "amplifies as its linearisation" in local_sentence("zero-filled", zf)

@@ -39,11 +39,13 @@ def local_sentence(label: str, wc: Any) -> str | None:
            + ("" if lw.converged else f", above the tolerance {lw.tol:g}: not converged, a lower bound"))
     head = (f"{label}: the Jacobian of r -> f(A(x + r)) at r = 0 has sigma_max {lw.sigma:.3g} ({how}), the "
             f"worst-case ratio as ||r|| -> 0")
-    if top.ratio > lw.sigma:
+    if top.ratio > lw.sigma * (1 + 1e-6):
         return (head + f"; the sphere ||r|| = {top.r_rel:.2%} ||x|| holds more, {top.ratio:.3g}: the map is "
                 "nonlinear there, and the local value is not its worst case.")
-    return (head + f"; on the spheres searched the largest ratio found is {top.ratio:.3g} (at {top.r_rel:.2%} of "
-            "||x||): at these sizes the map amplifies less than its linearisation at x.")
+    found = f"; on the spheres searched the largest ratio found is {top.ratio:.3g} (at {top.r_rel:.2%} of ||x||)"
+    if top.ratio < lw.sigma * (1 - 1e-6):
+        return head + found + ": at these sizes the map amplifies less than its linearisation at x."
+    return head + found + ", the local value to 1e-6: at these sizes the map amplifies as its linearisation at x."
 
 
 THREAT_NAMES = {"kspace": "k-space (||e|| relative to the samples ||A x||, as Genzel et al.)",
