@@ -136,7 +136,7 @@ class LinearOperator:
         """(m, N): the size of the matrix this operator represents."""
         return (math.prod(self.out_shape), math.prod(self.in_shape))
 
-    def _check(self, name: str, t: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    def _check(self, name: str, t: torch.Tensor, shape: tuple[int, ...], *, finite: bool = True) -> torch.Tensor:
         if not isinstance(t, torch.Tensor):
             raise TypeError(
                 f"{name} must be a torch.Tensor; got {type(t).__name__} "
@@ -155,7 +155,7 @@ class LinearOperator:
                 "move one with .to(device)"
             )
         split_batch(name, t, shape)
-        if not self.assume_finite:
+        if finite and not self.assume_finite:  # finite=False: the caller has just checked t itself
             check_finite(name, t)
         if self.is_complex and not t.is_complex():
             t = t.to(self.dtype)

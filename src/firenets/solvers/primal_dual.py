@@ -119,8 +119,9 @@ class SaddlePoint(_Steps):
     def _checked(self, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # once per call, so that the steps can skip the operator's checks (and real x or z
         # meet a complex operator already converted)
-        _finite_state(x, z)
-        return self.A._check("x", x, self.A.in_shape), self.A._check("z", z, self.A.out_shape)
+        _finite_state(x, z)  # checked once: the operator's own checks below skip finiteness
+        return (self.A._check("x", x, self.A.in_shape, finite=False),
+                self.A._check("z", z, self.A.out_shape, finite=False))
 
     def _stepper(self, tau: torch.Tensor | float, sigma: torch.Tensor | float):
         """The step (x, z, r) -> (x+, z+, r+), r = A x - y, with what a block's steps share bound once.
@@ -213,10 +214,10 @@ class AnalysisSaddlePoint(_Steps):
                 torch.zeros(*batch, *self.B.out_shape, dtype=torch.promote_types(x.dtype, self.B.dtype), device=x.device))
 
     def _checked(self, x, z):
-        _finite_state(x, *z)
-        x = self.A._check("x", x, self.A.in_shape)
-        z1 = self.A._check("z", z[0], self.A.out_shape)
-        z2 = self.B._check("v", z[1], self.B.out_shape)
+        _finite_state(x, *z)  # checked once: the operators' own checks below skip finiteness
+        x = self.A._check("x", x, self.A.in_shape, finite=False)
+        z1 = self.A._check("z", z[0], self.A.out_shape, finite=False)
+        z2 = self.B._check("v", z[1], self.B.out_shape, finite=False)
         if x.is_complex() and not z2.is_complex():
             z2 = z2.to(x.dtype)
         return x, (z1, z2)
