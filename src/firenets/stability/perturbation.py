@@ -233,7 +233,8 @@ def ascend_batch(
     the value below the start's best is undone and its s (from lr) halved, momentum reset. A start
     ends when no value has exceeded, by a factor 1 + tol, the value of the last step that did, for
     ``patience`` steps, when s < lr / 1024 or the gradient vanishes (converged), or after ``steps``
-    steps (not converged); the others go on. ``tick`` is called once per start and step.
+    steps (not converged); the others go on. A step that leaves the floating-point range is halved until it
+    does not (or s < lr / 1024: converged). ``tick`` is called once per start and step.
     Returns per start (best value, its r, steps taken, converged).
     """
 
@@ -269,7 +270,15 @@ def ascend_batch(
                 st.done = True
                 continue
             st.v = momentum * st.v + (st.s * rho / gn) * g
-            st.r = onto((st.r + st.v).detach())
+            r = onto((st.r + st.v).detach())
+            while not _finite(r) and st.s >= lr / 1024:  # the step left the floating-point range (a huge
+                st.s /= 2  # lr in single precision): shorter, no momentum, as a step that lost value
+                st.v = (st.s * rho / gn) * g
+                r = onto((st.r + st.v).detach())
+            if not _finite(r):
+                st.done, st.converged = True, True  # no representable step: the best point stands
+                continue
+            st.r = r
     return [(st.top, st.top_r, st.it, st.converged) for st in starts]
 
 
