@@ -7,10 +7,12 @@ schedule of iteration counts, giving "perturbation 1, 2, 3, ..." of growing norm
 reports ||r||, ||r|| / ||x||, ||f(A(x + r)) - f(A x)|| and their ratio, a lower bound on the local
 Lipschitz constant of y -> f(y) composed with A at x. With ``norms`` the ascent instead runs on the
 sphere ||r|| = rho for each rho (normalised projected ascent with momentum, steps a fraction of rho,
-halved when a step loses ratio), warm-started from the previous sphere's best direction and from
-random ones, until the best ratio stops improving by more than ``tol`` over ``patience`` steps; each
-stage reports its iterations and whether that rule (not the step cap) ended it, so that maps are
-compared at the same perturbation sizes under the same stopping rule.
+halved when a step loses ratio), started from the Jacobian's top singular vectors at x
+(``local``), the previous sphere's best direction, random ones and, on the way back down from an
+outer sphere, the next larger sphere's best, every start of a sphere as one batch, until the best
+ratio stops improving by more than ``tol`` over ``patience`` steps; each stage reports its
+iterations and whether that rule (not the step cap) ended it, so that maps are compared at the
+same perturbation sizes under the same stopping rule.
 Reference: Antun, Renna, Poon, Adcock, Hansen, "On instabilities of deep learning in image
 reconstruction and the potential costs of AI", PNAS 117(48), 2020.
 """
