@@ -57,8 +57,8 @@ def _attack_ratios(out: Path) -> dict[str, list[float]]:
 
 def _audit_ratios(out: Path) -> dict[str, list[float]]:
     rec = json.loads((out / "results.json").read_text())
-    pert = rec["record"]["perturbation"] if "record" in rec else rec["perturbation"]
-    return {label: [s["ratio"] for s in p["stages"]] for label, p in pert.items()}
+    maps = rec["record"]["perturbation"]["maps"]  # the page's record: the perturbation section's maps
+    return {label: [s["ratio"] for s in p["stages"]] for label, p in maps.items()}
 
 
 COMMANDS = {
