@@ -159,9 +159,7 @@ class MRIFirenet(torch.nn.Module):
         b = self._build
         rdt = real_dtype(dtype)
         F = self.F
-        if F.dtype != dtype:
-            F = (Fourier2D(F.mask, dtype=dtype, device=F.device) if isinstance(F, Fourier2D)
-                 else MultiCoilFourier(F.maps, F.mask, dtype=dtype, device=F.device))
+        F = F.in_precision(dtype)
         shape = F.in_shape
         if self.regulariser == "wavelet":
             W = Wavelet2D(shape, wavelet=b["wavelet"], levels=b["levels"], dtype=rdt, device=F.device)

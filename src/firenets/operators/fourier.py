@@ -102,6 +102,11 @@ class Fourier2D(LinearOperator):
         else:
             self.sign_in = self.sign_out = self.sign_out_full = self.fft_index = None
 
+    def in_precision(self, dtype: torch.dtype) -> Fourier2D:
+        """The same operator in ``dtype`` (complex64 or complex128; itself when it has that dtype)."""
+        dtype = complex_dtype(check_float_dtype("dtype", dtype))
+        return self if dtype == self.dtype else Fourier2D(self.mask, dtype=dtype, device=self.device)
+
     @property
     def rate(self) -> float:
         """Fraction of k-space sampled, m / (H W)."""
@@ -183,6 +188,11 @@ class MultiCoilFourier(LinearOperator):
         self.in_shape = tuple(mask.shape)
         self.out_shape = (self.coils, self.single.out_shape[0])
         self.dtype = dtype
+
+    def in_precision(self, dtype: torch.dtype) -> MultiCoilFourier:
+        """The same operator in ``dtype`` (complex64 or complex128; itself when it has that dtype)."""
+        dtype = complex_dtype(check_float_dtype("dtype", dtype))
+        return self if dtype == self.dtype else MultiCoilFourier(self.maps, self.mask, dtype=dtype, device=self.device)
 
     @property
     def rate(self) -> float:

@@ -48,8 +48,7 @@ class Budget:
         check_int("noise_trials", self.noise_trials, minimum=1)
         check_int("directions", self.directions, minimum=0)
         check_scalar("reach", self.reach, nonnegative=True)
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
+        check_precision(self.precision)
 
     def search(self) -> dict[str, Any]:
         """The keyword arguments of the fixed-norm ascent (``worst_case``, ``hallucination_attack``)
@@ -86,6 +85,13 @@ def check_search(*, steps: int, tol: float, patience: int, restarts: int, lr: fl
             "patience": check_int("patience", patience, minimum=1),
             "restarts": check_int("restarts", restarts, minimum=min_restarts), "lr": lr, "momentum": momentum,
             "seed": check_seed("seed", seed)}
+
+
+def check_precision(precision: str) -> str:
+    """The worst-case search's precision: one of ``PRECISIONS``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    return precision
 
 
 def check_step(lr: float, momentum: float) -> tuple[float, float]:

@@ -25,7 +25,7 @@ import torch
 
 from .._validation import check_int, check_scalar, check_seed
 
-__all__ = ["LocalWorstCase", "jacobian_products", "lanczos", "local_worst_case"]
+__all__ = ["LocalWorstCase", "jacobian_products", "lanczos", "local_worst_case", "seen"]
 
 Product = Callable[[torch.Tensor], torch.Tensor]
 
@@ -53,6 +53,15 @@ class LocalWorstCase:
         """JSON-ready numbers (no vectors)."""
         return {"sigma": self.sigma, "sigmas": list(self.sigmas), "residuals": list(self.residuals),
                 "products": self.products, "tol": self.tol, "converged": self.converged, "method": self.method}
+
+
+def seen(A: Any, d: torch.Tensor) -> torch.Tensor:
+    """A^* A d: a direction in the range of A^* (for A = P_M F_c, the projection of d onto the sampled
+    part). The part of r in the null space of A leaves f(A(x + r)) unchanged and only adds to ||r||,
+    so the attacks start from random directions drawn there; gradients of f(A(x + r)) stay there."""
+    with torch.no_grad():
+        p = A.adjoint(A(d)).to(d.dtype)
+    return p if float(torch.linalg.vector_norm(p)) > 0 else d
 
 
 def _dot(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -113,7 +122,7 @@ def lanczos(op: Product, start: torch.Tensor, *, k: int, steps: int, tol: float,
     alphas: list[float] = []
     betas: list[float] = []  # betas[j]: the coupling of basis[j] and basis[j + 1] (0 at a block's end)
     q = start / _norm(start)
-    thetas, S, beta = torch.zeros(0), torch.zeros(0, 0), 0.0
+    beta = 0.0
 
     def ritz() -> tuple[torch.Tensor, torch.Tensor]:
         n = len(alphas)
@@ -182,11 +191,8 @@ def local_worst_case(f: Callable[[torch.Tensor], torch.Tensor], A: Any, x: torch
     seed = check_seed("seed", seed)
     gen = torch.Generator(device="cpu").manual_seed(seed + 7_919)
 
-    def draw() -> torch.Tensor:
-        d = torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)
-        with torch.no_grad():
-            p = A.adjoint(A(d)).to(x.dtype)  # in range(A^*): J vanishes on ker A
-        return p if _norm(p) > 0 else d
+    def draw() -> torch.Tensor:  # in range(A^*): J vanishes on ker A
+        return seen(A, torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device))
 
     op, method = jacobian_products(f, A, x.detach())
     thetas, vectors, residuals, products = lanczos(op, draw(), k=k, steps=steps, tol=tol, restart=draw)

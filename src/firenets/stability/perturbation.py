@@ -32,11 +32,11 @@ from .._validation import check_int, check_scalar, check_seed
 from ..metrics import psnr
 from ..nets.adapter import truth_for
 from ..operators import Fourier2D, MultiCoilFourier
-from .budget import PRECISIONS, RELATIVE_NORMS, Budget, check_norms, check_search, check_step
+from .budget import PRECISIONS, RELATIVE_NORMS, Budget, check_norms, check_precision, check_search, check_step
 from .hallucination import _check_map, _check_operator, _image
-from .local import LocalWorstCase, local_worst_case
+from .local import LocalWorstCase, local_worst_case, seen
 
-__all__ = ["PRECISIONS", "RELATIVE_NORMS", "NoiseControl", "Perturbation", "Stage", "WorstCase", "ascend", "ascend_batch", "batches", "noise_control",
+__all__ = ["PRECISIONS", "RELATIVE_NORMS", "NoiseControl", "Perturbation", "Stage", "WorstCase", "ascend", "ascend_batch", "batches", "noise_control", "outputs",
            "penalised_perturbation", "perturbation", "seen", "worst_case"]
 
 ReconstructionMap = Callable[[torch.Tensor], torch.Tensor]
@@ -164,15 +164,6 @@ def _output(f: Any, y: torch.Tensor) -> torch.Tensor:
     if not isinstance(out, torch.Tensor):
         raise TypeError(f"f must return a torch.Tensor (the complex image); it returned {type(out).__name__}")
     return out
-
-
-def seen(A: Any, d: torch.Tensor) -> torch.Tensor:
-    """A^* A d: a direction in the range of A^* (for A = P_M F_c, the projection of d onto the sampled
-    part). The part of r in the null space of A leaves f(A(x + r)) unchanged and only adds to ||r||,
-    so the attacks start from random directions drawn there; gradients of f(A(x + r)) stay there."""
-    with torch.no_grad():
-        p = A.adjoint(A(d)).to(d.dtype)
-    return p if float(torch.linalg.vector_norm(p)) > 0 else d
 
 
 def ascend(
@@ -353,8 +344,7 @@ def worst_case(
     directions = check_int("directions", directions, minimum=0)
     local_steps = check_int("local_steps", local_steps, minimum=1)
     local_tol = check_scalar("local_tol", local_tol, positive=True)
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    check_precision(precision)
     reach = check_scalar("reach", reach, nonnegative=True)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     r = torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)
@@ -430,11 +420,8 @@ def worst_case(
         1/2 ||f(A(x + r_b)) - f(A x)||^2: one batch through f (or one pass per start where f does not
         take batches), in the search's precision."""
         R = R.detach().requires_grad_(True)
-        if batched:
-            out = _differentiable(fs, As(xs + R))
-            diffs = torch.linalg.vector_norm((out - fxs).reshape(R.shape[0], -1), dim=1)
-        else:
-            diffs = torch.stack([torch.linalg.vector_norm(_differentiable(fs, As(xs + r)) - fxs) for r in R])
+        out = outputs(fs, As(xs + R), batched)
+        diffs = torch.linalg.vector_norm((out - fxs).reshape(R.shape[0], -1), dim=1)
         (G,) = torch.autograd.grad(0.5 * (diffs**2).sum(), R)
         values = [float(d) / rho for d in diffs.detach()]
         if not (all(math.isfinite(v) for v in values) and _finite(G)):
@@ -468,7 +455,7 @@ def worst_case(
 
     logs, outer = _spheres(search, rhos, reach, first, cold, restarts, draw)
     for rho, log in zip(rhos, logs, strict=False):
-        best = max(log, key=lambda e: e["ratio"])
+        best = _best(log)
         r = best["r"].to(x.dtype)
         r = r * (rho / float(torch.linalg.vector_norm(r)))  # on the sphere in complex128 too
         stages.append(_record(f, A, x, fx, r, best["iterations"], converged=best["converged"],
@@ -481,6 +468,7 @@ def worst_case(
 
 
 def _best(log: list[dict]) -> dict:
+    """The start of a sphere's log with the largest ratio."""
     return max(log, key=lambda e: e["ratio"])
 
 
@@ -519,6 +507,12 @@ def _entry(e: dict) -> dict:
     return {k: v for k, v in e.items() if k != "r"}
 
 
+def outputs(f: Any, Y: torch.Tensor, batched: bool) -> torch.Tensor:
+    """f(y) for every y in Y (k, ...), differentiable: one batch through f, or one pass per y where f
+    does not take batches (``batches``)."""
+    return _differentiable(f, Y) if batched else torch.stack([_differentiable(f, y) for y in Y])
+
+
 def batches(f: Any, y0: torch.Tensor, y1: torch.Tensor, fx: torch.Tensor) -> bool:
     """Whether f takes a batch of samples (k, ...) and maps each alone: f on [y0, y1] gives f(y0) = fx
     and f(y1), finite, to 1e-5 relative (a model may round differently at another batch size); y1 is
@@ -539,11 +533,7 @@ def batches(f: Any, y0: torch.Tensor, y1: torch.Tensor, fx: torch.Tensor) -> boo
 
 def single_precision(A: Any) -> Any:
     """A in complex64 (a ``Fourier2D`` or ``MultiCoilFourier``; None for another operator)."""
-    if type(A) is Fourier2D:
-        return Fourier2D(A.mask, dtype=torch.complex64, device=A.device)
-    if type(A) is MultiCoilFourier:
-        return MultiCoilFourier(A.maps, A.mask, dtype=torch.complex64, device=A.device)
-    return None
+    return A.in_precision(torch.complex64) if isinstance(A, (Fourier2D, MultiCoilFourier)) else None
 
 
 @dataclass(frozen=True, eq=False)

@@ -32,11 +32,11 @@ from .perturbation import (
     ReconstructionMap,
     Steps,
     _check,
-    _differentiable,
     _finite,
     _output,
     ascend_batch,
     batches,
+    outputs,
     seen,
 )
 
@@ -228,8 +228,7 @@ def hallucination_attack(
 
         def value_and_grad(R: torch.Tensor, index: list[int]) -> tuple[list[float], torch.Tensor]:
             R = R.detach().requires_grad_(True)
-            out = (_differentiable(f, samples(R)) if batched
-                   else torch.stack([_differentiable(f, samples(r)) for r in R]))
+            out = outputs(f, samples(R), batched)
             c = (out.abs().to(torch.float64) * masks[index]).sum(dim=(-2, -1)) / counts[index] - bases[index]
             (G,) = torch.autograd.grad(c.sum(), R)
             values = [float(v) for v in c.detach()]
