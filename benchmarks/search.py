@@ -1,7 +1,7 @@
 """The worst-case search before and after, on the same maps, images, sizes and stopping rule: the ratio
 found per sphere, the forward and backward passes it took, and its seconds.
 
-    python benchmarks/search.py [--maps demo,control,known] [--repeat 1] [--threads 2] [--device cpu|cuda]
+    python benchmarks/search.py [--maps demo,control,known] [--seeds 1] [--repeat 1] [--threads 2] [--device cpu|cuda]
 
 before: the search of the previous release: random starts only (directions 0), complex128, one start
 at a time, no outer sphere: Budget(directions=0, precision="complex128", reach=0), batch=False.
@@ -17,6 +17,10 @@ r = A^*A (x' - x), beside the feasible ratio (a theorem's lower bound); known: a
 Lipschitz constant 4, zero-filling (1) and the smooth switch of tests/known_maps.py (its lesion
 switched on along p: the ratio along p is a lower bound).
 Runs alternate before / after per map; with --repeat > 1 the seconds are medians of the repeats.
+With --seeds N both searches run with the budget's seed 0..N-1 (the random starts): on a map whose
+sphere holds many local maxima (a FIRENET's soft thresholds) one seed's ratio is one draw, so the
+table then gives per sphere the median over seeds of each search's ratio, the seeds on which the new
+search found at least the old one's ratio, and the passes summed over seeds.
 --device cuda puts the operator, the image and the networks on the GPU (both searches run there).
 """
 
@@ -32,6 +36,7 @@ import torch
 
 
 def search(f, A, x, norms, budget, *, batch: bool):
+    """``worst_case`` on the sphere sizes ``norms`` under ``budget``; (its result, seconds)."""
     from firenets.stability.perturbation import worst_case
 
     t0 = time.perf_counter()
@@ -117,14 +122,18 @@ def known_cases(device: str):
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--maps", default="demo,control,known")
+    parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    from dataclasses import replace
+
     from firenets.stability.budget import Budget
 
     before, after = Budget(directions=0, precision="complex128", reach=0), Budget()
+    seeds = range(args.seeds)
     kinds = {"demo": demo_cases, "control": control_cases, "known": known_cases}
     print(f"{'map':34} {'sphere':>6} {'before':>8} {'after':>8} {'after/before':>12} {'reference':>9} "
           f"{'passes before':>13} {'passes after':>12} {'s before':>8} {'s after':>8}")
@@ -133,32 +142,55 @@ def main(argv: list[str] | None = None) -> None:
     for kind in args.maps.split(","):
         for label, f, A, x, norms, reference in kinds[kind](args.device):
             times = {"before": [], "after": []}
-            for _ in range(args.repeat):  # interleaved
-                wb, tb = search(f, A, x, norms, before, batch=False)
-                wa, ta = search(f, A, x, norms, after, batch=True)
-                times["before"].append(tb)
-                times["after"].append(ta)
+            runs = []  # per seed: (before, after)
+            for seed in seeds:
+                for _ in range(args.repeat):  # interleaved
+                    wb, tb = search(f, A, x, norms, replace(before, seed=seed), batch=False)
+                    wa, ta = search(f, A, x, norms, replace(after, seed=seed), batch=True)
+                    times["before"].append(tb)
+                    times["after"].append(ta)
+                runs.append((wb, wa))
             tb, ta = statistics.median(times["before"]), statistics.median(times["after"])
             xn = float(torch.linalg.vector_norm(x))
-            for j, (sb, sa) in enumerate(zip(wb.stages, wa.stages, strict=True)):
+            for j in range(len(norms)):
+                rb = [wb.stages[j].ratio for wb, _ in runs]
+                ra = [wa.stages[j].ratio for _, wa in runs]
+                mb, ma = statistics.median(rb), statistics.median(ra)
                 ref = "" if reference is None else f"{reference:.4g}"
-                print(f"{label:34} {sb.r_norm / xn:6.3f} {sb.ratio:8.4f} {sa.ratio:8.4f} {sa.ratio / sb.ratio:12.4f} "
-                      f"{ref:>9} {sb.evaluations:13d} {sa.evaluations:12d} "
-                      f"{(tb if j == 0 else 0):8.1f} {(ta if j == 0 else 0):8.1f}")
-            jac = wa.local.products if wa.local is not None else 0
-            outer = wa.outer or {}
-            print(f"{'':34} local sigma_max {wa.local.sigma:.4g} ({jac} Jacobian products, residual "
-                  f"{wa.local.residuals[0]:.1e}); outer sphere {outer.get('size', 0) / xn:.3f}: ratio "
-                  f"{outer.get('ratio', float('nan')):.4g}, {sum(s['iterations'] for s in outer.get('starts', []))} "
-                  f"passes; batched {wa.settings['batched']}, search in {wa.settings['precision']}")
-            totals["passes before"] += sum(s.evaluations for s in wb.stages)
-            totals["passes after"] += sum(s.evaluations for s in wa.stages) + sum(
-                s["iterations"] for s in outer.get("starts", []))
-            totals["jacobian"] += jac
-            totals["s before"] += tb
-            totals["s after"] += ta
-            if wa.max_ratio < wb.max_ratio:
-                lower.append(f"{label}: {wa.max_ratio:.4f} < {wb.max_ratio:.4f}")
+                held = sum(a >= b for a, b in zip(ra, rb, strict=True))
+                print(
+                    f"{label:34} {norms[j] / xn:6.3f} {mb:8.4f} {ma:8.4f} {ma / mb:12.4f} {ref:>9} "
+                    f"{sum(wb.stages[j].evaluations for wb, _ in runs):13d} "
+                    f"{sum(wa.stages[j].evaluations for _, wa in runs):12d} "
+                    f"{(tb if j == 0 else 0):8.1f} {(ta if j == 0 else 0):8.1f}"
+                    + (
+                        f"  after >= before on {held}/{len(runs)} seeds; before {' '.join(f'{v:.4f}' for v in rb)}; "
+                        f"after {' '.join(f'{v:.4f}' for v in ra)}"
+                        if len(runs) > 1
+                        else ""
+                    )
+                )
+            for wb, wa in runs:
+                jac = wa.local.products if wa.local is not None else 0
+                outer = wa.outer or {}
+                print(
+                    f"{'':34} seed {wa.settings['seed']}: local sigma_max {wa.local.sigma:.4g} ({jac} Jacobian "
+                    f"products, residual {wa.local.residuals[0]:.1e}); outer sphere {outer.get('size', 0) / xn:.3f}: "
+                    f"ratio {outer.get('ratio', float('nan')):.4g}, "
+                    f"{sum(s['iterations'] for s in outer.get('starts', []))} passes; batched "
+                    f"{wa.settings['batched']}, search in {wa.settings['precision']}"
+                )
+                totals["passes before"] += sum(s.evaluations for s in wb.stages)
+                totals["passes after"] += sum(s.evaluations for s in wa.stages) + sum(
+                    s["iterations"] for s in outer.get("starts", [])
+                )
+                totals["jacobian"] += jac
+                if wa.max_ratio < wb.max_ratio:
+                    lower.append(
+                        f"{label} seed {wa.settings['seed']}: {wa.max_ratio:.4f} < {wb.max_ratio:.4f}"
+                    )
+            totals["s before"] += tb * len(runs)
+            totals["s after"] += ta * len(runs)
     print(f"\npasses (forward + backward per start and step; the outer sphere's included): before "
           f"{totals['passes before']}, after {totals['passes after']} plus {totals['jacobian']} Jacobian products "
           f"(each about two backward passes): ratio {totals['passes after'] / totals['passes before']:.2f} "
