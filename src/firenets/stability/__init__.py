@@ -1,7 +1,8 @@
 """Stability of reconstruction maps, the mathematics only: the attack ``Budget``, worst-case
 perturbations (image and measurement domain) with a noise control, targeted hallucination attacks,
 hallucination maps, kernel pairs and the accuracy-stability bound, the positive control's lesion, small
-details, more samples, generalisation. ``experiments`` runs them on several maps alike.
+details, more samples, generalisation, and certified bounds on what the data allow in a region
+(faithfulness). ``experiments`` runs them on several maps alike.
 
 A reconstruction map f takes k-space samples y, (m,) or (B, m), to a complex image; the operator
 A is an ``operators.Fourier2D``. Antun et al., PNAS 2020; Bhadra et al., IEEE TMI 2021
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from .budget import Budget
 from .constrained import BudgetResult, MeasurementAttack, measurement_attack
+from .faithfulness import RegionBounds, noise_level, prior_set, region_bounds, ring
 from .generalisation import Generalisation, generalisation
 from .hallucination import (
     HallucinationMaps,
@@ -67,6 +69,7 @@ __all__ = [
     "RegionAttack",
     "NoiseControl",
     "Perturbation",
+    "RegionBounds",
     "Stage",
     "StructuralChange",
     "ThreatAttack",
@@ -87,10 +90,14 @@ __all__ = [
     "more_samples",
     "near_kernel_pair",
     "noise_control",
+    "noise_level",
     "null_component",
+    "prior_set",
     "pseudo_inverse",
     "penalised_perturbation",
     "perturbation",
+    "region_bounds",
+    "ring",
     "structural_change",
     "threat_attack",
     "worst_case",
