@@ -232,3 +232,63 @@ def test_attack_bad_input(tmp_path, capsys):
     assert not (tmp_path / "b" / "attack.json").exists()
     with pytest.raises(SystemExit):
         main(["attack", "shepp-logan", "--out", str(tmp_path / "c")])  # --method is required
+
+
+def test_faithfulness_writes_the_interval_and_the_verdict(tmp_path, capsys):
+    """firenets faithfulness on a reconstruction that is the truth: the interval holds its value, the
+    JSON is the result's summary, and the region given as x,y,r is the disc at (row y, column x)."""
+    img = _npy_image(tmp_path, (32, 32))
+    x = np.load(img)
+    np.save(tmp_path / "recon.npy", x.astype(np.complex128))
+    out = tmp_path / "faith"
+    code = main(["faithfulness", str(img), "--recon", str(tmp_path / "recon.npy"), "--region", "14,17,3",
+                 "--noise", "0.001", "--prior", "box", "--out", str(out)])
+    assert code == 0
+    record = json.loads((out / "faithfulness.json").read_text())
+    lo, hi = record["interval"]
+    from firenets.stability.targeted import disc
+
+    R = disc((32, 32), (17, 14), 3).numpy()
+    assert record["pixels"] == int(R.sum())
+    assert record["value"] == pytest.approx(float(x[R].mean()), abs=1e-12)
+    assert lo <= record["value"] <= hi
+    assert record["verdict"] in ("supported by the data", "not determined by the data")
+    assert record["prior"] == "box" and record["eta_source"].startswith("noise 0.001")
+    assert (out / "faithfulness.png").stat().st_size > 0
+    assert record["verdict"] in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--region", "1,2"], "x,y,r"),
+        (["--region", "3,3,-1"], "radius"),
+        (["--region", "3,3,2", "--prior", "tv"], "tv"),
+        (["--region", "3,3,2", "--prior", "sparkle"], "prior"),
+        (["--region", "300,300,2"], "holds no pixel"),
+        (["--region-mask", "MASK"], "boolean"),
+    ],
+)
+def test_faithfulness_refuses_bad_input_without_a_traceback(tmp_path, capsys, args, message):
+    img = _npy_image(tmp_path, (16, 16))
+    np.save(tmp_path / "recon.npy", np.load(img).astype(np.complex128))
+    np.save(tmp_path / "mask.npy", np.ones((16, 16)))  # not boolean
+    args = [a.replace("MASK", str(tmp_path / "mask.npy")) for a in args]
+    out = tmp_path / "faith"
+    try:
+        code = main(["faithfulness", str(img), "--recon", str(tmp_path / "recon.npy"), *args, "--out", str(out)])
+    except SystemExit as e:  # argparse's own refusals
+        code = e.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (out / "faithfulness.json").exists()
+
+
+def test_faithfulness_refuses_a_recon_of_another_shape(tmp_path, capsys):
+    img = _npy_image(tmp_path, (16, 16))
+    np.save(tmp_path / "recon.npy", np.zeros((8, 8), dtype=np.complex128))
+    code = main(["faithfulness", str(img), "--recon", str(tmp_path / "recon.npy"), "--region", "8,8,2",
+                 "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "--recon" in capsys.readouterr().err

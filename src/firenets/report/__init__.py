@@ -10,6 +10,7 @@ from . import pages, sections, sentences
 from .attack import attack_files, attack_record, attack_text
 from .figures import (
     attack_figure,
+    faithfulness_figure,
     grid_figure,
     hallucination_attack_figure,
     maps_figure,
@@ -26,6 +27,7 @@ __all__ = [
     "attack_files",
     "attack_record",
     "attack_text",
+    "faithfulness_figure",
     "audit_page",
     "dataset_page",
     "demo_page",

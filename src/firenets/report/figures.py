@@ -279,3 +279,47 @@ def box_figure(path: str | Path, panels: dict[str, dict[str, list[float]]], *, t
     if title:
         fig.suptitle(title, fontsize=10)
     return _save_figure(path, fig)
+
+
+def faithfulness_figure(path: str | Path, recon: Any, bounds: Any, *, title: str = "") -> Path:
+    """The reconstruction with the region (red); the certified interval [m_-, m_+] of the region's mean
+    beside the reconstruction's value and the background, with the verdict; and, around the region,
+    the images z_- and z_+ the data and the prior allow in its place (the solves' iterates at the two
+    ends). ``bounds``: a ``stability.RegionBounds``."""
+    rec = _array("recon", recon)
+    region = np.asarray(bounds.region)
+    ends = [b for b in (bounds.lower, bounds.upper) if b is not None]
+    fig, axes = _figure(2 + len(ends))
+    top = float(rec.max()) or 1.0
+    ax = axes[0, 0]
+    ax.imshow(rec, cmap="gray", vmin=0, vmax=top)
+    ax.contour(region, levels=[0.5], colors="red", linewidths=0.8)
+    ax.set_title(title or "reconstruction and region", fontsize=9)
+    ax = axes[0, 1]
+    lo, hi = bounds.interval
+    finite = [v for v in (lo, hi, bounds.value, bounds.background) if np.isfinite(v)]
+    span = (max(finite) - min(finite)) or 1.0
+    left, right = min(finite) - 0.2 * span, max(finite) + 0.2 * span
+    ax.plot([max(lo, left), min(hi, right)], [1, 1], color="black", linewidth=6, solid_capstyle="butt",
+            label="certified interval" + ("" if np.isfinite(lo) and np.isfinite(hi) else " (unbounded)"))
+    ax.plot([bounds.value], [1], "o", color="red", label=f"reconstruction {bounds.value:.4g}")
+    ax.plot([bounds.background], [1], "s", color="tab:blue", label=f"background {bounds.background:.4g}")
+    ax.set_xlim(left, right)
+    ax.set_yticks([])
+    ax.set_xlabel("region mean of Re z")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.25))
+    ax.set_title(bounds.verdict, fontsize=9)
+    rows, cols = np.nonzero(region)
+    pad = max(8, 2 * int(max(np.ptp(rows), np.ptp(cols)) + 1))  # a window of a few region sizes around it
+    r0, r1 = max(0, rows.min() - pad), min(region.shape[0], rows.max() + pad + 1)
+    c0, c1 = max(0, cols.min() - pad), min(region.shape[1], cols.max() + pad + 1)
+    for ax, b, name in zip(axes[0, 2:], ends, ("z_- (least the data allow)", "z_+ (most the data allow)"),
+                           strict=False):
+        z = np.abs(np.asarray(b.z))[r0:r1, c0:c1]
+        ax.imshow(z, cmap="gray", vmin=0, vmax=top)
+        ax.contour(region[r0:r1, c0:c1], levels=[0.5], colors="red", linewidths=0.8)
+        ax.set_title(f"{name}\nregion mean {b.value:.4g}", fontsize=9)
+    for ax in axes[0, [0, *range(2, 2 + len(ends))]]:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return _save_figure(path, fig)
