@@ -269,6 +269,10 @@ def test_bad_input_names_the_argument(small):
         region_bounds(y, A, torch.full((N, N), float("nan"), dtype=torch.complex128), R, eta=0.1)
     with pytest.raises(ValueError, match="box"):
         Prior(box=(1.0, 0.0))
+    with pytest.raises(ValueError, match="tight frame"):  # details only: W^* W != I, no valid certificate
+        Prior(wavelet=fn.operators.UndecimatedWavelet2D((N, N), levels=2, approximation=False), tau=1.0)
+    with pytest.raises(ValueError, match="c must"):
+        linear_minimum(small["c"][:4], A, y, 0.1, Prior(box=(0.0, 1.0)))
     with pytest.raises(ValueError, match="radius|region"):
         disc((N, N), (100, 100), 2)
     assert set(VERDICTS) == {"supported by the data", "not determined by the data", "contradicted by the data"}

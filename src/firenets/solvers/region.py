@@ -44,6 +44,8 @@ class Prior:
             raise ValueError("wavelet and tau go together: the l1 ball ||W z||_1 <= tau needs both")
         if (self.gradient is None) != (self.kappa is None):
             raise ValueError("gradient and kappa go together: the TV ball ||D z||_{2,1} <= kappa needs both")
+        if self.wavelet is not None:
+            _check_tight(self.wavelet)
         if self.tau is not None:
             object.__setattr__(self, "tau", check_scalar("tau", self.tau, nonnegative=True))
         if self.kappa is not None:
@@ -73,6 +75,19 @@ class Prior:
         if self.box is not None:
             parts.append(f"{self.box[0]:.4g} <= Re z <= {self.box[1]:.4g}, |Im z| <= {self.imag:.4g}")
         return " and ".join(parts) if parts else "none (the data alone)"
+
+
+def _check_tight(W: LinearOperator) -> None:
+    """Refuse a frame with W^* W != I (probed on a random image to 1e-10): the certificate bounds
+    ||z||_2 by ||W z||_1 and absorbs residuals through W^* W = I."""
+    if not isinstance(W, LinearOperator):
+        raise TypeError(f"wavelet must be a LinearOperator (a tight frame); got {type(W).__name__}")
+    g = torch.Generator().manual_seed(0)
+    v = torch.randn(tuple(W.in_shape), generator=g, dtype=torch.complex128).to(W.device)
+    err = float(torch.linalg.vector_norm(W.adjoint(W(v)) - v)) / float(torch.linalg.vector_norm(v))
+    if not err <= 1e-10:
+        raise ValueError(f"wavelet must be a tight frame (W^* W = I, e.g. Wavelet2D or UndecimatedWavelet2D with its "
+                         f"approximation); here ||W^* W v - v|| / ||v|| = {err:.2e}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -247,6 +262,13 @@ def linear_minimum(
     ``callback(k, error, value, bound)`` is called at every check."""
     iterations = check_int("iterations", iterations, minimum=1)
     check = check_int("check", check, minimum=1)
+    if tuple(c.shape) != tuple(A.in_shape):
+        raise ValueError(f"c must have the operator's image shape {tuple(A.in_shape)}; got {tuple(c.shape)}")
+    if tuple(y.shape) != tuple(A.out_shape):
+        raise ValueError(f"y must have the operator's sample shape {tuple(A.out_shape)}; got {tuple(y.shape)}")
+    for name, t in (("c", c), ("y", y)):
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{name} must be finite")
     tol = check_scalar("tol", tol, positive=True)
     eta = check_scalar("eta", eta, nonnegative=True)
     pb = _Problem(c, A, y, eta, prior)
