@@ -37,7 +37,7 @@ def test_demo_page_is_complete_and_self_contained(demo_dir):
     assert "<script" not in page and "http://" not in page and "https://" not in page
     results = json.loads((demo_dir / "results.json").read_text())
     assert all(results["record"]["table"]["claims"].values())
-    assert len(results["sections"]) == 7
+    assert len(results["sections"]) == 8
     assert (demo_dir / "table" / "table.json").is_file()
 
 
@@ -205,7 +205,7 @@ def test_audit_command(tmp_path, monkeypatch, capsys):
                  "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
     # the k-space threats and the targeted attack on the samples included
-    assert len(results["sections"]) == 10 and results["sections"][-1]["title"] == "10. Stages"
+    assert len(results["sections"]) == 11 and results["sections"][-1]["title"] == "11. Stages"
     assert results["record"]["completed"] == list(results["record"]["settings"]["stages"])
     assert results["record"]["failures"] == {}
     maps = results["record"]["perturbation"]["maps"]

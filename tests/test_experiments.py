@@ -101,7 +101,7 @@ def test_a_model_labelled_like_a_built_in_map_is_refused_and_every_summary_line_
     result = fn.audit(Smooth(), data.ellipses(32, seed=1), name="FIRENET", threats=("image",),
                       stages=("accuracy", "perturbation", "hallucination-attack", "hallucination"), budget=SMALL)
     page = result.write(tmp_path)
-    assert [line.split(":")[0] for line in page.summary[:-1]] == ["FIRENET"] * 4
+    assert [line.split(":")[0] for line in page.summary[:-1]] == ["FIRENET"] * 5  # the region bounds' too
     assert page.summary[1] == verdict_sentence(result.verdicts["FIRENET"])
     assert page.summary[-1] == "4 of 4 stages asked for completed."
 

@@ -277,3 +277,52 @@ def test_bad_input_names_the_argument(small):
         disc((N, N), (100, 100), 2)
     assert set(VERDICTS) == {"supported by the data", "not determined by the data", "contradicted by the data"}
     assert np.isfinite(small["eta"])
+
+
+def test_region_bounds_of_targeted_attacks_on_the_page_and_the_rows(tmp_path):
+    """``experiments.stages.region_checks`` on the targeted attacks of two maps at 32 x 32, fully sampled,
+    noiseless (eta 0): zero-filling returns the data-consistent image A^* y (its output lies in F, so
+    never "contradicted"); a map that adds 0.5 on every disc the attack screens invents contrast the
+    samples cannot hold ("contradicted"). The background is the unattacked output's mean on the
+    disc; the section's table and the dataset row report the same bounds."""
+    from types import SimpleNamespace
+
+    from firenets.experiments import stages
+    from firenets.nets.adapter import zero_filled
+    from firenets.report.sections import faithfulness_section
+    from firenets.stability.targeted import hallucination_attack, lesion_regions
+
+    n = 32
+    x = fn.data.ellipses(n, seed=1).to(torch.complex128)
+    A = fn.operators.Fourier2D(torch.ones(n, n, dtype=torch.bool))
+    regions = lesion_regions((n, n))
+    extra = 0.5 * sum(R.to(torch.complex128) for R in regions)
+
+    def inventor(y):
+        return A.adjoint(y) + extra
+
+    xn = float(torch.linalg.vector_norm(x))
+    atts = {label: hallucination_attack(f, A, x, regions, [0.01 * xn], steps=4, patience=2)
+            for label, f in (("zero-filled", zero_filled(A)), ("inventor", inventor))}
+    checks = stages.region_checks(atts, A, x)
+    zf, inv = checks["zero-filled"], checks["inventor"]
+    assert zf.eta == 0 and inv.eta == 0
+    assert zf.verdict != "contradicted by the data"
+    assert zf.interval[0] <= zf.value <= zf.interval[1]
+    assert inv.verdict == "contradicted by the data" and inv.value > inv.interval[1] + 0.4
+    for label, b in checks.items():
+        R = atts[label].best.region
+        assert b.background == pytest.approx(float(atts[label].recon.real[R].mean()), abs=1e-12)
+        assert bool((b.region == R).all())
+    section = faithfulness_section(SimpleNamespace(faithfulness=checks, hallucination_attack=atts), tmp_path, title="t")
+    for row, (label, b) in zip(section.tables[0].rows, checks.items(), strict=True):
+        assert row[0] == label and row[2:7] == [b.value, b.background, *b.interval, b.verdict]
+        assert (tmp_path / f"faithfulness-{label}.png").is_file()
+    bat = stages.BatteryResult({"attacked_image": "x", "maps": list(atts), "stages": ["hallucination-attack"]},
+                               hallucination_attack=atts, faithfulness=checks, seconds={"hallucination-attack": 1.0})
+    row = stages.image_row(bat)["maps"]
+    assert row["inventor"]["faithfulness"] == "contradicted by the data"
+    assert bat.summary()["faithfulness"]["inventor"]["verdict"] == "contradicted by the data"
+    from firenets.experiments.verdicts import over_images
+
+    assert over_images([{"image": "x", "maps": row}], "inventor").contradicted == (1, 1)

@@ -24,6 +24,7 @@ from .._validation import check_scalar
 from ..acquisition import CENTRED_MASKS, Acquisition, acquire
 from ..reconstruction import centre_crop
 from ..stability.budget import Budget, check_norms
+from ..stability.faithfulness import RegionBounds, attack_bounds
 from ..stability.generalisation import Generalisation, generalisation
 from ..stability.hallucination import HallucinationMaps, hallucination_maps
 from ..stability.perturbation import Perturbation, perturbation
@@ -72,6 +73,7 @@ class BatteryResult:
     perturbation: dict[str, Perturbation] | None = None
     hallucination_attack: dict[str, HallucinationAttack] | None = None
     kspace_hallucination_attack: dict[str, HallucinationAttack] | None = None  # the same with e on the samples
+    faithfulness: dict[str, RegionBounds] | None = None  # what the attacked samples allow on each map's attacked disc
     structural: dict[str, StructuralChange] | None = None
     detail: tuple[torch.Tensor, torch.Tensor] | None = None  # the image with the detail, and its support
     more_samples: dict[str, MoreSamples] | None = None
@@ -100,8 +102,8 @@ class BatteryResult:
                                "failures": self.failures, "map_seconds": self.map_seconds}
         if self.accuracy is not None:
             out["accuracy"] = self.accuracy.summary()
-        for name in ("perturbation", "hallucination_attack", "kspace_hallucination_attack", "structural",
-                     "more_samples", "generalisation", "hallucination"):
+        for name in ("perturbation", "hallucination_attack", "kspace_hallucination_attack", "faithfulness",
+                     "structural", "more_samples", "generalisation", "hallucination"):
             part = getattr(self, name)
             if part is not None:
                 out[name] = {m: r.summary() for m, r in part.items()}
@@ -205,6 +207,21 @@ def hallucination_attacks(makers: Mapping[str, MapFactory], A: Any, x: torch.Ten
     return _timed(makers, lambda label, make: hallucination_attack(make(A), A, x, regions, [rho], threat=threat,
                                                                    **search, noise_trials=budget.noise_trials),
                   progress, f"{'k-space ' if threat == 'kspace' else ''}hallucination attack on", seconds)
+
+
+def region_checks(atts: Mapping[str, HallucinationAttack], A: Any, x: torch.Tensor, *, noise: float = 0.0,
+                  progress: Progress | None = None,
+                  seconds: dict[str, float] | None = None) -> dict[str, RegionBounds]:
+    """For every map's targeted attack (its ``best``), the certified interval of the disc's mean over the
+    images its perturbed samples allow, and the verdict (``stability.attack_bounds``)."""
+    out = {}
+    for label, h in atts.items():
+        say(progress, f"region bounds on the attacked disc of {label} ...")
+        t0 = time.perf_counter()
+        out[label] = attack_bounds(h.best, h.recon, A, x, noise=noise)
+        if seconds is not None:
+            seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - t0
+    return out
 
 
 def structural_changes(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor, xd: torch.Tensor,
@@ -403,6 +420,8 @@ def _stage(result: BatteryResult, stage: str, makers, acqs, xs, A, x, *, mask, r
         if "image" in threats or "kspace" not in threats:
             result.hallucination_attack = hallucination_attacks(makers, A, x, budget, progress=progress,
                                                                 seconds=seconds)
+            result.faithfulness = region_checks(result.hallucination_attack, A, x, noise=noise, progress=progress,
+                                                seconds=seconds)
         if "kspace" in threats:
             result.kspace_hallucination_attack = hallucination_attacks(makers, A, x, budget, threat="kspace",
                                                                        norms=kspace_norms, progress=progress,
@@ -423,6 +442,7 @@ def _stage(result: BatteryResult, stage: str, makers, acqs, xs, A, x, *, mask, r
 
 
 ROW_KEYS = ("psnr", "ssim", "nmse", "worst_ratio", "local_ratio", "noise_ratio", "noise_quotient", "contrast", "truth_contrast",
+            "faithfulness",
             "kspace_error", "kspace_noise_error", "kspace_contrast", "kspace_truth_contrast", "converged")
 
 
@@ -431,7 +451,9 @@ def image_row(result: BatteryResult) -> dict[str, Any]:
     worst-case ratio, the local worst case sigma_max of the Jacobian at x, the Gaussian-noise ratio and
     the quotient of the two ratios (perturbation), the error to the truth
     under the first k-space threat at its largest budget and under Gaussian e of that norm, the contrast the
-    targeted attack created and the perturbed truth's own change (``HallucinationAttack.best``), the same
+    targeted attack created and the perturbed truth's own change (``HallucinationAttack.best``), the verdict
+    of the region bounds on its disc (faithfulness: supported, not determined or contradicted by the
+    samples the map was given), the same
     for the targeted attack on the samples, whether every attack converged; the stages completed and failed, and seconds. Missing stages give None."""
     image = result.settings["attacked_image"]
     maps: dict[str, dict[str, Any]] = {}
@@ -454,6 +476,8 @@ def image_row(result: BatteryResult) -> dict[str, Any]:
             h = result.hallucination_attack[label]
             row.update(contrast=h.best.contrast, truth_contrast=h.best.input_contrast)
             converged.append(bool(h.converged))
+        if result.faithfulness is not None and label in result.faithfulness:
+            row["faithfulness"] = result.faithfulness[label].verdict
         if result.kspace_hallucination_attack is not None and label in result.kspace_hallucination_attack:
             h = result.kspace_hallucination_attack[label]
             row.update(kspace_contrast=h.best.contrast, kspace_truth_contrast=h.best.input_contrast)

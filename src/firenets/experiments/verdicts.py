@@ -80,8 +80,9 @@ class MapOverImages:
     """One map over the rows of a dataset audit: how many images it has rows on; PSNR median and range;
     the worst-case ratio's median, largest and the image of the largest; the median of the worst case
     over the noise ratio and of the targeted attack's contrast; on how many of the images with both
-    ratios it is unstable (``is_unstable`` against the control); on how many its attacks converged.
-    A value is None where no image measured it."""
+    ratios it is unstable (``is_unstable`` against the control); on how many its attacks converged; on
+    how many the samples it was given contradict the contrast its targeted attack invented (the region
+    bounds' verdict). A value is None where no image measured it."""
 
     label: str
     images: int
@@ -92,6 +93,7 @@ class MapOverImages:
     unstable: tuple[int, int] | None  # images unstable, images judged
     converged: tuple[int, int] | None  # images converged, images with attacks
     threshold: float = UNSTABLE_FACTOR
+    contradicted: tuple[int, int] | None = None  # images whose attacked disc the data contradict, images judged
 
     def summary(self) -> dict[str, Any]:
         return asdict(self)
@@ -111,6 +113,7 @@ def over_images(rows: Sequence[Mapping[str, Any]], label: str, *, control: str =
               and r.get("maps", {}).get(label, {}).get("worst_ratio") is not None
               and r["maps"].get(control, {}).get("worst_ratio")]
     conv = [v["converged"] for _, v in mine if v.get("converged") is not None]
+    faith = [v["faithfulness"] for _, v in mine if v.get("faithfulness") is not None]
     p = [v for v, _ in psnr]
     top = max(worst) if worst else None
     return MapOverImages(
@@ -121,4 +124,5 @@ def over_images(rows: Sequence[Mapping[str, Any]], label: str, *, control: str =
         _median([v for v, _ in contrast]) if contrast else None,
         (sum(judged), len(judged)) if judged else None,
         (sum(conv), len(conv)) if conv else None,
-        threshold)
+        threshold,
+        (sum(f == "contradicted by the data" for f in faith), len(faith)) if faith else None)

@@ -24,6 +24,7 @@ from .sections import (
     Section,
     Table,
     accuracy_section,
+    faithfulness_section,
     generalisation_section,
     hallucination_attack_section,
     hallucination_section,
@@ -91,18 +92,20 @@ def demo_page(result: Any, out: str | Path, *, seconds: float | None = None) -> 
                                   "rules); section 3 attacks the fixed-depth reference FIRENET."),
         perturbation_section(bat, out, title="Worst-case perturbations"),
         hallucination_attack_section(bat, out, title="Targeted hallucination attack"),
+        faithfulness_section(bat, out, title="Is the attacked detail in the data? Region bounds"),
         structural_section(struct, out, title="A small structural change",
                            detail="The text 'CAN U SEE IT' (intensity +0.15)"),
         hallucination_section(bat, out, title="Hallucination maps"),
     ]
-    keys = ["table", "reconstruction", "perturbation", "hallucination_attack", "structural", "hallucination"]
+    keys = ["table", "reconstruction", "perturbation", "hallucination_attack", "faithfulness", "structural",
+            "hallucination"]
     if result.control is not None:
         sections.append(positive_control_section(result.control.positive_control, out,
                                                  title="The positive control: a network unstable by theorem"))
         keys.append("positive_control")
     sections = [s.numbered(i) for i, s in enumerate(sections, start=1)]
-    heads = ["The barrier", "Reconstructions", "Perturbations", "Targeted hallucinations", "Small detail",
-             "Hallucination maps", "Positive control"]
+    heads = ["The barrier", "Reconstructions", "Perturbations", "Targeted hallucinations", "In the data?",
+             "Small detail", "Hallucination maps", "Positive control"]
     # the demo's summary: every measured line of each section (the positive control's: of every map)
     lines = [sections[0].summary, " ".join(sections[1].text[1:]), " ".join(sections[2].text[2:]),
              *[" ".join(s.text[1:]) for s in sections[3:]]]
@@ -153,6 +156,9 @@ def audit_page(bat: Any, out: str | Path, *, seconds: float | None = None) -> Pa
         builders.append(("hallucination-attack", "kspace_hallucination_attack",
                          "Targeted hallucination attack on the samples",
                          lambda t: hallucination_attack_section(bat, out, title=t, subject=name, threat="kspace")))
+    if bat.faithfulness is not None:
+        builders.append(("hallucination-attack", "faithfulness", "Is the attacked detail in the data? Region bounds",
+                         lambda t: faithfulness_section(bat, out, title=t, subject=name)))
     if bat.structural is not None or bat.more_samples is not None:
         builders.append(("structural" if bat.structural is not None else "more-samples", None,
                          "Small structural change and more samples",

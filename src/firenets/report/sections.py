@@ -12,18 +12,20 @@ from typing import Any
 
 import torch
 
-from .figures import attack_figure, grid_figure, hallucination_attack_figure
+from .figures import attack_figure, faithfulness_figure, grid_figure, hallucination_attack_figure
 from .sentences import (
     THREAT_NAMES,
     control_sentence,
     depth,
+    faithfulness_sentence,
     lesion_sentence,
     local_sentence,
     threat_sentence,
     verdict_sentence,
 )
 
-__all__ = ["Figure", "Section", "Table", "accuracy_section", "generalisation_section", "hallucination_attack_section",
+__all__ = ["Figure", "Section", "Table", "accuracy_section", "faithfulness_section", "generalisation_section",
+           "hallucination_attack_section",
            "hallucination_section", "perturbation_section", "positive_control_section", "settings_line", "slug",
            "stages_section", "structural_section", "table_section", "threats_section"]
 
@@ -291,6 +293,40 @@ def hallucination_attack_section(bat: Any, out: Path, *, title: str, subject: st
         "x + r, its reconstruction, the output's gain (the disc outlined) and |r|"
     return Section(title, [intro, *text.values()], summary, [Table(head, rows, caption)],
                    [Figure(file, "per map: " + what, record)], record)
+
+
+def faithfulness_section(bat: Any, out: Path, *, title: str, subject: str | None = None) -> Section:
+    """Is the targeted attack's invented contrast in the data? Per map (``bat.faithfulness``, the
+    ``stability.RegionBounds`` of its attacked disc): the output's mean there, the unattacked output's,
+    the certified interval the perturbed samples and the prior allow, the verdict; a figure per map."""
+    rows, figs, record, text = [], [], {}, {}
+    for label, b in bat.faithfulness.items():
+        record[label] = b.summary()
+        rows_, cols_ = torch.nonzero(b.region, as_tuple=True)
+        centre = f"({float(rows_.double().mean()):.0f}, {float(cols_.double().mean()):.0f})"
+        lo, hi = b.interval
+        rows.append([label, centre, b.value, b.background, lo, hi, b.verdict, b.converged, b.seconds])
+        file = f"faithfulness-{slug(label)}.png"
+        faithfulness_figure(out / file, bat.hallucination_attack[label].best.recon.abs(), b,
+                            title=f"{label}: attacked output")
+        figs.append(Figure(file, f"{label}: the attacked output and its disc; the interval beside the output's mean "
+                                 "and the unattacked mean; z_- and z_+ around the disc", record[label]))
+        text[label] = faithfulness_sentence(label, b)
+    first = next(iter(bat.faithfulness.values()))
+    intro = ("Is the contrast the targeted attack made a map show supported by the samples the map was given? For "
+             "each map's attacked disc, the certified interval of the disc's mean of Re z over every image that fits "
+             f"those samples within eta ({first.eta_source}) and is as sparse as the attacked output (prior "
+             f"{first.prior}, slack {first.slack:g}: each bound of the prior is 1 + slack times the output's own "
+             "value). Supported: the unattacked level lies outside the interval, so the samples rule the disc's "
+             "change in; not determined: inside, the samples allow the disc at its unattacked level; contradicted: "
+             "the attacked output's own mean lies outside, no image as sparse that fits the samples has it. Each end "
+             "is a dual bound, valid however early its solver stopped (docs/faithfulness.md).")
+    head = ["map", "disc", "attacked mean", "unattacked mean", "allowed from", "allowed to", "verdict", "converged",
+            "seconds"]
+    caption = ("per map: the disc's centre (row, column), the attacked and unattacked outputs' means of Re z on it, the "
+               "certified interval, the verdict, whether both solves met their stopping rule, seconds")
+    summary = " ".join(text.values()) if subject is None else text.get(subject)
+    return Section(title, [intro, *text.values()], summary, [Table(head, rows, caption)], figs, record)
 
 
 def structural_section(bat: Any, out: Path, *, title: str, detail: str, subject: str | None = None) -> Section:

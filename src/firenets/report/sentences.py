@@ -116,9 +116,22 @@ def dataset_sentence(m: Any) -> str:
         m.noise_quotient is not None and f"{m.noise_quotient:.3g} times its Gaussian-noise ratio (median)",
         m.contrast is not None and f"hallucination contrast median {m.contrast:.3g}",
         u and f"unstable at these sizes (worst case above {m.threshold:g}x zero-filling's) on {u[0]} of {u[1]} images",
+        m.contradicted and f"the samples it was given contradict the contrast its targeted attack invented on "
+                           f"{m.contradicted[0]} of {m.contradicted[1]} images (region bounds)",
         c and f"its attacks converged on {c[0]} of {c[1]} images" + (
             "" if c[0] == c[1] else f" (on the {c[1] - c[0]} other{'s' if c[1] - c[0] != 1 else ''} the step cap "
                                     "ended them: their ratios are weaker lower bounds)"),
     ]
     parts = [t for t in parts if t]
     return f"{m.label} on {m.images} images: " + ("; ".join(parts) if parts else "no measurement completed") + "."
+
+
+def faithfulness_sentence(label: str, b: Any) -> str:
+    """What the samples a map was given allow on its attacked disc, from its ``stability.RegionBounds``."""
+    lo, hi = b.interval
+    span = "any value (the disc meets the kernel of A and no prior bounds it)" if b.unbounded else \
+        f"a mean of Re z in [{lo:.3g}, {hi:.3g}]"
+    conv = "" if b.converged in (True, None) else " (a solve hit its cap: the interval is certified but wider)"
+    return (f"{label}: on the attacked disc the output's mean is {b.value:.3g} and it was {b.background:.3g} before "
+            f"the attack; the perturbed samples (eta {b.eta:.3g}) and the prior ({b.prior}, slack {b.slack:g}) allow "
+            f"{span}{conv}: {b.verdict}.")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .budget import Budget
 from .constrained import BudgetResult, MeasurementAttack, measurement_attack
-from .faithfulness import RegionBounds, noise_level, prior_set, region_bounds, ring
+from .faithfulness import RegionBounds, attack_bounds, noise_level, prior_set, region_bounds, ring
 from .generalisation import Generalisation, generalisation
 from .hallucination import (
     HallucinationMaps,
@@ -75,6 +75,7 @@ __all__ = [
     "ThreatAttack",
     "WorstCase",
     "accuracy_stability_bound",
+    "attack_bounds",
     "check_orthonormal_rows",
     "disc",
     "disc_grid",

@@ -226,6 +226,7 @@ def region_bounds(
     prior: str | Prior = DEFAULT_PRIOR,
     slack: float = DEFAULT_SLACK,
     background: float | None = None,
+    background_source: str = "given",
     tol: float = 3e-3,
     iterations: int = 5000,
 ) -> RegionBounds:
@@ -235,7 +236,7 @@ def region_bounds(
     eta: given; else from ``noise`` (the standard deviation per complex sample) or estimated from the
     outermost samples (``noise_level``), through ``data_radius``. C: ``prior`` (``prior_set``, sized
     from ``reference``, by default the reconstruction itself, with ``slack``). The background: given,
-    or the reconstruction's mean on a ring around R (``ring``). Each end is solved to ``tol`` (its
+    (described by ``background_source``) or the reconstruction's mean on a ring around R (``ring``). Each end is solved to ``tol`` (its
     gap and constraint excess relative to the image's scale) or ``iterations``; the interval is the
     dual bounds either way. REFERENCE section 12."""
     t0 = time.perf_counter()
@@ -276,7 +277,7 @@ def region_bounds(
         background = float(recon.real[around].mean())
         source = f"the reconstruction's mean on a ring of {int(around.sum())} pixels around the region"
     else:
-        background, source = check_scalar("background", background), "given"
+        background, source = check_scalar("background", background), background_source
     name = prior if isinstance(prior, str) else C.describe()
     if C.wavelet is None and C.box is None and C.gradient is None:
         interval = _no_prior(w, A, y, eta)
@@ -291,3 +292,20 @@ def region_bounds(
     high = linear_maximum(w, A, y, eta, C, **kw)
     return RegionBounds(region, value, background, source, eta, eta_source, name, slack, low, high,
                         (low.bound, high.bound), time.perf_counter() - t0)
+
+
+def attack_bounds(attack: Any, unattacked: torch.Tensor, A: LinearOperator, x: torch.Tensor, *, noise: float = 0.0,
+                  prior: str | Prior = DEFAULT_PRIOR, slack: float = DEFAULT_SLACK, tol: float = 1e-2,
+                  iterations: int = 3000) -> RegionBounds:
+    """``region_bounds`` of a targeted attack's output on its disc (a ``stability.targeted.RegionAttack``),
+    from the samples the map was given (A(x + r) for a perturbation of the image, A x + r for one of
+    the samples), the prior sized from that output, and as background the unattacked output's mean
+    on the disc (``unattacked``: f(A x)): does the data the map saw allow the disc at its unattacked
+    level, and the contrast the attack made it show?"""
+    with torch.no_grad():
+        y = A(x + attack.r) if getattr(attack, "threat", "image") == "image" else A(x) + attack.r
+    region = attack.region
+    background = float(unattacked.real[region].mean())
+    return region_bounds(y, A, attack.recon, region, noise=noise, prior=prior, slack=slack, background=background,
+                         background_source="the unattacked output's mean on the disc", tol=tol,
+                         iterations=iterations)
