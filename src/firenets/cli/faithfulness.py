@@ -21,6 +21,7 @@ from .options import (
     output,
     positive,
     positive_int,
+    read_mask_file,
     sampling,
 )
 
@@ -73,17 +74,15 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def _npy(name: str, path: str, shape: tuple[int, ...] | None = None, boolean: bool = False) -> torch.Tensor:
+def _npy(name: str, path: str, shape: tuple[int, ...]) -> torch.Tensor:
+    """A floating-point or complex (H, W) array from a .npy file (never unpickled), of the image's shape."""
     try:
         a = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
         raise ValueError(f"{name} {path}: not a readable .npy array ({e})") from None
-    if boolean:
-        if a.dtype != bool:
-            raise ValueError(f"{name} {path} must be a boolean array; got dtype {a.dtype}")
-    elif a.dtype.kind not in "fc":
+    if a.dtype.kind not in "fc":
         raise ValueError(f"{name} {path} must be a floating-point or complex array; got dtype {a.dtype}")
-    if shape is not None and tuple(a.shape) != tuple(shape):
+    if tuple(a.shape) != tuple(shape):
         raise ValueError(f"{name} {path} is {tuple(a.shape)} but the image is {tuple(shape)}")
     return torch.from_numpy(np.ascontiguousarray(a))
 
@@ -100,9 +99,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--recon {args.recon} holds NaN or Inf values")
     reference = None if args.reference is None else _npy("--reference", args.reference, shape)
     if args.region_mask is not None:
-        region = _npy("--region-mask", args.region_mask, shape, boolean=True)
-        if not bool(region.any()):
-            raise ValueError(f"--region-mask {args.region_mask} selects no pixel")
+        region = read_mask_file(args.region_mask, "--region-mask")
+        if tuple(region.shape) != shape:
+            raise ValueError(f"--region-mask {args.region_mask} is {tuple(region.shape)} but the image is {shape}")
     else:
         x, y, r = args.region
         region = disc(shape, (y, x), r)

@@ -194,16 +194,16 @@ def read_maps_file(path: str) -> torch.Tensor:
     return torch.from_numpy(m.astype(np.complex128))
 
 
-def read_mask_file(path: str) -> torch.Tensor:
-    """A boolean (H, W) mask from a .npy file (never unpickled)."""
+def read_mask_file(path: str, option: str = "--mask-file") -> torch.Tensor:
+    """A boolean (H, W) mask from a .npy file (never unpickled), given with ``option``."""
     try:
         m = np.load(path, allow_pickle=False)
     except Exception as exc:
-        raise ValueError(f"--mask-file {path} cannot be read as a .npy file: {exc}") from None
+        raise ValueError(f"{option} {path} cannot be read as a .npy file: {exc}") from None
     if m.dtype != np.bool_ or m.ndim != 2:
-        raise ValueError(f"--mask-file {path} must hold a boolean (H, W) array; got dtype {m.dtype}, shape {m.shape}")
+        raise ValueError(f"{option} {path} must hold a boolean (H, W) array; got dtype {m.dtype}, shape {m.shape}")
     if not m.any():
-        raise ValueError(f"--mask-file {path} samples nothing")
+        raise ValueError(f"{option} {path} selects nothing")
     return torch.from_numpy(m.copy())
 
 

@@ -214,14 +214,8 @@ def region_checks(atts: Mapping[str, HallucinationAttack], A: Any, x: torch.Tens
                   seconds: dict[str, float] | None = None) -> dict[str, RegionBounds]:
     """For every map's targeted attack (its ``best``), the certified interval of the disc's mean over the
     images its perturbed samples allow, and the verdict (``stability.attack_bounds``)."""
-    out = {}
-    for label, h in atts.items():
-        say(progress, f"region bounds on the attacked disc of {label} ...")
-        t0 = time.perf_counter()
-        out[label] = attack_bounds(h.best, h.recon, A, x, noise=noise)
-        if seconds is not None:
-            seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - t0
-    return out
+    return _timed(atts, lambda label, h: attack_bounds(h.best, h.recon, A, x, noise=noise), progress,
+                  "region bounds on the attacked disc of", seconds)
 
 
 def structural_changes(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor, xd: torch.Tensor,

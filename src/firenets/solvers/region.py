@@ -23,6 +23,8 @@ import torch
 from .._validation import check_int, check_scalar
 from ..operators import LinearOperator
 from ..operators.base import _apply
+from .primal_dual import _re_sum
+from .prox import dual_prox
 
 
 @dataclass(frozen=True)
@@ -145,15 +147,9 @@ def _tv_ball(g: torch.Tensor, radius: float, start: float = 0.0) -> tuple[torch.
     return g * (target / torch.clamp(m, min=torch.finfo(m.dtype).tiny)).unsqueeze(-3), theta
 
 
-def _data_ball(w: torch.Tensor, y: torch.Tensor, eta: float) -> torch.Tensor:
-    d = w - y
-    n = float(torch.linalg.vector_norm(d))
-    return w if n <= eta else y + d * (eta / n)
-
-
 def _re_dot(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Re <a, b> = sum Re(conj(a) b)."""
-    return float(torch.sum(a.real * b.real + a.imag * b.imag)) if a.is_complex() else float(torch.sum(a * b))
+    """Re <a, b> = sum Re(conj(a) b), over every entry."""
+    return float(_re_sum(a, b, a.ndim))
 
 
 class _Problem:
@@ -181,8 +177,8 @@ class _Problem:
 
     def dual_prox(self, b: str, v: torch.Tensor, sigma: float) -> torch.Tensor:
         """prox_{sigma g*}(v) = v - sigma P_C(v / sigma) (Moreau) for the block's set C."""
-        if b == "data":
-            return v - sigma * _data_ball(v / sigma, self.y, self.eta)
+        if b == "data":  # the data term's conjugate is (P1)'s: the shifted ball's prox
+            return dual_prox("qcbp", v, sigma, self.y, self.eta, self.y.ndim)
         ball = _l1_ball if b == "wavelet" else _tv_ball
         p, self.theta[b] = ball(v / sigma, self.prior.tau if b == "wavelet" else self.prior.kappa, self.theta[b])
         return v - sigma * p
