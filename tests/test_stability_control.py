@@ -110,3 +110,18 @@ def test_control_stage_on_a_small_trained_control_and_its_page_section(tmp_path)
     for label, pc in res.maps.items():
         sentence = control_sentence(label, pc)
         assert sentence in section["text"] and f"{pc.feasible_ratio:.3g}" in sentence and f"{pc.r_rel:.2%}" in sentence
+    # the region bounds on the lesion's disc: zero-filling's output A^*A x' has exactly the samples
+    # A(x + r) = A x' and sizes the prior, so it lies in the set and its mean inside the interval; its
+    # mean from A x is A^*A x's
+    from firenets.stability.faithfulness import VERDICTS
+
+    assert list(res.faithfulness) == list(res.maps)
+    zb = res.faithfulness["zero-filled"]
+    xl, x0 = res.x_lesion.to(torch.complex128), res.x.to(torch.complex128)
+    assert zb.value == pytest.approx(float(A.adjoint(A(xl)).real[res.region].mean()), abs=1e-12)
+    assert zb.background == pytest.approx(float(A.adjoint(A(x0)).real[res.region].mean()), abs=1e-12)
+    assert zb.eta == 0.0 and zb.interval[0] <= zb.value <= zb.interval[1] and zb.verdict != VERDICTS[2]
+    assert [r[0] for r in section["tables"][1]["rows"]] == list(res.maps)
+    for label, b in res.faithfulness.items():
+        assert b.verdict in section["tables"][1]["rows"][list(res.maps).index(label)]
+        assert record["faithfulness"][label]["interval"] == list(b.interval)

@@ -10,10 +10,11 @@ import pytest
 import torch
 
 import firenets as fn
-from firenets.solvers.region import Prior, linear_maximum, linear_minimum
+from firenets.solvers.region import Prior, linear_maximum, linear_minimum, modulus_minimum
 from firenets.stability.faithfulness import (
     VERDICTS,
     data_radius,
+    modulus_envelope,
     noise_level,
     prior_set,
     region_bounds,
@@ -105,6 +106,94 @@ def test_undecimated_frame_bound_agrees_with_cvxpy(small):
     assert low.converged
     assert low.bound == pytest.approx(ref, abs=1e-6)
     assert low.bound <= ref + 1e-9
+
+
+def _cvxpy_modulus(A, y, eta, w, *, wavelet, tau, box=None, imag=0.0):
+    """min sum w |z| over the same set, by CVXPY (Clarabel)."""
+    cp = pytest.importorskip("cvxpy")
+    z = cp.Variable(N * N, complex=True)
+    cons = [cp.norm(_dense(A) @ z - y.numpy().reshape(-1)) <= eta, cp.sum(cp.abs(_dense(wavelet) @ z)) <= tau]
+    if box is not None:
+        cons += [cp.real(z) >= box[0], cp.real(z) <= box[1], cp.abs(cp.imag(z)) <= imag]
+    prob = cp.Problem(cp.Minimize(w.numpy().reshape(-1) @ cp.abs(z)), cons)
+    prob.solve(solver="CLARABEL", tol_gap_abs=1e-11, tol_gap_rel=1e-11, tol_feas=1e-11)
+    assert prob.status in ("optimal", "optimal_inaccurate")
+    return prob.value
+
+
+@pytest.fixture(scope="module")
+def phased(small):
+    """The small problem's image with a smooth phase (a complex MRI-like image), its noisy samples."""
+    x = small["x"] * fn.data.smooth_phase((N, N), seed=0)
+    A = small["A"]
+    e = 0.01 * torch.randn(A.out_shape, generator=torch.Generator().manual_seed(0), dtype=torch.complex128)
+    W = small["W"]
+    return {"x": x, "A": A, "y": A(x) + e, "eta": 1.2 * float(torch.linalg.vector_norm(e)), "W": W,
+            "tau": 1.1 * float(W(x).abs().sum()), "w": small["c"].real.clone()}
+
+
+@pytest.mark.parametrize("case", ["real", "phased", "phased+box"])
+def test_modulus_minimum_agrees_with_cvxpy(small, phased, case):
+    """The mean modulus's lower end min sum w |z| (convex) equals CVXPY's to 1e-6, its dual bound on the
+    valid side; on the phased image it lies below the truth's own mean modulus (the truth is in F)."""
+    s = {**small, "w": small["c"].real.clone()} if case == "real" else phased
+    box = {"box": (-1.0, 1.0), "imag": 1.0} if case.endswith("box") else {}
+    low = modulus_minimum(s["w"], s["A"], s["y"], s["eta"], Prior(wavelet=s["W"], tau=s["tau"], **box),
+                          z0=s["x"], tol=1e-8, iterations=60_000)
+    ref = _cvxpy_modulus(s["A"], s["y"], s["eta"], s["w"], wavelet=s["W"], tau=s["tau"], **box)
+    assert low.converged
+    assert low.bound == pytest.approx(ref, abs=1e-6)
+    assert low.bound <= ref + 1e-9
+    assert low.bound <= float((s["w"] * s["x"].abs()).sum())
+
+
+def test_modulus_minimum_stopped_early_still_certifies(phased):
+    s = phased
+    prior = Prior(wavelet=s["W"], tau=s["tau"])
+    ref = _cvxpy_modulus(s["A"], s["y"], s["eta"], s["w"], wavelet=s["W"], tau=s["tau"])
+    for steps in (1, 10, 100):
+        low = modulus_minimum(s["w"], s["A"], s["y"], s["eta"], prior, iterations=steps, check=1)
+        assert not low.converged and math.isfinite(low.bound) and low.bound <= ref + 1e-12
+
+
+def test_modulus_envelope_bounds_the_modulus_on_the_box():
+    """|z| <= a + b Re z at random points of the box, with equality at its corners; |z| = Re z exactly
+    where lo = 0 and imag = 0; a flat box gives the corners' modulus."""
+    g = torch.Generator().manual_seed(4)
+    for lo, hi, imag in [(-0.3, 1.2, 0.4), (0.0, 1.0, 0.2), (-2.0, 0.5, 0.1), (0.2, 0.9, 0.0)]:
+        a, b = modulus_envelope((lo, hi), imag)
+        re = lo + (hi - lo) * torch.rand(10_000, generator=g, dtype=torch.float64)
+        im = imag * (2 * torch.rand(10_000, generator=g, dtype=torch.float64) - 1)
+        assert bool((torch.hypot(re, im) <= a + b * re + 1e-12).all())
+        for r in (lo, hi):
+            assert a + b * r == pytest.approx(math.hypot(r, imag), abs=1e-12)
+    assert modulus_envelope((0.0, 1.0), 0.0) == (0.0, 1.0)
+    assert modulus_envelope((0.5, 0.5), 0.2) == (pytest.approx(math.hypot(0.5, 0.2)), 0.0)
+
+
+def test_modulus_interval_holds_the_truth_and_equals_the_real_one_for_a_nonnegative_real_image(small, phased):
+    """quantity="modulus": on the phased image (the prior sized from the truth, eta above the noise) the
+    truth lies in F, so its mean modulus lies inside the interval; on a real nonnegative image with a
+    box from 0 and no imaginary part, |z| = Re z on the box and the two intervals agree."""
+    s = phased
+    R = disc((N, N), (7, 8), 2)
+    rb = region_bounds(s["y"], s["A"], s["x"], R, eta=s["eta"], prior="wavelet+box", quantity="modulus", tol=1e-5,
+                       iterations=20_000)
+    assert rb.quantity == "modulus" and rb.measure == "|z|" and rb.summary()["quantity"] == "modulus"
+    truth = float(s["x"].abs()[R].mean())
+    assert rb.value == pytest.approx(truth) and rb.interval[0] <= truth <= rb.interval[1]
+    assert rb.upper.value <= rb.interval[1]  # the extremal image's own modulus mean, below the bound
+    x, A, y = small["x"], small["A"], small["y"]
+    kw = {"eta": small["eta"], "prior": "wavelet+box", "tol": 1e-6, "iterations": 40_000}
+    mod = region_bounds(y, A, x, R, quantity="modulus", **kw)
+    real = region_bounds(y, A, x, R, quantity="real", **kw)
+    assert mod.interval == pytest.approx(real.interval, abs=1e-5)
+    with pytest.raises(ValueError, match="box"):
+        region_bounds(y, A, x, R, eta=0.1, prior="wavelet", quantity="modulus")
+    with pytest.raises(ValueError, match="quantity"):
+        region_bounds(y, A, x, R, eta=0.1, quantity="phase")
+    with pytest.raises(ValueError, match="nonnegative"):
+        modulus_minimum(-small["c"].real, A, y, 0.1, Prior(box=(0.0, 1.0)))
 
 
 @pytest.mark.parametrize("steps", [1, 10, 100])

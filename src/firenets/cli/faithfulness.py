@@ -11,7 +11,7 @@ import torch
 
 from .. import data, report
 from ..acquisition import acquire, acquire_multicoil
-from ..stability.faithfulness import DEFAULT_PRIOR, DEFAULT_SLACK, region_bounds
+from ..stability.faithfulness import DEFAULT_PRIOR, DEFAULT_SLACK, QUANTITIES, region_bounds
 from ..stability.targeted import disc
 from .options import (
     add_output,
@@ -66,6 +66,10 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--background", type=float, default=None,
                    help="the value the region would have without the detail (default: the reconstruction's "
                         "mean on a ring around the region)")
+    p.add_argument("--quantity", choices=("auto", *QUANTITIES), default="auto",
+                   help="bound the region's mean of Re z (real) or of |z| (modulus: its lower end exact, its upper "
+                        "end the modulus's envelope over the prior's box); auto (the default): modulus for a "
+                        "complex --recon with a nonzero imaginary part, real otherwise")
     p.add_argument("--tol", type=positive, default=3e-3,
                    help="each end is solved to this gap and constraint excess, relative to the image's maximum "
                         "(default 3e-3); the interval is certified however early it stops")
@@ -114,10 +118,13 @@ def run(args: argparse.Namespace) -> int:
     eta, noise = args.eta, None
     if eta is None and acq.simulated:
         noise = args.noise  # simulated samples: the noise added is known
+    quantity = args.quantity
+    if quantity == "auto":
+        quantity = "modulus" if recon.is_complex() and bool((recon.imag != 0).any()) else "real"
     with output(args, ("faithfulness.json",)) as staging:
         bounds = region_bounds(acq.y, acq.operator, recon, region, reference=reference, eta=eta, noise=noise,
-                               prior=args.prior, slack=args.slack, background=args.background, tol=args.tol,
-                               iterations=args.iterations)
+                               prior=args.prior, slack=args.slack, background=args.background, quantity=quantity,
+                               tol=args.tol, iterations=args.iterations)
         report.faithfulness_figure(staging / "faithfulness.png", recon.abs(), bounds,
                                    title=f"{Path(args.recon).name} on {image.source}")
         report.write_json(staging / "faithfulness.json", {
@@ -127,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     conv = {True: "both ends converged", False: "not converged: the interval is certified but wider than the "
                                                 "optimum", None: "closed form"}[bounds.converged]
     print(f"region of {int(region.sum())} pixels: the data (eta {bounds.eta:.4g}) and the prior ({bounds.prior}, "
-          f"slack {bounds.slack:g}) allow a mean of Re z in [{lo:.4g}, {hi:.4g}] ({conv}); the reconstruction "
+          f"slack {bounds.slack:g}) allow a mean of {bounds.measure} in [{lo:.4g}, {hi:.4g}] ({conv}); the reconstruction "
           f"has {bounds.value:.4g}, the background {bounds.background:.4g}: {bounds.verdict} ({bounds.seconds:.1f} s)")
     print(f"wrote {out / 'faithfulness.json'}, faithfulness.png")
     return 0

@@ -22,11 +22,12 @@ from ..nets.mri import REFERENCE_FIRENET, reconstruction_map
 from ..operators import Fourier2D
 from ..stability.budget import Budget
 from ..stability.control import PositiveControl, kernel_lesion, leaky, lesion_images, positive_control
+from ..stability.faithfulness import RegionBounds, region_bounds
 from ..stability.targeted import disc
 from .maps import REFERENCE, ZERO_FILLED
 
 __all__ = ["CONTROL", "CONTROL_LABEL", "PAIR_SEED", "SHIPPED", "ControlResult", "control_setup", "control_stage",
-           "shipped_control", "train_control"]
+           "lesion_bounds", "shipped_control", "train_control"]
 
 # the shipped control: `python benchmarks/positive_control.py --train` reproduces it
 CONTROL = {"size": 64, "mask": "gaussian", "rate": 0.25, "mask_seed": 0, "centre": (26, 40), "radius": 3.0,
@@ -76,7 +77,9 @@ def train_control(out: str | Path, *, progress: bool | Progress | None = True, c
 @dataclass(frozen=True, eq=False)
 class ControlResult:
     """The positive control on one held-out pair (x, x' = x + d_leak): its settings, the pair, the
-    lesion's disc, and ``PositiveControl`` for the control network, the reference FIRENET and zero-filling."""
+    lesion's disc, ``PositiveControl`` for the control network, the reference FIRENET and zero-filling,
+    and per map the certified interval of the disc's mean that the samples A(x + r) allow
+    (``lesion_bounds``): is the lesion each map shows there in the data?"""
 
     settings: dict[str, Any]
     x: torch.Tensor
@@ -84,9 +87,27 @@ class ControlResult:
     r: torch.Tensor  # the feasible perturbation A^*A (x' - x)
     region: torch.Tensor
     maps: dict[str, PositiveControl]
+    faithfulness: dict[str, RegionBounds] | None = None
 
     def summary(self) -> dict[str, Any]:
-        return {"settings": self.settings, "maps": {k: v.summary() for k, v in self.maps.items()}}
+        out = {"settings": self.settings, "maps": {k: v.summary() for k, v in self.maps.items()}}
+        if self.faithfulness is not None:
+            out["faithfulness"] = {k: v.summary() for k, v in self.faithfulness.items()}
+        return out
+
+
+def lesion_bounds(f: Any, A: Any, x: torch.Tensor, r: torch.Tensor, region: torch.Tensor, *, tol: float = 1e-2,
+                  iterations: int = 3000) -> RegionBounds:
+    """``region_bounds`` of f(A(x + r)) on the lesion's disc from the noiseless samples A(x + r) (eta 0), the
+    prior sized from that output, the background f(A x)'s mean on the disc: do the samples that make the
+    map show the lesion allow the disc at the level the map gives it without them?"""
+    x = x.to(torch.complex128)
+    with torch.no_grad():
+        y = A(x + r)
+        shown, before = f(y).to(torch.complex128), f(A(x)).to(torch.complex128)
+    return region_bounds(y, A, shown, region, eta=0.0, background=float(before.real[region].mean()),
+                         background_source="the map's output without the lesion (f(A x)), its mean on the disc",
+                         tol=tol, iterations=iterations)
 
 
 def control_stage(*, weights: str | Path | None = None, pair: int = 0, budget: Budget | None = None,
@@ -101,14 +122,17 @@ def control_stage(*, weights: str | Path | None = None, pair: int = 0, budget: B
     maps = {CONTROL_LABEL: NetworkMap(net.eval(), A, "adjoint", dtype=torch.float64),
             REFERENCE: reconstruction_map("firenet", A, **REFERENCE_FIRENET),
             ZERO_FILLED: reconstruction_map("zero-filled", A)}
-    out = {}
+    out, bounds = {}, {}
+    L = lesion.to(torch.complex128)
+    r = A.adjoint(A(L))
     for label, f in maps.items():
         say(progress, f"positive control: {label} ...")
         out[label] = positive_control(f, A, x, lesion, region, budget=budget)
-    L = lesion.to(torch.complex128)
+        say(progress, f"positive control: region bounds on the lesion's disc of {label} ...")
+        bounds[label] = lesion_bounds(f, A, x, r, region)
     settings = {**{k: list(v) if isinstance(v, tuple) else v for k, v in c.items()}, "pair": f"ellipses:{PAIR_SEED + pair}",
                 "leak_ratio": float(torch.linalg.vector_norm(A(L))) / float(torch.linalg.vector_norm(lesion)),
                 "lesion_rel": float(torch.linalg.vector_norm(lesion)) / float(torch.linalg.vector_norm(x)),
                 "weights": str(weights) if weights else SHIPPED, "trained": record.get("command", ""),
                 "budget": budget.summary()}
-    return ControlResult(settings, x, x + lesion, A.adjoint(A(L)), region, out)
+    return ControlResult(settings, x, x + lesion, r, region, out, bounds)

@@ -213,9 +213,11 @@ def region_checks(atts: Mapping[str, HallucinationAttack], A: Any, x: torch.Tens
                   progress: Progress | None = None,
                   seconds: dict[str, float] | None = None) -> dict[str, RegionBounds]:
     """For every map's targeted attack (its ``best``), the certified interval of the disc's mean over the
-    images its perturbed samples allow, and the verdict (``stability.attack_bounds``)."""
-    return _timed(atts, lambda label, h: attack_bounds(h.best, h.recon, A, x, noise=noise), progress,
-                  "region bounds on the attacked disc of", seconds)
+    images its perturbed samples allow, and the verdict (``stability.attack_bounds``): of Re z for a real
+    image, of |z| for a complex one."""
+    quantity = "modulus" if x.is_complex() and bool((x.imag != 0).any()) else "real"
+    return _timed(atts, lambda label, h: attack_bounds(h.best, h.recon, A, x, noise=noise, quantity=quantity),
+                  progress, "region bounds on the attacked disc of", seconds)
 
 
 def structural_changes(makers: Mapping[str, MapFactory], A: Any, x: torch.Tensor, xd: torch.Tensor,

@@ -314,17 +314,21 @@ def faithfulness_section(bat: Any, out: Path, *, title: str, subject: str | None
         text[label] = faithfulness_sentence(label, b)
     first = next(iter(bat.faithfulness.values()))
     intro = ("Is the contrast the targeted attack made a map show supported by the samples the map was given? For "
-             "each map's attacked disc, the certified interval of the disc's mean of Re z over every image that fits "
+             f"each map's attacked disc, the certified interval of the disc's mean of {first.measure} over every image "
+             "that fits "
              f"those samples within eta ({first.eta_source}) and is as sparse as the attacked output (prior "
              f"{first.prior}, slack {first.slack:g}: each bound of the prior is 1 + slack times the output's own "
              "value). Supported: the unattacked level lies outside the interval, so the samples rule the disc's "
              "change in; not determined: inside, the samples allow the disc at its unattacked level; contradicted: "
              "the attacked output's own mean lies outside, no image as sparse that fits the samples has it. Each end "
-             "is a dual bound, valid however early its solver stopped (docs/faithfulness.md).")
+             "is a dual bound, valid however early its solver stopped (docs/faithfulness.md)."
+             + (" The images are complex, so the bounds are on the mean modulus: its lower end is exact (a convex "
+                "minimum), its upper end the modulus's concave envelope over the prior's box, a valid bound that is "
+                "looser by up to the box's imaginary half-width." if first.quantity == "modulus" else ""))
     head = ["map", "disc", "attacked mean", "unattacked mean", "allowed from", "allowed to", "verdict", "converged",
             "seconds"]
-    caption = ("per map: the disc's centre (row, column), the attacked and unattacked outputs' means of Re z on it, the "
-               "certified interval, the verdict, whether both solves met their stopping rule, seconds")
+    caption = (f"per map: the disc's centre (row, column), the attacked and unattacked outputs' means of {first.measure} "
+               "on it, the certified interval, the verdict, whether both solves met their stopping rule, seconds")
     summary = " ".join(text.values()) if subject is None else text.get(subject)
     return Section(title, [intro, *text.values()], summary, [Table(head, rows, caption)], figs, record)
 
@@ -448,13 +452,30 @@ def positive_control_section(ctrl: Any, out: Path, *, title: str) -> Section:
              "||A x - A x'||, and r = A^*A(x' - x) is a perturbation of x whose samples equal x''s, so the attack, "
              "run with the same budget as above on the sphere ||r||, must find at least the ratio at r.")
     sentences = [control_sentence(k, v) for k, v in ctrl.maps.items()]
-    return Section(title, [intro, *sentences], sentences[0],
-                   [Table(["map", "error x", "error x'", "bound", "bound (difference)", "ratio at r", "attack ratio",
-                           "found", "converged", "||r||/||x||", "appears", "vanishes"], rows,
-                          "per map: errors ||f(Ax) - x|| and ||f(Ax') - x'||, the bound with eta the larger error, the "
-                          "bound with the errors' difference, the ratio at r = A^*A(x' - x), the attack's ratio on "
-                          "that sphere, whether it reached the ratio at r, converged, ||r||/||x||, the lesion "
-                          "contrast r creates in x and -r removes from x'")],
+    tables = [Table(["map", "error x", "error x'", "bound", "bound (difference)", "ratio at r", "attack ratio",
+                     "found", "converged", "||r||/||x||", "appears", "vanishes"], rows,
+                    "per map: errors ||f(Ax) - x|| and ||f(Ax') - x'||, the bound with eta the larger error, the "
+                    "bound with the errors' difference, the ratio at r = A^*A(x' - x), the attack's ratio on "
+                    "that sphere, whether it reached the ratio at r, converged, ||r||/||x||, the lesion "
+                    "contrast r creates in x and -r removes from x'")]
+    bounds = getattr(ctrl, "faithfulness", None)
+    if bounds:
+        first = next(iter(bounds.values()))
+        sentences.append("Is the lesion a map shows from A(x + r) in those samples? The certified interval of the "
+                         f"disc's mean of {first.measure} over every image with exactly those samples (eta 0) and as "
+                         "sparse as "
+                         f"the map's output (prior {first.prior}, slack {first.slack:g}; docs/faithfulness.md), "
+                         "beside the map's mean there and its mean from A x.")
+        sentences += [faithfulness_sentence(k, b, where="the lesion's disc", before="from A x (no lesion)",
+                                            samples="the samples A(x + r)") for k, b in bounds.items()]
+        tables.append(Table(["map", "mean from A(x + r)", "mean from A x", "allowed from", "allowed to", "verdict",
+                             "converged", "seconds"],
+                            [[k, b.value, b.background, *b.interval, b.verdict, b.converged, b.seconds]
+                             for k, b in bounds.items()],
+                            f"per map, on the lesion's disc: its output's mean of {first.measure} from A(x + r) and "
+                            "from A x, the interval the samples A(x + r) and the prior allow, the verdict, whether both solves met "
+                            "their stopping rule, seconds"))
+    return Section(title, [intro, *sentences], sentences[0], tables,
                    [Figure("positive-control.png", "the pair and the lesion (top); per map its reconstructions of x, "
                                                    "x + r, x' and x' - r", ctrl.summary())], ctrl.summary())
 

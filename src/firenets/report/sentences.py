@@ -126,12 +126,14 @@ def dataset_sentence(m: Any) -> str:
     return f"{m.label} on {m.images} images: " + ("; ".join(parts) if parts else "no measurement completed") + "."
 
 
-def faithfulness_sentence(label: str, b: Any) -> str:
-    """What the samples a map was given allow on its attacked disc, from its ``stability.RegionBounds``."""
+def faithfulness_sentence(label: str, b: Any, *, where: str = "the attacked disc",
+                          before: str = "before the attack", samples: str = "the perturbed samples") -> str:
+    """What the samples a map was given allow on a disc (by default its attacked disc), from its
+    ``stability.RegionBounds``."""
     lo, hi = b.interval
     span = "any value (the disc meets the kernel of A and no prior bounds it)" if b.unbounded else \
-        f"a mean of Re z in [{lo:.3g}, {hi:.3g}]"
+        f"a mean of {b.measure} in [{lo:.3g}, {hi:.3g}]"
     conv = "" if b.converged in (True, None) else " (a solve hit its cap: the interval is certified but wider)"
-    return (f"{label}: on the attacked disc the output's mean is {b.value:.3g} and it was {b.background:.3g} before "
-            f"the attack; the perturbed samples (eta {b.eta:.3g}) and the prior ({b.prior}, slack {b.slack:g}) allow "
+    return (f"{label}: on {where} the output's mean is {b.value:.3g} and it was {b.background:.3g} {before}; "
+            f"{samples} (eta {b.eta:.3g}) and the prior ({b.prior}, slack {b.slack:g}) allow "
             f"{span}{conv}: {b.verdict}.")

@@ -153,21 +153,38 @@ def _re_dot(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 class _Problem:
-    """The blocks of min <c, Re z> + i_{||.-y||<=eta}(A z) + i_{||.||_1<=tau}(W z) + i_{TV<=kappa}(D z) + i_B(z)."""
+    """The blocks of min <c, Re z> + i_{||.-y||<=eta}(A z) + i_{||.||_1<=tau}(W z) + i_{TV<=kappa}(D z) + i_B(z);
+    with ``modulus`` weights w >= 0 the objective is sum_i w_i |z_i| instead (c = 0), a block whose
+    conjugate is the indicator of the polydisc {|u_i| <= w_i}."""
 
-    def __init__(self, c: torch.Tensor, A: LinearOperator, y: torch.Tensor, eta: float, prior: Prior):
-        self.c, self.A, self.y, self.eta, self.prior = c, A, y, eta, prior
+    def __init__(self, c: torch.Tensor, A: LinearOperator, y: torch.Tensor, eta: float, prior: Prior,
+                 modulus: torch.Tensor | None = None):
+        self.c, self.A, self.y, self.eta, self.prior, self.w = c, A, y, eta, prior, modulus
         self.blocks = ["data"] + (["wavelet"] if prior.wavelet is not None else []) + (
-            ["tv"] if prior.gradient is not None else [])
+            ["tv"] if prior.gradient is not None else []) + (["modulus"] if modulus is not None else [])
         self.ops = {"data": A, "wavelet": prior.wavelet, "tv": prior.gradient}
-        self.norms = {b: max(float(self.ops[b].norm()), 1e-300) for b in self.blocks}
+        self.norms = {b: 1.0 if b == "modulus" else max(float(self.ops[b].norm()), 1e-300) for b in self.blocks}
         self.theta = {"wavelet": 0.0, "tv": 0.0}  # the last projection's threshold, a warm start
 
+    def value(self, z: torch.Tensor) -> float:
+        """The objective at z: <c, Re z>, or sum_i w_i |z_i|."""
+        return float((self.w * z.abs()).sum()) if self.w is not None else _re_dot(self.c, z)
+
     def K(self, b: str, z: torch.Tensor) -> torch.Tensor:
+        if b == "modulus":
+            return z
         return _apply(self.ops[b], z, False)  # inputs checked once, at the boundary
 
     def KT(self, b: str, u: torch.Tensor) -> torch.Tensor:
+        if b == "modulus":
+            return u
         return _apply(self.ops[b], u, True)
+
+    def polydisc(self, u: torch.Tensor) -> torch.Tensor:
+        """The projection onto {|u_i| <= w_i}, pulled inside by 4 ulps so that rounding never leaves it."""
+        a = u.abs()
+        scale = torch.where(a > self.w, self.w / torch.clamp(a, min=torch.finfo(a.dtype).tiny), torch.ones_like(a))
+        return u * (scale * (1 - 4 * torch.finfo(a.dtype).eps))
 
     def project_box(self, z: torch.Tensor) -> torch.Tensor:
         p = self.prior
@@ -179,6 +196,8 @@ class _Problem:
         """prox_{sigma g*}(v) = v - sigma P_C(v / sigma) (Moreau) for the block's set C."""
         if b == "data":  # the data term's conjugate is (P1)'s: the shifted ball's prox
             return dual_prox("qcbp", v, sigma, self.y, self.eta, self.y.ndim)
+        if b == "modulus":  # the weighted modulus sum's conjugate is the polydisc's indicator
+            return self.polydisc(v)
         ball = _l1_ball if b == "wavelet" else _tv_ball
         p, self.theta[b] = ball(v / sigma, self.prior.tau if b == "wavelet" else self.prior.kappa, self.theta[b])
         return v - sigma * p
@@ -196,6 +215,8 @@ class _Problem:
             return _re_dot(u, self.y) + self.eta * float(torch.linalg.vector_norm(u))
         if b == "wavelet":
             return self.prior.tau * float(u.abs().max())
+        if b == "modulus":  # the conjugate of sum w |z| at a point of the polydisc
+            return 0.0
         return self.prior.kappa * float(_group_moduli(u).max())
 
     def _box_infimum(self, r: torch.Tensor) -> float:
@@ -210,6 +231,8 @@ class _Problem:
         the frame's dual (u_W - W r, exact since W^* W = I) and what rounding leaves is bounded by
         ||z||_2 <= tau; with a box, the infimum over the box. -inf where C is unbounded."""
         p = self.prior
+        if "modulus" in u:
+            u = {**u, "modulus": self.polydisc(u["modulus"])}
         r = self.residual(u)
         base = sum(self._support(b, u[b]) for b in self.blocks if b != "wavelet")
         candidates = []
@@ -256,6 +279,45 @@ def linear_minimum(
     default max(|value|, |bound|, ||c||_1 max|z0|); ||y|| for the data; tau, kappa for the balls)
     or after ``iterations``. ``z0``: the start (e.g. a reconstruction), zero by default.
     ``callback(k, error, value, bound)`` is called at every check."""
+    return _minimise(c, A, y, eta, prior, None, z0=z0, iterations=iterations, tol=tol, check=check, scale=scale,
+                     callback=callback)
+
+
+def modulus_minimum(
+    w: torch.Tensor,
+    A: LinearOperator,
+    y: torch.Tensor,
+    eta: float,
+    prior: Prior,
+    **kwargs: Any,
+) -> LinearBound:
+    """min sum_i w_i |z_i| over F (w >= 0; a convex objective, so this end is exact), by the iteration
+    of ``linear_minimum`` with the weighted modulus sum as one more block: its conjugate is the
+    indicator of the polydisc {|u_i| <= w_i}, so the dual bound is ``linear_minimum``'s with c = u_w,
+    min over F of sum w |z| = max over the polydisc of min over F of <u, Re z> (the modulus as a
+    support function; a minimax over compact convex sets). Keywords as ``linear_minimum``."""
+    if w.is_complex() or not bool((w >= 0).all()):
+        raise ValueError("w must be real and nonnegative: the weights of sum_i w_i |z_i|")
+    return _minimise(w.to(torch.float64), A, y, eta, prior, w.to(torch.float64), **kwargs)
+
+
+def _minimise(
+    c: torch.Tensor,
+    A: LinearOperator,
+    y: torch.Tensor,
+    eta: float,
+    prior: Prior,
+    modulus: torch.Tensor | None,
+    *,
+    z0: torch.Tensor | None = None,
+    iterations: int = 20_000,
+    tol: float = 1e-6,
+    check: int = 64,
+    scale: float | None = None,
+    callback: Callable[[int, float, float, float], None] | None = None,
+) -> LinearBound:
+    """The restarted primal-dual iteration of ``linear_minimum`` (``modulus`` None) and
+    ``modulus_minimum`` (``modulus`` = c = w)."""
     iterations = check_int("iterations", iterations, minimum=1)
     check = check_int("check", check, minimum=1)
     if tuple(c.shape) != tuple(A.in_shape):
@@ -267,7 +329,7 @@ def linear_minimum(
             raise ValueError(f"{name} must be finite")
     tol = check_scalar("tol", tol, positive=True)
     eta = check_scalar("eta", eta, nonnegative=True)
-    pb = _Problem(c, A, y, eta, prior)
+    pb = _Problem(c if modulus is None else torch.zeros_like(c), A, y, eta, prior, modulus)
     dtype = y.dtype if y.is_complex() else torch.complex128
     z = torch.zeros(A.in_shape, dtype=dtype, device=y.device) if z0 is None else z0.to(dtype).clone()
     z = pb.project_box(z)
@@ -281,7 +343,7 @@ def linear_minimum(
     best = -math.inf
 
     def merit(zc, uc):
-        value = _re_dot(c, zc)
+        value = pb.value(zc)
         bound = pb.dual_bound(uc)
         inf = pb.infeasibility(zc)
         s = max(obj_scale, abs(value), abs(bound) if math.isfinite(bound) else 0.0, 1e-300)
@@ -297,7 +359,7 @@ def linear_minimum(
     for k in range(1, iterations + 1):
         tau = 0.99 / (omega * math.sqrt(n))
         sig = {b: omega / (math.sqrt(n) * pb.norms[b] ** 2) for b in pb.blocks}
-        grad = c + sum(pb.KT(b, u[b]) for b in pb.blocks)
+        grad = pb.c + sum(pb.KT(b, u[b]) for b in pb.blocks)
         z_new = pb.project_box(z - tau * grad)
         bar = 2 * z_new - z
         for b in pb.blocks:

@@ -32,7 +32,7 @@ from ..operators import (
     UndecimatedWavelet2D,
     Wavelet2D,
 )
-from ..solvers.region import LinearBound, Prior, linear_maximum, linear_minimum
+from ..solvers.region import LinearBound, Prior, linear_maximum, linear_minimum, modulus_minimum
 
 # the prior sets a region bound combines with "+" ("none": the data alone)
 PRIORS = ("wavelet", "undecimated", "tv", "box")
@@ -40,6 +40,8 @@ PRIORS = ("wavelet", "undecimated", "tv", "box")
 DEFAULT_SLACK = 0.1
 DEFAULT_PRIOR = "wavelet+box"
 VERDICTS = ("supported by the data", "not determined by the data", "contradicted by the data")
+# what a region bound bounds: the region's mean of Re z, or of |z| (docs/faithfulness.md, "The modulus")
+QUANTITIES = ("real", "modulus")
 
 
 def ring(region: torch.Tensor, width: int | None = None) -> torch.Tensor:
@@ -88,6 +90,17 @@ def data_radius(noise: float, m: int) -> float:
     return noise * math.sqrt(m + 2 * math.sqrt(m))
 
 
+def modulus_envelope(box: tuple[float, float], imag: float) -> tuple[float, float]:
+    """(a, b) with |z| <= a + b Re z on the box lo <= Re z <= hi, |Im z| <= imag: the concave envelope of
+    the modulus over the box, the interpolation of its values at the four corners, which is affine in
+    Re z because |re + i imag| = |re - i imag| (a convex function lies below its interpolation on a
+    polytope). Exact, |z| = Re z, where lo = 0 and imag = 0."""
+    lo, hi = box
+    left, right = math.hypot(lo, imag), math.hypot(hi, imag)
+    b = (right - left) / (hi - lo) if hi > lo else 0.0
+    return left - b * lo, b
+
+
 def prior_set(spec: str | Prior, reference: torch.Tensor, *, slack: float = DEFAULT_SLACK, wavelet: str = "haar",
               levels: int = 4) -> Prior:
     """The prior C named by ``spec`` ("wavelet", "undecimated", "tv", "box" joined by "+", or "none"),
@@ -124,7 +137,7 @@ def prior_set(spec: str | Prior, reference: torch.Tensor, *, slack: float = DEFA
 
 @dataclass(frozen=True, eq=False)
 class RegionBounds:
-    """The certified interval [lower, upper] of a region's mean of Re z over the images the data and
+    """The certified interval [lower, upper] of a region's mean of Re z (or of |z|, ``quantity``) over the images the data and
     the prior allow, beside the reconstruction's own mean there (``value``) and its background (the
     ring's mean, or a value given), with the verdict they give; ``lower``/``upper`` are the solves
     (dual bound, primal value, gap, iterations, converged); ``unbounded`` where R meets the kernel
@@ -142,6 +155,12 @@ class RegionBounds:
     upper: LinearBound | None
     interval: tuple[float, float]
     seconds: float
+    quantity: str = "real"  # the region's mean of Re z, or of |z| ("modulus": see region_bounds)
+
+    @property
+    def measure(self) -> str:
+        """What the interval bounds, in words: 'Re z' or '|z|'."""
+        return "|z|" if self.quantity == "modulus" else "Re z"
 
     @property
     def unbounded(self) -> bool:
@@ -182,7 +201,8 @@ class RegionBounds:
         return {"pixels": int(self.region.sum()), "value": self.value, "background": self.background,
                 "background_source": self.background_source, "interval": list(self.interval),
                 "unbounded": self.unbounded, "verdict": self.verdict, "distance": self.distance,
-                "eta": self.eta, "eta_source": self.eta_source, "prior": self.prior, "slack": self.slack,
+                "quantity": self.quantity, "eta": self.eta, "eta_source": self.eta_source, "prior": self.prior,
+                "slack": self.slack,
                 "converged": self.converged, "lower": solve(self.lower), "upper": solve(self.upper),
                 "seconds": self.seconds}
 
@@ -227,6 +247,7 @@ def region_bounds(
     slack: float = DEFAULT_SLACK,
     background: float | None = None,
     background_source: str = "given",
+    quantity: str = "real",
     tol: float = 3e-3,
     iterations: int = 5000,
 ) -> RegionBounds:
@@ -236,7 +257,12 @@ def region_bounds(
     eta: given; else from ``noise`` (the standard deviation per complex sample) or estimated from the
     outermost samples (``noise_level``), through ``data_radius``. C: ``prior`` (``prior_set``, sized
     from ``reference``, by default the reconstruction itself, with ``slack``). The background: given,
-    (described by ``background_source``) or the reconstruction's mean on a ring around R (``ring``). Each end is solved to ``tol`` (its
+    (described by ``background_source``) or the reconstruction's mean on a ring around R (``ring``).
+    ``quantity``: "real", the mean of Re z (both ends exact); or "modulus", the mean of |z| (the
+    background and the value then of |recon|): its lower end min sum w |z| is convex and exact
+    (``modulus_minimum``); its upper end is the surrogate a + b max <w, Re z>, the concave envelope of
+    |z| over the prior's box (``modulus_envelope``, a box needed), exact for real images with lo = 0
+    and looser by up to the box's imaginary half-width otherwise. Each end is solved to ``tol`` (its
     gap and constraint excess relative to the image's scale) or ``iterations``; the interval is the
     dual bounds either way. REFERENCE section 12."""
     t0 = time.perf_counter()
@@ -269,12 +295,18 @@ def region_bounds(
         eta_source = (f"noise {s:.4g} per sample estimated from the outermost 10% of the samples (1.4826 MAD): "
                       "eta = s sqrt(m + 2 sqrt m)")
     slack = check_scalar("slack", slack, nonnegative=True)
+    if quantity not in QUANTITIES:
+        raise ValueError(f"quantity must be one of {', '.join(QUANTITIES)}; got {quantity!r}")
     C = prior_set(prior, reference, slack=slack)
+    if quantity == "modulus" and C.box is None:
+        raise ValueError("quantity='modulus' needs a box in the prior (its upper end is the modulus's envelope over "
+                         "the box): add '+box' to the prior")
     w = region.to(torch.complex128) / float(region.sum())
-    value = float((w.conj() * recon).sum().real)
+    shown = recon.abs() if quantity == "modulus" else recon.real
+    value = float((w.real * shown).sum())
     if background is None:
         around = ring(region)
-        background = float(recon.real[around].mean())
+        background = float(shown[around].mean())
         source = f"the reconstruction's mean on a ring of {int(around.sum())} pixels around the region"
     else:
         background, source = check_scalar("background", background), background_source
@@ -282,30 +314,41 @@ def region_bounds(
     if C.wavelet is None and C.box is None and C.gradient is None:
         interval = _no_prior(w, A, y, eta)
         return RegionBounds(region, value, background, source, eta, eta_source, name, slack, None, None, interval,
-                            time.perf_counter() - t0)
+                            time.perf_counter() - t0, quantity)
     if not C.bounded:
         raise ValueError("a total-variation ball alone does not bound the set certifiably here: combine tv with "
                          "box or wavelet (e.g. prior='tv+box')")
     scale = max(float(reference.abs().max()), 1e-300)
     kw = {"z0": recon, "tol": tol, "iterations": check_int("iterations", iterations, minimum=1), "scale": scale}
-    low = linear_minimum(w, A, y, eta, C, **kw)
-    high = linear_maximum(w, A, y, eta, C, **kw)
+    if quantity == "modulus":
+        low = modulus_minimum(w.real, A, y, eta, C, **kw)
+        a, b = modulus_envelope(C.box, C.imag)
+        end = (linear_maximum if b >= 0 else linear_minimum)(w, A, y, eta, C, **kw)
+        bound = a + b * end.bound
+        reached = float((w.real * end.z.abs()).sum())  # the modulus mean of the extremal image: a value F holds
+        high = LinearBound(bound=bound, value=reached, gap=bound - reached, infeasibility=end.infeasibility,
+                           iterations=end.iterations, converged=end.converged, z=end.z)
+    else:
+        low = linear_minimum(w, A, y, eta, C, **kw)
+        high = linear_maximum(w, A, y, eta, C, **kw)
     return RegionBounds(region, value, background, source, eta, eta_source, name, slack, low, high,
-                        (low.bound, high.bound), time.perf_counter() - t0)
+                        (low.bound, high.bound), time.perf_counter() - t0, quantity)
 
 
 def attack_bounds(attack: Any, unattacked: torch.Tensor, A: LinearOperator, x: torch.Tensor, *, noise: float = 0.0,
-                  prior: str | Prior = DEFAULT_PRIOR, slack: float = DEFAULT_SLACK, tol: float = 1e-2,
-                  iterations: int = 3000) -> RegionBounds:
+                  prior: str | Prior = DEFAULT_PRIOR, slack: float = DEFAULT_SLACK, quantity: str = "real",
+                  tol: float = 1e-2, iterations: int = 3000) -> RegionBounds:
     """``region_bounds`` of a targeted attack's output on its disc (a ``stability.targeted.RegionAttack``),
     from the samples the map was given (A(x + r) for a perturbation of the image, A x + r for one of
     the samples), the prior sized from that output, and as background the unattacked output's mean
     on the disc (``unattacked``: f(A x)): does the data the map saw allow the disc at its unattacked
-    level, and the contrast the attack made it show?"""
+    level, and the contrast the attack made it show? ``quantity`` as ``region_bounds`` (the background
+    then the unattacked output's mean of |z| or of Re z)."""
     with torch.no_grad():
         y = A(x + attack.r) if getattr(attack, "threat", "image") == "image" else A(x) + attack.r
     region = attack.region
-    background = float(unattacked.real[region].mean())
-    return region_bounds(y, A, attack.recon, region, noise=noise, prior=prior, slack=slack, background=background,
-                         background_source="the unattacked output's mean on the disc", tol=tol,
+    shown = unattacked.abs() if quantity == "modulus" else unattacked.real
+    return region_bounds(y, A, attack.recon, region, noise=noise, prior=prior, slack=slack,
+                         background=float(shown[region].mean()),
+                         background_source="the unattacked output's mean on the disc", quantity=quantity, tol=tol,
                          iterations=iterations)
