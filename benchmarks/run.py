@@ -16,6 +16,8 @@ Imaging (benchmarks/imaging.py): PSNR/SSIM/NMSE of zero-filling, FIRENET, U-Net 
 and 25%, and FIRENET's wall time at 256x256 against the 10 s goal.
 Attack (benchmarks/attack.py): one attack iteration against one forward + backward pass of the
 map (goal 1.3x), and the default `firenets attack` time on 256x256 (goal 2 minutes).
+Faithfulness (benchmarks/faithfulness.py): seconds per certified region interval at 256x256 against
+one FIRENET reconstruction of the same samples.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def operators(size: int, repeat: int, levels: int = 4, wavelet: str = "db4") -> 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="operators,solvers,memory,table,imaging,attack")
+    parser.add_argument("--only", default="operators,solvers,memory,table,imaging,attack,faithfulness")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2)
@@ -97,6 +99,11 @@ def main(argv: list[str] | None = None) -> None:
         import attack
 
         attack.report()
+        print()
+    if "faithfulness" in sections:
+        import faithfulness
+
+        faithfulness.report(args.size)
         print()
     if "solvers" in sections or "memory" in sections:
         import solvers

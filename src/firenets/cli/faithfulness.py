@@ -48,7 +48,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", default=None,
                    help="the reconstruction the prior is sized from, an (H, W) .npy (default: --recon itself)")
     p.add_argument("--prior", default=DEFAULT_PRIOR,
-                   help="the prior set: wavelet, undecimated, tv, box joined by + (tv with box or a wavelet), or none "
+                   help="the prior set: wavelet, undecimated, tv, box joined by +, or none "
                         f"(default {DEFAULT_PRIOR})")
     p.add_argument("--slack", type=nonnegative, default=DEFAULT_SLACK,
                    help="each prior bound is (1 + SLACK) x the reference's own value (default "

@@ -65,7 +65,7 @@ class Prior:
     @property
     def bounded(self) -> bool:
         """Whether C is bounded (a frame l1 ball: ||z||_2 <= tau; a box), so that every dual point
-        gives a finite bound."""
+        gives a finite bound (a TV ball alone bounds F only with the data's mean: ``_tv_certificate``)."""
         return self.wavelet is not None or self.box is not None
 
     def describe(self) -> str:
@@ -147,6 +147,41 @@ def _tv_ball(g: torch.Tensor, radius: float, start: float = 0.0) -> tuple[torch.
     return g * (target / torch.clamp(m, min=torch.finfo(m.dtype).tiny)).unsqueeze(-3), theta
 
 
+def _periodic_poisson(r: torch.Tensor) -> torch.Tensor:
+    """phi with D^* D phi = r for the periodic differences of ``Gradient2D`` (symbol 4 sin^2(pi k / H)
+    + 4 sin^2(pi l / W)), r of mean zero; phi of mean zero."""
+    H, W = r.shape[-2:]
+    k = torch.arange(H, dtype=torch.float64, device=r.device)[:, None]
+    l_ = torch.arange(W, dtype=torch.float64, device=r.device)[None, :]
+    symbol = 4 * torch.sin(math.pi * k / H) ** 2 + 4 * torch.sin(math.pi * l_ / W) ** 2
+    symbol[0, 0] = math.inf
+    return torch.fft.ifft2(torch.fft.fft2(r) / symbol)
+
+
+def _tv_certificate(A: LinearOperator, y: torch.Tensor, eta: float, prior: Prior) -> tuple[torch.Tensor, float]:
+    """(e, Z) for a TV ball alone: e = A 1 with A^* e = 1 (the constant image sampled: single-coil
+    Fourier with the centre of k-space taken), and Z >= ||z|| on F: the mean is held by the data,
+    |<1, z>| <= |<e, y>| + eta ||e||, the rest by the discrete Poincare inequality
+    ||z - mean|| <= ||D z||_2 / sqrt(lambda_1) <= kappa / sqrt(lambda_1), lambda_1 = 4 sin^2(pi / max(H, W))
+    the least nonzero eigenvalue of D^* D. Refused where A does not see the constant image."""
+    from ..operators import Gradient2D
+
+    if not isinstance(prior.gradient, Gradient2D):
+        raise ValueError("a total-variation ball alone is certified for a Gradient2D (periodic differences) only: "
+                         "add a box or a wavelet ball to the prior")
+    one = torch.ones(tuple(A.in_shape), dtype=y.dtype, device=y.device)
+    e = _apply(A, one, False)
+    err = float(torch.linalg.vector_norm(_apply(A, e, True) - one)) / math.sqrt(one.numel())
+    if not err <= 1e-10:
+        raise ValueError("a total-variation ball alone bounds the images only where the samples hold their mean "
+                         f"(A^* A 1 = 1, the centre of k-space sampled, single coil); here ||A^* A 1 - 1|| / ||1|| = "
+                         f"{err:.2e}: add a box or a wavelet ball to the prior")
+    H, W = A.in_shape
+    n = math.sqrt(H * W)
+    mean = (abs(complex(torch.sum(e.conj() * y))) + eta * float(torch.linalg.vector_norm(e))) / n
+    return e, mean + prior.kappa / (2 * math.sin(math.pi / max(H, W)))
+
+
 def _re_dot(a: torch.Tensor, b: torch.Tensor) -> float:
     """Re <a, b> = sum Re(conj(a) b), over every entry."""
     return float(_re_sum(a, b, a.ndim))
@@ -165,6 +200,9 @@ class _Problem:
         self.ops = {"data": A, "wavelet": prior.wavelet, "tv": prior.gradient}
         self.norms = {b: 1.0 if b == "modulus" else max(float(self.ops[b].norm()), 1e-300) for b in self.blocks}
         self.theta = {"wavelet": 0.0, "tv": 0.0}  # the last projection's threshold, a warm start
+        self.constant = None
+        if prior.gradient is not None and prior.wavelet is None and prior.box is None:
+            self.constant = _tv_certificate(A, y, eta, prior)
 
     def value(self, z: torch.Tensor) -> float:
         """The objective at z: <c, Re z>, or sum_i w_i |z_i|."""
@@ -247,6 +285,14 @@ class _Problem:
             if p.box is not None:
                 rest = max(rest, self._box_infimum(left))
             candidates.append(-base - self._support("wavelet", uw) + rest)
+        if self.constant is not None:  # a TV ball alone: the residual into range(D^*) and the constants
+            e, zmax = self.constant
+            mean = r.mean()
+            ud = u["data"] - mean * e  # A^* e = 1
+            ut = u["tv"] - self.prior.gradient(_periodic_poisson(r - mean))  # D^* D phi = r - mean
+            left = self.c + self.KT("data", ud) + self.KT("tv", ut) + (u["modulus"] if "modulus" in u else 0)
+            candidates.append(-self._support("data", ud) - self._support("tv", ut)
+                              - zmax * float(torch.linalg.vector_norm(left)))
         return max(candidates) if candidates else -math.inf
 
     def infeasibility(self, z: torch.Tensor) -> dict[str, float]:

@@ -315,9 +315,6 @@ def region_bounds(
         interval = _no_prior(w, A, y, eta)
         return RegionBounds(region, value, background, source, eta, eta_source, name, slack, None, None, interval,
                             time.perf_counter() - t0, quantity)
-    if not C.bounded:
-        raise ValueError("a total-variation ball alone does not bound the set certifiably here: combine tv with "
-                         "box or wavelet (e.g. prior='tv+box')")
     scale = max(float(reference.abs().max()), 1e-300)
     kw = {"z0": recon, "tol": tol, "iterations": check_int("iterations", iterations, minimum=1), "scale": scale}
     if quantity == "modulus":
