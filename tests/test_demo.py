@@ -37,8 +37,12 @@ def test_demo_page_is_complete_and_self_contained(demo_dir):
     assert "<script" not in page and "http://" not in page and "https://" not in page
     results = json.loads((demo_dir / "results.json").read_text())
     assert all(results["record"]["table"]["claims"].values())
-    assert len(results["sections"]) == 8
+    assert len(results["sections"]) == 9
     assert (demo_dir / "table" / "table.json").is_file()
+    # the training-data barrier follows the impossibility table, every claim holding
+    assert results["sections"][1]["title"].startswith("2. The rest of the barrier")
+    assert all(results["record"]["barrier"]["claims"].values())
+    assert (demo_dir / "barrier.png").is_file()
 
 
 def test_demo_numbers_are_the_runs(demo_dir):

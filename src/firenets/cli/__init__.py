@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from .. import __version__
 from .._io import OutputError
 from .._validation import ArgumentError
-from . import attack, audit, demo, faithfulness, info, reconstruct, table, train
+from . import attack, audit, barrier, demo, faithfulness, info, reconstruct, table, train
 
-COMMANDS = (info, table, reconstruct, train, attack, demo, audit, faithfulness)
+COMMANDS = (info, table, barrier, reconstruct, train, attack, demo, audit, faithfulness)
 
 __all__ = ["build_parser", "main"]
 

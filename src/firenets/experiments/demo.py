@@ -8,7 +8,8 @@ from pathlib import Path
 
 from .. import data
 from .._progress import Progress, callback, say
-from ..barriers import table
+from ..barriers import samples, table
+from ..barriers.samples import BarrierResult
 from ..barriers.table import TableResult
 from ..nets.mri import reconstruction_map
 from ..report import pages
@@ -21,8 +22,9 @@ __all__ = ["DemoResult", "demo"]
 
 @dataclass(eq=False)
 class DemoResult:
-    """The impossibility table (quick), reconstructions, the battery's attack, structural and
-    hallucination stages on the shipped networks with FIRENET and zero-filling, and the positive control."""
+    """The impossibility table (quick) and the training-data barrier, reconstructions, the battery's
+    attack, structural and hallucination stages on the shipped networks with FIRENET and
+    zero-filling, and the positive control."""
 
     table: TableResult
     reconstructions: Accuracy
@@ -30,6 +32,7 @@ class DemoResult:
     structural: BatteryResult
     seconds: dict[str, float]
     control: BatteryResult | None = None
+    barrier: BarrierResult | None = None
 
     def write(self, out: str | Path, *, seconds: float | None = None) -> pages.Page:
         """Write the demo page into the existing directory ``out`` (the table's files in out/table,
@@ -38,7 +41,7 @@ class DemoResult:
 
 
 def demo(*, progress: bool | Progress | None = True, budget: Budget | None = None) -> DemoResult:
-    """The whole story on built-in images: the table (quick), Shepp-Logan and the photograph at
+    """The whole story on built-in images: the table (quick), the training-data barrier, Shepp-Logan and the photograph at
     256x256 reconstructed from a Gaussian 25% mask, the attacks and hallucination maps on a
     held-out 128x128 phantom (the networks' training size), text inserted in Shepp-Logan, and the
     positive control (64x64) attacked with the same budget."""
@@ -54,6 +57,10 @@ def demo(*, progress: bool | Progress | None = True, budget: Budget | None = Non
     say(progress, "[1/5] impossibility table (quick: reduced LISTA training) ...")
     tab = table.run(quick=True, progress=progress)
     seconds["table"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    say(progress, "      the training-data barrier (K = 3, L = 2, R = 64) ...")
+    barrier = samples.run()
+    seconds["barrier"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     say(progress, "[2/5] reconstructions of Shepp-Logan and the photograph (256x256, 25%) ...")
     recs = accuracy(defaults, acquisitions({"Shepp-Logan": data.shepp_logan(256), "photograph": data.camera(256)}))
@@ -73,4 +80,4 @@ def demo(*, progress: bool | Progress | None = True, budget: Budget | None = Non
     say(progress, "[5/5] the positive control: a network unstable by theorem, attacked with the same budget ...")
     ctrl = run(methods, {"Shepp-Logan": x}, stages=("positive-control",), budget=budget, progress=progress)
     seconds["positive-control"] = time.perf_counter() - t0
-    return DemoResult(tab, recs, bat, struct, seconds, ctrl)
+    return DemoResult(tab, recs, bat, struct, seconds, ctrl, barrier)

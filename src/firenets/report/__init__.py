@@ -16,6 +16,7 @@ from .figures import (
     maps_figure,
     reconstruction_figure,
     save_image,
+    staircase_figure,
 )
 from .page import render, write
 from .pages import Page, audit_page, dataset_page, demo_page
@@ -27,10 +28,10 @@ __all__ = [
     "attack_files",
     "attack_record",
     "attack_text",
-    "faithfulness_figure",
     "audit_page",
     "dataset_page",
     "demo_page",
+    "faithfulness_figure",
     "grid_figure",
     "hallucination_attack_figure",
     "maps_figure",
@@ -40,6 +41,7 @@ __all__ = [
     "save_image",
     "sections",
     "sentences",
+    "staircase_figure",
     "write",
     "write_json",
 ]

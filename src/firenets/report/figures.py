@@ -323,3 +323,42 @@ def faithfulness_figure(path: str | Path, recon: Any, bounds: Any, *, title: str
         ax.set_xticks([])
         ax.set_yticks([])
     return _save_figure(path, fig)
+
+
+def staircase_figure(path: str | Path, result: Any) -> Path:
+    """Correct digits against training samples read (``barriers.samples.BarrierResult``): the worst case
+    over the class of the algorithm that reads q samples, K - 2 until the revealing sample M, K - 1
+    from there, and the line K that no algorithm reaches; the float64 networks as points where they
+    ran; beside it, the success probability of reading q samples at random, exact and simulated."""
+    fig, axes = _figure(2, 1, size=4.4)
+    ax = axes[0][0]
+    K, M = result.K, result.staircase_M
+    qs = [q for q, _ in result.staircase]
+    ds = [d for _, d in result.staircase]
+    ax.step(qs, ds, where="post", color="black", linewidth=1.5, label="reading network, worst over the class")
+    ax.axhline(K, color="tab:red", linestyle="--", linewidth=1, label=f"K = {K} digits: no algorithm")
+    ax.axvline(M, color="tab:blue", linestyle=":", linewidth=1, label=f"the revealing sample M = {M}")
+    ax.axvspan(0, result.L, color="tab:green", alpha=0.15, label=f"at most L = {result.L} samples")
+    for r in result.rows.get(M, []):
+        if not r.exact and r.digits is not None:
+            marker = "o" if r.algorithm.startswith("FIRENET") else "s"
+            ax.scatter([r.read], [r.digits], marker=marker, s=40, facecolors="none", edgecolors="tab:purple",
+                       label=f"{r.algorithm}: {r.digits} digits")
+    ax.set_xlabel("training samples read", fontsize=9)
+    ax.set_ylabel("correct digits (worst case over the class)", fontsize=9)
+    ax.set_ylim(min([0, *[d for d in ds if d is not None]]) - 0.5, K + 0.8)
+    ax.set_yticks(range(0, K + 1))
+    ax.set_title(f"K = {K}, R = {result.R}, M = {M}", fontsize=9)
+    ax.legend(fontsize=6, loc="lower right")
+    ax.grid(alpha=0.3)
+    ax = axes[0][1]
+    q = [p[0] for p in result.probabilities]
+    ax.plot(q, [float(p[1]) for p in result.probabilities], color="black", label="(1 + q / R) / 2, exact")
+    ax.plot(q, [p[2] for p in result.probabilities], "o", color="tab:orange",
+            label=f"simulated ({result.trials} runs each)")
+    ax.set_xlabel("samples read at random (q)", fontsize=9)
+    ax.set_ylabel(f"probability of {K - 1} correct digits", fontsize=9)
+    ax.set_title("M uniform on 1..R, the coarse branch uniform", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3)
+    return _save_figure(path, fig)

@@ -24,6 +24,7 @@ from .sections import (
     Section,
     Table,
     accuracy_section,
+    barrier_section,
     faithfulness_section,
     generalisation_section,
     hallucination_attack_section,
@@ -82,14 +83,17 @@ def demo_page(result: Any, out: str | Path, *, seconds: float | None = None) -> 
     out = _directory(out)
     table.write(result.table, out / "table")
     bat, struct = result.battery, result.structural
+    barrier = getattr(result, "barrier", None)
     sections = [
         table_section(result.table),
+        *([barrier_section(barrier, out, title="The rest of the barrier: how many training samples K - 1 and "
+                                              "K - 2 digits need")] if barrier is not None else []),
         accuracy_section(result.reconstructions, out, title="Reconstructions", file="reconstructions.png",
                          settings="k-space is sampled at 25% with a Gaussian variable-density mask (seed 0); the "
                                   "networks were trained on random-ellipse phantoms at 128x128 with that mask and "
                                   "rate, and are applied here at 256x256. FIRENET is computed from the sampling "
                                   "operator, not trained; here with its defaults (depth chosen by its stopping "
-                                  "rules); section 3 attacks the fixed-depth reference FIRENET."),
+                                  "rules); the section on worst-case perturbations attacks the fixed-depth reference FIRENET."),
         perturbation_section(bat, out, title="Worst-case perturbations"),
         hallucination_attack_section(bat, out, title="Targeted hallucination attack"),
         faithfulness_section(bat, out, title="Is the attacked detail in the data? Region bounds"),
@@ -97,18 +101,20 @@ def demo_page(result: Any, out: str | Path, *, seconds: float | None = None) -> 
                            detail="The text 'CAN U SEE IT' (intensity +0.15)"),
         hallucination_section(bat, out, title="Hallucination maps"),
     ]
-    keys = ["table", "reconstruction", "perturbation", "hallucination_attack", "faithfulness", "structural",
-            "hallucination"]
+    keys = ["table", *(["barrier"] if barrier is not None else []), "reconstruction", "perturbation",
+            "hallucination_attack", "faithfulness", "structural", "hallucination"]
     if result.control is not None:
         sections.append(positive_control_section(result.control.positive_control, out,
                                                  title="The positive control: a network unstable by theorem"))
         keys.append("positive_control")
     sections = [s.numbered(i) for i, s in enumerate(sections, start=1)]
-    heads = ["The barrier", "Reconstructions", "Perturbations", "Targeted hallucinations", "In the data?",
-             "Small detail", "Hallucination maps", "Positive control"]
+    heads = ["The barrier", *(["Training samples"] if barrier is not None else []), "Reconstructions",
+             "Perturbations", "Targeted hallucinations", "In the data?", "Small detail", "Hallucination maps",
+             "Positive control"]
     # the demo's summary: every measured line of each section (the positive control's: of every map)
-    lines = [sections[0].summary, " ".join(sections[1].text[1:]), " ".join(sections[2].text[2:]),
-             *[" ".join(s.text[1:]) for s in sections[3:]]]
+    b = 1 if barrier is not None else 0
+    lines = [sections[0].summary, *([sections[1].summary] if b else []), " ".join(sections[1 + b].text[1:]),
+             " ".join(sections[2 + b].text[2:]), *[" ".join(s.text[1:]) for s in sections[3 + b:]]]
     summary = [f"{i}. {h}: {t}" for i, (h, t) in enumerate(zip(heads, lines, strict=False), start=1)]
     total = seconds if seconds is not None else sum(result.seconds.values())
     return _write(TITLE, sections, out, summary=summary, record={k: s.record for k, s in zip(keys, sections, strict=True)},

@@ -12,7 +12,13 @@ from typing import Any
 
 import torch
 
-from .figures import attack_figure, faithfulness_figure, grid_figure, hallucination_attack_figure
+from .figures import (
+    attack_figure,
+    faithfulness_figure,
+    grid_figure,
+    hallucination_attack_figure,
+    staircase_figure,
+)
 from .sentences import (
     THREAT_NAMES,
     control_sentence,
@@ -24,7 +30,7 @@ from .sentences import (
     verdict_sentence,
 )
 
-__all__ = ["Figure", "Section", "Table", "accuracy_section", "faithfulness_section", "generalisation_section",
+__all__ = ["Figure", "Section", "Table", "accuracy_section", "barrier_section", "faithfulness_section", "generalisation_section",
            "hallucination_attack_section",
            "hallucination_section", "perturbation_section", "positive_control_section", "settings_line", "slug",
            "stages_section", "structural_section", "table_section", "threats_section"]
@@ -111,6 +117,39 @@ def table_section(result: Any) -> Section:
         tables=[Table(["K", "n", "LISTA", "FIRENET", "interior point", "LISTA (published)", "FIRENET (published)"],
                       rows, "dist(output, Xi(A, y)); published columns from Colbrook, Antun, Hansen, PNAS 2022")],
         record={"claims": claims, "rows": [r.__dict__ for r in result.rows]})
+
+
+def barrier_section(result: Any, out: Path, *, title: str) -> Section:
+    """The training-data part of the barrier (``barriers.samples.BarrierResult``): per M the algorithms'
+    samples read, worst error over the class and correct digits; the pairs that no algorithm reading
+    fewer samples tells apart; the success probabilities; the staircase figure."""
+    staircase_figure(out / "barrier.png", result)
+    record = result.summary()
+    claims = result.claims()
+    K, L, R = result.K, result.L, result.R
+    rows = [[K, R, M, r.algorithm, r.read, r.worst_error, "exact" if r.digits is None else r.digits]
+            for M, rs in result.rows.items() for r in rs]
+    coarse = next(iter(result.pairs.values()))
+    text = [
+        f"A class built for the theorem's training-data parts, certified in rational arithmetic "
+        f"(docs/barriers.md): a fine block whose two branches put the minimiser {result.fine_pair.distance:.3g} "
+        f"apart (K = {K}) and a coarse block whose branches put it {coarse.distance:.3g} apart, both invisible "
+        f"in A read to 2^-n (n up to {max(result.precisions)}); every training sample but the M-th of R = {R} is "
+        "the same for both coarse branches, and the M-th reveals it. Worst errors over both branches of both "
+        f"blocks and n in {', '.join(map(str, result.precisions))}.",
+        *[f"{'Holds' if ok else 'FAILS'}: {name}." for name, ok in claims.items()],
+        *[f"Where float64 runs: {r.algorithm}, {r.note}." for rs in result.rows.values() for r in rs if r.note],
+    ]
+    summary = (f"from at most L = {L} samples the midpoint network gets {K - 2} digits, the network that reads "
+               f"up to the revealing sample M gets {K - 1} with M samples and one fewer cannot, and none gets {K}"
+               if all(claims.values()) else "a claim of the training-data barrier failed in this run; see its section")
+    return Section(title, text, summary,
+                   [Table(["K", "R", "M", "algorithm", "samples read", "worst error over the class", "digits"], rows,
+                          "worst error over the class: both branches of both blocks, every n; digits: the largest k "
+                          "with error <= 10^-k, decided in rational arithmetic for the exact networks")],
+                   [Figure("barrier.png", "correct digits against samples read (left); the success probability "
+                                          "of reading q samples at random, exact and simulated (right)", record)],
+                   record)
 
 
 def accuracy_section(acc: Any, out: Path, *, title: str, file: str, settings: str,
