@@ -109,6 +109,31 @@ def test_undecimated_frame_bound_agrees_with_cvxpy(small):
     assert low.bound <= ref + 1e-9
 
 
+def test_multicoil_bounds_agree_with_cvxpy(small):
+    """The SENSE operator (4 birdcage coils, the small problem's mask): both ends of the wavelet+box
+    interval equal CVXPY's to 1e-6 (the data's radius over all coils' samples), the modulus's lower end
+    too, and the noise estimate reads the coils' samples."""
+    from firenets.coils import birdcage
+
+    A = fn.operators.MultiCoilFourier(birdcage(4, (N, N)), small["A"].mask)
+    x = small["x"]
+    e = 0.01 * torch.randn(A.out_shape, generator=torch.Generator().manual_seed(2), dtype=torch.complex128)
+    y = A(x) + e
+    eta = 1.2 * float(torch.linalg.vector_norm(e))
+    s = {**small, "A": A, "y": y, "eta": eta}
+    prior = Prior(wavelet=small["W"], tau=small["tau"], box=(0.0, 1.0), imag=0.05)
+    kw = {"z0": x, "tol": 1e-8, "iterations": 60_000}
+    low = linear_minimum(small["c"], A, y, eta, prior, **kw)
+    high = linear_maximum(small["c"], A, y, eta, prior, **kw)
+    box = {"wavelet": small["W"], "tau": small["tau"], "box": (0.0, 1.0), "imag": 0.05}
+    assert low.converged and high.converged
+    assert low.bound == pytest.approx(_cvxpy(s, 1, **box), abs=1e-6)
+    assert high.bound == pytest.approx(_cvxpy(s, -1, **box), abs=1e-6)
+    mod = modulus_minimum(small["c"].real, A, y, eta, prior, **kw)
+    assert mod.bound == pytest.approx(_cvxpy_modulus(A, y, eta, small["c"].real, **box), abs=1e-6)
+    assert noise_level(e, A) == pytest.approx(0.01, rel=0.5)
+
+
 def _cvxpy_modulus(A, y, eta, w, *, wavelet, tau, box=None, imag=0.0):
     """min sum w |z| over the same set, by CVXPY (Clarabel)."""
     cp = pytest.importorskip("cvxpy")
