@@ -119,6 +119,26 @@ def test_mri_firenet_reaches_the_reference_minimiser(small_problem):
     assert torch.linalg.vector_norm(x.abs() - acq.target) < 0.05 * torch.linalg.vector_norm(acq.target)
 
 
+def test_adaptive_tv_firenet_is_not_worse_with_depth():
+    """Total variation on Shepp-Logan 256 x 256 (Gaussian 25%, noiseless), 120 restarts of 25 layers: with
+    the primal weight's changes summable after the default depth (``nets.firenet._weight_limit``), the last
+    restart's objective is below the 40th's, the lowest objective of restarts 100-120 below that of 40-60,
+    and the image above 70 dB. With the weight free at every restart the same run turned around after about
+    60 restarts: objective 6.18 -> 6.67, PSNR 62.8 -> 33.4 dB. The objective still oscillates from restart
+    to restart (period about 9; docs/firenet.md, "Convergence"): it is not asserted monotone."""
+    x = fn.data.shepp_logan(256).to(torch.complex128)
+    A = Fourier2D(fn.masks.make("gaussian", (256, 256), 0.25, seed=0).mask)
+    y = A(x)
+    net = rc.MRIFirenet(A, regulariser="tv", restarts=120, inner=25, tol=0, xtol=0)
+    outs = net.firenet.restart_outputs(y)
+    problem = net.firenet.problem(y)
+    objective = [float(problem.objective(o)) for o in outs]
+    assert len(objective) == 120
+    assert objective[-1] < objective[39]
+    assert min(objective[99:]) < min(objective[39:60])
+    assert float(fn.metrics.psnr(outs[-1].abs(), x.abs())) > 70
+
+
 def test_warm_started_firenet_keeps_a_minimiser_and_improves_a_network(small_problem):
     from firenets.nets.mri import WarmStarted
 

@@ -312,7 +312,8 @@ class FIRENET(torch.nn.Module):
                 f_avg = sp.fixed_point_residual(average, sp.step(average[0], average[1], tau, sigma, average[2]),
                                                 tau, sigma)
                 x_new, zbar, r = _select(f_avg <= f_last, average, current)
-                alpha = _primal_weight(alpha, _norms(x_new - x, len(A.in_shape)), _dual_distance(zbar, z, sp))
+                alpha = _primal_weight(alpha, _norms(x_new - x, len(A.in_shape)), _dual_distance(zbar, z, sp),
+                                       limit=_weight_limit(k))
                 x, z = x_new, zbar
             if trace is not None:
                 trace(k, x)
@@ -484,14 +485,25 @@ def _dual_distance(z_new, z, sp) -> torch.Tensor:
     return _norms(z_new - z, sp.nout)
 
 
-def _primal_weight(alpha: torch.Tensor, nx: torch.Tensor, nz: torch.Tensor, smoothing: float = 0.25) -> torch.Tensor:
-    """alpha <- alpha^(1 - s) r^s, r = ||dz|| / ||dx|| limited to [alpha / e, alpha e]; kept where either is 0.
+def _weight_limit(k: int, free: int = 40, settle: float = 8.0) -> float:
+    """The largest |log| change of the primal weight after restart k: 1 for the first ``free`` restarts
+    (the default depth's, so that default runs adapt as before), then 1 / (1 + (k - free) / settle)^2,
+    whose sum over all restarts is finite, so that the weight converges and the iteration becomes
+    one fixed-step primal-dual iteration (docs/firenet.md, "Convergence")."""
+    return 1.0 if k < free else 1.0 / (1.0 + (k - free) / settle) ** 2
+
+
+def _primal_weight(alpha: torch.Tensor, nx: torch.Tensor, nz: torch.Tensor, smoothing: float = 0.25,
+                   limit: float = 1.0) -> torch.Tensor:
+    """alpha <- alpha^(1 - s) r^s, r = ||dz|| / ||dx|| limited to [alpha e^-b, alpha e^b], b = ``limit``;
+    kept where either is 0.
 
     The smoothing s = 1/4 (PDLP uses 1/2) keeps the step ratio from oscillating between restarts
     near convergence, where the movements are small and their ratio noisy (docs/firenet.md);
-    s = 0 freezes it.
+    s = 0 freezes it. ``limit`` (``_weight_limit``) shrinks with the restarts so that the changes are
+    summable.
     """
     ok = (nx > 0) & (nz > 0)
     ratio = torch.where(ok, nz / torch.where(ok, nx, torch.ones_like(nx)), alpha)
-    ratio = torch.minimum(torch.maximum(ratio, alpha / math.e), alpha * math.e)
+    ratio = torch.minimum(torch.maximum(ratio, alpha * math.exp(-limit)), alpha * math.exp(limit))
     return alpha * (ratio / alpha) ** smoothing
