@@ -333,32 +333,38 @@ def _float_matrix(m: Member):
     return torch.tensor([[float(v) for v in row] for row in m.matrix()], dtype=torch.float64)
 
 
-def _firenet_error(m: Member, given: Member) -> tuple[float, bool]:
+def _firenet_error(m: Member, given: Member, outputs: dict | None = None) -> tuple[float, bool]:
     """FIRENET run on ``given``'s matrix (within 2^-n of m's) in float64, its error to m's minimiser;
-    and whether float64 tells the two matrices apart."""
+    and whether float64 tells the two matrices apart. ``outputs`` caches the output per float64
+    matrix (beyond float64's resolution the members' matrices coincide)."""
     import torch
 
     from ..nets import FIRENET
     from ..operators import Matrix
 
     A, B = _float_matrix(m), _float_matrix(given)
-    net = FIRENET(Matrix(B), lam=float(LAM), L_A=float(torch.linalg.matrix_norm(B, ord=2)), restarts=30, inner=50,
-                  delta=1e-6)
-    with torch.no_grad():
-        out = net(torch.tensor([float(v) for v in m.test_datum()], dtype=torch.float64))
+    key = B.numpy().tobytes()
+    if outputs is None or key not in outputs:
+        net = FIRENET(Matrix(B), lam=float(LAM), L_A=float(torch.linalg.matrix_norm(B, ord=2)), restarts=30,
+                      inner=50, delta=1e-6)
+        with torch.no_grad():
+            out = net(torch.tensor([float(v) for v in m.test_datum()], dtype=torch.float64))
+        if outputs is None:
+            outputs = {}
+        outputs[key] = out
     truth = torch.tensor([float(v) for v in m.minimiser()], dtype=torch.float64)
-    return float(torch.linalg.vector_norm(out - truth)), not torch.equal(A, B)
+    return float(torch.linalg.vector_norm(outputs[key] - truth)), not torch.equal(A, B)
 
 
 def firenet_row(K: int, M: int, R: int, precisions=PRECISIONS) -> AlgorithmRow:
     """FIRENET (30 restarts x 50 layers), which reads no sample: given, for each member, the matrix of
     the member with both branches swapped (within 2^-n of it), the worst error over the class."""
-    worst, unresolved = 0.0, []
+    worst, unresolved, outputs = 0.0, [], {}
     for n in precisions:
         for f in (1, 2):
             for c in (1, 2):
                 m = member(K, n, f=f, c=c, M=M, R=R)
-                err, resolved = _firenet_error(m, member(K, n, f=3 - f, c=3 - c, M=M, R=R))
+                err, resolved = _firenet_error(m, member(K, n, f=3 - f, c=3 - c, M=M, R=R), outputs)
                 worst = max(worst, err)
                 if not resolved and n not in unresolved:
                     unresolved.append(n)
