@@ -525,7 +525,8 @@ def text(result: BarrierResult) -> str:
     lines.append("pairs no algorithm tells apart (A within 2^-(n+1) entrywise, the first samples equal):")
     for p in [*result.pairs.values(), result.fine_pair]:
         k = K - 1 if p.block == "coarse" else K
-        lines.append(f"  {p.block:6} M = {p.M:>3}: samples 1..{p.same_samples} equal, max |A - A'| = 2^-{p.n + 1}, "
+        gap = f"2^-{p.n + 1}" if p.max_entry == bump(p.n) else f"{float(p.max_entry):.3g}"
+        lines.append(f"  {p.block:6} M = {p.M:>3}: samples 1..{p.same_samples} equal, max |A - A'| = {gap}, "
                      f"minimisers {p.distance:.6e} apart ({'>' if p.separated else '<='} 2 10^-{k}), "
                      f"{'certified' if p.certified else 'NOT certified'}")
     lines.append("")
