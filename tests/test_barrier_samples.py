@@ -13,8 +13,6 @@ import pytest
 from firenets.barriers import samples as S
 from firenets.cli import main
 
-mpmath = pytest.importorskip("mpmath")
-
 
 def _objective_gap(m: S.Member, x, d) -> bool:
     """lam ||x + d||_1 + ||A (x + d) - y|| >= lam ||x||_1 + ||A x - y|| for x with A x = y, decided
@@ -60,6 +58,7 @@ def test_pair_distances_agree_with_mpmath_closed_forms(K):
     """The coarse pair's squared distance is 2 / (alpha_{K-1} + b)^2 and the fine pair's 2 / (alpha_K + b)^2
     (b = 2^-(n+1)); recomputed in mpmath at 80 digits from those closed forms they agree with the
     rational values to 1e-70, and both exceed (2 10^-k)^2."""
+    mpmath = pytest.importorskip("mpmath")
     mpmath.mp.dps = 80
     for n in (10, 120):
         b = mpmath.mpf(2) ** (-(n + 1))
@@ -94,6 +93,7 @@ def test_staircase_and_every_claim(K, L):
         by = {r.algorithm: r for r in rows}
         assert by["reading network"].read == M_ and by["reading network"].digits == K - 1
         assert by["reading network, one short"].digits == K - 2 and by["midpoint network"].read == 0
+    mpmath = pytest.importorskip("mpmath")  # a dependency of torch (through sympy)
     mpmath.mp.dps = 50
     aK, aK1 = (mpmath.mpf(99) / 70 * mpmath.mpf(10) ** k / 3 for k in (K, K - 1))
     b = mpmath.mpf(2) ** (-(max(res.precisions) + 1))
