@@ -70,6 +70,7 @@ def test_pair_distances_agree_with_mpmath_closed_forms(K):
             assert p.separated and p.certified and closed > 4 * mpmath.mpf(10) ** (-2 * k)
             assert p.max_entry == Q(1, 2 ** (n + 1))
             assert p.same_samples == (4 if block == "coarse" else 16)
+            assert p.differing == ((5,) if block == "coarse" else ())  # every other sample equal
 
 
 def test_digits_decided_exactly():
@@ -134,7 +135,7 @@ def test_barrier_command(tmp_path, capsys):
     assert record["K"] == 4 and all(record["claims"].values())
     assert (out / "barrier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "holds: staircase" in (out / "barrier.txt").read_text()
-    assert "holds: (ii) fewer than M samples cannot" in capsys.readouterr().out
+    assert "holds: (ii) without sample M, K - 1 digits fail on one of a pair" in capsys.readouterr().out
     with pytest.raises(SystemExit) as e:
         main(["barrier", "--K", "2", "--out", str(tmp_path / "x")])
     assert e.value.code == 2

@@ -12,7 +12,8 @@ a fine row a_f = alpha_K (1, 1) + 2^-(n+1) e_f and a coarse row a_c = alpha_{K-1
 (y_k, x_k) with y_k = (0, 0, nu e_p(k)), x_k their minimisers. On the test datum y = (1, 1, 0) the
 minimiser is (e_f / a_f[f], e_c / a_c[c], 0): the fine branch f moves it by about 3 10^-K, the coarse
 branch c by about 3 10^-(K-1), and neither is visible in A read to precision 2^-n. Every sample but the
-M-th is the same for both coarse branches; the M-th has its tail at position N2 - 2 + c (it reveals c).
+M-th is the same for both coarse branches; the M-th has its tail at position N2 - 3 + c, counting from 0
+(it reveals c).
 The coupling of the coarse branch with one sample is constructed for the demonstration, not found in
 natural data; the block that no sample reveals is Omega_K's (part (i)).
 """
@@ -140,7 +141,8 @@ def _sign(v: Fraction) -> int:
 class Certificate:
     """A dual certificate that x minimises lam ||x||_1 + ||A x - y||_2 with A x = y exactly: a w with
     ||w||_2 <= 1 and A^T w = -lam g, g_j = sign(x_j) on the support and |g_j| <= 1 off it. ``unique``:
-    |g_j| < 1 off the support and A injective on it (each support column the only one in its row)."""
+    ||w||_2 < 1, |g_j| < 1 off the support and A injective on it (each support column the only one in
+    its row)."""
 
     w: list[Fraction] = field(repr=False)
     norm2: Fraction  # ||w||^2
@@ -169,7 +171,7 @@ def certificate(A: list[list[Fraction]], x: list[Fraction], y: list[Fraction], l
     on = all(g[j] == _sign(x[j]) for j in support)
     off = [abs(g[j]) for j in range(len(x)) if j not in support]
     optimal = separable and fits and norm2 <= 1 and on and all(v <= 1 for v in off)
-    return Certificate(w, norm2, fits, optimal, optimal and all(v < 1 for v in off))
+    return Certificate(w, norm2, fits, optimal, optimal and norm2 < 1 and all(v < 1 for v in off))
 
 
 def digits(err2: Fraction) -> int | None:
@@ -253,8 +255,9 @@ def worst_case(K: int, M: int, R: int, budget: int, precisions=PRECISIONS) -> tu
 
 @dataclass(frozen=True)
 class Pair:
-    """Two members that no algorithm reading A to 2^-n and fewer than ``unseen`` samples tells apart:
-    ``same_samples`` samples 1..M-1 (all R for the fine block) equal, ``max_entry`` = max |A - A'|,
+    """Two members that no algorithm reading A to 2^-n tells apart without reading sample M (the coarse
+    block; the fine one with no sample at all): ``same_samples`` leading samples equal (M - 1; all R for
+    the fine block), ``differing`` the samples that differ, ``max_entry`` = max |A - A'|,
     the squared distance of their minimisers and whether it exceeds (2 10^-k)^2 (k = K - 1 for the
     coarse block, K for the fine one): an output within 10^-k of one is farther than 10^-k from the other."""
 
@@ -263,6 +266,7 @@ class Pair:
     n: int
     M: int
     same_samples: int
+    differing: tuple[int, ...]  # the samples (1-based) that differ between the two: (M,) or none
     max_entry: Fraction
     distance2: Fraction
     separated: bool
@@ -281,17 +285,14 @@ def indistinguishable(K: int, n: int, M: int, R: int, block: str = "coarse") -> 
         one, two = member(K, n, f=1, c=1, M=M, R=R), member(K, n, f=1, c=2, M=M, R=R)
     else:
         one, two = member(K, n, f=1, c=1, M=M, R=R), member(K, n, f=2, c=1, M=M, R=R)
-    same = 0
-    for k in range(1, R + 1):
-        if one.sample(k) != two.sample(k):
-            break
-        same += 1
+    differing = tuple(k for k in range(1, R + 1) if one.sample(k) != two.sample(k))
+    same = differing[0] - 1 if differing else R
     A1, A2 = one.matrix(), two.matrix()
     gap = max(abs(p - q) for r1, r2 in zip(A1, A2, strict=True) for p, q in zip(r1, r2, strict=True))
     d2 = squared_distance(one.minimiser(), two.minimiser())
     k = K - 1 if block == "coarse" else K
     certified = all(certificate(m.matrix(), m.minimiser(), m.test_datum()).unique for m in (one, two))
-    return Pair(block, K, n, M, same, gap, d2, d2 > 4 * Q(1, 10 ** (2 * k)), certified)
+    return Pair(block, K, n, M, same, differing, gap, d2, d2 > 4 * Q(1, 10 ** (2 * k)), certified)
 
 
 def success_probability(q: int, R: int) -> Fraction:
@@ -424,21 +425,28 @@ class BarrierResult:
     seconds: float = 0.0
 
     def claims(self) -> dict[str, bool]:
-        """The theorem's structure, each as measured: (i) no algorithm here reaches K digits and the
-        fine pair is certified apart; (ii) the reading network reaches K - 1 with M samples and the
-        coarse pairs certify that fewer cannot; (iii) the midpoint network reaches K - 2 within L;
-        the simulated success rates lie within 4 standard errors of (1 + q / R) / 2."""
+        """The theorem's structure, each as measured: (i) no network here reaches K digits and the
+        fine pair (all samples equal, A within 2^-n) is certified apart; (ii) the reading network reaches
+        K - 1 with M samples, and each coarse pair differs only in sample M, with A within 2^-n, and is
+        certified apart, so an algorithm that does not read sample M fails on one of the two (with M
+        chosen against it, or M uniform: ``success_probability``); (iii) the midpoint network reaches
+        K - 2 within L; the staircase; the simulated success rates lie within 4 standard errors of
+        (1 + q / R) / 2."""
         K = self.K
         exact = [r for rows in self.rows.values() for r in rows if r.exact]
         mid = [r for rows in self.rows.values() for r in rows if r.algorithm.startswith("midpoint")]
         reading = [r for rows in self.rows.values() for r in rows if r.algorithm == "reading network"]
         std = [(float(p) * (1 - float(p)) / self.trials) ** 0.5 for _, p, _ in self.probabilities]
+        fine = self.fine_pair
         return {
             "(i) no algorithm reaches K digits": all(r.digits is not None and r.digits < K for r in exact)
-            and self.fine_pair.separated and self.fine_pair.certified,
-            "(ii) K - 1 digits with M samples": all(r.digits == K - 1 for r in reading),
-            "(ii) fewer than M samples cannot": all(p.separated and p.certified and p.same_samples == p.M - 1
-                                                    for p in self.pairs.values()),
+            and fine.separated and fine.certified and not fine.differing and fine.max_entry < Q(1, 2**fine.n),
+            "(ii) K - 1 digits with M samples": all(r.digits == K - 1 and r.read == M
+                                                    for M, rows in self.rows.items() for r in rows
+                                                    if r.algorithm == "reading network") and bool(reading),
+            "(ii) without sample M, K - 1 digits fail on one of a pair": all(
+                p.separated and p.certified and p.differing == (p.M,) and p.max_entry < Q(1, 2**p.n)
+                for p in self.pairs.values()),
             "(iii) K - 2 digits within L samples": all(r.digits == K - 2 and r.read <= self.L for r in mid),
             "staircase": all(d == (K - 1 if q >= self.staircase_M else K - 2) for q, d in self.staircase),
             "success probability": all(abs(s - float(p)) <= 4 * e + 1e-12
@@ -451,7 +459,7 @@ class BarrierResult:
                     "exact": r.exact, "note": r.note}
 
         def pair(p: Pair) -> dict:
-            return {"block": p.block, "n": p.n, "M": p.M, "same_samples": p.same_samples,
+            return {"block": p.block, "n": p.n, "M": p.M, "same_samples": p.same_samples, "differing": list(p.differing),
                     "max_entry_difference": str(p.max_entry), "distance": p.distance, "distance2": str(p.distance2),
                     "separated": p.separated, "certified": p.certified}
 
@@ -522,11 +530,12 @@ def text(result: BarrierResult) -> str:
             lines.append(f"{K:>2} {R:>4} {M:>4}  {r.algorithm:42} {r.read:>5} {r.worst_error:12.4e} "
                          f"{'exact' if r.digits is None else r.digits:>6}" + (f"  ({r.note})" if r.note else ""))
     lines.append("")
-    lines.append("pairs no algorithm tells apart (A within 2^-(n+1) entrywise, the first samples equal):")
+    lines.append("pairs no algorithm tells apart without reading the sample that differs (A within 2^-(n+1) entrywise):")
     for p in [*result.pairs.values(), result.fine_pair]:
         k = K - 1 if p.block == "coarse" else K
         gap = f"2^-{p.n + 1}" if p.max_entry == bump(p.n) else f"{float(p.max_entry):.3g}"
-        lines.append(f"  {p.block:6} M = {p.M:>3}: samples 1..{p.same_samples} equal, max |A - A'| = {gap}, "
+        differ = f"only sample {p.differing[0]} differs" if p.differing else "every sample equal"
+        lines.append(f"  {p.block:6} M = {p.M:>3}: {differ}, max |A - A'| = {gap}, "
                      f"minimisers {p.distance:.6e} apart ({'>' if p.separated else '<='} 2 10^-{k}), "
                      f"{'certified' if p.certified else 'NOT certified'}")
     lines.append("")

@@ -487,9 +487,10 @@ def _dual_distance(z_new, z, sp) -> torch.Tensor:
 
 def _weight_limit(k: int, free: int = 40, settle: float = 8.0) -> float:
     """The largest |log| change of the primal weight after restart k: 1 for the first ``free`` restarts
-    (the default depth's, so that default runs adapt as before), then 1 / (1 + (k - free) / settle)^2,
-    whose sum over all restarts is finite, so that the weight converges and the iteration becomes
-    one fixed-step primal-dual iteration (docs/firenet.md, "Convergence")."""
+    (the default depth's, so that runs of at most 40 restarts adapt as before), then
+    1 / (1 + (k - free) / settle)^2, whose sum over the later restarts is finite (about 8.5 for settle
+    8), so that the weight converges and the iteration becomes one fixed-step primal-dual iteration
+    (docs/firenet.md, "Convergence")."""
     return 1.0 if k < free else 1.0 / (1.0 + (k - free) / settle) ** 2
 
 
@@ -505,5 +506,6 @@ def _primal_weight(alpha: torch.Tensor, nx: torch.Tensor, nz: torch.Tensor, smoo
     """
     ok = (nx > 0) & (nz > 0)
     ratio = torch.where(ok, nz / torch.where(ok, nx, torch.ones_like(nx)), alpha)
-    ratio = torch.minimum(torch.maximum(ratio, alpha * math.exp(-limit)), alpha * math.exp(limit))
+    low, high = (alpha / math.e, alpha * math.e) if limit == 1 else (alpha * math.exp(-limit), alpha * math.exp(limit))
+    ratio = torch.minimum(torch.maximum(ratio, low), high)
     return alpha * (ratio / alpha) ** smoothing

@@ -141,7 +141,8 @@ def barrier_section(result: Any, out: Path, *, title: str) -> Section:
         *[f"Where float64 runs: {r.algorithm}, {r.note}." for rs in result.rows.values() for r in rs if r.note],
     ]
     summary = (f"from at most L = {L} samples the midpoint network gets {K - 2} digits, the network that reads "
-               f"up to the revealing sample M gets {K - 1} with M samples and one fewer cannot, and none gets {K}"
+               f"up to the revealing sample M gets {K - 1} with M samples, no algorithm that leaves sample M unread "
+               f"gets {K - 1} on both members of a certified pair, and none gets {K}"
                if all(claims.values()) else "a claim of the training-data barrier failed in this run; see its section")
     return Section(title, text, summary,
                    [Table(["K", "R", "M", "algorithm", "samples read", "worst error over the class", "digits"], rows,
@@ -362,8 +363,9 @@ def faithfulness_section(bat: Any, out: Path, *, title: str, subject: str | None
              "the attacked output's own mean lies outside, no image as sparse that fits the samples has it. Each end "
              "is a dual bound, valid however early its solver stopped (docs/faithfulness.md)."
              + (" The images are complex, so the bounds are on the mean modulus: its lower end is exact (a convex "
-                "minimum), its upper end the modulus's concave envelope over the prior's box, a valid bound that is "
-                "looser by up to the box's imaginary half-width." if first.quantity == "modulus" else ""))
+                "minimum), its upper end the modulus's concave envelope over the prior's box, a valid bound that can "
+                "be far above the maximum where the box reaches below 0 or far off the real axis "
+                "(docs/faithfulness.md)." if first.quantity == "modulus" else ""))
     head = ["map", "disc", "attacked mean", "unattacked mean", "allowed from", "allowed to", "verdict", "converged",
             "seconds"]
     caption = (f"per map: the disc's centre (row, column), the attacked and unattacked outputs' means of {first.measure} "

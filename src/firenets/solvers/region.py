@@ -163,7 +163,8 @@ def _tv_certificate(A: LinearOperator, y: torch.Tensor, eta: float, prior: Prior
     Fourier with the centre of k-space taken), and Z >= ||z|| on F: the mean is held by the data,
     |<1, z>| <= |<e, y>| + eta ||e||, the rest by the discrete Poincare inequality
     ||z - mean|| <= ||D z||_2 / sqrt(lambda_1) <= kappa / sqrt(lambda_1), lambda_1 = 4 sin^2(pi / max(H, W))
-    the least nonzero eigenvalue of D^* D. Refused where A does not see the constant image."""
+    the least nonzero eigenvalue of D^* D; divided by 1 - ||A^* e - 1|| / ||1|| for the rounding of
+    A^* e. Refused where A does not see the constant image."""
     from ..operators import Gradient2D
 
     if not isinstance(prior.gradient, Gradient2D):
@@ -179,7 +180,8 @@ def _tv_certificate(A: LinearOperator, y: torch.Tensor, eta: float, prior: Prior
     H, W = A.in_shape
     n = math.sqrt(H * W)
     mean = (abs(complex(torch.sum(e.conj() * y))) + eta * float(torch.linalg.vector_norm(e))) / n
-    return e, mean + prior.kappa / (2 * math.sin(math.pi / max(H, W)))
+    # with A^* e = 1 + d, |<1, z>| <= |<e, y>| + eta ||e|| + ||d|| ||z||: the bound grows by 1 / (1 - err)
+    return e, (mean + prior.kappa / (2 * math.sin(math.pi / max(H, W)))) / (1 - err)
 
 
 def _re_dot(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -340,11 +342,15 @@ def modulus_minimum(
     """min sum_i w_i |z_i| over F (w >= 0; a convex objective, so this end is exact), by the iteration
     of ``linear_minimum`` with the weighted modulus sum as one more block: its conjugate is the
     indicator of the polydisc {|u_i| <= w_i}, so the dual bound is ``linear_minimum``'s with c = u_w,
-    min over F of sum w |z| = max over the polydisc of min over F of <u, Re z> (the modulus as a
-    support function; a minimax over compact convex sets). Keywords as ``linear_minimum``."""
+    min over F of sum w |z| = max over the polydisc of min over F of Re <u, z> (the modulus as a
+    support function; a minimax over compact convex sets); the bound is at least 0, as sum w |z| is.
+    Keywords as ``linear_minimum``."""
     if w.is_complex() or not bool((w >= 0).all()):
         raise ValueError("w must be real and nonnegative: the weights of sum_i w_i |z_i|")
-    return _minimise(w.to(torch.float64), A, y, eta, prior, w.to(torch.float64), **kwargs)
+    b = _minimise(w.to(torch.float64), A, y, eta, prior, w.to(torch.float64), **kwargs)
+    bound = max(b.bound, 0.0)
+    return LinearBound(bound=bound, value=b.value, gap=b.value - bound, infeasibility=b.infeasibility,
+                       iterations=b.iterations, converged=b.converged, z=b.z)
 
 
 def _minimise(

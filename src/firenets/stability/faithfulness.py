@@ -261,8 +261,9 @@ def region_bounds(
     ``quantity``: "real", the mean of Re z (both ends exact); or "modulus", the mean of |z| (the
     background and the value then of |recon|): its lower end min sum w |z| is convex and exact
     (``modulus_minimum``); its upper end is the surrogate a + b max <w, Re z>, the concave envelope of
-    |z| over the prior's box (``modulus_envelope``, a box needed), exact for real images with lo = 0
-    and looser by up to the box's imaginary half-width otherwise. Each end is solved to ``tol`` (its
+    |z| over the prior's box (``modulus_envelope``, a box needed), exact for real images with lo = 0;
+    it exceeds |z| by at most the envelope's value at Re z = 0 (a: imag when lo = 0, more when lo < 0,
+    up to the constant hi for lo = -hi), so the upper end can be weak for complex images. Each end is solved to ``tol`` (its
     gap and constraint excess relative to the image's scale) or ``iterations``; the interval is the
     dual bounds either way. REFERENCE section 12."""
     t0 = time.perf_counter()
