@@ -263,7 +263,7 @@ def test_faithfulness_writes_the_interval_and_the_verdict(tmp_path, capsys):
     [
         (["--region", "1,2"], "x,y,r"),
         (["--region", "3,3,-1"], "radius"),
-        (["--region", "3,3,2", "--prior", "tv"], "tv"),
+        (["--region", "3,3,2", "--prior", "wavelet", "--quantity", "modulus"], "box"),
         (["--region", "3,3,2", "--prior", "sparkle"], "prior"),
         (["--region", "300,300,2"], "holds no pixel"),
         (["--region-mask", "MASK"], "boolean"),
