@@ -511,7 +511,7 @@ def run(*, K: int = 3, L: int = 2, R: int = 64, Ms: tuple[int, ...] | None = Non
         rows[M] = out
         pairs[M] = indistinguishable(K, max(precisions), M, R)
     fine = indistinguishable(K, max(precisions), Ms[0], R, block="fine")
-    stair = [(q, digits(worst_case(K, S, R, q, precisions[:1])[0])) for q in range(0, R + 1)]
+    stair = [(q, digits(worst_case(K, S, R, q, precisions)[0])) for q in range(0, R + 1)]
     qs = sorted({0, L, R // 4, R // 2, 3 * R // 4, R})
     probs = [(q, success_probability(q, R), simulate(K, q, R, trials=trials, seed=seed + q)) for q in qs]
     return BarrierResult(K, L, R, precisions, rows, pairs, fine, S, stair, probs, trials,

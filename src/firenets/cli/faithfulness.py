@@ -11,7 +11,7 @@ import torch
 
 from .. import data, report
 from ..acquisition import acquire, acquire_multicoil
-from ..stability.faithfulness import DEFAULT_PRIOR, DEFAULT_SLACK, QUANTITIES, region_bounds
+from ..stability.faithfulness import DEFAULT_PRIOR, DEFAULT_SLACK, QUANTITIES, default_quantity, region_bounds
 from ..stability.targeted import disc
 from .options import (
     add_output,
@@ -118,9 +118,7 @@ def run(args: argparse.Namespace) -> int:
     eta, noise = args.eta, None
     if eta is None and acq.simulated:
         noise = args.noise  # simulated samples: the noise added is known
-    quantity = args.quantity
-    if quantity == "auto":
-        quantity = "modulus" if recon.is_complex() and bool((recon.imag != 0).any()) else "real"
+    quantity = default_quantity(recon) if args.quantity == "auto" else args.quantity
     with output(args, ("faithfulness.json",)) as staging:
         bounds = region_bounds(acq.y, acq.operator, recon, region, reference=reference, eta=eta, noise=noise,
                                prior=args.prior, slack=args.slack, background=args.background, quantity=quantity,

@@ -24,7 +24,7 @@ from .._validation import check_scalar
 from ..acquisition import CENTRED_MASKS, Acquisition, acquire
 from ..reconstruction import centre_crop
 from ..stability.budget import Budget, check_norms
-from ..stability.faithfulness import RegionBounds, attack_bounds
+from ..stability.faithfulness import RegionBounds, attack_bounds, default_quantity
 from ..stability.generalisation import Generalisation, generalisation
 from ..stability.hallucination import HallucinationMaps, hallucination_maps
 from ..stability.perturbation import Perturbation, perturbation
@@ -215,7 +215,7 @@ def region_checks(atts: Mapping[str, HallucinationAttack], A: Any, x: torch.Tens
     """For every map's targeted attack (its ``best``), the certified interval of the disc's mean over the
     images its perturbed samples allow, and the verdict (``stability.attack_bounds``): of Re z for a real
     image, of |z| for a complex one."""
-    quantity = "modulus" if x.is_complex() and bool((x.imag != 0).any()) else "real"
+    quantity = default_quantity(x)
     return _timed(atts, lambda label, h: attack_bounds(h.best, h.recon, A, x, noise=noise, quantity=quantity),
                   progress, "region bounds on the attacked disc of", seconds)
 

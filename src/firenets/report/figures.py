@@ -306,7 +306,7 @@ def faithfulness_figure(path: str | Path, recon: Any, bounds: Any, *, title: str
     ax.plot([bounds.background], [1], "s", color="tab:blue", label=f"background {bounds.background:.4g}")
     ax.set_xlim(left, right)
     ax.set_yticks([])
-    ax.set_xlabel(f"region mean of {getattr(bounds, 'measure', 'Re z')}")
+    ax.set_xlabel(f"region mean of {bounds.measure}")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.25))
     ax.set_title(bounds.verdict, fontsize=9)
     rows, cols = np.nonzero(region)

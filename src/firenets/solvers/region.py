@@ -62,12 +62,6 @@ class Prior:
             object.__setattr__(self, "box", (lo, hi))
         object.__setattr__(self, "imag", check_scalar("imag", self.imag, nonnegative=True))
 
-    @property
-    def bounded(self) -> bool:
-        """Whether C is bounded (a frame l1 ball: ||z||_2 <= tau; a box), so that every dual point
-        gives a finite bound (a TV ball alone bounds F only with the data's mean: ``_tv_certificate``)."""
-        return self.wavelet is not None or self.box is not None
-
     def describe(self) -> str:
         parts = []
         if self.wavelet is not None:

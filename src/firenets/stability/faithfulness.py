@@ -90,6 +90,12 @@ def data_radius(noise: float, m: int) -> float:
     return noise * math.sqrt(m + 2 * math.sqrt(m))
 
 
+def default_quantity(image: torch.Tensor) -> str:
+    """What a region bound measures by default for ``image``: "modulus" where it is complex with a nonzero
+    imaginary part (a phased image, shown as |z|), "real" otherwise."""
+    return "modulus" if image.is_complex() and bool((image.imag != 0).any()) else "real"
+
+
 def modulus_envelope(box: tuple[float, float], imag: float) -> tuple[float, float]:
     """(a, b) with |z| <= a + b Re z on the box lo <= Re z <= hi, |Im z| <= imag: the concave envelope of
     the modulus over the box, the interpolation of its values at the four corners, which is affine in
