@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from browser import CHROMIUM, check_reader_view, probe, screenshot
 from firenets import data
 from firenets.acquisition import acquire
 from firenets.cli import main
@@ -353,6 +354,19 @@ def test_a_folder_is_audited_image_by_image_and_resumes(models, tmp_path, capsys
     assert 'href="images/00000-img0-npy/index.html"' in page and "distributions.png" in page
     res = json.loads((out / "results.json").read_text())
     assert res["summary"][0] == "3 images audited."
+    # the scorecard over the images: per map the median and the worst image, linked to its page
+    card = res["scorecard"]
+    assert [r["map"] for r in card["rows"]] == ["usermodels:conv", "FIRENET (reference)", "zero-filled"]
+    mine = dict(zip(card["measures"], card["rows"][0]["cells"], strict=True))
+    worst = max(rows[1:], key=lambda r: r["maps"]["usermodels:conv"]["worst_ratio"])
+    assert mine["worst_case"]["value"] == worst["maps"]["usermodels:conv"]["worst_ratio"]
+    assert mine["worst_case"]["worst"] == worst["image"] and mine["worst_case"]["worst_page"] == worst["page"]
+    assert f'href="{worst["page"]}">worst: {worst["image"]}' in page
+    if CHROMIUM is not None:  # the page as a reader sees it at a laptop's width
+        state = probe(out / "index.html", tmp_path / "profile")
+        assert state["broken"] == [] and state["errors"] == []
+        check_reader_view(state, ["usermodels:conv", "FIRENET (reference)", "zero-filled"])
+        screenshot(out / "index.html", tmp_path / "profile2", "dataset-page.png")
     psnrs = sorted(r["maps"]["usermodels:conv"]["psnr"] for r in rows[1:])
     assert f"PSNR median {psnrs[1]:.2f} dB" in res["summary"][1]
     # an interrupted run: its last row lost, a torn line left behind; --resume does only that image

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from browser import CHROMIUM, check_reader_view, probe, screenshot
 from firenets import report
 from firenets.cli import main
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
@@ -119,46 +115,12 @@ def test_report_write_on_its_own(tmp_path):
         report.write({"sections": [{"title": "x", "tables": [{"columns": ["a"], "rows": [[1, 2]]}]}]}, tmp_path)
 
 
-_PROBE = """<script>
-window.__errors = [];
-window.addEventListener('error', e => window.__errors.push(String(e.message || e.target && e.target.src)), true);
-const _ce = console.error; console.error = (...a) => { window.__errors.push(a.join(' ')); _ce(...a); };
-window.addEventListener('load', () => {
-  const imgs = Array.from(document.images);
-  const bad = imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute('src'));
-  const out = document.createElement('pre'); out.id = '__probe';
-  out.textContent = JSON.stringify({images: imgs.length, broken: bad, errors: window.__errors});
-  document.body.appendChild(out);
-});
-</script>"""
-
-
-def _chromium(*args: str) -> subprocess.CompletedProcess:
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--allow-file-access-from-files"]
-    return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=120)
-
-
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package 'chromium'; .ci/run installs it)")
 def test_page_renders_in_chromium(demo_dir, tmp_path):
-    # the probe goes in a copy, so the page itself stays script-free
-    probe = demo_dir / "probe.html"
-    probe.write_text((demo_dir / "index.html").read_text().replace("</head>", _PROBE + "</head>"))
-    try:
-        dom = _chromium(f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000",
-                        "--dump-dom", probe.as_uri())
-    finally:
-        probe.unlink()
-    found = re.search(r'<pre id="__probe">(.*?)</pre>', dom.stdout, flags=re.S)
-    assert found, f"the page did not finish loading: {dom.stderr[-500:]}"
-    state = json.loads(found.group(1).replace("&quot;", '"'))
+    state = probe(demo_dir / "index.html", tmp_path / "profile")
     assert state["images"] >= 6 and state["broken"] == [] and state["errors"] == []
-    shot = Path(__file__).resolve().parents[1] / "out" / "demo-screenshot.png"
-    shot.parent.mkdir(exist_ok=True)
-    _chromium(f"--user-data-dir={tmp_path / 'profile2'}", "--window-size=1200,2400",
-              f"--screenshot={shot}", (demo_dir / "index.html").as_uri())
-    assert shot.is_file() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    check_reader_view(state, ["U-Net", "deep cascade", "FIRENET (reference)", "zero-filled", "U-Net (control)"])
+    screenshot(demo_dir / "index.html", tmp_path / "profile2", "demo-page.png")
 
 
 _MODEL = '''
@@ -190,6 +152,9 @@ def needs_args(width):
 '''
 
 
+AUDIT_MAPS = ["auditmodel:build", "FIRENET (reference)", "zero-filled", "U-Net (control)"]
+
+
 def test_audit_command(tmp_path, monkeypatch, capsys):
     import torch
 
@@ -205,8 +170,13 @@ def test_audit_command(tmp_path, monkeypatch, capsys):
     weights = tmp_path / "w.pt"
     torch.save(auditmodel.build().state_dict(), weights)
     out = tmp_path / "audit"
+    capsys.readouterr()
     assert main(["audit", "--model", "auditmodel:build", "--weights", str(weights), str(image),
                  "--out", str(out)]) == 0
+    # the terminal: the scorecard within 100 columns, then a line per section with the file to open
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[0].startswith("Scorecard (the image img.npy)") and all(len(line) <= 100 for line in printed)
+    assert printed[-2] == "11. Stages: index.html#s10" and printed[-1].startswith("wrote ")
     results = json.loads((out / "results.json").read_text())
     # the k-space threats and the targeted attack on the samples included
     assert len(results["sections"]) == 11 and results["sections"][-1]["title"] == "11. Stages"
@@ -224,6 +194,12 @@ def test_audit_command(tmp_path, monkeypatch, capsys):
     page = (out / "index.html").read_text()
     for name in re.findall(r'<img src="([^"]+)"', page):
         assert (out / name).is_file()
+    assert [r["map"] for r in results["scorecard"]["rows"]] == AUDIT_MAPS
+    if CHROMIUM is not None:  # the page as a reader sees it at a laptop's width
+        state = probe(out / "index.html", tmp_path / "profile")
+        assert state["broken"] == [] and state["errors"] == []
+        check_reader_view(state, AUDIT_MAPS)
+        screenshot(out / "index.html", tmp_path / "profile2", "audit-page.png")
     # bad specifications and files: messages, no page
     for args, message in [
         (["--model", "auditmodel"], "PKG.MODULE:FACTORY"),

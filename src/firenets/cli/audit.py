@@ -182,7 +182,7 @@ def _run(args: argparse.Namespace, device: torch.device, ranks: _distributed.Ran
         return 0
     out = Path(args.out)
     page = result.write(out)
-    for line in page.summary:
+    for line in page.terminal():
         print(line)
     print(f"wrote {out / 'index.html'}, {out / ROWS} ({len(result.rows)} images)")
     return 0 if result.complete else 1
@@ -198,7 +198,7 @@ def _single(args: argparse.Namespace, sources: list[str], load: Any, mask: Any, 
         check_mask_shape(args, mask, next(iter(images.values())).shape, "the image")
         result = run_setup(s, images, progress=console)
         page = result.write(staging, seconds=time.perf_counter() - start)
-    for line in page.summary:
+    for line in page.terminal():
         print(line)
     print(f"wrote {out / 'index.html'}")
     return 0 if not result.failures and not page.failures else 1

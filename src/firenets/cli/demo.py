@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
         result = demo(progress=Console(bars=not args.no_progress))
         page = result.write(staging, seconds=time.perf_counter() - start)
     print()
-    for line in page.summary:
+    for line in page.terminal():
         print(line)
     print(f"\nwrote {out / 'index.html'} ({time.perf_counter() - start:.0f} s)")
     return 0

@@ -12,9 +12,11 @@ from .control import ControlResult, control_stage
 from .dataset import DatasetResult, audit_dataset, dataset_items
 from .demo import DemoResult, demo
 from .maps import REFERENCE, ZERO_FILLED, reference_makers
+from .scorecard import RULES, Cell, Scorecard, battery_scorecard, dataset_scorecard
 from .stages import STAGES, BatteryResult, run
 from .verdicts import UNSTABLE_FACTOR, Verdict, verdicts
 
-__all__ = ["REFERENCE", "STAGES", "UNSTABLE_FACTOR", "ZERO_FILLED", "AttackResult", "AuditResult", "BatteryResult",
-           "Budget", "ControlResult", "DatasetResult", "DemoResult", "Verdict", "attack", "audit", "audit_dataset",
-           "control_stage", "dataset_items", "demo", "reference_makers", "run", "verdicts"]
+__all__ = ["REFERENCE", "RULES", "STAGES", "UNSTABLE_FACTOR", "ZERO_FILLED", "AttackResult", "AuditResult",
+           "BatteryResult", "Budget", "Cell", "ControlResult", "DatasetResult", "DemoResult", "Scorecard", "Verdict",
+           "attack", "audit", "audit_dataset", "battery_scorecard", "control_stage", "dataset_items",
+           "dataset_scorecard", "demo", "reference_makers", "run", "verdicts"]

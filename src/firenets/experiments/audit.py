@@ -20,6 +20,7 @@ from ..operators import ifft2c
 from ..report import pages, sentences
 from ..stability.budget import Budget, check_norms
 from .maps import BUILT_IN, REFERENCE, ZERO_FILLED, MapFactory, reference_makers
+from .scorecard import Scorecard, battery_scorecard
 from .stages import (
     STAGES,
     BatteryResult,
@@ -94,9 +95,14 @@ class AuditResult(BatteryResult):
                      + (": " + "; ".join(failed) if failed else "."))
         return lines
 
+    def scorecard(self) -> Scorecard:
+        """The subject, the reference FIRENET and zero-filling (and the control network) on every measure
+        that ran (``experiments.scorecard``)."""
+        return battery_scorecard(self)
+
     def write(self, out: str | Path, *, seconds: float | None = None) -> pages.Page:
-        """Write the audit page into the existing directory ``out`` (``index.html`` last)."""
-        return pages.audit_page(self, out, seconds=seconds)
+        """Write the audit page into the existing directory ``out``, its scorecard first (``index.html`` last)."""
+        return pages.audit_page(self, out, seconds=seconds, card=self.scorecard())
 
 
 def device_of(device: str | torch.device | None) -> torch.device:

@@ -25,6 +25,7 @@ from ..report.sections import slug
 from .audit import Setup, load_image, run_setup
 from .control import ControlResult, control_stage
 from .maps import REFERENCE, ZERO_FILLED
+from .scorecard import Scorecard, dataset_scorecard
 from .verdicts import MapOverImages, over_images
 
 __all__ = ["DATASET_MARKERS", "ROWS", "DatasetResult", "Item", "audit_dataset", "dataset_items", "parse_slices"]
@@ -128,9 +129,13 @@ class DatasetResult:
         """No image failed and the positive control, when asked for, ran."""
         return not self.failed and not isinstance(self.control, str)
 
+    def scorecard(self) -> Scorecard:
+        """Per map, the median and the worst image of every measure the rows hold (``experiments.scorecard``)."""
+        return dataset_scorecard(self)
+
     def write(self, out: str | Path) -> pages.Page:
-        """Write the dataset page into ``out`` (``index.html`` last)."""
-        return pages.dataset_page(self, out)
+        """Write the dataset page into ``out``, its scorecard first (``index.html`` last)."""
+        return pages.dataset_page(self, out, card=self.scorecard())
 
 
 def _prepare_rows(out: Path, settings: dict, *, force: bool, resume: bool, warn: Progress | None) -> set[str]:

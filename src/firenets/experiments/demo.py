@@ -15,6 +15,7 @@ from ..nets.mri import reconstruction_map
 from ..report import pages
 from ..stability.budget import Budget
 from .maps import REFERENCE, ZERO_FILLED, reference_makers
+from .scorecard import Scorecard, battery_scorecard
 from .stages import Accuracy, BatteryResult, accuracy, acquisitions, run
 
 __all__ = ["DemoResult", "demo"]
@@ -34,10 +35,17 @@ class DemoResult:
     control: BatteryResult | None = None
     barrier: BarrierResult | None = None
 
+    def scorecard(self) -> Scorecard:
+        """The shipped networks, the reference FIRENET, zero-filling and the control network on every
+        measure (``experiments.scorecard``); the reference's accuracy is that of FIRENET with its defaults."""
+        return battery_scorecard(self.battery, accuracy=self.reconstructions, structural=self.structural,
+                                 control=None if self.control is None else self.control.positive_control,
+                                 aliases={REFERENCE: "FIRENET"})
+
     def write(self, out: str | Path, *, seconds: float | None = None) -> pages.Page:
-        """Write the demo page into the existing directory ``out`` (the table's files in out/table,
-        ``index.html`` last)."""
-        return pages.demo_page(self, out, seconds=seconds)
+        """Write the demo page into the existing directory ``out``, its scorecard first (the table's files
+        in out/table, ``index.html`` last)."""
+        return pages.demo_page(self, out, seconds=seconds, card=self.scorecard())
 
 
 def demo(*, progress: bool | Progress | None = True, budget: Budget | None = None) -> DemoResult:

@@ -439,14 +439,16 @@ def _stage(result: BatteryResult, stage: str, makers, acqs, xs, A, x, *, mask, r
 
 ROW_KEYS = ("psnr", "ssim", "nmse", "worst_ratio", "local_ratio", "noise_ratio", "noise_quotient", "contrast", "truth_contrast",
             "faithfulness",
-            "kspace_error", "kspace_noise_error", "kspace_contrast", "kspace_truth_contrast", "converged")
+            "kspace_error", "kspace_noise_error", "kspace_unperturbed", "kspace_e_over_x", "kspace_threat",
+            "kspace_contrast", "kspace_truth_contrast", "converged")
 
 
 def image_row(result: BatteryResult) -> dict[str, Any]:
     """One audited image's numbers per map, JSON-ready: PSNR, SSIM, NMSE (accuracy), the largest
     worst-case ratio, the local worst case sigma_max of the Jacobian at x, the Gaussian-noise ratio and
     the quotient of the two ratios (perturbation), the error to the truth
-    under the first k-space threat at its largest budget and under Gaussian e of that norm, the contrast the
+    under the first k-space threat at its largest budget and under Gaussian e of that norm (with the
+    unperturbed error, ||e|| / ||x|| and the threat's name), the contrast the
     targeted attack created and the perturbed truth's own change (``HallucinationAttack.best``), the verdict
     of the region bounds on its disc (faithfulness: supported, not determined or contradicted by the
     samples the map was given), the same
@@ -466,7 +468,10 @@ def image_row(result: BatteryResult) -> dict[str, Any]:
             converged.append(bool(p.worst.converged))
         first = next(iter(result.threats.values()), {})  # the first k-space threat, at its largest budget
         if label in first:
-            row.update(kspace_error=first[label].worst.relative_error, kspace_noise_error=first[label].noise_errors[-1])
+            top = first[label].rows()[-1]
+            row.update(kspace_error=top["error"], kspace_noise_error=top["noise_error"],
+                       kspace_unperturbed=top["unperturbed"], kspace_e_over_x=top["e_over_x"],
+                       kspace_threat=first[label].threat)
             converged.append(bool(first[label].converged))
         if result.hallucination_attack is not None and label in result.hallucination_attack:
             h = result.hallucination_attack[label]

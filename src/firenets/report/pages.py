@@ -7,8 +7,9 @@ result objects given, and the figures are drawn from their images.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from ..barriers import table
 from ..nets.mri import REFERENCE_FIRENET
 from .figures import box_figure
 from .page import write
+from .scorecard import scorecard_record, scorecard_text
 from .sections import (
     Figure,
     Section,
@@ -47,13 +49,20 @@ TITLE = "firenets: can this network be trusted to reconstruct an image?"
 
 @dataclass(frozen=True)
 class Page:
-    """A written page: its path, the summary lines, the record in results.json, and the sections that
-    could not be drawn (section -> error; the run's own results are left as they were)."""
+    """A written page: its path, the summary lines, the record in results.json, the sections that could
+    not be drawn (section -> error; the run's own results are left as they were), the scorecard as plain
+    text, and one line per section naming the file to open."""
 
     path: Path
     summary: list[str]
     record: dict[str, Any]
     failures: dict[str, str] = field(default_factory=dict)
+    scorecard: str = ""
+    contents: list[str] = field(default_factory=list)
+
+    def terminal(self) -> list[str]:
+        """What a command prints: the scorecard, then the sections with the files to open."""
+        return ([self.scorecard, ""] if self.scorecard else self.summary) + self.contents
 
 
 def _directory(out: str | Path) -> Path:
@@ -70,16 +79,37 @@ def _meta(seconds: float) -> dict:
 
 
 def _write(title: str, sections: list[Section], out: Path, *, summary: list[str], record: dict[str, Any],
-           total: float, failures: dict[str, str] | None = None, **extra: Any) -> Page:
+           total: float, failures: dict[str, str] | None = None, card: Any = None,
+           measures: list[list[str]] | None = None, **extra: Any) -> Page:
+    """Write the page: with a scorecard (``card``, ``experiments.scorecard.Scorecard``), each section that
+    shows measures (``measures``, aligned with ``sections``) opens with their lead sentences and the
+    scorecard's cells link to it."""
+    anchors: dict[str, str] = {}
+    if card is not None:
+        measures = measures or [[] for _ in sections]
+        for i, (s, keys) in enumerate(zip(sections, measures, strict=True)):
+            shown = [k for k in keys if k in card.measures]
+            anchors.update({k: f"#s{i}" for k in shown})
+            if shown:
+                sections[i] = replace(s, lead=" ".join(card.lead(k) for k in shown))
     results = {"title": title, "summary": summary, "sections": [s.as_dict() for s in sections],
                "meta": _meta(total), "record": record, **extra}
+    card_record = None
+    if card is not None:
+        card_record = scorecard_record(card, anchors)
+        results["scorecard"] = card_record
     path = write(results, out)
-    return Page(path, summary, record, dict(failures or {}))
+    contents = []
+    for i, s in enumerate(sections):  # one line of at most 100 columns per section: its title, the file to open
+        target = f"{path.name}#s{i}" + (f", {s.figures[0].file}" if s.figures else "")
+        contents.append(f"{textwrap.shorten(s.title, max(20, 98 - len(target)), placeholder=' ...')}: {target}")
+    return Page(path, summary, record, dict(failures or {}),
+                scorecard_text(card_record) if card_record else "", contents)
 
 
-def demo_page(result: Any, out: str | Path, *, seconds: float | None = None) -> Page:
-    """Write the demo page (``experiments.demo.DemoResult``) into ``out``: figures, JSON, the table's
-    files in ``out/table``, ``index.html`` last."""
+def demo_page(result: Any, out: str | Path, *, seconds: float | None = None, card: Any = None) -> Page:
+    """Write the demo page (``experiments.demo.DemoResult``) into ``out``: the scorecard (``card``) first,
+    figures, JSON, the table's files in ``out/table``, ``index.html`` last."""
     out = _directory(out)
     table.write(result.table, out / "table")
     bat, struct = result.battery, result.structural
@@ -117,13 +147,15 @@ def demo_page(result: Any, out: str | Path, *, seconds: float | None = None) -> 
              " ".join(sections[2 + b].text[2:]), *[" ".join(s.text[1:]) for s in sections[3 + b:]]]
     summary = [f"{i}. {h}: {t}" for i, (h, t) in enumerate(zip(heads, lines, strict=False), start=1)]
     total = seconds if seconds is not None else sum(result.seconds.values())
+    shown = {"reconstruction": ["accuracy"], "perturbation": ["worst_case"], "hallucination_attack": ["invented"],
+             "faithfulness": ["in_data"], "structural": ["small_detail"], "positive_control": ["positive_control"]}
     return _write(TITLE, sections, out, summary=summary, record={k: s.record for k, s in zip(keys, sections, strict=True)},
-                  total=total, seconds=result.seconds)
+                  total=total, card=card, measures=[shown.get(k, []) for k in keys], seconds=result.seconds)
 
 
-def audit_page(bat: Any, out: str | Path, *, seconds: float | None = None) -> Page:
-    """Write the audit page of an ``experiments.audit.AuditResult`` (its ``subject`` the user's map): a
-    section per stage that ran, the stages' status (a stage that failed, or whose section could not be
+def audit_page(bat: Any, out: str | Path, *, seconds: float | None = None, card: Any = None) -> Page:
+    """Write the audit page of an ``experiments.audit.AuditResult`` (its ``subject`` the user's map): the
+    scorecard (``card``) first, a section per stage that ran, the stages' status (a stage that failed, or whose section could not be
     drawn, is named with its error), ``index.html`` last."""
     out = _directory(out)
     st, name = bat.settings, bat.subject
@@ -182,6 +214,12 @@ def audit_page(bat: Any, out: str | Path, *, seconds: float | None = None) -> Pa
     sections: list[Section] = []
     record: dict[str, Any] = {"settings": st}
     drawn: dict[str, str] = {}
+    shown = {"accuracy": ["accuracy"], "perturbation": ["worst_case"],
+             "threats": [f"threat:{t}" for t in bat.threats], "hallucination_attack": ["invented"],
+             "kspace_hallucination_attack": ["invented:kspace"], "faithfulness": ["in_data"],
+             None: ["small_detail", "more_samples"], "generalisation": ["generalisation"],
+             "positive_control": ["positive_control"]}
+    measures: list[list[str]] = []
     for stage, key, title, build in builders:
         try:
             s = build(f"{len(sections) + 1}. {title}")
@@ -189,24 +227,26 @@ def audit_page(bat: Any, out: str | Path, *, seconds: float | None = None) -> Pa
             drawn[stage] = f"drawing the page section: {type(exc).__name__}: {exc}"
             continue
         sections.append(s)
+        measures.append(shown.get(key, []))
         record.update({key: s.record} if key is not None else s.record)
     failures = {**drawn, **bat.failures}  # the run's own error first where a stage has both
     status = stages_section(bat, title=f"{len(sections) + 1}. Stages", failures=failures)
     sections.append(status)
+    measures.append([])
     record.update(completed=bat.completed_besides(failures), failures=failures, map_seconds=bat.map_seconds)
     summary = [s.summary for s in sections if s.summary]
     total = seconds if seconds is not None else sum(bat.seconds.values())
     return _write(f"firenets audit: {name}", sections, out, summary=summary, record=record, total=total,
-                  failures=drawn, seconds=bat.seconds)
+                  failures=drawn, card=card, measures=measures, seconds=bat.seconds)
 
 
 DATASET_PANELS = (("psnr", "PSNR (dB)"), ("worst_ratio", "worst-case ratio"),
                   ("noise_quotient", "worst-case / noise ratio"), ("contrast", "hallucination contrast"))
 
 
-def dataset_page(res: Any, out: str | Path) -> Page:
-    """Write the page of a dataset audit (``experiments.dataset.DatasetResult``) into ``out``: per-map
-    sentences, box plots, the worst images linked to their pages and figures, a row per image and map,
+def dataset_page(res: Any, out: str | Path, *, card: Any = None) -> Page:
+    """Write the page of a dataset audit (``experiments.dataset.DatasetResult``) into ``out``: the scorecard
+    over the images (``card``) first, per-map sentences, box plots, the worst images linked to their pages and figures, a row per image and map,
     the positive control, the stages' status; ``index.html`` last."""
     out = _directory(out)
     rows, name, settings, control = res.rows, res.subject, res.settings, res.control
@@ -305,5 +345,8 @@ def dataset_page(res: Any, out: str | Path) -> Page:
     sections.append(Section(f"{len(sections) + 1}. Stages",
                             ["Per stage, the images on which it completed and failed, and the first error."],
                             tables=[Table(["stage", "completed", "failed", "first error"], status)]))
+    measures = [["accuracy"], ["worst_case"], [k for k in card.measures if k.startswith(("threat:", "invented", "in_data"))]
+                if card is not None else []]
+    measures += [["positive_control"] if s.title.startswith("4. The positive control") else [] for s in sections[3:]]
     return _write(f"firenets audit: {name} on {len(rows)} images", sections, out, summary=summary, record=record,
-                  total=res.seconds)
+                  total=res.seconds, card=card, measures=measures)

@@ -57,7 +57,7 @@ class Figure:
 @dataclass
 class Section:
     """One section of a page; ``summary`` is its line in the page's summary (None: it has none), ``record``
-    what results.json holds for it."""
+    what results.json holds for it, ``lead`` the sentence that opens it (its question answered)."""
 
     title: str
     text: list[str]
@@ -65,13 +65,14 @@ class Section:
     tables: list[Table] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     record: Any = None
+    lead: str | None = None
 
     def numbered(self, n: int) -> Section:
         return replace(self, title=f"{n}. {self.title}")
 
     def as_dict(self) -> dict[str, Any]:
         """The section as ``report.page.render`` takes it."""
-        return {"title": self.title, "text": list(self.text),
+        return {"title": self.title, "lead": self.lead or "", "text": list(self.text),
                 "tables": [{"caption": t.caption, "columns": t.columns, "rows": t.rows} for t in self.tables],
                 "figures": [{"file": f.file, "caption": f.caption, "data": f.data} for f in self.figures]}
 

@@ -1,0 +1,405 @@
+"""The scorecard: one row per map, one cell per measure, each a number, a verdict word and a level,
+judged by the rules below (defined once here and printed under every scorecard). A page and the
+terminal render it (``report``); every number in a cell is the result object's own.
+
+Levels: "pass" (nothing found at these sizes), "warn" (the data leave it open), "fail" (a finding),
+"info" (a control or a number without a rule), "none" (not measured on this map).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..stability.faithfulness import VERDICTS
+from ..stability.structural import RECOVERED_THRESHOLD
+from .control import CONTROL_LABEL
+from .maps import REFERENCE, ZERO_FILLED
+from .verdicts import UNSTABLE_FACTOR, _median, is_unstable
+
+__all__ = ["LEVELS", "MEASURES", "RULES", "Cell", "Scorecard", "battery_scorecard", "dataset_scorecard",
+           "threat_gain"]
+
+LEVELS = ("pass", "warn", "fail", "info", "none")
+
+# measure -> (column heading, the question its section answers)
+MEASURES: dict[str, tuple[str, str]] = {
+    "accuracy": ("accuracy: PSNR, SSIM", "Is the reconstruction accurate?"),
+    "worst_case": ("worst case: ratio, x zero-filling's, local",
+                   "Does some small perturbation of the image change the output far more than zero-filling's?"),
+    "threat:kspace": ("k-space threat: error at the largest budget",
+                      "Does a perturbation of the samples (relative to ||A x||) raise the error to the truth?"),
+    "threat:coil": ("per-coil threat: error at the largest budget",
+                    "Does a per-coil perturbation of the samples raise the error to the truth?"),
+    "threat:full-kspace": ("full k-space threat: error at the largest budget",
+                           "Does a perturbation relative to the full k-space raise the error to the truth?"),
+    "invented": ("targeted attack: contrast in a small disc",
+                 "Can a small perturbation make a map show a detail that is not there?"),
+    "invented:kspace": ("targeted attack on the samples: contrast",
+                        "Can a small perturbation of the samples make a map show a detail that is not there?"),
+    "in_data": ("is the attacked detail in the data?",
+                "Do the samples the map was given support the contrast the targeted attack made it show?"),
+    "small_detail": ("small detail", "Is a small detail added to the image recovered?"),
+    "more_samples": ("more samples", "Do more samples ever make the reconstruction worse?"),
+    "generalisation": ("generalisation: worst drop", "Does the map hold up off its images and acquisition?"),
+    "positive_control": ("positive control: found / feasible",
+                         "Does the attack find an instability that a theorem guarantees?"),
+}
+
+RULES: tuple[str, ...] = (
+    f"worst case: unstable at these sizes when the largest worst-case ratio ||f(A(x+r)) - f(Ax)|| / ||r|| found on "
+    f"the spheres exceeds {UNSTABLE_FACTOR:g} times zero-filling's (exactly 1, an orthogonal projection); the local "
+    "value sigma_max of the Jacobian at x is the worst case only as ||r|| -> 0.",
+    f"k-space threats: the error to the truth rises by more than {UNSTABLE_FACTOR:g} ||e|| / ||x|| at the largest "
+    "budget (zero-filling's rises by at most ||e|| / ||x||, as ||A|| <= 1), so the output moved more than "
+    f"{UNSTABLE_FACTOR:g} ||e||.",
+    f"targeted attack: a map invents detail when the contrast it gains in the attacked disc exceeds {UNSTABLE_FACTOR:g} "
+    "times zero-filling's at the same budget and exceeds the perturbed truth's own change there.",
+    "in the data: the certified interval of the disc's mean over every image that fits the map's perturbed samples "
+    "and is as sparse as its output; supported when the unattacked level lies outside it, not determined when "
+    "inside (the samples do not show the detail), contradicted when the attacked output's own mean lies outside.",
+    f"small detail: recovered when at least {RECOVERED_THRESHOLD:g} of the inserted contrast shows in the output.",
+    "more samples: a loss when any larger nested mask gives a PSNR lower by more than the stage's tolerance.",
+    "accuracy and generalisation: worse than doing nothing when the PSNR falls below zero-filling's on the same "
+    "images and acquisition.",
+    "positive control: found when the attack on the sphere of the feasible r reaches its ratio (within the "
+    "stopping rule's tolerance); a map whose accuracy forces no Lipschitz constant above 1 is not judged.",
+    "A search that hit its step cap reports a weaker lower bound: its cell says 'not converged'.",
+)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One map's result on one measure: ``text`` the numbers, ``word`` the verdict, ``level`` (``LEVELS``),
+    ``value`` the headline number as the result holds it, ``converged`` of the search behind it (None: no
+    search), and for a dataset the worst image (its name and page)."""
+
+    text: str
+    word: str
+    level: str
+    value: Any = None
+    converged: bool | None = None
+    worst: str | None = None
+    worst_page: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("text", "word", "level", "value", "converged", "worst", "worst_page")}
+
+
+NONE = Cell("-", "not run", "none")
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    """The maps (rows, the user's first), the measures (columns, ``MEASURES``' keys), the cells, and the
+    rules; ``over`` names what a cell summarises (one image, or the median and worst over images)."""
+
+    maps: list[str]
+    measures: list[str]
+    cells: dict[str, dict[str, Cell]]
+    over: str
+    rules: tuple[str, ...] = RULES
+    notes: list[str] = field(default_factory=list)
+
+    def cell(self, label: str, measure: str) -> Cell:
+        return self.cells.get(label, {}).get(measure, NONE)
+
+    def heading(self, measure: str) -> str:
+        return MEASURES[measure][0]
+
+    def lead(self, measure: str) -> str:
+        """The sentence that opens the measure's section: its question, then the maps grouped by verdict."""
+        groups: dict[str, list[str]] = {}
+        for m in self.maps:
+            c = self.cell(m, measure)
+            if c.level in ("none",) or c.word == "control":
+                continue
+            groups.setdefault(c.word + ("" if c.converged in (True, None) else " (not converged)"), []).append(m)
+        answer = "; ".join(f"{w}: {', '.join(ms)}" for w, ms in groups.items()) or "no map was measured"
+        return f"{MEASURES[measure][1]} {answer[0].upper()}{answer[1:]}."
+
+    def summary(self) -> dict[str, Any]:
+        return {"over": self.over, "maps": self.maps, "measures": self.measures,
+                "headings": {m: self.heading(m) for m in self.measures},
+                "cells": {m: {k: self.cell(m, k).summary() for k in self.measures} for m in self.maps},
+                "rules": list(self.rules), "notes": self.notes}
+
+
+def threat_gain(error: float, unperturbed: float, e_over_x: float) -> float:
+    """(||f(Ax + e) - x|| - ||f(Ax) - x||) / ||e||, all relative to ||x||: a lower bound on
+    ||f(Ax + e) - f(Ax)|| / ||e|| (the triangle inequality)."""
+    return (error - unperturbed) / e_over_x if e_over_x > 0 else 0.0
+
+
+def _conv(text: str, converged: bool | None) -> str:
+    return text if converged in (True, None) else text + "; not converged"
+
+
+def _accuracy(acc: Any, label: str, key: str) -> Cell:
+    per = [(img, m[key], m[ZERO_FILLED]) for img, m in acc.metrics.items() if key in m]
+    if not per:
+        return NONE
+    text = (" / ".join(f"{v['psnr']:.2f}" for _, v, _ in per) + " dB, SSIM "
+            + " / ".join(f"{v['ssim']:.3f}" for _, v, _ in per))
+    if label == ZERO_FILLED:
+        return Cell(text, "control", "info", per[0][1]["psnr"])
+    below = [img for img, v, z in per if v["psnr"] < z["psnr"]]
+    return Cell(text, f"below zero-filling on {', '.join(below)}" if below else "above zero-filling",
+                "fail" if below else "pass", per[0][1]["psnr"])
+
+
+def _worst_case(bat: Any, label: str) -> Cell:
+    p = bat.perturbation.get(label)
+    if p is None:
+        return NONE
+    local = p.worst.local
+    loc = "" if local is None else f"; local {local.sigma:.3g}" + ("" if local.converged else " (not converged)")
+    conv = bool(p.worst.converged)
+    if label == ZERO_FILLED:
+        return Cell(_conv(f"{p.max_ratio:.4g}{loc}", conv), "control", "info", p.max_ratio, conv)
+    v = bat.verdicts.get(label)
+    if v is None:
+        return Cell(_conv(f"{p.max_ratio:.3g}{loc}", conv), "no control", "info", p.max_ratio, conv)
+    return Cell(_conv(f"{v.ratio:.3g}, {v.factor:.2f}x{loc}", conv),
+                "unstable" if v.unstable else "none found", "fail" if v.unstable else "pass", v.ratio, conv)
+
+
+def _threat(t: Any, label: str) -> Cell:
+    r = t.rows()[-1]
+    conv = bool(t.converged)
+    text = _conv(f"{r['error']:.2%} from {r['unperturbed']:.2%} (noise {r['noise_error']:.2%})", conv)
+    if label == ZERO_FILLED:
+        return Cell(text, "control", "info", r["error"], conv)
+    gain = threat_gain(r["error"], r["unperturbed"], r["e_over_x"])
+    bad = gain > UNSTABLE_FACTOR
+    return Cell(text, f"rises {gain:.2g} ||e||" if bad else "not amplified", "fail" if bad else "pass",
+                r["error"], conv)
+
+
+def _invented(atts: Mapping[str, Any], label: str) -> Cell:
+    h = atts.get(label)
+    if h is None:
+        return NONE
+    a, conv = h.best, bool(h.converged)
+    x_max = float(h.x.abs().max())
+    text = _conv(f"{a.contrast:.3g} ({a.contrast / x_max:.1%} of max), truth {a.input_contrast:.3g}", conv)
+    if label == ZERO_FILLED:
+        return Cell(text, "control", "info", a.contrast, conv)
+    zf = atts.get(ZERO_FILLED)
+    if zf is None or zf.best.contrast <= 0:
+        return Cell(text, "no control", "info", a.contrast, conv)
+    factor = a.contrast / zf.best.contrast
+    bad = factor > UNSTABLE_FACTOR and a.contrast > a.input_contrast
+    return Cell(text, f"invents ({factor:.2g}x)" if bad else f"{factor:.2g}x zero-filling's",
+                "fail" if bad else "pass", a.contrast, conv)
+
+
+_REGION_LEVEL = dict(zip(VERDICTS, ("pass", "warn", "fail"), strict=True))
+
+
+def _in_data(b: Any) -> Cell:
+    lo, hi = b.interval
+    conv = None if b.converged is None else bool(b.converged)
+    return Cell(_conv(f"[{lo:.3g}, {hi:.3g}], unattacked {b.background:.3g}", conv),
+                b.verdict.replace(" by the data", ""), _REGION_LEVEL[b.verdict], b.verdict, conv)
+
+
+def _small_detail(sc: Any, label: str) -> Cell:
+    return Cell(f"contrast {sc.contrast:.2f}", "recovered" if sc.recovered else "lost",
+                "pass" if sc.recovered else "fail", sc.contrast)
+
+
+def _zero_filled_detail(sc: Any) -> Cell:
+    ok = sc.zero_filled_recovered
+    return Cell(f"contrast {sc.zero_filled_contrast:.2f}", "recovered" if ok else "lost", "info",
+                sc.zero_filled_contrast)
+
+
+def _more_samples(ms: Any) -> Cell:
+    rs = ms.results
+    text = f"PSNR {rs[0]['psnr']:.1f} to {rs[-1]['psnr']:.1f} dB ({rs[0]['rate']:.0%} to {rs[-1]['rate']:.0%})"
+    loss = max((d[2] for d in ms.drops), default=0.0)
+    return Cell(text, "no loss" if ms.stable else f"loses {loss:.2f} dB", "pass" if ms.stable else "fail", loss)
+
+
+def _generalisation(gs: Mapping[str, Any], label: str) -> Cell:
+    rows = [r for r in gs[label].table() if r["psnr_drop"] is not None]
+    if not rows:
+        return NONE
+    worst = max(rows, key=lambda r: r["psnr_drop"])
+    text = f"{worst['psnr_drop']:.2f} dB ({worst['images']}, {worst['acquisition']})"
+    if label == ZERO_FILLED or ZERO_FILLED not in gs:
+        return Cell(text, "control" if label == ZERO_FILLED else "no control", "info", worst["psnr_drop"])
+    zf = {(r["images"], r["acquisition"]): r["psnr"] for r in gs[ZERO_FILLED].table()}
+    below = [r for r in gs[label].table() if r["psnr"] < zf.get((r["images"], r["acquisition"]), float("-inf"))]
+    return Cell(text, f"below zero-filling on {len(below)} of {len(zf)}" if below else "above zero-filling",
+                "fail" if below else "pass", worst["psnr_drop"])
+
+
+def _positive_control(pc: Any) -> Cell:
+    conv = bool(pc.attack_converged)
+    text = _conv(f"{pc.attack_ratio:.3g} / {pc.feasible_ratio:.3g}", conv)
+    if max(pc.bound, pc.bound_difference) <= 1:
+        return Cell(text, "nothing forced", "info", pc.attack_ratio, conv)
+    return Cell(text, "found" if pc.found else "missed", "pass" if pc.found else "fail", pc.attack_ratio, conv)
+
+
+def _order(labels: Sequence[str]) -> list[str]:
+    """The maps examined first, then the reference FIRENET, zero-filling and the control network."""
+    tail = [m for m in (REFERENCE, ZERO_FILLED, CONTROL_LABEL) if m in labels]
+    return [m for m in labels if m not in tail] + tail
+
+
+def battery_scorecard(bat: Any, *, accuracy: Any = None, structural: Any = None, control: Any = None,
+                      aliases: Mapping[str, str] | None = None) -> Scorecard:
+    """The scorecard of one battery (``stages.BatteryResult``): the stages that ran, per map; the demo's
+    accuracy, structural battery and positive control come from its other runs (``accuracy``,
+    ``structural``, ``control``), and ``aliases`` names the label a map has there (the demo's FIRENET with
+    its defaults for the reference's accuracy)."""
+    aliases = dict(aliases or {})
+    acc = accuracy if accuracy is not None else bat.accuracy
+    struct = structural if structural is not None else bat
+    ctrl = control if control is not None else bat.positive_control
+    columns: list[tuple[str, Callable[[str], Cell]]] = []
+    labels = list(bat.settings["maps"])
+    if acc is not None:
+        maps_acc = next(iter(acc.metrics.values()))
+        columns.append(("accuracy", lambda m: _accuracy(acc, m, aliases.get(m, m)) if aliases.get(m, m) in maps_acc
+                        else NONE))
+    if bat.perturbation is not None:
+        columns.append(("worst_case", lambda m: _worst_case(bat, m)))
+    for threat, per in bat.threats.items():
+        columns.append((f"threat:{threat}", lambda m, per=per: _threat(per[m], m) if m in per else NONE))
+    if bat.hallucination_attack is not None:
+        columns.append(("invented", lambda m: _invented(bat.hallucination_attack, m)))
+    if bat.kspace_hallucination_attack is not None:
+        columns.append(("invented:kspace", lambda m: _invented(bat.kspace_hallucination_attack, m)))
+    if bat.faithfulness is not None:
+        columns.append(("in_data", lambda m: _in_data(bat.faithfulness[m]) if m in bat.faithfulness else NONE))
+    if struct is not None and struct.structural is not None:
+        sc = struct.structural
+        first = next(iter(sc.values()))
+        columns.append(("small_detail", lambda m: _small_detail(sc[m], m) if m in sc else
+                        _zero_filled_detail(first) if m == ZERO_FILLED else NONE))
+    if bat.more_samples is not None:
+        columns.append(("more_samples", lambda m: _more_samples(bat.more_samples[m]) if m in bat.more_samples
+                        else NONE))
+    if bat.generalisation is not None:
+        columns.append(("generalisation", lambda m: _generalisation(bat.generalisation, m) if m in bat.generalisation
+                        else NONE))
+    if ctrl is not None:
+        columns.append(("positive_control", lambda m: _positive_control(ctrl.maps[m]) if m in ctrl.maps else NONE))
+        labels += [m for m in ctrl.maps if m not in labels]
+    if ZERO_FILLED not in labels:
+        labels.append(ZERO_FILLED)
+    maps = _order(labels)
+    cells = {m: {key: build(m) for key, build in columns} for m in maps}
+    notes = [f"{m}'s accuracy is that of {a}." for m, a in aliases.items() if m in maps and acc is not None]
+    image = bat.settings.get("attacked_image")
+    return Scorecard(maps, [k for k, _ in columns], cells, f"the image {image}" if image else "one image", notes=notes)
+
+
+def _spread(values: list[tuple[float, dict]], worst: Callable, fmt: str) -> tuple[str, dict]:
+    """'median m, worst w' over (value, row) pairs, and the worst row."""
+    v, row = worst(values, key=lambda t: t[0])
+    return f"median {_median([a for a, _ in values]):{fmt}}, worst {v:{fmt}}", row
+
+
+def dataset_scorecard(res: Any) -> Scorecard:
+    """The scorecard of a dataset audit (``dataset.DatasetResult``): per map and measure the median over
+    the images and the worst image (linked to its page), the verdict counted over the images."""
+    rows = res.rows
+    labels = res.labels
+    zf = {r["image"]: r["maps"].get(ZERO_FILLED, {}) for r in rows if r.get("maps")}
+
+    def pairs(m: str, key: str) -> list[tuple[float, dict]]:
+        return [(r["maps"][m][key], r) for r in rows if r.get("maps", {}).get(m, {}).get(key) is not None]
+
+    def cell(text: str, word: str, level: str, value: Any, row: dict, conv: list[bool]) -> Cell:
+        converged = all(conv) if conv else None
+        return Cell(_conv(text, converged), word, level, value, converged, row["image"], row.get("page"))
+
+    def conv_of(m: str, ps: list[tuple[float, dict]]) -> list[bool]:
+        return [r["maps"][m]["converged"] for _, r in ps if r["maps"][m].get("converged") is not None]
+
+    def build(m: str, key: str) -> Cell:
+        if key == "accuracy":
+            ps = pairs(m, "psnr")
+            if not ps:
+                return NONE
+            text, row = _spread(ps, min, ".2f")
+            below = sum(v < zf[r["image"]].get("psnr", float("-inf")) for v, r in ps)
+            if m == ZERO_FILLED:
+                return cell(text + " dB", "control", "info", row["maps"][m]["psnr"], row, [])
+            return cell(text + " dB", f"below zero-filling on {below} of {len(ps)}" if below else
+                        f"above zero-filling on {len(ps)}", "fail" if below else "pass", row["maps"][m]["psnr"], row, [])
+        if key == "worst_case":
+            ps = pairs(m, "worst_ratio")
+            if not ps:
+                return NONE
+            text, row = _spread(ps, max, ".3g")
+            value = row["maps"][m]["worst_ratio"]
+            if m == ZERO_FILLED:
+                return cell(text, "control", "info", value, row, conv_of(m, ps))
+            judged = [is_unstable(v, zf[r["image"]]["worst_ratio"]) for v, r in ps
+                      if zf[r["image"]].get("worst_ratio")]
+            u = sum(judged)
+            return cell(text, f"unstable on {u} of {len(judged)}" if u else f"none found on {len(judged)}",
+                        "fail" if u else "pass", value, row, conv_of(m, ps))
+        if key.startswith("threat:"):
+            ps = pairs(m, "kspace_error")
+            if not ps:
+                return NONE
+            text, row = _spread(ps, max, ".2%")
+            value = row["maps"][m]["kspace_error"]
+            if m == ZERO_FILLED:
+                return cell(text, "control", "info", value, row, conv_of(m, ps))
+            gains = [threat_gain(v, r["maps"][m]["kspace_unperturbed"], r["maps"][m]["kspace_e_over_x"])
+                     for v, r in ps if r["maps"][m].get("kspace_unperturbed") is not None]
+            k = sum(g > UNSTABLE_FACTOR for g in gains)
+            return cell(text, f"amplified on {k} of {len(gains)}" if k else f"not amplified on {len(gains)}",
+                        "fail" if k else "pass", value, row, conv_of(m, ps))
+        if key == "invented":
+            ps = pairs(m, "contrast")
+            if not ps:
+                return NONE
+            text, row = _spread(ps, max, ".3g")
+            value = row["maps"][m]["contrast"]
+            if m == ZERO_FILLED:
+                return cell(text, "control", "info", value, row, conv_of(m, ps))
+            bad = sum(zf[r["image"]].get("contrast") is not None and zf[r["image"]]["contrast"] > 0
+                      and v > UNSTABLE_FACTOR * zf[r["image"]]["contrast"] and v > r["maps"][m]["truth_contrast"]
+                      for v, r in ps)
+            return cell(text, f"invents on {bad} of {len(ps)}" if bad else f"invents on none of {len(ps)}",
+                        "fail" if bad else "pass", value, row, conv_of(m, ps))
+        if key == "in_data":
+            vs = [(r["maps"][m]["faithfulness"], r) for r in rows
+                  if r.get("maps", {}).get(m, {}).get("faithfulness") is not None]
+            if not vs:
+                return NONE
+            counts = {v: sum(f == v for f, _ in vs) for v in VERDICTS}
+            worst = next(v for v in reversed(VERDICTS) if counts[v])
+            row = next(r for f, r in vs if f == worst)
+            text = ", ".join(f"{v.replace(' by the data', '')} {counts[v]}" for v in VERDICTS if counts[v])
+            return Cell(text + f" of {len(vs)}", worst.replace(" by the data", "") + f" on {counts[worst]}",
+                        _REGION_LEVEL[worst], counts[VERDICTS[2]], None, row["image"], row.get("page"))
+        raise AssertionError(key)
+
+    threat = next((v["kspace_threat"] for r in rows for v in r.get("maps", {}).values() if v.get("kspace_threat")),
+                  "kspace")  # the rows hold the first k-space threat's error
+    measures = [k for k, column in (("accuracy", "psnr"), ("worst_case", "worst_ratio"),
+                                    (f"threat:{threat}", "kspace_error"), ("invented", "contrast"),
+                                    ("in_data", "faithfulness"))
+                if any(r.get("maps", {}).get(m, {}).get(column) is not None for r in rows for m in labels)]
+    cells = {m: {k: build(m, k) for k in measures} for m in labels}
+    ctrl = res.control
+    maps = list(labels)
+    if ctrl is not None and not isinstance(ctrl, str):
+        measures.append("positive_control")
+        for m, pc in ctrl.maps.items():
+            cells.setdefault(m, {})["positive_control"] = _positive_control(pc)
+            if m not in maps:
+                maps.append(m)
+    notes = ["The positive control runs once, not per image."] if "positive_control" in measures else []
+    return Scorecard(_order(maps), measures, cells, f"{len(rows)} images: median and worst image", notes=notes)

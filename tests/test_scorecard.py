@@ -1,0 +1,222 @@
+"""The scorecard: every cell is the result object's own number, judged by the rule stated under it
+(each rule recomputed here from the raw results); the page draws it first and links every cell to
+its section; the terminal prints it within 100 columns; a dataset's cells are the median and the
+worst image of its rows."""
+
+from __future__ import annotations
+
+import html
+import json
+import statistics
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+import firenets as fn
+from firenets import data
+from firenets.acquisition import acquire
+from firenets.experiments import RULES, UNSTABLE_FACTOR, ZERO_FILLED, dataset_scorecard
+from firenets.experiments.scorecard import threat_gain
+from firenets.report.scorecard import scorecard_text
+from firenets.stability import Budget
+
+SMALL = Budget(steps=3, patience=2)
+
+
+class Smooth(torch.nn.Module):
+    """A learnable smoothing of A^* y: complex (B, H, W) -> complex (B, H, W)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(2, 2, 3, padding=1, dtype=torch.float64)
+
+    def forward(self, x):
+        z = torch.view_as_real(x).permute(0, 3, 1, 2)
+        z = z + 0.1 * self.conv(z)
+        return torch.complex(z[:, 0].contiguous(), z[:, 1].contiguous())
+
+
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory):
+    result = fn.audit(Smooth(), data.ellipses(32, seed=1), budget=SMALL)
+    out = tmp_path_factory.mktemp("audit")
+    page = result.write(out)
+    return result, page, out
+
+
+def _expected(result, m: str, key: str):
+    """(value, level) of one cell, recomputed from the raw results by the rule the scorecard prints."""
+    zf = ZERO_FILLED
+    if key == "accuracy":
+        per = next(iter(result.accuracy.metrics.values()))
+        below = any(p[m]["psnr"] < p[zf]["psnr"] for p in result.accuracy.metrics.values())
+        return per[m]["psnr"], "info" if m == zf else ("fail" if below else "pass")
+    if key == "worst_case":
+        p, z = result.perturbation[m], result.perturbation[zf]
+        return p.max_ratio, "info" if m == zf else ("fail" if p.max_ratio / z.max_ratio > UNSTABLE_FACTOR else "pass")
+    if key.startswith("threat:"):
+        t = result.threats[key.split(":", 1)[1]][m]
+        e = float(torch.linalg.vector_norm(t.worst.e)) / t.x_norm
+        rise = t.worst.relative_error - t.unperturbed
+        return t.worst.relative_error, "info" if m == zf else ("fail" if rise > UNSTABLE_FACTOR * e else "pass")
+    if key.startswith("invented"):
+        atts = result.kspace_hallucination_attack if key == "invented:kspace" else result.hallucination_attack
+        a, z = atts[m].best, atts[zf].best
+        bad = a.contrast > UNSTABLE_FACTOR * z.contrast and a.contrast > a.input_contrast
+        return a.contrast, "info" if m == zf else ("fail" if bad else "pass")
+    if key == "in_data":
+        v = result.faithfulness[m].verdict
+        return v, {"supported by the data": "pass", "not determined by the data": "warn"}.get(v, "fail")
+    if key == "small_detail":
+        sc = result.structural[m]
+        return sc.contrast, "pass" if sc.recovered else "fail"
+    if key == "more_samples":
+        ms = result.more_samples[m]
+        return max([d[2] for d in ms.drops], default=0.0), "pass" if ms.stable else "fail"
+    if key == "generalisation":
+        table = result.generalisation[m].table()
+        drop = max(r["psnr_drop"] for r in table if r["psnr_drop"] is not None)
+        ref = {(r["images"], r["acquisition"]): r["psnr"] for r in result.generalisation[zf].table()}
+        below = any(r["psnr"] < ref[(r["images"], r["acquisition"])] for r in table)
+        return drop, "info" if m == zf else ("fail" if below else "pass")
+    if key == "positive_control":
+        pc = result.positive_control.maps[m]
+        if max(pc.bound, pc.bound_difference) <= 1:
+            return pc.attack_ratio, "info"
+        return pc.attack_ratio, "pass" if pc.attack_ratio >= pc.feasible_ratio * (1 - pc.tol) else "fail"
+    raise AssertionError(key)
+
+
+def test_every_cell_is_the_results_own_judged_by_its_rule(audited):
+    result, page, out = audited
+    card = result.scorecard()
+    assert card.maps == ["Smooth", "FIRENET (reference)", "zero-filled", "U-Net (control)"]
+    assert card.measures == ["accuracy", "worst_case", "threat:kspace", "invented", "invented:kspace", "in_data",
+                             "small_detail", "more_samples", "generalisation", "positive_control"]
+    measured = 0
+    for m in card.maps:
+        for key in card.measures:
+            cell = card.cell(m, key)
+            if m == "U-Net (control)" and key != "positive_control" or m == "Smooth" and key == "positive_control":
+                assert cell.level == "none"  # not measured on that map
+                continue
+            value, level = _expected(result, m, key)
+            assert cell.value == (pytest.approx(value, rel=1e-12) if isinstance(value, float) else value), (m, key)
+            assert cell.level == level, (m, key, cell)
+            measured += 1
+    assert measured == 3 * 9 + 3
+    # the page's record is the card's, and every measured cell's text and word are on the page
+    record = json.loads((out / "results.json").read_text())["scorecard"]
+    page_html = (out / "index.html").read_text()
+    assert page_html.index('id="scorecard"') < page_html.index('id="s0"')
+    for row in record["rows"]:
+        for key, cell in zip(record["measures"], row["cells"], strict=True):
+            mine = card.cell(row["map"], key)
+            assert (cell["text"], cell["word"], cell["level"]) == (mine.text, mine.word, mine.level)
+            if cell["level"] != "none":
+                assert html.escape(mine.text) in page_html and html.escape(mine.word) in page_html
+                section = int(cell["href"][2:])  # the cell links to the section showing its measure
+                assert record["measures"][record["measures"].index(key)] == key
+                title = json.loads((out / "results.json").read_text())["sections"][section]["title"]
+                assert title.split(". ", 1)[1].split(":")[0] in {
+                    "Accuracy", "Worst-case perturbations", "Perturbations of the samples",
+                    "Targeted hallucination attack", "Targeted hallucination attack on the samples",
+                    "Is the attacked detail in the data? Region bounds", "Small structural change and more samples",
+                    "Generalisation", "The positive control"}
+    for rule in RULES:
+        assert html.escape(rule) in page_html
+
+
+def test_sections_open_with_their_answer(audited):
+    result, page, out = audited
+    sections = json.loads((out / "results.json").read_text())["sections"]
+    worst = next(s for s in sections if s["title"].endswith("Worst-case perturbations"))
+    v = result.verdicts["Smooth"]
+    word = "unstable" if v.unstable else "none found"
+    assert worst["lead"].startswith("Does some small perturbation of the image change the output")
+    assert f"{word[0].upper()}{word[1:]}" in worst["lead"] or f"; {word}" in worst["lead"]
+    assert "Smooth" in worst["lead"] and "zero-filled" not in worst["lead"]  # the control is not judged
+    html_text = (out / "index.html").read_text()
+    # the lead comes first in its section, before the tables and the explanations
+    at = html_text.index(html.escape(worst["title"]))
+    assert html_text.index('<p class="lead">', at) < html_text.index("<table>", at) < html_text.index(
+        html.escape(worst["text"][0]), at)
+
+
+def test_the_terminal_prints_the_scorecard_within_100_columns(audited):
+    result, page, out = audited
+    lines = page.terminal()
+    assert all(len(line) <= 100 for text in lines for line in text.splitlines())
+    text = "\n".join(lines)
+    card = result.scorecard()
+    for m in card.maps:
+        assert m in text
+    for m in card.maps:
+        for key in card.measures:
+            if card.cell(m, key).level != "none":
+                assert card.cell(m, key).word.split()[0] in text
+    # then one line per section, naming the file to open
+    sections = json.loads((out / "results.json").read_text())["sections"]
+    assert lines[-len(sections):] == [l for l in page.contents]  # noqa: E741
+    assert all(f"index.html#s{i}" in line for i, line in enumerate(page.contents))
+    record = json.loads((out / "results.json").read_text())["scorecard"]
+    for width in (60, 80, 140):
+        assert all(len(line) <= width for line in scorecard_text(record, width=width).splitlines())
+    with pytest.raises(ValueError, match="width"):
+        scorecard_text(record, width=40)
+
+
+def test_the_threat_rule_never_flags_zero_filling():
+    # zero-filling: f(Ax + e) - x = (A^*A x - x) + A^* e, orthogonal parts, so the error to the truth is
+    # sqrt(u^2 + ||e||^2) <= u + ||e||: its rise per ||e|| is below 1, in closed form
+    x = data.ellipses(32, seed=3).to(torch.float64)
+    acq = acquire(x)
+    A = acq.operator
+    g = torch.Generator().manual_seed(0)
+    xn = float(torch.linalg.vector_norm(x))
+    u = float(torch.linalg.vector_norm(A.adjoint(A(x)) - x)) / xn
+    for scale in (1e-3, 1e-2, 1e-1, 1.0):
+        e = torch.randn(acq.y.shape, generator=g, dtype=torch.complex128)
+        e = e * scale * float(torch.linalg.vector_norm(A(x))) / float(torch.linalg.vector_norm(e))
+        err = float(torch.linalg.vector_norm(A.adjoint(A(x) + e) - x)) / xn
+        eps = float(torch.linalg.vector_norm(e)) / xn
+        assert err == pytest.approx((u * u + eps * eps) ** 0.5, rel=1e-10)
+        gain = threat_gain(err, u, eps)
+        assert gain == pytest.approx(((u * u + eps * eps) ** 0.5 - u) / eps, rel=1e-8) and gain <= 1
+    assert threat_gain(0.5, 0.2, 0.1) == pytest.approx(3.0) and threat_gain(0.5, 0.2, 0.0) == 0.0
+
+
+def _row(image: str, maps: dict) -> dict:
+    return {"image": image, "page": f"images/{image}/index.html", "maps": maps}
+
+
+def test_a_datasets_cells_are_the_median_and_the_worst_image():
+    ratios = {"a": (3.0, 1.0), "b": (1.5, 1.0), "c": (9.0, 1.0), "d": (2.5, 1.25)}
+    psnr = {"a": 30.0, "b": 20.0, "c": 25.0, "d": 28.0}
+    rows = []
+    for name, (r, z) in ratios.items():
+        rows.append(_row(name, {
+            "net": {"psnr": psnr[name], "worst_ratio": r, "contrast": 0.3, "truth_contrast": 0.1,
+                    "faithfulness": "contradicted by the data" if name == "b" else "not determined by the data",
+                    "converged": name != "d"},
+            ZERO_FILLED: {"psnr": 22.0, "worst_ratio": z, "contrast": 0.1, "truth_contrast": 0.1,
+                          "faithfulness": "supported by the data", "converged": True}}))
+    res = SimpleNamespace(rows=rows, labels=["net", ZERO_FILLED], control=None)
+    card = dataset_scorecard(res)
+    assert card.maps == ["net", ZERO_FILLED] and card.measures == ["accuracy", "worst_case", "invented", "in_data"]
+    acc = card.cell("net", "accuracy")
+    assert acc.value == 20.0 and acc.worst == "b" and acc.worst_page == "images/b/index.html"
+    assert f"median {statistics.median(psnr.values()):.2f}" in acc.text and acc.level == "fail"  # b below 22 dB
+    wc = card.cell("net", "worst_case")
+    assert wc.value == 9.0 and wc.worst == "c" and f"median {statistics.median([3.0, 1.5, 9.0, 2.5]):.3g}" in wc.text
+    # unstable where the ratio exceeds twice zero-filling's on the same image: a (3 > 2), c (9 > 2); not b, d (2.5 < 2.5)
+    assert wc.word == "unstable on 2 of 4" and wc.level == "fail" and wc.converged is False
+    inv = card.cell("net", "invented")
+    assert inv.word == "invents on 4 of 4" and inv.level == "fail"  # 0.3 > 2 x 0.1 and > the truth's 0.1
+    faith = card.cell("net", "in_data")
+    assert faith.value == 1 and faith.worst == "b" and faith.level == "fail"
+    assert faith.text == "not determined 3, contradicted 1 of 4"
+    assert card.cell(ZERO_FILLED, "worst_case").word == "control"
+    assert card.cell(ZERO_FILLED, "in_data").word == "supported on 4"
