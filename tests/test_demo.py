@@ -85,6 +85,31 @@ def test_demo_numbers_are_the_runs(demo_dir):
         assert pc["feasible_ratio"] >= max(pc["bound"], pc["bound_difference"]) * (1 - 1e-9)
         assert pc["found"] == (pc["attack_ratio"] >= pc["feasible_ratio"] * (1 - 1e-3))
         assert f"{label}: errors {pc['errors'][0]:.3g} on x" in page
+    # the scorecard: every cell is the record's own number, and its verdict the record's
+    card = results["scorecard"]
+    assert [r["map"] for r in card["rows"]] == ["U-Net", "deep cascade", "FIRENET (reference)", "zero-filled",
+                                                "U-Net (control)"]
+    assert card["measures"] == ["accuracy", "worst_case", "invented", "in_data", "small_detail", "positive_control"]
+    cells = {r["map"]: dict(zip(card["measures"], r["cells"], strict=True)) for r in card["rows"]}
+    record = results["record"]
+    for label in maps:
+        c = cells[label]
+        first = record["reconstruction"]["Shepp-Logan"]["FIRENET" if label == "FIRENET (reference)" else label]
+        assert c["accuracy"]["value"] == pytest.approx(first["psnr"], rel=1e-12)
+        assert c["worst_case"]["value"] == pytest.approx(maps[label]["max_ratio"], rel=1e-12)
+        assert c["invented"]["value"] == pytest.approx(targeted[label]["attacks"][0]["contrast"], rel=1e-12)
+        assert c["in_data"]["value"] == record["faithfulness"][label]["verdict"]
+        assert c["small_detail"]["value"] == pytest.approx(record["structural"][label]["contrast"], rel=1e-12)
+        if label != "zero-filled":
+            v = pert["verdicts"][label]
+            assert c["worst_case"]["level"] == ("fail" if v["unstable"] else "pass")
+            assert c["worst_case"]["converged"] == v["converged"]
+            assert c["small_detail"]["level"] == ("pass" if record["structural"][label]["recovered"] else "fail")
+    for label, pc in ctrl["maps"].items():
+        assert cells[label]["positive_control"]["value"] == pytest.approx(pc["attack_ratio"], rel=1e-12)
+    assert cells["U-Net (control)"]["positive_control"]["level"] == ("pass" if ctrl["maps"]["U-Net (control)"]["found"]
+                                                                     else "fail")
+    assert all(s["lead"] for s in results["sections"])  # every section opens with its answer
     attack_settings = results["record"]["perturbation"]["maps"]["zero-filled"]["settings"]
     for key in ("steps", "tol", "patience", "restarts", "lr", "momentum", "seed"):
         assert ctrl["settings"]["budget"][key] == attack_settings[key]
@@ -175,7 +200,7 @@ def test_audit_command(tmp_path, monkeypatch, capsys):
                  "--out", str(out)]) == 0
     # the terminal: the scorecard within 100 columns, then a line per section with the file to open
     printed = capsys.readouterr().out.strip().splitlines()
-    assert printed[0].startswith("Scorecard (the image img.npy)") and all(len(line) <= 100 for line in printed)
+    assert printed[0].startswith("Scorecard (the image ") and all(len(line) <= 100 for line in printed)
     assert printed[-2] == "11. Stages: index.html#s10" and printed[-1].startswith("wrote ")
     results = json.loads((out / "results.json").read_text())
     # the k-space threats and the targeted attack on the samples included

@@ -117,7 +117,10 @@ def table_section(result: Any) -> Section:
                                                                    "section 1."),
         tables=[Table(["K", "n", "LISTA", "FIRENET", "interior point", "LISTA (published)", "FIRENET (published)"],
                       rows, "dist(output, Xi(A, y)); published columns from Colbrook, Antun, Hansen, PNAS 2022")],
-        record={"claims": claims, "rows": [r.__dict__ for r in result.rows]})
+        record={"claims": claims, "rows": [r.__dict__ for r in result.rows]},
+        lead="Can a method compute the minimisers to K digits from inexact input? "
+             + ("No: every method measured stays more than 10^-K from them, and FIRENET comes within 10^-(K-1)."
+                if all(claims.values()) else "A claim of the table FAILED in this run: see the claims below."))
 
 
 def barrier_section(result: Any, out: Path, *, title: str) -> Section:
@@ -145,13 +148,18 @@ def barrier_section(result: Any, out: Path, *, title: str) -> Section:
                f"up to the revealing sample M gets {K - 1} with M samples, no algorithm that leaves sample M unread "
                f"gets {K - 1} on both members of a certified pair, and none gets {K}"
                if all(claims.values()) else "a claim of the training-data barrier failed in this run; see its section")
+    lead = ("How many training samples do K - 1 and K - 2 digits need? "
+            + (f"K - 2 = {K - 2} digits need none; K - 1 = {K - 1} need the sample that reveals the branch, the "
+               f"M-th (M = {', '.join(map(str, result.rows))} here); K = {K} no algorithm gets."
+               if all(claims.values())
+               else "A claim FAILED in this run: see the claims below."))
     return Section(title, text, summary,
                    [Table(["K", "R", "M", "algorithm", "samples read", "worst error over the class", "digits"], rows,
                           "worst error over the class: both branches of both blocks, every n; digits: the largest k "
                           "with error <= 10^-k, decided in rational arithmetic for the exact networks")],
                    [Figure("barrier.png", "correct digits against samples read (left); the success probability "
                                           "of reading q samples at random, exact and simulated (right)", record)],
-                   record)
+                   record, lead)
 
 
 def accuracy_section(acc: Any, out: Path, *, title: str, file: str, settings: str,
@@ -464,9 +472,13 @@ def hallucination_section(bat: Any, out: Path, *, title: str, subject: str | Non
         *lines.values(),
     ]
     summary = " ".join(lines.values()) if subject is None else lines.get(subject)
+    ranked = sorted(record, key=lambda m: record[m]["relative_null"])
+    lead = ("What did each map put where the samples see nothing? The most, a null-space error of "
+            f"{record[ranked[-1]]['relative_null']:.3g} of ||x||: {ranked[-1]}; the least, "
+            f"{record[ranked[0]]['relative_null']:.3g}: {ranked[0]}.")
     return Section(title, text, summary, [],
                    [Figure("hallucination.png", "rows: " + ", ".join(maps) + "; columns: error, measurement-space, "
-                                                "null-space maps", record)], record)
+                                                "null-space maps", record)], record, lead)
 
 
 def positive_control_section(ctrl: Any, out: Path, *, title: str) -> Section:
@@ -543,4 +555,4 @@ def stages_section(bat: Any, *, title: str, failures: dict[str, str] | None = No
     for stage, per in getattr(bat, "map_seconds", {}).items():
         if per:
             text.append(f"{stage}, seconds per map: " + ", ".join(f"{m} {t:.1f}" for m, t in per.items()) + ".")
-    return Section(title, text, status, [Table(["stage", "status", "seconds", "error"], rows)])
+    return Section(title, text, status, [Table(["stage", "status", "seconds", "error"], rows)], lead=status)
