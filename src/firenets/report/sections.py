@@ -551,7 +551,7 @@ def stages_section(bat: Any, *, title: str, failures: dict[str, str] | None = No
     status = (f"{len(done)} of {len(bat.settings['stages'])} stages asked for completed"
               + (f"; {len(failed)} failed: {', '.join(failed)} (the error of each is below; the other stages ran)."
                  if failed else "."))
-    text = [status]
+    text: list[str] = []  # the status is the lead
     for stage, per in getattr(bat, "map_seconds", {}).items():
         if per:
             text.append(f"{stage}, seconds per map: " + ", ".join(f"{m} {t:.1f}" for m, t in per.items()) + ".")
