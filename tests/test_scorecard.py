@@ -22,6 +22,13 @@ from firenets.report.scorecard import scorecard_text
 from firenets.stability import Budget
 
 SMALL = Budget(steps=3, patience=2)
+TITLES = {"accuracy": "Accuracy", "worst_case": "Worst-case perturbations",
+          "threat:kspace": "Perturbations of the samples: the published threat models",
+          "invented": "Targeted hallucination attack", "invented:kspace": "Targeted hallucination attack on the samples",
+          "in_data": "Is the attacked detail in the data? Region bounds",
+          "small_detail": "Small structural change and more samples",
+          "more_samples": "Small structural change and more samples", "generalisation": "Generalisation",
+          "positive_control": "The positive control: is the attack able to find instability?"}
 
 
 class Smooth(torch.nn.Module):
@@ -118,13 +125,8 @@ def test_every_cell_is_the_results_own_judged_by_its_rule(audited):
             if cell["level"] != "none":
                 assert html.escape(mine.text) in page_html and html.escape(mine.word) in page_html
                 section = int(cell["href"][2:])  # the cell links to the section showing its measure
-                assert record["measures"][record["measures"].index(key)] == key
                 title = json.loads((out / "results.json").read_text())["sections"][section]["title"]
-                assert title.split(". ", 1)[1].split(":")[0] in {
-                    "Accuracy", "Worst-case perturbations", "Perturbations of the samples",
-                    "Targeted hallucination attack", "Targeted hallucination attack on the samples",
-                    "Is the attacked detail in the data? Region bounds", "Small structural change and more samples",
-                    "Generalisation", "The positive control"}
+                assert title.split(". ", 1)[1] == TITLES[key], (key, title)
     for rule in RULES:
         assert html.escape(rule) in page_html
 
@@ -211,7 +213,8 @@ def test_a_datasets_cells_are_the_median_and_the_worst_image():
     assert f"median {statistics.median(psnr.values()):.2f}" in acc.text and acc.level == "fail"  # b below 22 dB
     wc = card.cell("net", "worst_case")
     assert wc.value == 9.0 and wc.worst == "c" and f"median {statistics.median([3.0, 1.5, 9.0, 2.5]):.3g}" in wc.text
-    # unstable where the ratio exceeds twice zero-filling's on the same image: a (3 > 2), c (9 > 2); not b, d (2.5 < 2.5)
+    # unstable where the ratio exceeds twice zero-filling's on the same image: a (3 > 2), c (9 > 2); not b (1.5),
+    # d (2.5 / 1.25 = 2, not above 2)
     assert wc.word == "unstable on 2 of 4" and wc.level == "fail" and wc.converged is False
     inv = card.cell("net", "invented")
     assert inv.word == "invents on 4 of 4" and inv.level == "fail"  # 0.3 > 2 x 0.1 and > the truth's 0.1
@@ -220,3 +223,17 @@ def test_a_datasets_cells_are_the_median_and_the_worst_image():
     assert faith.text == "not determined 3, contradicted 1 of 4"
     assert card.cell(ZERO_FILLED, "worst_case").word == "control"
     assert card.cell(ZERO_FILLED, "in_data").word == "supported on 4"
+
+
+def test_a_scorecard_that_fails_costs_its_table_not_the_page(audited, tmp_path, monkeypatch):
+    result, _, _ = audited
+
+    def broken():
+        raise RuntimeError("no cells")
+
+    monkeypatch.setattr(result, "scorecard", broken)
+    page = result.write(tmp_path)
+    assert page.failures == {"scorecard": "judging the scorecard: RuntimeError: no cells"}
+    html_text = (tmp_path / "index.html").read_text()
+    assert 'id="scorecard"' not in html_text and "judging the scorecard: RuntimeError: no cells" in html_text
+    assert page.terminal()[:len(page.summary)] == page.summary  # without a scorecard, the summary

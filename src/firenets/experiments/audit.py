@@ -102,7 +102,7 @@ class AuditResult(BatteryResult):
 
     def write(self, out: str | Path, *, seconds: float | None = None) -> pages.Page:
         """Write the audit page into the existing directory ``out``, its scorecard first (``index.html`` last)."""
-        return pages.audit_page(self, out, seconds=seconds, card=self.scorecard())
+        return pages.audit_page(self, out, seconds=seconds, card=self.scorecard)
 
 
 def device_of(device: str | torch.device | None) -> torch.device:

@@ -135,7 +135,7 @@ class DatasetResult:
 
     def write(self, out: str | Path) -> pages.Page:
         """Write the dataset page into ``out``, its scorecard first (``index.html`` last)."""
-        return pages.dataset_page(self, out, card=self.scorecard())
+        return pages.dataset_page(self, out, card=self.scorecard)
 
 
 def _prepare_rows(out: Path, settings: dict, *, force: bool, resume: bool, warn: Progress | None) -> set[str]:

@@ -183,7 +183,8 @@ def _invented(atts: Mapping[str, Any], label: str) -> Cell:
         return NONE
     a, conv = h.best, bool(h.converged)
     x_max = float(h.x.abs().max())
-    text = _conv(f"{a.contrast:.3g} ({a.contrast / x_max:.1%} of max), truth {a.input_contrast:.3g}", conv)
+    share = f" ({a.contrast / x_max:.1%} of max)" if x_max > 0 else ""
+    text = _conv(f"{a.contrast:.3g}{share}, truth {a.input_contrast:.3g}", conv)
     if label == ZERO_FILLED:
         return Cell(text, "control", "info", a.contrast, conv)
     zf = atts.get(ZERO_FILLED)
@@ -191,7 +192,7 @@ def _invented(atts: Mapping[str, Any], label: str) -> Cell:
         return Cell(text, "no control", "info", a.contrast, conv)
     factor = a.contrast / zf.best.contrast
     bad = factor > UNSTABLE_FACTOR and a.contrast > a.input_contrast
-    return Cell(f"{text}; {factor:.2g}x zero-filling's", "invents detail" if bad else f"no more than {UNSTABLE_FACTOR:g}x",
+    return Cell(f"{text}; {factor:.2g}x zero-filling's", "invents detail" if bad else "not invented",
                 "fail" if bad else "pass", a.contrast, conv)
 
 
@@ -351,6 +352,8 @@ def dataset_scorecard(res: Any) -> Scorecard:
                 return cell(text, "control", "info", value, row, conv_of(m, ps))
             judged = [is_unstable(v, zf[r["image"]]["worst_ratio"]) for v, r in ps
                       if zf[r["image"]].get("worst_ratio")]
+            if not judged:
+                return cell(text, "no control", "info", value, row, conv_of(m, ps))
             u = sum(judged)
             return cell(text, f"unstable on {u} of {len(judged)}" if u else f"none found on {len(judged)}",
                         "fail" if u else "pass", value, row, conv_of(m, ps))
@@ -364,6 +367,8 @@ def dataset_scorecard(res: Any) -> Scorecard:
                 return cell(text, "control", "info", value, row, conv_of(m, ps))
             gains = [threat_gain(v, r["maps"][m]["kspace_unperturbed"], r["maps"][m]["kspace_e_over_x"])
                      for v, r in ps if r["maps"][m].get("kspace_unperturbed") is not None]
+            if not gains:  # rows without the unperturbed error (an earlier version's)
+                return cell(text, "not judged", "info", value, row, conv_of(m, ps))
             k = sum(g > UNSTABLE_FACTOR for g in gains)
             return cell(text, f"amplified on {k} of {len(gains)}" if k else f"not amplified on {len(gains)}",
                         "fail" if k else "pass", value, row, conv_of(m, ps))
@@ -375,10 +380,13 @@ def dataset_scorecard(res: Any) -> Scorecard:
             value = row["maps"][m]["contrast"]
             if m == ZERO_FILLED:
                 return cell(text, "control", "info", value, row, conv_of(m, ps))
-            bad = sum(zf[r["image"]].get("contrast") is not None and zf[r["image"]]["contrast"] > 0
-                      and v > UNSTABLE_FACTOR * zf[r["image"]]["contrast"] and v > r["maps"][m]["truth_contrast"]
-                      for v, r in ps)
-            return cell(text, f"invents on {bad} of {len(ps)}" if bad else f"invents on none of {len(ps)}",
+            judged = [(v, r) for v, r in ps if (zf[r["image"]].get("contrast") or 0) > 0
+                      and r["maps"][m].get("truth_contrast") is not None]
+            if not judged:
+                return cell(text, "no control", "info", value, row, conv_of(m, ps))
+            bad = sum(v > UNSTABLE_FACTOR * zf[r["image"]]["contrast"] and v > r["maps"][m]["truth_contrast"]
+                      for v, r in judged)
+            return cell(text, f"invents on {bad} of {len(judged)}" if bad else f"invents on none of {len(judged)}",
                         "fail" if bad else "pass", value, row, conv_of(m, ps))
         if key == "in_data":
             vs = [(r["maps"][m]["faithfulness"], r) for r in rows
@@ -386,6 +394,8 @@ def dataset_scorecard(res: Any) -> Scorecard:
             if not vs:
                 return NONE
             counts = {v: sum(f == v for f, _ in vs) for v in VERDICTS}
+            if not any(counts.values()):
+                return NONE
             worst = next(v for v in reversed(VERDICTS) if counts[v])
             row = next(r for f, r in vs if f == worst)
             text = ", ".join(f"{v.replace(' by the data', '')} {counts[v]}" for v in VERDICTS if counts[v])

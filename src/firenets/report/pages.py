@@ -59,10 +59,12 @@ class Page:
     failures: dict[str, str] = field(default_factory=dict)
     scorecard: str = ""
     contents: list[str] = field(default_factory=list)
+    status: list[str] = field(default_factory=list)
 
     def terminal(self) -> list[str]:
-        """What a command prints: the scorecard, then the sections with the files to open."""
-        return ([self.scorecard, ""] if self.scorecard else self.summary) + self.contents
+        """What a command prints: the scorecard and the run's status (what completed, what failed), then
+        the sections with the files to open; without a scorecard, the summary."""
+        return ([self.scorecard, "", *self.status] if self.scorecard else self.summary) + self.contents
 
 
 def _directory(out: str | Path) -> Path:
@@ -80,7 +82,7 @@ def _meta(seconds: float) -> dict:
 
 def _write(title: str, sections: list[Section], out: Path, *, summary: list[str], record: dict[str, Any],
            total: float, failures: dict[str, str] | None = None, card: Any = None,
-           measures: list[list[str]] | None = None, **extra: Any) -> Page:
+           measures: list[list[str]] | None = None, status: list[str] | None = None, **extra: Any) -> Page:
     """Write the page: with a scorecard (``card``, ``experiments.scorecard.Scorecard``), each section that
     shows measures (``measures``, aligned with ``sections``) opens with their lead sentences and the
     scorecard's cells link to it."""
@@ -97,6 +99,7 @@ def _write(title: str, sections: list[Section], out: Path, *, summary: list[str]
     card_record = None
     if card is not None:
         card_record = scorecard_record(card, anchors)
+        card_record["notes"] += list(status or [])  # what completed and what failed, under the rules
         results["scorecard"] = card_record
     path = write(results, out)
     contents = []
@@ -104,7 +107,7 @@ def _write(title: str, sections: list[Section], out: Path, *, summary: list[str]
         target = f"{path.name}#s{i}" + (f", {s.figures[0].file}" if s.figures else "")
         contents.append(f"{textwrap.shorten(s.title, max(20, 98 - len(target)), placeholder=' ...')}: {target}")
     return Page(path, summary, record, dict(failures or {}),
-                scorecard_text(card_record) if card_record else "", contents)
+                scorecard_text(card_record) if card_record else "", contents, list(status or []))
 
 
 def demo_page(result: Any, out: str | Path, *, seconds: float | None = None, card: Any = None) -> Page:
@@ -155,10 +158,18 @@ def demo_page(result: Any, out: str | Path, *, seconds: float | None = None, car
 
 def audit_page(bat: Any, out: str | Path, *, seconds: float | None = None, card: Any = None) -> Page:
     """Write the audit page of an ``experiments.audit.AuditResult`` (its ``subject`` the user's map): the
-    scorecard (``card``) first, a section per stage that ran, the stages' status (a stage that failed, or whose section could not be
+    scorecard (``card``, or a callable returning it: if that raises, the page is drawn without it and
+    the error is named among the failures) first, a section per stage that ran, the stages' status (a stage that failed, or whose section could not be
     drawn, is named with its error), ``index.html`` last."""
     out = _directory(out)
     st, name = bat.settings, bat.subject
+    drawn: dict[str, str] = {}
+    if callable(card):  # judged here, so that a scorecard that fails costs its table, not the page
+        try:
+            card = card()
+        except Exception as exc:
+            drawn["scorecard"] = f"judging the scorecard: {type(exc).__name__}: {exc}"
+            card = None
     complex_images = st.get("complex_images", [])
     magnitudes = [n for n in st["images"] if n not in complex_images]
     where = (f"{st['mask']} mask at {st['rate']:.0%}, seed {st['seed']}"
@@ -213,7 +224,6 @@ def audit_page(bat: Any, out: str | Path, *, seconds: float | None = None, card:
                          lambda t: positive_control_section(bat.positive_control, out, title=t)))
     sections: list[Section] = []
     record: dict[str, Any] = {"settings": st}
-    drawn: dict[str, str] = {}
     shown = {"accuracy": ["accuracy"], "perturbation": ["worst_case"],
              "threats": [f"threat:{t}" for t in bat.threats], "hallucination_attack": ["invented"],
              "kspace_hallucination_attack": ["invented:kspace"], "faithfulness": ["in_data"],
@@ -237,7 +247,7 @@ def audit_page(bat: Any, out: str | Path, *, seconds: float | None = None, card:
     summary = [s.summary for s in sections if s.summary]
     total = seconds if seconds is not None else sum(bat.seconds.values())
     return _write(f"firenets audit: {name}", sections, out, summary=summary, record=record, total=total,
-                  failures=drawn, card=card, measures=measures, seconds=bat.seconds)
+                  failures=drawn, card=card, measures=measures, status=[status.summary], seconds=bat.seconds)
 
 
 DATASET_PANELS = (("psnr", "PSNR (dB)"), ("worst_ratio", "worst-case ratio"),
@@ -246,10 +256,18 @@ DATASET_PANELS = (("psnr", "PSNR (dB)"), ("worst_ratio", "worst-case ratio"),
 
 def dataset_page(res: Any, out: str | Path, *, card: Any = None) -> Page:
     """Write the page of a dataset audit (``experiments.dataset.DatasetResult``) into ``out``: the scorecard
-    over the images (``card``) first, per-map sentences, box plots, the worst images linked to their pages and figures, a row per image and map,
+    over the images (``card``, or a callable returning it: if that raises, the page is drawn without it and
+    says so) first, per-map sentences, box plots, the worst images linked to their pages and figures, a row per image and map,
     the positive control, the stages' status; ``index.html`` last."""
     out = _directory(out)
     rows, name, settings, control = res.rows, res.subject, res.settings, res.control
+    drawn: dict[str, str] = {}
+    if callable(card):  # judged here, so that a scorecard that fails costs its table, not the page
+        try:
+            card = card()
+        except Exception as exc:
+            drawn["scorecard"] = f"judging the scorecard: {type(exc).__name__}: {exc}"
+            card = None
     labels = res.labels
     failed = res.failed
     where = (f"{settings['mask']} mask at {settings['rate']:.0%}, seed {settings['seed']}"
@@ -262,6 +280,7 @@ def dataset_page(res: Any, out: str | Path, *, card: Any = None) -> Page:
     summary = [f"{len(rows)} images audited" + (f"; {len(failed)} with a failed stage or an unreadable file "
                                                 f"({', '.join(failed[:5])}" + (", ..." if len(failed) > 5 else "")
                                                 + ")." if failed else ".")]
+    summary += [f"The page's {k} FAILED: {v}" for k, v in drawn.items()]
     stats = res.maps
     summary += [dataset_sentence(stats[m]) for m in labels]
     sections = []
@@ -349,4 +368,5 @@ def dataset_page(res: Any, out: str | Path, *, card: Any = None) -> Page:
                 if card is not None else []]
     measures += [["positive_control"] if s.title.startswith("4. The positive control") else [] for s in sections[3:]]
     return _write(f"firenets audit: {name} on {len(rows)} images", sections, out, summary=summary, record=record,
-                  total=res.seconds, card=card, measures=measures)
+                  total=res.seconds, card=card, measures=measures, failures=drawn,
+                  status=[summary[0], *(s for s in summary if s.startswith("The positive control FAILED"))])

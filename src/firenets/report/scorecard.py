@@ -54,7 +54,8 @@ def scorecard_text(record: Mapping[str, Any], *, width: int = 100) -> str:
     for b in range(0, len(rows), per_block):
         block = rows[b:b + per_block]
         rule = "-" * (first + (col + 3) * len(block))
-        out += [rule, f"{'':<{first}}" + "".join(f" | {textwrap.shorten(r['map'], col):<{col}}" for r in block), rule]
+        names = [r["map"] if len(r["map"]) <= col else r["map"][:col - 3] + "..." for r in block]
+        out += [rule, f"{'':<{first}}" + "".join(f" | {name:<{col}}" for name in names), rule]
         for j, heading in enumerate(record["columns"]):
             if all(r["cells"][j]["level"] == "none" for r in block):
                 continue  # a measure no map of this block has

@@ -472,10 +472,13 @@ def hallucination_section(bat: Any, out: Path, *, title: str, subject: str | Non
         *lines.values(),
     ]
     summary = " ".join(lines.values()) if subject is None else lines.get(subject)
-    ranked = sorted(record, key=lambda m: record[m]["relative_null"])
-    lead = ("What did each map put where the samples see nothing? The most, a null-space error of "
-            f"{record[ranked[-1]]['relative_null']:.3g} of ||x||: {ranked[-1]}; the least, "
-            f"{record[ranked[0]]['relative_null']:.3g}: {ranked[0]}.")
+    # zero-filling puts nothing in the null space: its null-space error is ||P_null x||, the reference
+    ranked = sorted((m for m in record if m != "zero-filled"), key=lambda m: record[m]["relative_null"])
+    lead = ("What did each map put where the samples see nothing? " + (
+        f"The most, a null-space error of {record[ranked[-1]]['relative_null']:.3g} of ||x||: {ranked[-1]}; the least, "
+        f"{record[ranked[0]]['relative_null']:.3g}: {ranked[0]}" if ranked else "No map but zero-filling was drawn")
+        + (f" (zero-filling, which adds nothing there, {record['zero-filled']['relative_null']:.3g})."
+           if "zero-filled" in record else "."))
     return Section(title, text, summary, [],
                    [Figure("hallucination.png", "rows: " + ", ".join(maps) + "; columns: error, measurement-space, "
                                                 "null-space maps", record)], record, lead)
@@ -546,6 +549,7 @@ def stages_section(bat: Any, *, title: str, failures: dict[str, str] | None = No
             rows.append([stage, "completed", bat.seconds[stage], ""])
         else:
             rows.append([stage, "not run", "-", ""])
+    rows += [[part, "FAILED", "-", error] for part, error in failures.items() if part not in bat.STAGES]
     failed = list(failures)
     done = bat.completed_besides(failures)
     status = (f"{len(done)} of {len(bat.settings['stages'])} stages asked for completed"
