@@ -19,9 +19,8 @@ from firenets.acquisition import acquire
 from firenets.experiments import RULES, UNSTABLE_FACTOR, ZERO_FILLED, dataset_scorecard
 from firenets.experiments.scorecard import threat_gain
 from firenets.report.scorecard import scorecard_text
-from firenets.stability import Budget
+from test_experiments import SMALL, Smooth
 
-SMALL = Budget(steps=3, patience=2)
 TITLES = {"accuracy": "Accuracy", "worst_case": "Worst-case perturbations",
           "threat:kspace": "Perturbations of the samples: the published threat models",
           "invented": "Targeted hallucination attack", "invented:kspace": "Targeted hallucination attack on the samples",
@@ -30,19 +29,6 @@ TITLES = {"accuracy": "Accuracy", "worst_case": "Worst-case perturbations",
           "more_samples": "Small structural change and more samples", "generalisation": "Generalisation",
           "positive_control": "The positive control: is the attack able to find instability?"}
 
-
-class Smooth(torch.nn.Module):
-    """A learnable smoothing of A^* y: complex (B, H, W) -> complex (B, H, W)."""
-
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.conv = torch.nn.Conv2d(2, 2, 3, padding=1, dtype=torch.float64)
-
-    def forward(self, x):
-        z = torch.view_as_real(x).permute(0, 3, 1, 2)
-        z = z + 0.1 * self.conv(z)
-        return torch.complex(z[:, 0].contiguous(), z[:, 1].contiguous())
 
 
 @pytest.fixture(scope="module")

@@ -331,63 +331,45 @@ def dataset_scorecard(res: Any) -> Scorecard:
     def conv_of(m: str, ps: list[tuple[float, dict]]) -> list[bool]:
         return [r["maps"][m]["converged"] for _, r in ps if r["maps"][m].get("converged") is not None]
 
+    def counted(m: str, column: str, worst: Callable, fmt: str, judge: Callable[[float, dict], bool | None],
+                bad: str, good: str, *, unit: str = "", search: bool = True, unjudged: str = "no control") -> Cell:
+        """The median and worst image of ``column``, and the images on which ``judge`` (None: not judged
+        there) finds something: "{bad} on k of n", or ``good`` formatted with n."""
+        ps = pairs(m, column)
+        if not ps:
+            return NONE
+        text, row = _spread(ps, worst, fmt)
+        value, conv = row["maps"][m][column], conv_of(m, ps) if search else []
+        if m == ZERO_FILLED:
+            return cell(text + unit, "control", "info", value, row, conv)
+        verdicts = [j for v, r in ps if (j := judge(v, r)) is not None]
+        if not verdicts:
+            return cell(text + unit, unjudged, "info", value, row, conv)
+        k = sum(verdicts)
+        return cell(text + unit, f"{bad} on {k} of {len(verdicts)}" if k else good.format(n=len(verdicts)),
+                    "fail" if k else "pass", value, row, conv)
+
     def build(m: str, key: str) -> Cell:
         if key == "accuracy":
-            ps = pairs(m, "psnr")
-            if not ps:
-                return NONE
-            text, row = _spread(ps, min, ".2f")
-            below = sum(v < zf[r["image"]].get("psnr", float("-inf")) for v, r in ps)
-            if m == ZERO_FILLED:
-                return cell(text + " dB", "control", "info", row["maps"][m]["psnr"], row, [])
-            return cell(text + " dB", f"below zero-filling on {below} of {len(ps)}" if below else
-                        f"above zero-filling on {len(ps)}", "fail" if below else "pass", row["maps"][m]["psnr"], row, [])
+            return counted(m, "psnr", min, ".2f", lambda v, r: v < zf[r["image"]].get("psnr", float("-inf")),
+                           "below zero-filling", "above zero-filling on {n}", unit=" dB", search=False)
         if key == "worst_case":
-            ps = pairs(m, "worst_ratio")
-            if not ps:
-                return NONE
-            text, row = _spread(ps, max, ".3g")
-            value = row["maps"][m]["worst_ratio"]
-            if m == ZERO_FILLED:
-                return cell(text, "control", "info", value, row, conv_of(m, ps))
-            judged = [is_unstable(v, zf[r["image"]]["worst_ratio"]) for v, r in ps
-                      if zf[r["image"]].get("worst_ratio")]
-            if not judged:
-                return cell(text, "no control", "info", value, row, conv_of(m, ps))
-            u = sum(judged)
-            return cell(text, f"unstable on {u} of {len(judged)}" if u else f"none found on {len(judged)}",
-                        "fail" if u else "pass", value, row, conv_of(m, ps))
-        if key.startswith("threat:"):
-            ps = pairs(m, "kspace_error")
-            if not ps:
-                return NONE
-            text, row = _spread(ps, max, ".2%")
-            value = row["maps"][m]["kspace_error"]
-            if m == ZERO_FILLED:
-                return cell(text, "control", "info", value, row, conv_of(m, ps))
-            gains = [threat_gain(v, r["maps"][m]["kspace_unperturbed"], r["maps"][m]["kspace_e_over_x"])
-                     for v, r in ps if r["maps"][m].get("kspace_unperturbed") is not None]
-            if not gains:  # rows without the unperturbed error (an earlier version's)
-                return cell(text, "not judged", "info", value, row, conv_of(m, ps))
-            k = sum(g > UNSTABLE_FACTOR for g in gains)
-            return cell(text, f"amplified on {k} of {len(gains)}" if k else f"not amplified on {len(gains)}",
-                        "fail" if k else "pass", value, row, conv_of(m, ps))
+            return counted(m, "worst_ratio", max, ".3g",
+                           lambda v, r: is_unstable(v, zf[r["image"]]["worst_ratio"])
+                           if zf[r["image"]].get("worst_ratio") else None, "unstable", "none found on {n}")
+        if key.startswith("threat:"):  # rows of an earlier version, without the unperturbed error, are not judged
+            return counted(m, "kspace_error", max, ".2%",
+                           lambda v, r: threat_gain(v, r["maps"][m]["kspace_unperturbed"],
+                                                    r["maps"][m]["kspace_e_over_x"]) > UNSTABLE_FACTOR
+                           if r["maps"][m].get("kspace_unperturbed") is not None else None,
+                           "amplified", "not amplified on {n}", unjudged="not judged")
         if key == "invented":
-            ps = pairs(m, "contrast")
-            if not ps:
-                return NONE
-            text, row = _spread(ps, max, ".3g")
-            value = row["maps"][m]["contrast"]
-            if m == ZERO_FILLED:
-                return cell(text, "control", "info", value, row, conv_of(m, ps))
-            judged = [(v, r) for v, r in ps if (zf[r["image"]].get("contrast") or 0) > 0
-                      and r["maps"][m].get("truth_contrast") is not None]
-            if not judged:
-                return cell(text, "no control", "info", value, row, conv_of(m, ps))
-            bad = sum(v > UNSTABLE_FACTOR * zf[r["image"]]["contrast"] and v > r["maps"][m]["truth_contrast"]
-                      for v, r in judged)
-            return cell(text, f"invents on {bad} of {len(judged)}" if bad else f"invents on none of {len(judged)}",
-                        "fail" if bad else "pass", value, row, conv_of(m, ps))
+            return counted(m, "contrast", max, ".3g",
+                           lambda v, r: v > UNSTABLE_FACTOR * zf[r["image"]]["contrast"]
+                           and v > r["maps"][m]["truth_contrast"]
+                           if (zf[r["image"]].get("contrast") or 0) > 0
+                           and r["maps"][m].get("truth_contrast") is not None else None,
+                           "invents", "invents on none of {n}")
         if key == "in_data":
             vs = [(r["maps"][m]["faithfulness"], r) for r in rows
                   if r.get("maps", {}).get(m, {}).get("faithfulness") is not None]

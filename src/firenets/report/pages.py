@@ -110,6 +110,17 @@ def _write(title: str, sections: list[Section], out: Path, *, summary: list[str]
                 scorecard_text(card_record) if card_record else "", contents, list(status or []))
 
 
+def _judged(card: Any) -> tuple[Any, dict[str, str]]:
+    """(the scorecard, failures): ``card`` itself, or what the callable ``card`` returns, judged here so
+    that a scorecard that fails costs its table, not the page (its error in the failures)."""
+    if not callable(card):
+        return card, {}
+    try:
+        return card(), {}
+    except Exception as exc:
+        return None, {"scorecard": f"judging the scorecard: {type(exc).__name__}: {exc}"}
+
+
 def demo_page(result: Any, out: str | Path, *, seconds: float | None = None, card: Any = None) -> Page:
     """Write the demo page (``experiments.demo.DemoResult``) into ``out``: the scorecard (``card``) first,
     figures, JSON, the table's files in ``out/table``, ``index.html`` last."""
@@ -163,13 +174,7 @@ def audit_page(bat: Any, out: str | Path, *, seconds: float | None = None, card:
     drawn, is named with its error), ``index.html`` last."""
     out = _directory(out)
     st, name = bat.settings, bat.subject
-    drawn: dict[str, str] = {}
-    if callable(card):  # judged here, so that a scorecard that fails costs its table, not the page
-        try:
-            card = card()
-        except Exception as exc:
-            drawn["scorecard"] = f"judging the scorecard: {type(exc).__name__}: {exc}"
-            card = None
+    card, drawn = _judged(card)
     complex_images = st.get("complex_images", [])
     magnitudes = [n for n in st["images"] if n not in complex_images]
     where = (f"{st['mask']} mask at {st['rate']:.0%}, seed {st['seed']}"
@@ -261,13 +266,7 @@ def dataset_page(res: Any, out: str | Path, *, card: Any = None) -> Page:
     the positive control, the stages' status; ``index.html`` last."""
     out = _directory(out)
     rows, name, settings, control = res.rows, res.subject, res.settings, res.control
-    drawn: dict[str, str] = {}
-    if callable(card):  # judged here, so that a scorecard that fails costs its table, not the page
-        try:
-            card = card()
-        except Exception as exc:
-            drawn["scorecard"] = f"judging the scorecard: {type(exc).__name__}: {exc}"
-            card = None
+    card, drawn = _judged(card)
     labels = res.labels
     failed = res.failed
     where = (f"{settings['mask']} mask at {settings['rate']:.0%}, seed {settings['seed']}"
