@@ -362,6 +362,18 @@ def test_a_folder_is_audited_image_by_image_and_resumes(models, tmp_path, capsys
     assert mine["worst_case"]["value"] == worst["maps"]["usermodels:conv"]["worst_ratio"]
     assert mine["worst_case"]["worst"] == worst["image"] and mine["worst_case"]["worst_page"] == worst["page"]
     assert f'href="{worst["page"]}">worst: {worst["image"]}' in page
+    # the region bounds' cell links to the table that holds every image's verdict, beside its searches
+    faith = mine["in_data"]
+    table = res["sections"][int(faith["href"][2:])]["tables"][0]
+    at = {c: table["columns"].index(c) for c in ("image", "map", "in the data?", "converged")}
+    verdicts = {(r[at["image"]]["text"], r[at["map"]]): r[at["in the data?"]] for r in table["rows"]}
+    for r in rows[1:]:
+        for m, v in r["maps"].items():
+            assert verdicts[(r["image"], m)] == v["faithfulness"]
+    assert faith["text"].endswith(f" of {len(rows) - 1}")
+    assert {row[at["converged"]] for row in table["rows"]} <= {"yes"} | {
+        "not: " + ", ".join(k for k, c in v["converged_by"].items() if not c) for r in rows[1:]
+        for v in r["maps"].values() if v["converged_by"]}
     if CHROMIUM is not None:  # the page as a reader sees it at a laptop's width
         state = probe(out / "index.html", tmp_path / "profile")
         assert state["broken"] == [] and state["errors"] == []

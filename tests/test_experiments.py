@@ -15,7 +15,7 @@ import firenets as fn
 from firenets import data
 from firenets.acquisition import acquire
 from firenets.cli import build_parser, main
-from firenets.experiments import stages
+from firenets.experiments import dataset_scorecard, stages
 from firenets.nets.adapter import NetworkMap, zero_filled
 from firenets.nets.user import load_model
 from firenets.report.sections import hallucination_attack_section
@@ -303,6 +303,14 @@ def test_the_audit_runs_the_k_space_threat_models_and_reports_every_normalisatio
             assert 0.99 * exact <= row["error"] <= exact * (1 + 1e-9)
     (row,) = result.rows()
     assert row["maps"]["Smooth"]["kspace_error"] == result.threats["kspace"]["Smooth"].worst.relative_error
+    # the row keeps every threat: a dataset of this one image judges each as the audit does
+    card = result.scorecard()
+    one = dataset_scorecard(SimpleNamespace(rows=[{**row, "page": None}], labels=list(row["maps"]), control=None))
+    assert [k for k in one.measures if k.startswith("threat:")] == ["threat:kspace", "threat:full-kspace"]
+    for m in row["maps"]:
+        for k in ("threat:kspace", "threat:full-kspace"):
+            assert one.cell(m, k).value == card.cell(m, k).value and one.cell(m, k).level == card.cell(m, k).level
+            assert one.cell(m, k).converged == card.cell(m, k).converged
     page = result.write(tmp_path)
     titles = [s["title"] for s in json.loads((tmp_path / "results.json").read_text())["sections"]]
     assert titles[:2] == ["1. Worst-case perturbations", "2. Perturbations of the samples: the published threat models"]

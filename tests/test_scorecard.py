@@ -97,7 +97,7 @@ def test_every_cell_is_the_results_own_judged_by_its_rule(audited):
                 continue
             value, level = _expected(result, m, key)
             assert cell.value == (pytest.approx(value, rel=1e-12) if isinstance(value, float) else value), (m, key)
-            assert cell.level == level, (m, key, cell)
+            assert cell.level == ("info" if m == ZERO_FILLED else level), (m, key, cell)  # the control: unjudged
             measured += 1
     assert measured == 3 * 9 + 3
     # the page's record is the card's, and every measured cell's text and word are on the page
@@ -209,6 +209,102 @@ def test_a_datasets_cells_are_the_median_and_the_worst_image():
     assert faith.text == "not determined 3, contradicted 1 of 4"
     assert card.cell(ZERO_FILLED, "worst_case").word == "control"
     assert card.cell(ZERO_FILLED, "in_data").word == "supported on 4"
+
+
+def test_one_images_row_judges_as_its_audit(audited):
+    # a dataset of one image: the dataset scorecard, built from the image's row alone, gives every
+    # measure the audit's value, level and convergence (an independent path: the rows are plain numbers)
+    result, _, _ = audited
+    row = {**result.rows()[0], "page": "images/00000-image/index.html"}
+    card = result.scorecard()
+    labels = [m for m in card.maps if m in row["maps"]]
+    one = dataset_scorecard(SimpleNamespace(rows=[json.loads(json.dumps(row))], labels=labels, control=None))
+    assert one.measures == [k for k in card.measures if k != "positive_control"]
+    for m in labels:
+        for key in one.measures:
+            mine, theirs = one.cell(m, key), card.cell(m, key)
+            assert mine.level == theirs.level, (m, key, mine, theirs)
+            if key != "in_data":
+                assert mine.value == pytest.approx(theirs.value, rel=1e-12), (m, key)
+                assert f"{'1 of 1' if mine.level == 'fail' else '1'}" in mine.word or mine.word == "control"
+            else:
+                assert mine.word.startswith(theirs.word)
+            assert mine.converged == theirs.converged, (m, key)
+            assert mine.worst == "image" and mine.worst_page == row["page"]
+
+
+def test_a_datasets_every_threat_search_and_stage():
+    nan = float("nan")
+
+    def net(name, *, coil, conv_coil, gen_below, detail, stable):
+        return {"psnr": 30.0, "threats": {"kspace": {"error": 0.10, "noise_error": 0.05, "unperturbed": 0.05,
+                                                     "e_over_x": 0.05},
+                                          "coil": {"error": coil[0], "noise_error": 0.05, "unperturbed": coil[1],
+                                                   "e_over_x": 0.02}},
+                "kspace_contrast": 0.5, "kspace_truth_contrast": 0.05, "converged": conv_coil,
+                "converged_by": {"threat:kspace": True, "threat:coil": conv_coil, "invented:kspace": True},
+                "detail_contrast": detail, "detail_recovered": detail >= 0.5, "samples_loss": 0.0 if stable else 1.5,
+                "samples_stable": stable, "generalisation_drop": 2.0, "generalisation_below": gen_below}
+
+    zf = {"psnr": 25.0, "threats": {"kspace": {"error": 0.1, "noise_error": 0.1, "unperturbed": 0.09,
+                                               "e_over_x": 0.05},
+                                    "coil": {"error": 0.1, "noise_error": 0.1, "unperturbed": 0.09, "e_over_x": 0.02}},
+          "kspace_contrast": 0.1, "kspace_truth_contrast": 0.05, "detail_contrast": 0.2, "detail_recovered": False,
+          "samples_loss": 0.0, "samples_stable": True, "generalisation_drop": 0.5}
+    rows = [_row("a", {"net": net("a", coil=(0.40, 0.10), conv_coil=True, gen_below=0, detail=0.8, stable=True),
+                       ZERO_FILLED: zf}),  # coil: error 0.40, rise 0.30 / 0.02 = 15 ||e||
+            _row("b", {"net": net("b", coil=(0.50, 0.45), conv_coil=False, gen_below=2, detail=0.3, stable=False),
+                       ZERO_FILLED: zf}),  # coil: the largest error, rise only 2.5 ||e||
+            _row("c", {"net": net("c", coil=(nan, 0.1), conv_coil=True, gen_below=0, detail=0.9, stable=True),
+                       ZERO_FILLED: zf})]
+    card = dataset_scorecard(SimpleNamespace(rows=rows, labels=["net", ZERO_FILLED], control=None))
+    assert card.measures == ["accuracy", "threat:kspace", "threat:coil", "invented:kspace", "small_detail",
+                             "more_samples", "generalisation"]
+    # one column per threat; the k-space one: rise (0.10 - 0.05) / 0.05 = 1 ||e|| on every image
+    k = card.cell("net", "threat:kspace")
+    assert k.word == "not amplified on 3" and k.level == "pass" and k.converged is True
+    # a NaN on one image fails the cell, whatever the others say, and names that image
+    coil = card.cell("net", "threat:coil")
+    assert coil.word == "not finite on 1" and coil.level == "fail" and coil.worst == "c" and coil.converged is False
+    rows[2]["maps"]["net"]["threats"]["coil"]["error"] = 0.2  # rise 0.1 / 0.02 = 5
+    card = dataset_scorecard(SimpleNamespace(rows=rows, labels=["net", ZERO_FILLED], control=None))
+    coil = card.cell("net", "threat:coil")
+    # the worst image is the largest rise (a: 15), not the largest error (b: 0.50); b's rise 2.5 > 2 counts too
+    assert coil.worst == "a" and coil.value == 0.40 and coil.word == "amplified on 3 of 3" and coil.level == "fail"
+    assert "rise 15 ||e||" in coil.text and coil.converged is False and "not converged" in coil.text  # b's search
+    assert card.cell(ZERO_FILLED, "threat:coil").word == "control"
+    inv = card.cell("net", "invented:kspace")
+    assert inv.word == "invents on 3 of 3" and inv.level == "fail" and inv.converged is True  # 0.5 > 2 x 0.1
+    detail = card.cell("net", "small_detail")
+    assert detail.word == "lost on 1 of 3" and detail.worst == "b" and detail.value == 0.3 and detail.level == "fail"
+    more = card.cell("net", "more_samples")
+    assert more.word == "loses PSNR on 1 of 3" and more.worst == "b" and more.value == 1.5
+    gen = card.cell("net", "generalisation")
+    assert gen.word == "below zero-filling on 1 of 3" and gen.level == "fail"
+    # zero-filling: the control where the rule compares with it, else its own words, never judged
+    assert card.cell(ZERO_FILLED, "generalisation").word == "control"
+    assert (card.cell(ZERO_FILLED, "small_detail").word, card.cell(ZERO_FILLED, "small_detail").level) == \
+        ("lost on 3 of 3", "info")
+    # a NaN in zero-filling's PSNR leaves that image unjudged rather than passed
+    rows[0]["maps"][ZERO_FILLED] = {**zf, "psnr": nan}
+    acc = dataset_scorecard(SimpleNamespace(rows=rows, labels=["net", ZERO_FILLED], control=None)).cell("net",
+                                                                                                      "accuracy")
+    assert acc.word == "above zero-filling on 2" and acc.level == "pass"
+
+
+def test_a_nan_fails_a_cell_on_one_image():
+    from firenets.experiments.scorecard import battery_scorecard
+    from firenets.experiments.stages import BatteryResult
+
+    nan = float("nan")
+    metrics = {"img": {"net": {"psnr": nan, "ssim": nan}, ZERO_FILLED: {"psnr": 20.0, "ssim": 0.5}}}
+    sweep = SimpleNamespace(results=({"rate": 0.2, "psnr": 25.0}, {"rate": 0.3, "psnr": nan}), drops=(), stable=True)
+    bat = BatteryResult({"maps": ["net"], "attacked_image": "img"}, accuracy=SimpleNamespace(metrics=metrics),
+                        more_samples={"net": sweep})
+    card = battery_scorecard(bat)
+    for key in ("accuracy", "more_samples"):  # a NaN compares False with everything: it must not read as a pass
+        assert (card.cell("net", key).word, card.cell("net", key).level) == ("not finite", "fail"), key
+    assert card.cell(ZERO_FILLED, "accuracy").level == "info"
 
 
 def test_a_scorecard_that_fails_costs_its_table_not_the_page(audited, tmp_path, monkeypatch):

@@ -66,6 +66,7 @@ RULES: tuple[str, ...] = (
     "positive control: found when the attack on the sphere of the feasible r reaches its ratio (within the "
     "stopping rule's tolerance); a map whose accuracy forces no Lipschitz constant above 1 is not judged.",
     "A search that hit its step cap reports a weaker lower bound: its cell says 'not converged'.",
+    "Zero-filling is the control: its cells are shown beside the others and not judged. A NaN fails on every map.",
 )
 
 
@@ -142,6 +143,8 @@ def _accuracy(acc: Any, label: str, key: str) -> Cell:
         return NONE
     text = (" / ".join(f"{v['psnr']:.2f}" for _, v, _ in per) + " dB, SSIM "
             + " / ".join(f"{v['ssim']:.3f}" for _, v, _ in per))
+    if any(_nan(v["psnr"]) for _, v, _ in per):
+        return _not_finite(Cell(text, "", "", per[0][1]["psnr"]))
     if label == ZERO_FILLED:
         return Cell(text, "control", "info", per[0][1]["psnr"])
     below = [img for img, v, z in per if v["psnr"] < z["psnr"]]
@@ -156,6 +159,8 @@ def _worst_case(bat: Any, label: str) -> Cell:
     local = p.worst.local
     loc = "" if local is None else f"; local {local.sigma:.3g}" + ("" if local.converged else " (not converged)")
     conv = bool(p.worst.converged)
+    if _nan(p.max_ratio):
+        return _not_finite(Cell(_conv(f"{p.max_ratio}{loc}", conv), "", "", p.max_ratio, conv))
     if label == ZERO_FILLED:
         return Cell(_conv(f"{p.max_ratio:.4g}{loc}", conv), "control", "info", p.max_ratio, conv)
     v = bat.verdicts.get(label)
@@ -169,6 +174,8 @@ def _threat(t: Any, label: str) -> Cell:
     r = t.rows()[-1]
     conv = bool(t.converged)
     text = _conv(f"{r['error']:.2%} from {r['unperturbed']:.2%} (noise {r['noise_error']:.2%})", conv)
+    if _nan(r["error"]):
+        return _not_finite(Cell(text, "", "", r["error"], conv))
     if label == ZERO_FILLED:
         return Cell(text, "control", "info", r["error"], conv)
     gain = threat_gain(r["error"], r["unperturbed"], r["e_over_x"])
@@ -185,6 +192,8 @@ def _invented(atts: Mapping[str, Any], label: str) -> Cell:
     x_max = float(h.x.abs().max())
     share = f" ({a.contrast / x_max:.1%} of max)" if x_max > 0 else ""
     text = _conv(f"{a.contrast:.3g}{share}, truth {a.input_contrast:.3g}", conv)
+    if _nan(a.contrast):
+        return _not_finite(Cell(text, "", "", a.contrast, conv))
     if label == ZERO_FILLED:
         return Cell(text, "control", "info", a.contrast, conv)
     zf = atts.get(ZERO_FILLED)
@@ -202,17 +211,23 @@ _REGION_LEVEL = dict(zip(VERDICTS, ("pass", "warn", "fail"), strict=True))
 def _in_data(b: Any) -> Cell:
     lo, hi = b.interval
     conv = None if b.converged is None else bool(b.converged)
+    if _nan(float(lo)) or _nan(float(hi)):
+        return _not_finite(Cell(f"[{lo}, {hi}]", "", "", b.verdict, conv))
     return Cell(_conv(f"[{lo:.3g}, {hi:.3g}], unattacked {b.background:.3g}", conv),
                 b.verdict.replace(" by the data", ""), _REGION_LEVEL[b.verdict], b.verdict, conv)
 
 
 def _small_detail(sc: Any, label: str) -> Cell:
+    if _nan(sc.contrast):
+        return _not_finite(Cell(f"contrast {sc.contrast}", "", "", sc.contrast))
     return Cell(f"contrast {sc.contrast:.2f}", "recovered" if sc.recovered else "lost",
                 "pass" if sc.recovered else "fail", sc.contrast)
 
 
 def _zero_filled_detail(sc: Any) -> Cell:
     ok = sc.zero_filled_recovered
+    if _nan(sc.zero_filled_contrast):
+        return _not_finite(Cell(f"contrast {sc.zero_filled_contrast}", "", "", sc.zero_filled_contrast))
     return Cell(f"contrast {sc.zero_filled_contrast:.2f}", "recovered" if ok else "lost", "info",
                 sc.zero_filled_contrast)
 
@@ -221,6 +236,8 @@ def _more_samples(ms: Any) -> Cell:
     rs = ms.results
     text = f"PSNR {rs[0]['psnr']:.1f} to {rs[-1]['psnr']:.1f} dB ({rs[0]['rate']:.0%} to {rs[-1]['rate']:.0%})"
     loss = max((d[2] for d in ms.drops), default=0.0)
+    if any(_nan(r["psnr"]) for r in rs):
+        return _not_finite(Cell(text, "", "", loss))
     return Cell(text, "no loss" if ms.stable else f"loses {loss:.2f} dB", "pass" if ms.stable else "fail", loss)
 
 
@@ -228,6 +245,9 @@ def _generalisation(gs: Mapping[str, Any], label: str) -> Cell:
     rows = [r for r in gs[label].table() if r["psnr_drop"] is not None]
     if not rows:
         return NONE
+    nan = next((r for r in rows if _nan(r["psnr_drop"])), None)
+    if nan is not None:
+        return _not_finite(Cell(f"NaN ({nan['images']}, {nan['acquisition']})", "", "", nan["psnr_drop"]))
     worst = max(rows, key=lambda r: r["psnr_drop"])
     text = f"{worst['psnr_drop']:.2f} dB ({worst['images']}, {worst['acquisition']})"
     if label == ZERO_FILLED or ZERO_FILLED not in gs:
@@ -242,9 +262,27 @@ def _generalisation(gs: Mapping[str, Any], label: str) -> Cell:
 def _positive_control(pc: Any) -> Cell:
     conv = bool(pc.attack_converged)
     text = _conv(f"{pc.attack_ratio:.3g} / {pc.feasible_ratio:.3g}", conv)
+    if _nan(pc.attack_ratio) or _nan(pc.feasible_ratio):
+        return _not_finite(Cell(text, "", "", pc.attack_ratio, conv))
     if max(pc.bound, pc.bound_difference) <= 1:
         return Cell(text, "nothing forced", "info", pc.attack_ratio, conv)
     return Cell(text, "found" if pc.found else "missed", "pass" if pc.found else "fail", pc.attack_ratio, conv)
+
+
+def _nan(v: Any) -> bool:
+    return isinstance(v, float) and v != v
+
+
+def _not_finite(cell: Cell) -> Cell:
+    """A NaN among a cell's numbers: a failure whatever the rule says of the rest."""
+    return Cell(cell.text, "not finite", "fail", cell.value, cell.converged, cell.worst, cell.worst_page)
+
+
+def _unjudged_control(cell: Cell) -> Cell:
+    """Zero-filling is the control: its cells are shown, not judged (a NaN still fails)."""
+    if cell.level in ("pass", "warn", "fail") and cell.word != "not finite":
+        return Cell(cell.text, cell.word, "info", cell.value, cell.converged, cell.worst, cell.worst_page)
+    return cell
 
 
 def _order(labels: Sequence[str]) -> list[str]:
@@ -296,7 +334,8 @@ def battery_scorecard(bat: Any, *, accuracy: Any = None, structural: Any = None,
     if ZERO_FILLED not in labels:
         labels.append(ZERO_FILLED)
     maps = _order(labels)
-    cells = {m: {key: build(m) for key, build in columns} for m in maps}
+    cells = {m: {key: _unjudged_control(build(m)) if m == ZERO_FILLED else build(m) for key, build in columns}
+             for m in maps}
     notes = [f"{m}: the accuracy cell is that of {a} in the reconstructions (its own defaults); the other cells "
              f"are {m}'s." for m, a in aliases.items() if m in maps and acc is not None]
     image = bat.settings.get("attacked_image")
@@ -308,89 +347,164 @@ def battery_scorecard(bat: Any, *, accuracy: Any = None, structural: Any = None,
     return Scorecard(maps, [k for k, _ in columns], cells, over, notes=notes)
 
 
-def _spread(values: list[tuple[float, dict]], worst: Callable, fmt: str) -> tuple[str, dict]:
-    """'median m, worst w' over (value, row) pairs, and the worst row."""
-    v, row = worst(values, key=lambda t: t[0])
-    return f"median {_median([a for a, _ in values]):{fmt}}, worst {v:{fmt}}", row
-
-
 def dataset_scorecard(res: Any) -> Scorecard:
     """The scorecard of a dataset audit (``dataset.DatasetResult``): per map and measure the median over
     the images and the worst image (linked to its page), the verdict counted over the images."""
-    rows = res.rows
+    rows = [r for r in res.rows if r.get("maps")]
     labels = res.labels
-    zf = {r["image"]: r["maps"].get(ZERO_FILLED, {}) for r in rows if r.get("maps")}
 
-    def pairs(m: str, key: str) -> list[tuple[float, dict]]:
-        return [(r["maps"][m][key], r) for r in rows if r.get("maps", {}).get(m, {}).get(key) is not None]
+    def get(r: dict, m: str, *keys: str) -> Any:
+        v: Any = r["maps"].get(m, {})
+        for k in keys:
+            v = v.get(k) if isinstance(v, dict) else None
+        return v
+
+    def control(r: dict, *keys: str) -> Any:
+        """Zero-filling's number on the same image; None where missing or NaN (nothing to judge against)."""
+        v = get(r, ZERO_FILLED, *keys)
+        return None if v is None or _nan(v) else v
+
+    def conv_of(m: str, measure: str, ps: list[tuple[Any, dict]]) -> list[bool]:
+        out = []
+        for _, r in ps:
+            by = get(r, m, "converged_by")  # rows of an earlier version hold one flag for every search
+            c = by.get(measure) if isinstance(by, dict) else get(r, m, "converged")
+            if c is not None:
+                out.append(bool(c))
+        return out
 
     def cell(text: str, word: str, level: str, value: Any, row: dict, conv: list[bool]) -> Cell:
         converged = all(conv) if conv else None
         return Cell(_conv(text, converged), word, level, value, converged, row["image"], row.get("page"))
 
-    def conv_of(m: str, ps: list[tuple[float, dict]]) -> list[bool]:
-        return [r["maps"][m]["converged"] for _, r in ps if r["maps"][m].get("converged") is not None]
-
-    def counted(m: str, column: str, worst: Callable, fmt: str, judge: Callable[[float, dict], bool | None],
-                bad: str, good: str, *, unit: str = "", search: bool = True, unjudged: str = "no control") -> Cell:
-        """The median and worst image of ``column``, and the images on which ``judge`` (None: not judged
-        there) finds something: "{bad} on k of n", or ``good`` formatted with n."""
-        ps = pairs(m, column)
+    def counted(m: str, measure: str, keys: tuple[str, ...], fmt: str, judge: Callable[[float, dict], bool | None],
+                bad: str, good: str, *, worst: Callable = max, rank: Callable[[float, dict], float] | None = None,
+                describe: Callable[[float, dict], str] | None = None, unit: str = "", search: bool = True,
+                compares: bool = True, unjudged: str = "no control") -> Cell:
+        """The median and the worst image (by ``rank``, default the value) of the number at ``keys``, and
+        the images on which ``judge`` (None: not judged there) finds something: "{bad} on k of n", or
+        ``good`` formatted with n. A NaN on any image is a failure; zero-filling is the control where the
+        rule ``compares`` with it, and otherwise shown unjudged."""
+        ps = [(v, r) for r in rows if (v := get(r, m, *keys)) is not None]
         if not ps:
             return NONE
-        text, row = _spread(ps, worst, fmt)
-        value, conv = row["maps"][m][column], conv_of(m, ps) if search else []
-        if m == ZERO_FILLED:
-            return cell(text + unit, "control", "info", value, row, conv)
-        verdicts = [j for v, r in ps if (j := judge(v, r)) is not None]
+        conv = conv_of(m, measure, ps) if search else []
+        nans = [r for v, r in ps if _nan(v)]
+        fin = [(v, r) for v, r in ps if not _nan(v)]
+        if nans:
+            rest = f"; median {_median([v for v, _ in fin]):{fmt}}{unit} on the others" if fin else ""
+            return cell(f"NaN on {len(nans)} of {len(ps)}{rest}", f"not finite on {len(nans)}", "fail",
+                        float("nan"), nans[0], conv)
+        score = rank or (lambda v, r: v)
+        v, row = worst(fin, key=lambda t: score(*t))
+        text = (f"median {_median([a for a, _ in fin]):{fmt}}{unit}, worst "
+                + (describe(v, row) if describe else f"{v:{fmt}}{unit}"))
+        if m == ZERO_FILLED and compares:
+            return cell(text, "control", "info", v, row, conv)
+        verdicts = [j for a, r in fin if (j := judge(a, r)) is not None]
         if not verdicts:
-            return cell(text + unit, unjudged, "info", value, row, conv)
+            return cell(text, unjudged, "info", v, row, conv)
         k = sum(verdicts)
-        return cell(text + unit, f"{bad} on {k} of {len(verdicts)}" if k else good.format(n=len(verdicts)),
-                    "fail" if k else "pass", value, row, conv)
+        return cell(text, f"{bad} on {k} of {len(verdicts)}" if k else good.format(n=len(verdicts)),
+                    "info" if m == ZERO_FILLED else "fail" if k else "pass", v, row, conv)
+
+    def threat(m: str, name: str) -> Cell:
+        """The error at the largest budget; the worst image is the one whose error rose most per ||e||."""
+        old = not any(get(r, m, "threats") for r in rows)  # rows of an earlier version: the first threat only
+        keys = ("kspace_error",) if old else ("threats", name, "error")
+        of = (lambda r: {k: get(r, m, f"kspace_{k}") for k in ("unperturbed", "e_over_x")}) if old else \
+            (lambda r: get(r, m, "threats", name) or {})
+
+        def gain(v: float, r: dict) -> float | None:
+            t = of(r)
+            if t.get("unperturbed") is None or t.get("e_over_x") is None:
+                return None
+            return threat_gain(v, t["unperturbed"], t["e_over_x"])
+
+        def judged(v: float, r: dict) -> bool | None:
+            g = gain(v, r)
+            return None if g is None or _nan(g) else g > UNSTABLE_FACTOR
+
+        def rise(v: float, r: dict) -> float:
+            g = gain(v, r)
+            return float("-inf") if g is None or _nan(g) else g
+
+        def describe(v: float, r: dict) -> str:
+            g = gain(v, r)
+            return f"{v:.2%}" + ("" if g is None else f" (rise {g:.2g} ||e||)")
+
+        return counted(m, f"threat:{name}", keys, ".2%", judged, "amplified", "not amplified on {n}", rank=rise,
+                       describe=describe, unjudged="not judged")
+
+    def invented(m: str, measure: str, prefix: str) -> Cell:
+        return counted(m, measure, (f"{prefix}contrast",), ".3g",
+                       lambda v, r: v > UNSTABLE_FACTOR * control(r, f"{prefix}contrast")
+                       and v > get(r, m, f"{prefix}truth_contrast")
+                       if (control(r, f"{prefix}contrast") or 0) > 0
+                       and get(r, m, f"{prefix}truth_contrast") is not None else None,
+                       "invents", "invents on none of {n}")
+
+    def in_data(m: str) -> Cell:
+        vs = [(f, r) for r in rows if (f := get(r, m, "faithfulness")) in VERDICTS]
+        if not vs:
+            return NONE
+        counts = {v: sum(f == v for f, _ in vs) for v in VERDICTS}
+        worst = next(v for v in reversed(VERDICTS) if counts[v])
+        row = next(r for f, r in vs if f == worst)
+        text = ", ".join(f"{v.replace(' by the data', '')} {counts[v]}" for v in VERDICTS if counts[v])
+        return cell(text + f" of {len(vs)}", worst.replace(" by the data", "") + f" on {counts[worst]}",
+                    "info" if m == ZERO_FILLED else _REGION_LEVEL[worst], counts[VERDICTS[2]], row,
+                    conv_of(m, "in_data", vs) if any(isinstance(get(r, m, "converged_by"), dict) for _, r in vs)
+                    else [])  # rows of an earlier version do not say
 
     def build(m: str, key: str) -> Cell:
         if key == "accuracy":
-            return counted(m, "psnr", min, ".2f", lambda v, r: v < zf[r["image"]].get("psnr", float("-inf")),
-                           "below zero-filling", "above zero-filling on {n}", unit=" dB", search=False)
+            return counted(m, key, ("psnr",), ".2f",
+                           lambda v, r: None if control(r, "psnr") is None else v < control(r, "psnr"),
+                           "below zero-filling", "above zero-filling on {n}", worst=min, unit=" dB", search=False)
         if key == "worst_case":
-            return counted(m, "worst_ratio", max, ".3g",
-                           lambda v, r: is_unstable(v, zf[r["image"]]["worst_ratio"])
-                           if zf[r["image"]].get("worst_ratio") else None, "unstable", "none found on {n}")
-        if key.startswith("threat:"):  # rows of an earlier version, without the unperturbed error, are not judged
-            return counted(m, "kspace_error", max, ".2%",
-                           lambda v, r: threat_gain(v, r["maps"][m]["kspace_unperturbed"],
-                                                    r["maps"][m]["kspace_e_over_x"]) > UNSTABLE_FACTOR
-                           if r["maps"][m].get("kspace_unperturbed") is not None else None,
-                           "amplified", "not amplified on {n}", unjudged="not judged")
+            return counted(m, key, ("worst_ratio",), ".3g",
+                           lambda v, r: is_unstable(v, control(r, "worst_ratio")) if control(r, "worst_ratio")
+                           else None, "unstable", "none found on {n}")
+        if key.startswith("threat:"):
+            return threat(m, key.split(":", 1)[1])
         if key == "invented":
-            return counted(m, "contrast", max, ".3g",
-                           lambda v, r: v > UNSTABLE_FACTOR * zf[r["image"]]["contrast"]
-                           and v > r["maps"][m]["truth_contrast"]
-                           if (zf[r["image"]].get("contrast") or 0) > 0
-                           and r["maps"][m].get("truth_contrast") is not None else None,
-                           "invents", "invents on none of {n}")
+            return invented(m, key, "")
+        if key == "invented:kspace":
+            return invented(m, key, "kspace_")
         if key == "in_data":
-            vs = [(r["maps"][m]["faithfulness"], r) for r in rows
-                  if r.get("maps", {}).get(m, {}).get("faithfulness") is not None]
-            if not vs:
-                return NONE
-            counts = {v: sum(f == v for f, _ in vs) for v in VERDICTS}
-            if not any(counts.values()):
-                return NONE
-            worst = next(v for v in reversed(VERDICTS) if counts[v])
-            row = next(r for f, r in vs if f == worst)
-            text = ", ".join(f"{v.replace(' by the data', '')} {counts[v]}" for v in VERDICTS if counts[v])
-            return Cell(text + f" of {len(vs)}", worst.replace(" by the data", "") + f" on {counts[worst]}",
-                        _REGION_LEVEL[worst], counts[VERDICTS[2]], None, row["image"], row.get("page"))
+            return in_data(m)
+        if key == "small_detail":
+            return counted(m, key, ("detail_contrast",), ".2f",
+                           lambda v, r: None if get(r, m, "detail_recovered") is None
+                           else not get(r, m, "detail_recovered"), "lost", "recovered on {n}",
+                           worst=min, search=False, compares=False)
+        if key == "more_samples":
+            def lost(v: float, r: dict) -> bool | None:
+                return not get(r, m, "samples_stable") if get(r, m, "samples_stable") is not None else None
+            return counted(m, key, ("samples_loss",), ".2f", lost, "loses PSNR", "no loss on {n}", unit=" dB",
+                           search=False, compares=False)
+        if key == "generalisation":
+            return counted(m, key, ("generalisation_drop",), ".2f",
+                           lambda v, r: None if get(r, m, "generalisation_below") is None
+                           else get(r, m, "generalisation_below") > 0,
+                           "below zero-filling", "above zero-filling on {n}", unit=" dB", search=False)
         raise AssertionError(key)
 
-    threat = next((v["kspace_threat"] for r in rows for v in r.get("maps", {}).values() if v.get("kspace_threat")),
-                  "kspace")  # the rows hold the first k-space threat's error
-    measures = [k for k, column in (("accuracy", "psnr"), ("worst_case", "worst_ratio"),
-                                    (f"threat:{threat}", "kspace_error"), ("invented", "contrast"),
-                                    ("in_data", "faithfulness"))
-                if any(r.get("maps", {}).get(m, {}).get(column) is not None for r in rows for m in labels)]
+    def holds(*keys: str) -> bool:
+        return any(get(r, m, *keys) is not None for r in rows for m in labels)
+
+    threats = list(dict.fromkeys(t for r in rows for v in r["maps"].values() for t in (v.get("threats") or {})))
+    if not threats and holds("kspace_error"):  # rows of an earlier version: the first threat's keys only
+        threats = [next((v["kspace_threat"] for r in rows for v in r["maps"].values() if v.get("kspace_threat")),
+                        "kspace")]
+    measures = [k for k, keys in (("accuracy", ("psnr",)), ("worst_case", ("worst_ratio",)))
+                if holds(*keys)]
+    measures += [f"threat:{t}" for t in threats]
+    measures += [k for k, keys in (("invented", ("contrast",)), ("invented:kspace", ("kspace_contrast",)),
+                                   ("in_data", ("faithfulness",)), ("small_detail", ("detail_contrast",)),
+                                   ("more_samples", ("samples_loss",)),
+                                   ("generalisation", ("generalisation_drop",))) if holds(*keys)]
     cells = {m: {k: build(m, k) for k in measures} for m in labels}
     ctrl = res.control
     maps = list(labels)
@@ -401,4 +515,4 @@ def dataset_scorecard(res: Any) -> Scorecard:
             if m not in maps:
                 maps.append(m)
     notes = ["The positive control runs once, not per image."] if "positive_control" in measures else []
-    return Scorecard(_order(maps), measures, cells, f"{len(rows)} images: median and worst image", notes=notes)
+    return Scorecard(_order(maps), measures, cells, f"{len(res.rows)} images: median and worst image", notes=notes)

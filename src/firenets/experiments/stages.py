@@ -440,7 +440,9 @@ def _stage(result: BatteryResult, stage: str, makers, acqs, xs, A, x, *, mask, r
 ROW_KEYS = ("psnr", "ssim", "nmse", "worst_ratio", "local_ratio", "noise_ratio", "noise_quotient", "contrast", "truth_contrast",
             "faithfulness",
             "kspace_error", "kspace_noise_error", "kspace_unperturbed", "kspace_e_over_x", "kspace_threat",
-            "kspace_contrast", "kspace_truth_contrast", "converged")
+            "kspace_contrast", "kspace_truth_contrast", "converged", "converged_by", "threats",
+            "detail_contrast", "detail_recovered", "samples_loss", "samples_stable", "samples_psnr",
+            "generalisation_drop", "generalisation_below", "generalisation_sets")
 
 
 def image_row(result: BatteryResult) -> dict[str, Any]:
@@ -452,38 +454,70 @@ def image_row(result: BatteryResult) -> dict[str, Any]:
     targeted attack created and the perturbed truth's own change (``HallucinationAttack.best``), the verdict
     of the region bounds on its disc (faithfulness: supported, not determined or contradicted by the
     samples the map was given), the same
-    for the targeted attack on the samples, whether every attack converged; the stages completed and failed, and seconds. Missing stages give None."""
+    for the targeted attack on the samples, whether every attack converged (``converged``) and each search
+    (``converged_by``, keyed by the scorecard's measure); every k-space threat at its largest budget
+    (``threats``); the small detail's recovered contrast and verdict; more samples' largest PSNR loss, verdict
+    and PSNR per rate; generalisation's worst PSNR drop and the number of (image set, acquisition) cells
+    below zero-filling's PSNR of the same cell; the stages completed and failed, and seconds. Missing stages
+    give None."""
     image = result.settings["attacked_image"]
     maps: dict[str, dict[str, Any]] = {}
     for label in dict.fromkeys([ZERO_FILLED, *result.settings["maps"]]):
         row: dict[str, Any] = dict.fromkeys(ROW_KEYS)
         if result.accuracy is not None and label in result.accuracy.metrics.get(image, {}):
             row.update({k: result.accuracy.metrics[image][label][k] for k in ("psnr", "ssim", "nmse")})
-        converged = []
+        converged: dict[str, bool] = {}
         if result.perturbation is not None and label in result.perturbation:
             p = result.perturbation[label]
             row.update(worst_ratio=p.max_ratio, noise_ratio=p.max_noise_ratio,
                        noise_quotient=p.max_ratio / p.max_noise_ratio if p.max_noise_ratio > 0 else None,
                        local_ratio=None if p.worst.local is None else p.worst.local.sigma)
-            converged.append(bool(p.worst.converged))
-        first = next(iter(result.threats.values()), {})  # the first k-space threat, at its largest budget
-        if label in first:
-            top = first[label].rows()[-1]
-            row.update(kspace_error=top["error"], kspace_noise_error=top["noise_error"],
-                       kspace_unperturbed=top["unperturbed"], kspace_e_over_x=top["e_over_x"],
-                       kspace_threat=first[label].threat)
-            converged.append(bool(first[label].converged))
+            converged["worst_case"] = bool(p.worst.converged)
+        threats = {}
+        for name, per in result.threats.items():  # every k-space threat at its largest budget
+            if label in per:
+                top = per[label].rows()[-1]
+                threats[name] = {k: top[k] for k in ("error", "noise_error", "unperturbed", "e_over_x")}
+                converged[f"threat:{name}"] = bool(per[label].converged)
+        if threats:
+            name, top = next(iter(threats.items()))  # the first, under the keys of earlier rows
+            row.update(threats=threats, kspace_error=top["error"], kspace_noise_error=top["noise_error"],
+                       kspace_unperturbed=top["unperturbed"], kspace_e_over_x=top["e_over_x"], kspace_threat=name)
         if result.hallucination_attack is not None and label in result.hallucination_attack:
             h = result.hallucination_attack[label]
             row.update(contrast=h.best.contrast, truth_contrast=h.best.input_contrast)
-            converged.append(bool(h.converged))
+            converged["invented"] = bool(h.converged)
         if result.faithfulness is not None and label in result.faithfulness:
             row["faithfulness"] = result.faithfulness[label].verdict
         if result.kspace_hallucination_attack is not None and label in result.kspace_hallucination_attack:
             h = result.kspace_hallucination_attack[label]
             row.update(kspace_contrast=h.best.contrast, kspace_truth_contrast=h.best.input_contrast)
-            converged.append(bool(h.converged))
-        row["converged"] = all(converged) if converged else None
+            converged["invented:kspace"] = bool(h.converged)
+        row["converged"] = all(converged.values()) if converged else None  # the attacks
+        if row["faithfulness"] is not None and result.faithfulness[label].converged is not None:
+            converged["in_data"] = bool(result.faithfulness[label].converged)  # the region bounds' solves
+        row["converged_by"] = converged or None
+        if result.structural:
+            sc = result.structural.get(label)
+            if sc is not None:
+                row.update(detail_contrast=sc.contrast, detail_recovered=sc.recovered)
+            elif label == ZERO_FILLED:
+                first_sc = next(iter(result.structural.values()))
+                row.update(detail_contrast=first_sc.zero_filled_contrast,
+                           detail_recovered=first_sc.zero_filled_recovered)
+        if result.more_samples is not None and label in result.more_samples:
+            ms = result.more_samples[label]
+            row.update(samples_loss=max((d[2] for d in ms.drops), default=0.0), samples_stable=ms.stable,
+                       samples_psnr={f"{r['rate']:g}": r["psnr"] for r in ms.results})
+        if result.generalisation is not None and label in result.generalisation:
+            table = result.generalisation[label].table()
+            drops = [r["psnr_drop"] for r in table if r["psnr_drop"] is not None]
+            worst = float("nan") if any(d != d for d in drops) else max(drops, default=None)  # a NaN shows
+            row.update(generalisation_drop=worst, generalisation_sets=len(table))
+            if label != ZERO_FILLED and ZERO_FILLED in result.generalisation:
+                zf = {(r["images"], r["acquisition"]): r["psnr"] for r in result.generalisation[ZERO_FILLED].table()}
+                row["generalisation_below"] = sum(r["psnr"] < zf[(r["images"], r["acquisition"])]
+                                                  for r in table if (r["images"], r["acquisition"]) in zf)
         if any(v is not None for v in row.values()):
             maps[label] = row
     return {"image": image, "maps": maps, "completed": result.completed, "failures": dict(result.failures),

@@ -259,6 +259,40 @@ DATASET_PANELS = (("psnr", "PSNR (dB)"), ("worst_ratio", "worst-case ratio"),
                   ("noise_quotient", "worst-case / noise ratio"), ("contrast", "hallucination contrast"))
 
 
+def _every_image_columns(rows: list[dict], labels: list[str]) -> list[tuple[str, Any]]:
+    """(heading, the cell from a map's row) for every number some row holds: accuracy, the worst case,
+    each k-space threat, the targeted attacks, the region bounds, the small detail, more samples,
+    generalisation, and which searches did not converge."""
+    held = [v for r in rows for v in r.get("maps", {}).values()]
+    threats = list(dict.fromkeys(t for v in held for t in (v.get("threats") or {})))
+
+    def key(k: str) -> Any:
+        return lambda v: v.get(k)
+
+    columns: list[tuple[str, Any]] = [(h, key(k)) for h, k in (
+        ("PSNR dB", "psnr"), ("SSIM", "ssim"), ("worst-case ratio", "worst_ratio"),
+        ("local sigma_max(J)", "local_ratio"), ("/ noise ratio", "noise_quotient"))]
+    if threats:
+        columns += [(f"error under {t}", lambda v, t=t: (v.get("threats") or {}).get(t, {}).get("error"))
+                    for t in threats]
+    else:  # rows of an earlier version: the first threat only
+        columns.append(("k-space error", key("kspace_error")))
+    columns += [(h, key(k)) for h, k in (
+        ("contrast", "contrast"), ("truth's change", "truth_contrast"), ("k-space contrast", "kspace_contrast"),
+        ("in the data?", "faithfulness"), ("small detail", "detail_contrast"), ("more samples: loss dB", "samples_loss"),
+        ("generalisation: drop dB", "generalisation_drop"))]
+
+    def converged(v: dict) -> Any:
+        by = v.get("converged_by")
+        if not isinstance(by, dict):
+            return v.get("converged")
+        missed = [k for k, c in by.items() if not c]
+        return "yes" if not missed else "not: " + ", ".join(missed)
+
+    columns.append(("converged", converged))
+    return [(h, get) for h, get in columns if h == "converged" or any(get(v) is not None for v in held)]
+
+
 def dataset_page(res: Any, out: str | Path, *, card: Any = None) -> Page:
     """Write the page of a dataset audit (``experiments.dataset.DatasetResult``) into ``out``: the scorecard
     over the images (``card``, or a callable returning it: if that raises, the page is drawn without it and
@@ -311,32 +345,26 @@ def dataset_page(res: Any, out: str | Path, *, card: Any = None) -> Page:
          "page and its attack figure." if worst_rows else "No image completed the perturbation stage."],
         tables=[Table(["image", "worst-case ratio", "/ noise ratio", "PSNR dB", "attack"], worst_rows)]
         if worst_rows else []))
+    columns = _every_image_columns(rows, labels)
     every = []
     for r in rows:
         link = {"text": r["image"], "href": r["page"]} if r.get("page") else r["image"]
         fails = "; ".join(f"{k}: {v}" for k, v in r.get("failures", {}).items())
         if not r.get("maps"):
-            every.append([link, "-", None, None, None, None, None, None, None, None, None, None, fails])
+            every.append([link, "-", *(None for _ in columns), fails])
         for m in labels:
             v = r.get("maps", {}).get(m)
-            if v is None:
-                continue
-            every.append([link, m, v.get("psnr"), v.get("ssim"), v.get("worst_ratio"), v.get("local_ratio"),
-                          v.get("noise_quotient"),
-                          v.get("kspace_error"), v.get("contrast"), v.get("truth_contrast"), v.get("kspace_contrast"),
-                          v.get("converged"), fails])
+            if v is not None:
+                every.append([link, m, *(get(v) for _, get in columns), fails])
     every = [[("-" if c is None else c) for c in row] for row in every]
     sections.append(Section("3. Every image", ["One row per image and map; the image links to its page. The local "
                                                "sigma_max(J) is the worst-case ratio as ||r|| -> 0 (the Jacobian at "
-                                               "the image), not the worst case on the spheres. The k-space "
-                                               "error is the error to the truth / ||x|| under the first k-space "
-                                               "threat at its largest budget; the k-space contrast is the targeted "
-                                               "attack's on the samples."],
-                            tables=[Table(["image", "map", "PSNR dB", "SSIM", "worst-case ratio",
-                                           "local sigma_max(J)", "/ noise ratio",
-                                           "k-space error", "contrast", "truth's change", "k-space contrast",
-                                           "converged", "failures"],
-                                          every)]))
+                                               "the image), not the worst case on the spheres. Under each k-space "
+                                               "threat, the error to the truth / ||x|| at its largest budget; the "
+                                               "k-space contrast is the targeted attack's on the samples. 'in the "
+                                               "data?' is the region bounds' verdict on the attacked disc; "
+                                               "'converged' names the searches that hit their step cap."],
+                            tables=[Table(["image", "map", *(h for h, _ in columns), "failures"], every)]))
     record: dict[str, Any] = {"settings": settings, "rows": rows}
     if control is not None:
         if isinstance(control, str):
@@ -363,7 +391,8 @@ def dataset_page(res: Any, out: str | Path, *, card: Any = None) -> Page:
     sections.append(Section(f"{len(sections) + 1}. Stages",
                             ["Per stage, the images on which it completed and failed, and the first error."],
                             tables=[Table(["stage", "completed", "failed", "first error"], status)]))
-    measures = [["accuracy"], ["worst_case"], [k for k in card.measures if k.startswith(("threat:", "invented", "in_data"))]
+    measures = [["accuracy"], ["worst_case"], [k for k in card.measures if k not in ("accuracy", "worst_case",
+                                                                                     "positive_control")]
                 if card is not None else []]
     measures += [["positive_control"] if s.title.startswith("4. The positive control") else [] for s in sections[3:]]
     return _write(f"firenets audit: {name} on {len(rows)} images", sections, out, summary=summary, record=record,
