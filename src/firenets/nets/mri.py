@@ -19,7 +19,7 @@ from .._validation import check_scalar, complex_dtype, real_dtype
 from ..operators import Fourier2D, Gradient2D, MultiCoilFourier, Stack, UndecimatedWavelet2D, Wavelet2D
 from ..problems import SRLasso, weights_in_levels
 from .adapter import NetworkMap, zero_filled
-from .firenet import FIRENET
+from .firenet import CERTIFICATE_ROUNDS, FIRENET
 from .training import load, shipped
 
 METHODS = ("firenet", "unet", "cascade", "zero-filled")
@@ -224,10 +224,10 @@ class MRIFirenet(torch.nn.Module):
         x, dual = self.firenet.solve(y_in, x0, eps0=eps0)
         with torch.no_grad():
             if self.dtype == torch.complex128:
-                cert = self.firenet.problem(y_in).certificate(x.detach(), _detached(dual))
+                cert = self.firenet.problem(y_in).certificate(x.detach(), _detached(dual), refine=CERTIFICATE_ROUNDS)
             else:
                 cert = self._problem64(y.detach().to(torch.complex128)).certificate(
-                    x.detach().to(torch.complex128), _detached(dual, torch.complex128))
+                    x.detach().to(torch.complex128), _detached(dual, torch.complex128), refine=CERTIFICATE_ROUNDS)
         return self._image(x).to(torch.complex128), cert
 
     def _problem64(self, y: torch.Tensor):
