@@ -53,6 +53,12 @@ def test_reconstruct_writes_metrics_and_images(tmp_path, capsys):
     assert record["mask"] == "radial" and record["noise"] == 0.001
     # the layers run: whole restarts of inner + 1 steps (adaptive), at most the maximum depth
     assert record["num_layers"] % (c["inner"] + 1) == 0 and record["num_layers"] <= c["restarts"] * (c["inner"] + 1)
+    # the rule that ended the run: the maximum depth only where every restart ran
+    stopped = record["certificate"]["stopped_by"]
+    assert stopped in ("tol", "xtol", "restarts")
+    assert (stopped == "restarts") == (record["num_layers"] == c["restarts"] * (c["inner"] + 1))
+    if stopped == "tol":
+        assert record["certificate"]["relative_gap"] <= c["tol"]
     recon = np.load(out / "recon.npy", allow_pickle=False)
     assert recon.shape == (64, 64) and np.iscomplexobj(recon)
     # the reported metrics are those of the saved reconstruction

@@ -365,7 +365,7 @@ def test_mri_firenet_tol_stops_at_a_certified_gap():
     with torch.no_grad():
         _, cert = f(acq.y, return_certificate=True)
     assert float(cert.relative_gap) <= 1e-3
-    assert f.last_layers < f.num_layers  # it stopped early
+    assert f.last_layers < f.num_layers and f.last_stop == "tol"  # it stopped early, on the certificate
     f2 = rc.MRIFirenet(acq.operator, regulariser="tv", lam=1e-2, restarts=f.firenet.last_restarts - 1, inner=20,
                        tol=0, xtol=0)
     with torch.no_grad():
@@ -376,6 +376,11 @@ def test_mri_firenet_tol_stops_at_a_certified_gap():
     with torch.no_grad():
         _, returned = f2(acq.y, return_certificate=True)
     assert float(returned.relative_gap) <= float(cert2.relative_gap)
+    assert f2.last_stop == "restarts"
+    settled = rc.MRIFirenet(acq.operator, regulariser="tv", lam=1e-2, restarts=200, inner=20, tol=0, xtol=1e-2)
+    with torch.no_grad():
+        settled(acq.y)
+    assert settled.last_stop == "xtol" and settled.firenet.last_restarts < 200
 
 
 def test_default_lam_scales_with_the_image_size():

@@ -171,6 +171,7 @@ def reconstruct(
                 "dual_objective": float(c.dual_objective),
                 "gap": float(c.gap),
                 "relative_gap": float(c.relative_gap),
+                "stopped_by": getattr(f, "last_stop", None),  # the rule that ended the run
             }
         else:
             x = f(acq.y)
@@ -269,7 +270,7 @@ def reconstruct_multicoil(
             f = MRIFirenet(acq.operator, **firenet_options)
             x, c = f(acq.y, return_certificate=True)
             cert = {"objective": float(c.objective), "dual_objective": float(c.dual_objective), "gap": float(c.gap),
-                    "relative_gap": float(c.relative_gap)}
+                    "relative_gap": float(c.relative_gap), "stopped_by": f.last_stop}
         else:
             x = acq.zero_filled
     seconds = time.perf_counter() - start

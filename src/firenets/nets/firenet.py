@@ -144,6 +144,7 @@ class FIRENET(torch.nn.Module):
         self.tol = None if tol is None else check_scalar("tol", tol, positive=True)
         self.xtol = None if xtol is None else check_scalar("xtol", xtol, positive=True)
         self.last_restarts = None
+        self.last_stop: str | None = None  # what ended the last call: "tol", "xtol" or "restarts" (its maximum)
         self.seed = check_seed("seed", seed)
 
         if eps is not None:
@@ -321,13 +322,17 @@ class FIRENET(torch.nn.Module):
                 x, z = x_new, zbar
             if trace is not None:
                 trace(k, x)
+            stop = "restarts"
             if k + 1 < restarts:
                 if self.xtol is not None and k and self._settled(x, previous):
+                    stop = "xtol"
                     break
                 if self.tol is not None and self._certified(y, x, zbar):
+                    stop = "tol"
                     break
             previous = x
         self.last_restarts = k + 1 if restarts else 0
+        self.last_stop = stop if restarts else "restarts"
         return x, zbar
 
     def _settled(self, x: torch.Tensor, previous: torch.Tensor) -> bool:

@@ -202,6 +202,11 @@ class MRIFirenet(torch.nn.Module):
         return self.firenet.num_layers
 
     @property
+    def last_stop(self) -> str | None:
+        """What ended the last call: "tol", "xtol" or "restarts" (``nets.FIRENET.last_stop``)."""
+        return self.firenet.last_stop
+
+    @property
     def last_layers(self) -> int | None:
         """Layers the last call ran (fewer than ``num_layers`` when ``tol`` stopped it)."""
         return self.firenet.last_layers
