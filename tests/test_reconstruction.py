@@ -372,10 +372,6 @@ def test_mri_firenet_tol_stops_at_a_certified_gap():
         x2, dual2 = f2.firenet.solve(acq.y)
         cert2 = f2.firenet.problem(acq.y).certificate(x2, dual2, support_dual=False)
     assert float(cert2.relative_gap) > 1e-3  # and not later than needed, by the certificate the rule checks
-    # the certificate a call returns refines the dual pair (Dykstra), so it is at least as tight there
-    with torch.no_grad():
-        _, returned = f2(acq.y, return_certificate=True)
-    assert float(returned.relative_gap) <= float(cert2.relative_gap)
     assert f2.last_stop == "restarts"
     settled = rc.MRIFirenet(acq.operator, regulariser="tv", lam=1e-2, restarts=200, inner=20, tol=0, xtol=1e-2)
     with torch.no_grad():

@@ -297,7 +297,8 @@ def test_a_nan_fails_a_cell_on_one_image():
     from firenets.experiments.stages import BatteryResult
 
     nan = float("nan")
-    metrics = {"img": {"net": {"psnr": nan, "ssim": nan}, ZERO_FILLED: {"psnr": 20.0, "ssim": 0.5}}}
+    metrics = {"img": {"net": {"psnr": nan, "ssim": nan, "nmse": nan},
+                       ZERO_FILLED: {"psnr": 20.0, "ssim": 0.5, "nmse": 0.1}}}
     sweep = SimpleNamespace(results=({"rate": 0.2, "psnr": 25.0}, {"rate": 0.3, "psnr": nan}), drops=(), stable=True)
     bat = BatteryResult({"maps": ["net"], "attacked_image": "img"}, accuracy=SimpleNamespace(metrics=metrics),
                         more_samples={"net": sweep})
@@ -305,6 +306,46 @@ def test_a_nan_fails_a_cell_on_one_image():
     for key in ("accuracy", "more_samples"):  # a NaN compares False with everything: it must not read as a pass
         assert (card.cell("net", key).word, card.cell("net", key).level) == ("not finite", "fail"), key
     assert card.cell(ZERO_FILLED, "accuracy").level == "info"
+    # the dataset row of the same results, and its scorecard, say the same
+    from firenets.experiments.stages import image_row
+
+    bat.settings["stages"] = []
+    row = {**image_row(bat), "page": None}
+    assert row["maps"]["net"]["samples_loss"] != row["maps"]["net"]["samples_loss"]  # NaN, not 0
+    one = dataset_scorecard(SimpleNamespace(rows=[row], labels=["net", ZERO_FILLED], control=None))
+    for key in ("accuracy", "more_samples"):
+        assert (one.cell("net", key).word, one.cell("net", key).level) == ("not finite on 1", "fail"), key
+    # zero-filling's NaN: nothing to compare with, not a pass
+    metrics["img"][ZERO_FILLED]["psnr"] = nan
+    metrics["img"]["net"]["psnr"] = 30.0
+    bat.more_samples = None
+    assert battery_scorecard(bat).cell("net", "accuracy").word == "no control"
+
+
+def test_rows_of_an_earlier_version_beside_new_ones():
+    # a resumed run may hold rows written before the rows kept every threat: each row is read as it is
+    old = _row("old", {"net": {"kspace_error": 0.9, "kspace_unperturbed": 0.1, "kspace_e_over_x": 0.01,
+                               "kspace_threat": "kspace", "converged": False, "faithfulness": "supported by the data"},
+                       ZERO_FILLED: {"kspace_error": 0.2}})
+    new = _row("new", {"net": {"threats": {"kspace": {"error": 0.2, "unperturbed": 0.1, "e_over_x": 0.05}},
+                               "kspace_error": 0.2, "converged_by": {"threat:kspace": True},
+                               "truth_contrast": float("nan"), "contrast": 0.3},
+                       ZERO_FILLED: {"contrast": 0.1}})
+    card = dataset_scorecard(SimpleNamespace(rows=[old, new], labels=["net", ZERO_FILLED], control=None))
+    t = card.cell("net", "threat:kspace")
+    # the old row's rise is (0.9 - 0.1) / 0.01 = 80 ||e||: it is judged, and it is the worst
+    assert t.word == "amplified on 1 of 2" and t.worst == "old" and t.converged is False
+    # the old row's flag is its attacks', not the region bounds' solves: not reported for them
+    assert card.cell("net", "in_data").converged is None
+    # a NaN in the truth's own change fails the targeted attack's cell
+    assert card.cell("net", "invented").word == "not finite on 1"
+    # without any rise to rank by, the worst image is the largest error
+    for r in (old, new):
+        r["maps"]["net"].pop("threats", None)
+        r["maps"]["net"].pop("kspace_unperturbed", None)
+    plain = dataset_scorecard(SimpleNamespace(rows=[old, new], labels=["net", ZERO_FILLED], control=None))
+    assert plain.cell("net", "threat:kspace").worst == "old" and plain.cell("net", "threat:kspace").word == \
+        "not judged"
 
 
 def test_a_scorecard_that_fails_costs_its_table_not_the_page(audited, tmp_path, monkeypatch):

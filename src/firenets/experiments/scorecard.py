@@ -147,7 +147,10 @@ def _accuracy(acc: Any, label: str, key: str) -> Cell:
         return _not_finite(Cell(text, "", "", per[0][1]["psnr"]))
     if label == ZERO_FILLED:
         return Cell(text, "control", "info", per[0][1]["psnr"])
-    below = [img for img, v, z in per if v["psnr"] < z["psnr"]]
+    judged = [(img, v, z) for img, v, z in per if not _nan(z["psnr"])]  # zero-filling's NaN: not judged there
+    if not judged:
+        return Cell(text, "no control", "info", per[0][1]["psnr"])
+    below = [img for img, v, z in judged if v["psnr"] < z["psnr"]]
     return Cell(text + (f"; below on {', '.join(below)}" if below and len(per) > 1 else ""),
                 "below zero-filling" if below else "above zero-filling", "fail" if below else "pass", per[0][1]["psnr"])
 
@@ -174,7 +177,7 @@ def _threat(t: Any, label: str) -> Cell:
     r = t.rows()[-1]
     conv = bool(t.converged)
     text = _conv(f"{r['error']:.2%} from {r['unperturbed']:.2%} (noise {r['noise_error']:.2%})", conv)
-    if _nan(r["error"]):
+    if any(_nan(r[k]) for k in ("error", "unperturbed", "e_over_x")):
         return _not_finite(Cell(text, "", "", r["error"], conv))
     if label == ZERO_FILLED:
         return Cell(text, "control", "info", r["error"], conv)
@@ -192,12 +195,12 @@ def _invented(atts: Mapping[str, Any], label: str) -> Cell:
     x_max = float(h.x.abs().max())
     share = f" ({a.contrast / x_max:.1%} of max)" if x_max > 0 else ""
     text = _conv(f"{a.contrast:.3g}{share}, truth {a.input_contrast:.3g}", conv)
-    if _nan(a.contrast):
+    if _nan(a.contrast) or _nan(a.input_contrast):
         return _not_finite(Cell(text, "", "", a.contrast, conv))
     if label == ZERO_FILLED:
         return Cell(text, "control", "info", a.contrast, conv)
     zf = atts.get(ZERO_FILLED)
-    if zf is None or zf.best.contrast <= 0:
+    if zf is None or not zf.best.contrast > 0:  # none, zero or NaN: nothing to compare with
         return Cell(text, "no control", "info", a.contrast, conv)
     factor = a.contrast / zf.best.contrast
     bad = factor > UNSTABLE_FACTOR and a.contrast > a.input_contrast
@@ -252,7 +255,9 @@ def _generalisation(gs: Mapping[str, Any], label: str) -> Cell:
     text = f"{worst['psnr_drop']:.2f} dB ({worst['images']}, {worst['acquisition']})"
     if label == ZERO_FILLED or ZERO_FILLED not in gs:
         return Cell(text, "control" if label == ZERO_FILLED else "no control", "info", worst["psnr_drop"])
-    zf = {(r["images"], r["acquisition"]): r["psnr"] for r in gs[ZERO_FILLED].table()}
+    zf = {(r["images"], r["acquisition"]): r["psnr"] for r in gs[ZERO_FILLED].table() if not _nan(r["psnr"])}
+    if not zf:
+        return Cell(text, "no control", "info", worst["psnr_drop"])
     below = [r for r in gs[label].table() if r["psnr"] < zf.get((r["images"], r["acquisition"]), float("-inf"))]
     return Cell(text + (f"; below on {len(below)} of {len(zf)} sets" if below else ""),
                 "below zero-filling" if below else "above zero-filling", "fail" if below else "pass",
@@ -364,11 +369,11 @@ def dataset_scorecard(res: Any) -> Scorecard:
         v = get(r, ZERO_FILLED, *keys)
         return None if v is None or _nan(v) else v
 
-    def conv_of(m: str, measure: str, ps: list[tuple[Any, dict]]) -> list[bool]:
+    def conv_of(m: str, measure: str, ps: list[tuple[Any, dict]], *, attack: bool = True) -> list[bool]:
         out = []
         for _, r in ps:
-            by = get(r, m, "converged_by")  # rows of an earlier version hold one flag for every search
-            c = by.get(measure) if isinstance(by, dict) else get(r, m, "converged")
+            by = get(r, m, "converged_by")  # rows of an earlier version hold one flag for every attack
+            c = by.get(measure) if isinstance(by, dict) else get(r, m, "converged") if attack else None
             if c is not None:
                 out.append(bool(c))
         return out
@@ -377,20 +382,23 @@ def dataset_scorecard(res: Any) -> Scorecard:
         converged = all(conv) if conv else None
         return Cell(_conv(text, converged), word, level, value, converged, row["image"], row.get("page"))
 
-    def counted(m: str, measure: str, keys: tuple[str, ...], fmt: str, judge: Callable[[float, dict], bool | None],
-                bad: str, good: str, *, worst: Callable = max, rank: Callable[[float, dict], float] | None = None,
+    def counted(m: str, measure: str, keys: tuple[str, ...] | Callable[[dict], Any], fmt: str,
+                judge: Callable[[float, dict], bool | str | None], bad: str, good: str, *, worst: Callable = max,
+                rank: Callable[[float, dict], Any] | None = None,
                 describe: Callable[[float, dict], str] | None = None, unit: str = "", search: bool = True,
                 compares: bool = True, unjudged: str = "no control") -> Cell:
-        """The median and the worst image (by ``rank``, default the value) of the number at ``keys``, and
-        the images on which ``judge`` (None: not judged there) finds something: "{bad} on k of n", or
+        """The median and the worst image (by ``rank``, default the value) of the number at ``keys`` (or
+        that a function of the row gives), and the images on which ``judge`` finds something ("nan": a
+        NaN among the map's own numbers the rule uses; None: not judged there): "{bad} on k of n", or
         ``good`` formatted with n. A NaN on any image is a failure; zero-filling is the control where the
         rule ``compares`` with it, and otherwise shown unjudged."""
-        ps = [(v, r) for r in rows if (v := get(r, m, *keys)) is not None]
+        of = keys if callable(keys) else (lambda r: get(r, m, *keys))
+        ps = [(v, r) for r in rows if (v := of(r)) is not None]
         if not ps:
             return NONE
         conv = conv_of(m, measure, ps) if search else []
-        nans = [r for v, r in ps if _nan(v)]
-        fin = [(v, r) for v, r in ps if not _nan(v)]
+        nans = [r for v, r in ps if _nan(v) or judge(v, r) == "nan"]
+        fin = [(v, r) for v, r in ps if not any(r is n for n in nans)]
         if nans:
             rest = f"; median {_median([v for v, _ in fin]):{fmt}}{unit} on the others" if fin else ""
             return cell(f"NaN on {len(nans)} of {len(ps)}{rest}", f"not finite on {len(nans)}", "fail",
@@ -401,7 +409,7 @@ def dataset_scorecard(res: Any) -> Scorecard:
                 + (describe(v, row) if describe else f"{v:{fmt}}{unit}"))
         if m == ZERO_FILLED and compares:
             return cell(text, "control", "info", v, row, conv)
-        verdicts = [j for a, r in fin if (j := judge(a, r)) is not None]
+        verdicts = [bool(j) for a, r in fin if (j := judge(a, r)) is not None]
         if not verdicts:
             return cell(text, unjudged, "info", v, row, conv)
         k = sum(verdicts)
@@ -409,40 +417,47 @@ def dataset_scorecard(res: Any) -> Scorecard:
                     "info" if m == ZERO_FILLED else "fail" if k else "pass", v, row, conv)
 
     def threat(m: str, name: str) -> Cell:
-        """The error at the largest budget; the worst image is the one whose error rose most per ||e||."""
-        old = not any(get(r, m, "threats") for r in rows)  # rows of an earlier version: the first threat only
-        keys = ("kspace_error",) if old else ("threats", name, "error")
-        of = (lambda r: {k: get(r, m, f"kspace_{k}") for k in ("unperturbed", "e_over_x")}) if old else \
-            (lambda r: get(r, m, "threats", name) or {})
+        """The error at the largest budget; the worst image is the one whose error rose most per ||e||
+        (then the largest error). A row of an earlier version holds the first threat only, as kspace_*."""
+        def of(r: dict) -> dict | None:
+            t = get(r, m, "threats")
+            if isinstance(t, dict):
+                return t.get(name)
+            if name == (get(r, m, "kspace_threat") or "kspace") and get(r, m, "kspace_error") is not None:
+                return {k: get(r, m, f"kspace_{k}") for k in ("error", "unperturbed", "e_over_x")}
+            return None
 
         def gain(v: float, r: dict) -> float | None:
-            t = of(r)
+            t = of(r) or {}
             if t.get("unperturbed") is None or t.get("e_over_x") is None:
                 return None
             return threat_gain(v, t["unperturbed"], t["e_over_x"])
 
-        def judged(v: float, r: dict) -> bool | None:
+        def judged(v: float, r: dict) -> bool | str | None:
             g = gain(v, r)
-            return None if g is None or _nan(g) else g > UNSTABLE_FACTOR
+            return None if g is None else "nan" if _nan(g) else g > UNSTABLE_FACTOR
 
-        def rise(v: float, r: dict) -> float:
+        def rise(v: float, r: dict) -> tuple[float, float]:
             g = gain(v, r)
-            return float("-inf") if g is None or _nan(g) else g
+            return (float("-inf") if g is None else g, v)
 
         def describe(v: float, r: dict) -> str:
             g = gain(v, r)
             return f"{v:.2%}" + ("" if g is None else f" (rise {g:.2g} ||e||)")
 
-        return counted(m, f"threat:{name}", keys, ".2%", judged, "amplified", "not amplified on {n}", rank=rise,
-                       describe=describe, unjudged="not judged")
+        return counted(m, f"threat:{name}", lambda r: (of(r) or {}).get("error"), ".2%", judged, "amplified",
+                       "not amplified on {n}", rank=rise, describe=describe, unjudged="not judged")
 
     def invented(m: str, measure: str, prefix: str) -> Cell:
-        return counted(m, measure, (f"{prefix}contrast",), ".3g",
-                       lambda v, r: v > UNSTABLE_FACTOR * control(r, f"{prefix}contrast")
-                       and v > get(r, m, f"{prefix}truth_contrast")
-                       if (control(r, f"{prefix}contrast") or 0) > 0
-                       and get(r, m, f"{prefix}truth_contrast") is not None else None,
-                       "invents", "invents on none of {n}")
+        def judge(v: float, r: dict) -> bool | str | None:
+            zf, truth = control(r, f"{prefix}contrast"), get(r, m, f"{prefix}truth_contrast")
+            if truth is not None and _nan(truth):
+                return "nan"
+            if not (zf or 0) > 0 or truth is None:
+                return None
+            return v > UNSTABLE_FACTOR * zf and v > truth
+
+        return counted(m, measure, (f"{prefix}contrast",), ".3g", judge, "invents", "invents on none of {n}")
 
     def in_data(m: str) -> Cell:
         vs = [(f, r) for r in rows if (f := get(r, m, "faithfulness")) in VERDICTS]
@@ -454,8 +469,7 @@ def dataset_scorecard(res: Any) -> Scorecard:
         text = ", ".join(f"{v.replace(' by the data', '')} {counts[v]}" for v in VERDICTS if counts[v])
         return cell(text + f" of {len(vs)}", worst.replace(" by the data", "") + f" on {counts[worst]}",
                     "info" if m == ZERO_FILLED else _REGION_LEVEL[worst], counts[VERDICTS[2]], row,
-                    conv_of(m, "in_data", vs) if any(isinstance(get(r, m, "converged_by"), dict) for _, r in vs)
-                    else [])  # rows of an earlier version do not say
+                    conv_of(m, "in_data", vs, attack=False))  # rows of an earlier version do not say
 
     def build(m: str, key: str) -> Cell:
         if key == "accuracy":
@@ -494,10 +508,11 @@ def dataset_scorecard(res: Any) -> Scorecard:
     def holds(*keys: str) -> bool:
         return any(get(r, m, *keys) is not None for r in rows for m in labels)
 
-    threats = list(dict.fromkeys(t for r in rows for v in r["maps"].values() for t in (v.get("threats") or {})))
-    if not threats and holds("kspace_error"):  # rows of an earlier version: the first threat's keys only
-        threats = [next((v["kspace_threat"] for r in rows for v in r["maps"].values() if v.get("kspace_threat")),
-                        "kspace")]
+    # every threat of the rows; a row of an earlier version names its first threat in kspace_threat
+    threats = list(dict.fromkeys(
+        t for r in rows for v in r["maps"].values()
+        for t in ((v.get("threats") or {}) if isinstance(v.get("threats"), dict)
+                  else [v.get("kspace_threat") or "kspace"] if v.get("kspace_error") is not None else [])))
     measures = [k for k, keys in (("accuracy", ("psnr",)), ("worst_case", ("worst_ratio",)))
                 if holds(*keys)]
     measures += [f"threat:{t}" for t in threats]

@@ -507,7 +507,9 @@ def image_row(result: BatteryResult) -> dict[str, Any]:
                            detail_recovered=first_sc.zero_filled_recovered)
         if result.more_samples is not None and label in result.more_samples:
             ms = result.more_samples[label]
-            row.update(samples_loss=max((d[2] for d in ms.drops), default=0.0), samples_stable=ms.stable,
+            nan = any(r["psnr"] != r["psnr"] for r in ms.results)  # a NaN PSNR makes no drop: it must show
+            row.update(samples_loss=float("nan") if nan else max((d[2] for d in ms.drops), default=0.0),
+                       samples_stable=ms.stable,
                        samples_psnr={f"{r['rate']:g}": r["psnr"] for r in ms.results})
         if result.generalisation is not None and label in result.generalisation:
             table = result.generalisation[label].table()
@@ -516,8 +518,9 @@ def image_row(result: BatteryResult) -> dict[str, Any]:
             row.update(generalisation_drop=worst, generalisation_sets=len(table))
             if label != ZERO_FILLED and ZERO_FILLED in result.generalisation:
                 zf = {(r["images"], r["acquisition"]): r["psnr"] for r in result.generalisation[ZERO_FILLED].table()}
-                row["generalisation_below"] = sum(r["psnr"] < zf[(r["images"], r["acquisition"])]
-                                                  for r in table if (r["images"], r["acquisition"]) in zf)
+                judged = [(r["psnr"], zf[k]) for r in table
+                          if (k := (r["images"], r["acquisition"])) in zf and zf[k] == zf[k]]  # not NaN
+                row["generalisation_below"] = sum(p < z for p, z in judged) if judged else None
         if any(v is not None for v in row.values()):
             maps[label] = row
     return {"image": image, "maps": maps, "completed": result.completed, "failures": dict(result.failures),

@@ -43,7 +43,8 @@ _PROBLEMS = {"srlasso": SRLasso, "lasso": Lasso, "qcbp": QCBP}
 SCHEDULES = ("paper", "adaptive")
 PAPER = {"restarts": 30, "inner": 50, "delta": 1e-6}
 # Dykstra rounds that refine the analysis form's dual pair for the certificate ``forward`` returns
-# (``problems._Problem.refine_dual``): 20 cost about one restart of 25 layers and give most of the gain
+# (``problems._Problem.refine_dual``), where a round costs about a layer (``refines_cheaply``: a
+# single-coil Fourier A); 20 cost about one restart of 25 layers and give most of the gain
 CERTIFICATE_ROUNDS = 20
 
 
@@ -216,7 +217,8 @@ class FIRENET(torch.nn.Module):
         blocks, sized for an error ||y||, move far from it. With ``return_certificate`` also
         returns the duality-gap certificate of the output (P2, P3), or its objective and
         constraint violation with a gap (P1), per sample; in the analysis form the last block's dual
-        pair is refined by ``CERTIFICATE_ROUNDS`` rounds of Dykstra's projection onto the dual set.
+        pair is refined by ``CERTIFICATE_ROUNDS`` rounds of Dykstra's projection onto the dual set
+        where a round is cheap (``refines_cheaply``).
         ``eps0`` overrides the network's for this call (a number, or one per sample).
         """
         if not return_certificate:
@@ -224,7 +226,9 @@ class FIRENET(torch.nn.Module):
         y = self._check_y(y)
         x, dual = self.solve(y, x0, eps0=eps0)
         with torch.no_grad():
-            cert = self.problem(y).certificate(x.detach(), _detach(dual), refine=CERTIFICATE_ROUNDS)
+            problem = self.problem(y)
+            cert = problem.certificate(x.detach(), _detach(dual),
+                                       refine=CERTIFICATE_ROUNDS if problem.refines_cheaply else 0)
         return x, cert
 
     def solve(self, y: torch.Tensor, x0: torch.Tensor | None = None, *,

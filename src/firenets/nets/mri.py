@@ -229,10 +229,13 @@ class MRIFirenet(torch.nn.Module):
         x, dual = self.firenet.solve(y_in, x0, eps0=eps0)
         with torch.no_grad():
             if self.dtype == torch.complex128:
-                cert = self.firenet.problem(y_in).certificate(x.detach(), _detached(dual), refine=CERTIFICATE_ROUNDS)
+                problem = self.firenet.problem(y_in)
+                cert = problem.certificate(x.detach(), _detached(dual),
+                                           refine=CERTIFICATE_ROUNDS if problem.refines_cheaply else 0)
             else:
-                cert = self._problem64(y.detach().to(torch.complex128)).certificate(
-                    x.detach().to(torch.complex128), _detached(dual, torch.complex128), refine=CERTIFICATE_ROUNDS)
+                problem = self._problem64(y.detach().to(torch.complex128))
+                cert = problem.certificate(x.detach().to(torch.complex128), _detached(dual, torch.complex128),
+                                           refine=CERTIFICATE_ROUNDS if problem.refines_cheaply else 0)
         return self._image(x).to(torch.complex128), cert
 
     def _problem64(self, y: torch.Tensor):

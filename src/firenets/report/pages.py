@@ -264,19 +264,20 @@ def _every_image_columns(rows: list[dict], labels: list[str]) -> list[tuple[str,
     each k-space threat, the targeted attacks, the region bounds, the small detail, more samples,
     generalisation, and which searches did not converge."""
     held = [v for r in rows for v in r.get("maps", {}).values()]
-    threats = list(dict.fromkeys(t for v in held for t in (v.get("threats") or {})))
+    threats = list(dict.fromkeys(t for v in held for t in (v.get("threats") or (
+        [v.get("kspace_threat") or "kspace"] if v.get("kspace_error") is not None else []))))
 
     def key(k: str) -> Any:
         return lambda v: v.get(k)
 
+    def threat_error(t: str) -> Any:  # a row of an earlier version holds its first threat as kspace_*
+        return lambda v: (v["threats"].get(t, {}).get("error") if isinstance(v.get("threats"), dict)
+                          else v.get("kspace_error") if (v.get("kspace_threat") or "kspace") == t else None)
+
     columns: list[tuple[str, Any]] = [(h, key(k)) for h, k in (
         ("PSNR dB", "psnr"), ("SSIM", "ssim"), ("worst-case ratio", "worst_ratio"),
         ("local sigma_max(J)", "local_ratio"), ("/ noise ratio", "noise_quotient"))]
-    if threats:
-        columns += [(f"error under {t}", lambda v, t=t: (v.get("threats") or {}).get(t, {}).get("error"))
-                    for t in threats]
-    else:  # rows of an earlier version: the first threat only
-        columns.append(("k-space error", key("kspace_error")))
+    columns += [(f"error under {t}", threat_error(t)) for t in threats]
     columns += [(h, key(k)) for h, k in (
         ("contrast", "contrast"), ("truth's change", "truth_contrast"), ("k-space contrast", "kspace_contrast"),
         ("in the data?", "faithfulness"), ("small detail", "detail_contrast"), ("more samples: loss dB", "samples_loss"),
