@@ -44,7 +44,7 @@ SCHEDULES = ("paper", "adaptive")
 PAPER = {"restarts": 30, "inner": 50, "delta": 1e-6}
 # Dykstra rounds that refine the analysis form's dual pair for the certificate ``forward`` returns
 # (``problems._Problem.refine_dual``), where a round costs about a layer (``refines_cheaply``: a
-# single-coil Fourier A); 20 cost about one restart of 25 layers and give most of the gain
+# single-coil Fourier A); a round applies A, A^*, B, B^* once, as a layer does, and 20 give most of the gain
 CERTIFICATE_ROUNDS = 20
 
 
