@@ -131,6 +131,67 @@ def segment_weights(w: torch.Tensor, segments: list[tuple[int, int, int]], group
     return [w[start : start + count * size].reshape(count, size, *w.shape[1:])[:, 0] for start, count, size in segments]
 
 
+def project_groups(
+    v: torch.Tensor, thresholds: list[torch.Tensor], segments: list[tuple[int, int, int]], inplace: bool = False
+) -> torch.Tensor:
+    """Projection onto {||v_g|| <= t_g for every group g}: v_g min(1, t_g / ||v_g||) (complex moduli).
+
+    v: (*, C, H, W) (or any shape with the one segment (0, 1, 1)); segments: (first channel,
+    groups, channels per group) as ``group_segments`` gives them; thresholds: one
+    tensor per segment, broadcastable to that segment's (*, groups, H, W) group moduli. This is
+    the prox of the conjugate of sum_g t_g ||.||, the dual step of analysis l1. ``inplace``
+    (outside autograd) writes into v.
+    """
+    if len(segments) == 1 and segments[0][2] == 1:
+        return _project_entries(v, thresholds[0], inplace)
+    parts = []
+    for (start, count, size), t in zip(segments, thresholds, strict=True):
+        block = v[..., start : start + count * size, :, :]
+        if size == 1:
+            parts.append(_project_entries(block, t, inplace))
+            continue
+        grouped = block.unflatten(-3, (count, size))
+        scale = _group_scale(grouped, t)
+        if inplace and grouped.is_complex():
+            grouped.real.mul_(scale)
+            grouped.imag.mul_(scale)
+            parts.append(grouped)
+        else:
+            parts.append(grouped.mul_(scale) if inplace else (grouped * scale).flatten(-4, -3))
+    return v if inplace else torch.cat(parts, dim=-3)
+
+
+def _project_entries(v: torch.Tensor, t: torch.Tensor, inplace: bool) -> torch.Tensor:
+    """Entrywise v min(1, t / |v|): clip for real v, the modulus for complex v."""
+    if not v.is_complex():
+        return v.clamp_(-t, t) if inplace else torch.clamp(v, -t, t)
+    re, im = v.real, v.imag
+    sq = torch.addcmul(re * re, im, im)
+    if inplace:
+        # min(1, t / |v|) in place on |v|^2, and the real scale applied to the real and imaginary
+        # parts (strided views): a complex-by-real product would first cast the scale to complex
+        # (|v| = 0 gives rsqrt = inf, so t inf = inf, clamped to 1: t > 0 always here)
+        scale = sq.rsqrt_().mul_(t).clamp_(max=1.0)
+        re.mul_(scale)
+        im.mul_(scale)
+        return v
+    scale = torch.clamp(t * torch.rsqrt(torch.clamp(sq, min=torch.finfo(sq.dtype).tiny)), max=1.0)
+    return v * scale
+
+
+def _group_scale(grouped: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """min(1, t / ||v_g||) for groups along dim -3 of (*, groups, size, H, W), shape (*, groups, 1, H, W)."""
+    size = grouped.shape[-3]
+    if grouped.is_complex():
+        parts = [grouped[..., k, :, :] for k in range(size)]
+        sq = torch.addcmul(parts[0].real * parts[0].real, parts[0].imag, parts[0].imag)
+        for p in parts[1:]:
+            sq = sq.addcmul(p.real, p.real).addcmul_(p.imag, p.imag)
+    else:
+        sq = grouped.square().sum(-3)
+    return torch.clamp(t * torch.rsqrt(torch.clamp(sq, min=torch.finfo(sq.dtype).tiny)), max=1.0).unsqueeze(-3)
+
+
 @dataclass(frozen=True)
 class Certificate:
     """Optimality certificate of a candidate x: primal and dual values and their gap.
@@ -299,40 +360,12 @@ class _Problem:
         return z, v if v0 is None else v0 + v
 
     # --------------------------------------------------------------- the analysis dual's feasible set
-    def _clip_groups(self, v: torch.Tensor) -> torch.Tensor:
-        """Projection of v onto {||v_g|| <= lam w_g for every group g}."""
-        ws = segment_weights(self.weights, self._segments, self._grouped)
-        mods = group_moduli(v, self._segments, self._grouped)
-        factors = [torch.clamp(self._lam() * w / torch.clamp(m, min=torch.finfo(m.dtype).tiny), max=1.0)
-                   for m, w in zip(mods, ws, strict=True)]
-        if not self._grouped:
-            return v * factors[0]
-        parts = []
-        for (start, count, size), f in zip(self._segments, factors, strict=True):
-            block = v[..., start : start + count * size, :, :].unflatten(-3, (count, size))
-            parts.append((block * f.unsqueeze(-3)).flatten(-4, -3))
-        return torch.cat(parts, dim=-3)
-
     def _gram_symbol(self) -> torch.Tensor | None:
-        """The Fourier symbol of A^* A + B^* B where both are Fourier multipliers (a single-coil
-        Fourier A, a shift-invariant B), found from A^* A's impulse response and checked on a random
-        image to 1e-10 (1e3 rounding units in single precision); None otherwise."""
-        if hasattr(self, "_symbol"):
-            return self._symbol
-        self._symbol = None
-        sym_b = self.B.gram_symbol()
-        if sym_b is None or self._nin != 2:
-            return None
-        delta = torch.zeros(self.A.in_shape, dtype=self.dtype, device=self.A.device)
-        delta[0, 0] = 1
-        sym_a = torch.fft.fft2(self.A.adjoint(self.A(delta)))
-        g = torch.Generator(device="cpu").manual_seed(0)
-        u = torch.randn(self.A.in_shape, generator=g, dtype=real_dtype(self.dtype)).to(self.A.device, self.dtype)
-        direct = self.A.adjoint(self.A(u))
-        if float(torch.linalg.vector_norm(direct - torch.fft.ifft2(sym_a * torch.fft.fft2(u)).to(direct.dtype))) \
-                > max(1e-10, 1e3 * torch.finfo(real_dtype(self.dtype)).eps) * float(torch.linalg.vector_norm(direct)):
-            return None
-        self._symbol = sym_a + sym_b.to(sym_a.device)
+        """The Fourier symbol of A^* A + B^* B where both are Fourier multipliers
+        (``LinearOperator.gram_symbol``: a single-coil Fourier A, a shift-invariant B); None otherwise."""
+        if not hasattr(self, "_symbol"):
+            sa, sb = self.A.gram_symbol(), self.B.gram_symbol()
+            self._symbol = sa + sb if sa is not None and sb is not None and sa.shape == sb.shape else None
         return self._symbol
 
     @property
@@ -402,7 +435,8 @@ class _Problem:
             lam = self._gram_solve(Az - Bv, scale=scale.reshape(*scale.shape, *([1] * self._nin)))
             z, v = z - A._inner(lam, False), v + B._inner(lam, False)
             tz, tv = z + qz, v + qv
-            v = self._clip_groups(tv)
+            v = project_groups(tv, [self._lam() * w for w in segment_weights(self.weights, self._segments,
+                                                                                self._grouped)], self._segments)
             z = tz / torch.clamp(_norm(tz, self._nout), min=1.0).reshape(
                 *tz.shape[: tz.ndim - self._nout], *([1] * self._nout)) if ball else tz
             qz, qv = tz - z, tv - v

@@ -397,8 +397,9 @@ def dataset_scorecard(res: Any) -> Scorecard:
         if not ps:
             return NONE
         conv = conv_of(m, measure, ps) if search else []
-        nans = [r for v, r in ps if _nan(v) or judge(v, r) == "nan"]
-        fin = [(v, r) for v, r in ps if not any(r is n for n in nans)]
+        judged = [(v, r, "nan" if _nan(v) else judge(v, r)) for v, r in ps]
+        nans = [r for _, r, j in judged if j == "nan"]
+        fin = [(v, r) for v, r, j in judged if j != "nan"]
         if nans:
             rest = f"; median {_median([v for v, _ in fin]):{fmt}}{unit} on the others" if fin else ""
             return cell(f"NaN on {len(nans)} of {len(ps)}{rest}", f"not finite on {len(nans)}", "fail",
@@ -409,7 +410,7 @@ def dataset_scorecard(res: Any) -> Scorecard:
                 + (describe(v, row) if describe else f"{v:{fmt}}{unit}"))
         if m == ZERO_FILLED and compares:
             return cell(text, "control", "info", v, row, conv)
-        verdicts = [bool(j) for a, r in fin if (j := judge(a, r)) is not None]
+        verdicts = [bool(j) for _, _, j in judged if j is not None]
         if not verdicts:
             return cell(text, unjudged, "info", v, row, conv)
         k = sum(verdicts)

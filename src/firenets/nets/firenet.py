@@ -226,9 +226,7 @@ class FIRENET(torch.nn.Module):
         y = self._check_y(y)
         x, dual = self.solve(y, x0, eps0=eps0)
         with torch.no_grad():
-            problem = self.problem(y)
-            cert = problem.certificate(x.detach(), _detach(dual),
-                                       refine=CERTIFICATE_ROUNDS if problem.refines_cheaply else 0)
+            cert = output_certificate(self.problem(y), x.detach(), _detach(dual))
         return x, cert
 
     def solve(self, y: torch.Tensor, x0: torch.Tensor | None = None, *,
@@ -470,6 +468,12 @@ def stacked_norm(A: LinearOperator, B: LinearOperator) -> float:
     if sa is not None and sb is not None and tuple(sa.shape) == tuple(sb.shape):
         return math.sqrt(float((sa.to(torch.float64) + sb.to(torch.float64)).max()))
     return power_iteration(A, B)
+
+
+def output_certificate(problem: Any, x: torch.Tensor, dual: Any) -> Any:
+    """The certificate a network returns for its output x and last dual point: in the analysis form
+    with the dual pair refined by ``CERTIFICATE_ROUNDS`` where a round is cheap (``refines_cheaply``)."""
+    return problem.certificate(x, dual, refine=CERTIFICATE_ROUNDS if problem.refines_cheaply else 0)
 
 
 def _detach(z):

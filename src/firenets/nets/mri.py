@@ -19,7 +19,7 @@ from .._validation import check_scalar, complex_dtype, real_dtype
 from ..operators import Fourier2D, Gradient2D, MultiCoilFourier, Stack, UndecimatedWavelet2D, Wavelet2D
 from ..problems import SRLasso, weights_in_levels
 from .adapter import NetworkMap, zero_filled
-from .firenet import CERTIFICATE_ROUNDS, FIRENET
+from .firenet import FIRENET, output_certificate
 from .training import load, shipped
 
 METHODS = ("firenet", "unet", "cascade", "zero-filled")
@@ -229,13 +229,10 @@ class MRIFirenet(torch.nn.Module):
         x, dual = self.firenet.solve(y_in, x0, eps0=eps0)
         with torch.no_grad():
             if self.dtype == torch.complex128:
-                problem = self.firenet.problem(y_in)
-                cert = problem.certificate(x.detach(), _detached(dual),
-                                           refine=CERTIFICATE_ROUNDS if problem.refines_cheaply else 0)
+                cert = output_certificate(self.firenet.problem(y_in), x.detach(), _detached(dual))
             else:
-                problem = self._problem64(y.detach().to(torch.complex128))
-                cert = problem.certificate(x.detach().to(torch.complex128), _detached(dual, torch.complex128),
-                                           refine=CERTIFICATE_ROUNDS if problem.refines_cheaply else 0)
+                cert = output_certificate(self._problem64(y.detach().to(torch.complex128)),
+                                          x.detach().to(torch.complex128), _detached(dual, torch.complex128))
         return self._image(x).to(torch.complex128), cert
 
     def _problem64(self, y: torch.Tensor):

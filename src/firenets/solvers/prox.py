@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import torch
 
+from ..problems import project_groups  # the dual step of analysis l1, defined with its dual set
+
+__all__ = ["dual_prox", "dual_prox_shifted", "project_ball", "project_groups", "shrink_ball", "soft_threshold"]
+
 
 def _complex_scale(v: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(max(0, 1 - t / |v|), 1 / |v|) from |v|^2 = re^2 + im^2 and rsqrt (complex abs is slower)."""
@@ -95,67 +99,6 @@ def _soft_threshold_(v: torch.Tensor, t: torch.Tensor | float, neg_t: torch.Tens
     if v.is_complex():
         return v.mul_(_complex_scale(v, torch.as_tensor(t, dtype=v.real.dtype, device=v.device))[0])
     return v.sub_(torch.clamp(v, neg_t, t))
-
-
-def project_groups(
-    v: torch.Tensor, thresholds: list[torch.Tensor], segments: list[tuple[int, int, int]], inplace: bool = False
-) -> torch.Tensor:
-    """Projection onto {||v_g|| <= t_g for every group g}: v_g min(1, t_g / ||v_g||) (complex moduli).
-
-    v: (*, C, H, W) (or any shape with the one segment (0, 1, 1)); segments: (first channel,
-    groups, channels per group) as ``problems.group_segments`` gives them; thresholds: one
-    tensor per segment, broadcastable to that segment's (*, groups, H, W) group moduli. This is
-    the prox of the conjugate of sum_g t_g ||.||, the dual step of analysis l1. ``inplace``
-    (outside autograd) writes into v.
-    """
-    if len(segments) == 1 and segments[0][2] == 1:
-        return _project_entries(v, thresholds[0], inplace)
-    parts = []
-    for (start, count, size), t in zip(segments, thresholds, strict=True):
-        block = v[..., start : start + count * size, :, :]
-        if size == 1:
-            parts.append(_project_entries(block, t, inplace))
-            continue
-        grouped = block.unflatten(-3, (count, size))
-        scale = _group_scale(grouped, t)
-        if inplace and grouped.is_complex():
-            grouped.real.mul_(scale)
-            grouped.imag.mul_(scale)
-            parts.append(grouped)
-        else:
-            parts.append(grouped.mul_(scale) if inplace else (grouped * scale).flatten(-4, -3))
-    return v if inplace else torch.cat(parts, dim=-3)
-
-
-def _project_entries(v: torch.Tensor, t: torch.Tensor, inplace: bool) -> torch.Tensor:
-    """Entrywise v min(1, t / |v|): clip for real v, the modulus for complex v."""
-    if not v.is_complex():
-        return v.clamp_(-t, t) if inplace else torch.clamp(v, -t, t)
-    re, im = v.real, v.imag
-    sq = torch.addcmul(re * re, im, im)
-    if inplace:
-        # min(1, t / |v|) in place on |v|^2, and the real scale applied to the real and imaginary
-        # parts (strided views): a complex-by-real product would first cast the scale to complex
-        # (|v| = 0 gives rsqrt = inf, so t inf = inf, clamped to 1: t > 0 always here)
-        scale = sq.rsqrt_().mul_(t).clamp_(max=1.0)
-        re.mul_(scale)
-        im.mul_(scale)
-        return v
-    scale = torch.clamp(t * torch.rsqrt(torch.clamp(sq, min=torch.finfo(sq.dtype).tiny)), max=1.0)
-    return v * scale
-
-
-def _group_scale(grouped: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """min(1, t / ||v_g||) for groups along dim -3 of (*, groups, size, H, W), shape (*, groups, 1, H, W)."""
-    size = grouped.shape[-3]
-    if grouped.is_complex():
-        parts = [grouped[..., k, :, :] for k in range(size)]
-        sq = torch.addcmul(parts[0].real * parts[0].real, parts[0].imag, parts[0].imag)
-        for p in parts[1:]:
-            sq = sq.addcmul(p.real, p.real).addcmul_(p.imag, p.imag)
-    else:
-        sq = grouped.square().sum(-3)
-    return torch.clamp(t * torch.rsqrt(torch.clamp(sq, min=torch.finfo(sq.dtype).tiny)), max=1.0).unsqueeze(-3)
 
 
 def _norm(u: torch.Tensor, dims: int) -> torch.Tensor:
