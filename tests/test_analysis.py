@@ -444,3 +444,16 @@ def test_refine_dual_lands_in_the_dual_set_and_its_subspace_solve_is_exact(rng):
         P.certificate(torch.zeros(16, dtype=torch.float64), refine=-1)
     with pytest.raises(ValueError, match="analysis form"):
         fn.SRLasso(M, torch.zeros(10, dtype=torch.float64), lam=0.1).refine_dual(torch.zeros(10), torch.zeros(16))
+
+
+def test_refine_dual_leaves_a_feasible_pair_where_it_is(rng):
+    # the projection of a point of the set is the point itself: a pair built feasible comes back unchanged
+    F, _, y = _instance(shape=(16, 16))
+    B = UndecimatedWavelet2D((16, 16), levels=2)  # B^* B = I: v = B A^* z solves A^* z = B^* v
+    P = fn.SRLasso(F, y, lam=0.05, analysis=B)
+    z = torch.from_numpy(rng.standard_normal(F.out_shape) + 1j * rng.standard_normal(F.out_shape))
+    v = B(F.adjoint(z))
+    s = 0.5 / max(float(P._dual_ratio(v)), float(torch.linalg.vector_norm(z)))  # well inside the box and ball
+    zr, vr = P.refine_dual(s * z, s * v, 5)
+    assert float(torch.linalg.vector_norm(zr - s * z)) <= 1e-12 * float(torch.linalg.vector_norm(s * z))
+    assert float(torch.linalg.vector_norm(vr - s * v)) <= 1e-12 * float(torch.linalg.vector_norm(s * v))
